@@ -1,0 +1,9 @@
+export {
+  changeKeystorePassphrase,
+  nodePbkdf2,
+  nodeScrypt,
+  readKeystoreFile,
+  readKeystoreFileAddress,
+  type WriteKeystoreFileOptions,
+  writeKeystoreFile,
+} from './keystore-file.ts';
