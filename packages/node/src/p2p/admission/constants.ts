@@ -1,0 +1,26 @@
+/** Protocol id, message limits and timeouts of the DIBS admission protocol. */
+
+/** The only protocol a peer may open before it is admitted. */
+export const ADMISSION_PROTOCOL = '/dibs/admission/1.0';
+
+/** Wire version inside every admission message; a different one is refused with UNSUPPORTED_VERSION. */
+export const ADMISSION_VERSION = 1;
+
+/** Bytes of a challenge nonce. */
+export const CHALLENGE_BYTES = 32;
+/** Largest ticket accepted on the wire. */
+export const MAX_TICKET_BYTES = 4096;
+/** Largest authenticator accepted on the wire. */
+export const MAX_AUTHENTICATOR_BYTES = 1024;
+/** Largest reason text carried by a verdict. */
+export const MAX_REASON_BYTES = 256;
+/** Largest admission frame; anything bigger resets the stream before it is buffered. */
+export const MAX_ADMISSION_FRAME_BYTES = 8192;
+
+/** Time allowed for each admission message to arrive. */
+export const DEFAULT_MESSAGE_TIMEOUT_MS = 5_000;
+/** A peer that is not admitted this long after connecting is disconnected. */
+export const DEFAULT_ADMISSION_TIMEOUT_MS = 10_000;
+
+/** Inbound admission streams allowed per connection (a peer only needs one at a time). */
+export const MAX_INBOUND_ADMISSION_STREAMS = 2;

@@ -1,0 +1,493 @@
+/**
+ * Admission state of one node and its enforcement: the `/dibs/admission/1.0` handler, a stream gate on
+ * every other protocol, a connection gater, admission timeouts, ticket expiry and revocation.
+ */
+import type {
+  Connection,
+  ConnectionGater,
+  Libp2pEvents,
+  PeerId,
+  Startable,
+  Stream,
+  StreamHandler,
+  StreamHandlerOptions,
+  StreamMiddleware,
+  TypedEventTarget,
+} from '@libp2p/interface';
+import { P2pError } from '../errors.ts';
+import type { P2pLogger } from '../log.ts';
+import type { AdmissionAuthority, AdmissionGrant } from './authority.ts';
+import {
+  ADMISSION_PROTOCOL,
+  DEFAULT_ADMISSION_TIMEOUT_MS,
+  DEFAULT_MESSAGE_TIMEOUT_MS,
+  MAX_INBOUND_ADMISSION_STREAMS,
+} from './constants.ts';
+import {
+  type ExchangeContext,
+  type ExchangeOutcome,
+  runDialerExchange,
+  runListenerExchange,
+} from './exchange.ts';
+import { VerdictCode } from './messages.ts';
+
+/** Configuration of {@link AdmissionController}. */
+export interface AdmissionOptions {
+  authority: AdmissionAuthority;
+  logger: P2pLogger;
+  /** A peer not admitted this long after a connection opens is disconnected. */
+  admissionTimeoutMs?: number;
+  /** Time allowed for each admission message. */
+  messageTimeoutMs?: number;
+  /** Most peers allowed to sit unadmitted at once; further inbound connections are refused. */
+  maxPendingPeers?: number;
+}
+
+/** Why a peer's admission ended. */
+export type AdmissionEndReason = 'expired' | 'revoked' | 'closed';
+
+/** A peer we admitted and until when. */
+export interface AdmittedPeer {
+  peerId: PeerId;
+  grantId: bigint;
+  expiresAt: number;
+}
+
+/** The registrar and connection manager surface the controller uses (libp2p's internal components). */
+export interface AdmissionComponents {
+  registrar: {
+    handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>;
+    unhandle(protocol: string): Promise<void>;
+    getProtocols(): string[];
+    use(protocol: string, middleware: StreamMiddleware[]): void;
+  };
+  connectionManager: {
+    getConnections(peerId?: PeerId): Connection[];
+    closeConnections(peerId: PeerId): Promise<void>;
+  };
+  events: TypedEventTarget<Libp2pEvents>;
+}
+
+interface Admitted extends AdmittedPeer {
+  timer: NodeJS.Timeout;
+}
+
+interface Pending {
+  wait: PromiseWithResolvers<boolean>;
+  /** Connections to this peer whose admission is still open. */
+  connections: Set<string>;
+  /** The exchange has begun (we dialed, or the dialer opened its admission stream). */
+  started: boolean;
+}
+
+/** Longest single timer Node.js supports; longer expiries re-arm. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** Holds who is admitted and enforces it on every connection and stream of one libp2p node. */
+export class AdmissionController {
+  readonly admissionTimeoutMs: number;
+  readonly messageTimeoutMs: number;
+  readonly maxPendingPeers: number;
+  readonly #authority: AdmissionAuthority;
+  readonly #log: P2pLogger;
+  readonly #admitted = new Map<string, Admitted>();
+  readonly #pending = new Map<string, Pending>();
+  readonly #blocked = new Set<string>();
+  readonly #revokedGrants = new Set<bigint>();
+  readonly #gated = new Set<string>();
+  readonly #admittedListeners: Array<(peer: AdmittedPeer, connection: Connection) => void> = [];
+  readonly #endedListeners: Array<(peerId: PeerId, reason: AdmissionEndReason) => void> = [];
+  #components?: AdmissionComponents;
+  #running = false;
+
+  constructor(options: AdmissionOptions) {
+    this.#authority = options.authority;
+    this.#log = options.logger;
+    this.admissionTimeoutMs = positive(
+      options.admissionTimeoutMs ?? DEFAULT_ADMISSION_TIMEOUT_MS,
+      'admissionTimeoutMs',
+    );
+    this.messageTimeoutMs = positive(
+      options.messageTimeoutMs ?? DEFAULT_MESSAGE_TIMEOUT_MS,
+      'messageTimeoutMs',
+    );
+    this.maxPendingPeers = positive(options.maxPendingPeers ?? 256, 'maxPendingPeers');
+  }
+
+  /** Whether we currently admit `peerId` (valid, unexpired, not revoked). */
+  isAdmitted(peerId: PeerId): boolean {
+    const entry = this.#admitted.get(peerId.toString());
+    return entry !== undefined && entry.expiresAt > Date.now();
+  }
+
+  /** Resolves true once we admit `peerId`, false after `timeoutMs` without it. */
+  async waitForAdmission(peerId: PeerId, timeoutMs: number): Promise<boolean> {
+    if (this.isAdmitted(peerId)) return true;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const pending = this.#pending.get(peerId.toString());
+      const rest = deadline - Date.now();
+      if (pending) await withTimeout(pending.wait.promise, rest);
+      else await new Promise((r) => setTimeout(r, Math.min(50, rest)));
+      if (this.isAdmitted(peerId)) return true;
+    }
+    return this.isAdmitted(peerId);
+  }
+
+  /** Peers we currently admit. */
+  admittedPeers(): AdmittedPeer[] {
+    return [...this.#admitted.values()].map(({ peerId, grantId, expiresAt }) => ({
+      peerId,
+      grantId,
+      expiresAt,
+    }));
+  }
+
+  /** Protocols whose streams go through the admission gate. */
+  gatedProtocols(): string[] {
+    return [...this.#gated].sort();
+  }
+
+  /** Called after we admit a peer on a connection (the host runs identify then). */
+  onAdmitted(listener: (peer: AdmittedPeer, connection: Connection) => void): void {
+    this.#admittedListeners.push(listener);
+  }
+
+  /** Called when a peer's admission ends (expiry, revocation). */
+  onEnded(listener: (peerId: PeerId, reason: AdmissionEndReason) => void): void {
+    this.#endedListeners.push(listener);
+  }
+
+  /**
+   * Ends the admission of every peer holding `grantId`, closes their connections and refuses the grant
+   * from now on (the SessionRegistry close callback calls this).
+   */
+  async revokeGrant(grantId: bigint): Promise<void> {
+    this.#revokedGrants.add(grantId);
+    const hit = [...this.#admitted.values()].filter((a) => a.grantId === grantId);
+    await Promise.all(hit.map((a) => this.revokePeer(a.peerId)));
+  }
+
+  /** Ends `peerId`'s admission, disconnects it and stops dialing it until it proves a valid ticket again. */
+  async revokePeer(peerId: PeerId): Promise<void> {
+    this.#blocked.add(peerId.toString());
+    await this.#end(peerId, 'revoked');
+  }
+
+  /** Whether we refuse to dial `peerId` (revoked and not yet re-admitted). */
+  isBlocked(peerId: PeerId): boolean {
+    return this.#blocked.has(peerId.toString());
+  }
+
+  /** Puts `protocol` behind the admission gate (host.handle does this for every handler it registers). */
+  gate(protocol: string): void {
+    if (protocol === ADMISSION_PROTOCOL || this.#gated.has(protocol) || !this.#components) return;
+    // libp2p 3.3 appends the protocol handler to the stored middleware array on every inbound stream
+    // and runs that array for outbound streams too (js-libp2p#3534). The gate therefore takes this
+    // stream's handler off the array and calls it itself, leaving the array as [gate]; on a libp2p
+    // that copies the array first, the array is always [gate] and `next` reaches the handler as usual.
+    const chain: StreamMiddleware[] = [];
+    const gate: StreamMiddleware = (stream, connection, next) => {
+      const handler =
+        chain.length > 1 && stream.direction === 'inbound' ? chain[chain.length - 1] : undefined;
+      chain.length = 1;
+      return this.#pass(stream, connection, (s, c) => (handler ? handler(s, c, next) : next(s, c)));
+    };
+    chain.push(gate);
+    this.#components.registrar.use(protocol, chain);
+    this.#gated.add(protocol);
+  }
+
+  /** The connection gater enforcing admission on dials and relays. */
+  gater(): ConnectionGater {
+    return {
+      denyDialPeer: (peerId) => this.#blocked.has(peerId.toString()),
+      denyInboundEncryptedConnection: (peerId) => {
+        if (this.isAdmitted(peerId) || this.#pending.has(peerId.toString())) return false;
+        if (this.#pending.size >= this.maxPendingPeers) {
+          this.#log.warn('refusing inbound connection: too many peers awaiting admission', {
+            peer: peerId.toString(),
+            pending: this.#pending.size,
+          });
+          return true;
+        }
+        return false;
+      },
+      denyInboundRelayReservation: (source) => {
+        const deny = !this.isAdmitted(source);
+        if (deny) this.#log.warn('relay reservation refused: peer not admitted', { peer: source.toString() });
+        return deny;
+      },
+      denyOutboundRelayedConnection: (source, destination) => {
+        const deny = !this.isAdmitted(source) || !this.isAdmitted(destination);
+        if (deny) {
+          this.#log.warn('relayed connection refused: an end is not admitted', {
+            source: source.toString(),
+            destination: destination.toString(),
+          });
+        }
+        return deny;
+      },
+      // A relayed connection is only accepted through a relay we admitted; its far end then runs admission itself.
+      denyInboundRelayedConnection: (relay) => !this.isAdmitted(relay),
+    };
+  }
+
+  /** The libp2p service factory; pass it as `services.admission`. */
+  service(): (components: AdmissionComponents) => Startable {
+    return (components) => {
+      this.#components = components;
+      return {
+        start: async () => {
+          await components.registrar.handle(
+            ADMISSION_PROTOCOL,
+            (stream, connection) => this.#onStream(stream, connection),
+            {
+              maxInboundStreams: MAX_INBOUND_ADMISSION_STREAMS,
+              maxOutboundStreams: MAX_INBOUND_ADMISSION_STREAMS,
+              runOnLimitedConnection: true,
+            },
+          );
+          components.events.addEventListener('connection:open', this.#onConnectionOpen);
+          components.events.addEventListener('connection:close', this.#onConnectionClose);
+          this.#running = true;
+        },
+        // Transports start listening in afterStart too; this runs synchronously before any stream can arrive.
+        afterStart: () => {
+          for (const p of components.registrar.getProtocols()) this.gate(p);
+        },
+        stop: async () => {
+          this.#running = false;
+          components.events.removeEventListener('connection:open', this.#onConnectionOpen);
+          components.events.removeEventListener('connection:close', this.#onConnectionClose);
+          for (const a of this.#admitted.values()) clearTimeout(a.timer);
+          this.#admitted.clear();
+          for (const p of this.#pending.values()) p.wait.resolve(false);
+          this.#pending.clear();
+          await components.registrar.unhandle(ADMISSION_PROTOCOL).catch(() => {});
+        },
+      };
+    };
+  }
+
+  #onConnectionOpen = (evt: CustomEvent<Connection>): void => {
+    const connection = evt.detail;
+    const components = this.#components;
+    if (!components || !this.#running) return;
+    // Handlers registered after start are gated as soon as the next connection shows up.
+    for (const p of components.registrar.getProtocols()) this.gate(p);
+    const key = connection.remotePeer.toString();
+    if (!this.isAdmitted(connection.remotePeer)) {
+      let pending = this.#pending.get(key);
+      if (!pending) {
+        pending = { wait: Promise.withResolvers<boolean>(), connections: new Set(), started: false };
+        this.#pending.set(key, pending);
+      }
+      pending.connections.add(connection.id);
+      if (connection.direction === 'outbound') pending.started = true;
+      const timer = setTimeout(() => {
+        if (this.isAdmitted(connection.remotePeer) || connection.status !== 'open') return;
+        this.#log.warn('closing connection: peer not admitted in time', {
+          peer: key,
+          timeoutMs: this.admissionTimeoutMs,
+        });
+        this.#settle(connection, false);
+        connection.abort(
+          new P2pError('ADMISSION_TIMEOUT', `not admitted within ${this.admissionTimeoutMs} ms`),
+        );
+      }, this.admissionTimeoutMs);
+      timer.unref();
+      connection.addEventListener('close', () => clearTimeout(timer), { once: true });
+    }
+    if (connection.direction === 'outbound') void this.#dial(connection);
+  };
+
+  #onConnectionClose = (evt: CustomEvent<Connection>): void => {
+    this.#settle(evt.detail, false);
+  };
+
+  async #dial(connection: Connection): Promise<void> {
+    let outcome: ExchangeOutcome;
+    try {
+      const stream = await connection.newStream(ADMISSION_PROTOCOL, {
+        runOnLimitedConnection: true,
+        signal: AbortSignal.timeout(this.messageTimeoutMs),
+      });
+      outcome = await runDialerExchange(stream, this.#context(connection));
+    } catch (err) {
+      outcome = failure(err);
+    }
+    this.#finish(connection, outcome, 'dialer');
+  }
+
+  async #onStream(stream: Stream, connection: Connection): Promise<void> {
+    const pending = this.#pending.get(connection.remotePeer.toString());
+    if (pending) pending.started = true;
+    let outcome: ExchangeOutcome;
+    try {
+      outcome = await runListenerExchange(stream, this.#context(connection));
+    } catch (err) {
+      outcome = failure(err);
+      if (stream.status === 'open') stream.abort(err as Error);
+    }
+    this.#finish(connection, outcome, 'listener');
+  }
+
+  #context(connection: Connection): ExchangeContext {
+    return {
+      authority: this.#authority,
+      remotePeer: connection.remotePeer,
+      messageTimeoutMs: this.messageTimeoutMs,
+      check: (grant) =>
+        this.#revokedGrants.has(grant.grantId)
+          ? { code: VerdictCode.REVOKED, reason: `grant ${grant.grantId} has been revoked` }
+          : undefined,
+      onAdmitted: (grant) => this.#admit(connection, grant),
+    };
+  }
+
+  #finish(connection: Connection, outcome: ExchangeOutcome, role: 'dialer' | 'listener'): void {
+    const peer = connection.remotePeer.toString();
+    if (outcome.admitted) {
+      this.#log.info('peer admitted', { peer, role, grantId: outcome.grant.grantId.toString() });
+      for (const l of this.#admittedListeners) {
+        try {
+          l({ peerId: connection.remotePeer, ...outcome.grant }, connection);
+        } catch (err) {
+          this.#log.error('admission listener failed', { error: (err as Error).message });
+        }
+      }
+      return;
+    }
+    const refusedByUs = outcome.by === 'us';
+    this.#log.warn(refusedByUs ? 'admission refused' : 'admission refused by remote', {
+      peer,
+      role,
+      code: outcome.code,
+      reason: outcome.reason,
+    });
+    this.#settle(connection, false);
+    // Admitted through another connection: a failed extra exchange resets only its own stream.
+    if (!this.isAdmitted(connection.remotePeer)) {
+      connection.abort(
+        new P2pError('ADMISSION_REFUSED', `admission failed (code ${outcome.code}): ${outcome.reason}`),
+      );
+    }
+  }
+
+  #admit(connection: Connection, grant: AdmissionGrant): void {
+    const peerId = connection.remotePeer;
+    const key = peerId.toString();
+    const previous = this.#admitted.get(key);
+    if (previous) clearTimeout(previous.timer);
+    this.#blocked.delete(key);
+    const entry: Admitted = {
+      peerId,
+      grantId: grant.grantId,
+      expiresAt: grant.expiresAt,
+      timer: this.#expiryTimer(peerId, grant.expiresAt),
+    };
+    this.#admitted.set(key, entry);
+    this.#settle(connection, true);
+  }
+
+  #expiryTimer(peerId: PeerId, expiresAt: number): NodeJS.Timeout {
+    const delay = Math.max(0, expiresAt - Date.now());
+    const timer = setTimeout(
+      () => {
+        const entry = this.#admitted.get(peerId.toString());
+        if (!entry || entry.expiresAt !== expiresAt) return;
+        if (delay >= MAX_TIMER_MS) {
+          entry.timer = this.#expiryTimer(peerId, expiresAt);
+          return;
+        }
+        this.#log.info('admission expired', { peer: peerId.toString() });
+        void this.#end(peerId, 'expired');
+      },
+      Math.min(delay, MAX_TIMER_MS),
+    );
+    timer.unref();
+    return timer;
+  }
+
+  /** Resolves waiters of this peer: true when admitted; false once no connection is left in admission. */
+  #settle(connection: Connection, admitted: boolean): void {
+    const key = connection.remotePeer.toString();
+    const pending = this.#pending.get(key);
+    if (!pending) return;
+    if (admitted) {
+      this.#pending.delete(key);
+      pending.wait.resolve(true);
+      return;
+    }
+    pending.connections.delete(connection.id);
+    if (pending.connections.size === 0) {
+      this.#pending.delete(key);
+      pending.wait.resolve(false);
+    }
+  }
+
+  async #end(peerId: PeerId, reason: AdmissionEndReason): Promise<void> {
+    const key = peerId.toString();
+    const entry = this.#admitted.get(key);
+    if (entry) clearTimeout(entry.timer);
+    this.#admitted.delete(key);
+    this.#log.info('admission ended; disconnecting peer', { peer: key, reason });
+    for (const l of this.#endedListeners) {
+      try {
+        l(peerId, reason);
+      } catch (err) {
+        this.#log.error('admission listener failed', { error: (err as Error).message });
+      }
+    }
+    const connections = this.#components?.connectionManager.getConnections(peerId) ?? [];
+    for (const c of connections) c.abort(new P2pError('NOT_ADMITTED', `admission ${reason}`));
+  }
+
+  async #pass(
+    stream: Stream,
+    connection: Connection,
+    next: (s: Stream, c: Connection) => void | Promise<void>,
+  ): Promise<void> {
+    const peer = connection.remotePeer;
+    if (this.isAdmitted(peer)) return next(stream, connection);
+    const pending = this.#pending.get(peer.toString());
+    // Inbound streams only wait while an exchange is actually under way; otherwise they are reset at once.
+    if (pending && (stream.direction === 'outbound' || pending.started)) {
+      const admitted = await withTimeout(pending.wait.promise, this.admissionTimeoutMs);
+      if (admitted && this.isAdmitted(peer)) return next(stream, connection);
+    }
+    this.#log.warn('stream reset: peer not admitted', {
+      peer: peer.toString(),
+      protocol: stream.protocol,
+      direction: stream.direction,
+    });
+    throw new P2pError(
+      'NOT_ADMITTED',
+      `protocol ${stream.protocol} needs admission first; present a network ticket on ${ADMISSION_PROTOCOL}`,
+    );
+  }
+}
+
+function failure(err: unknown): ExchangeOutcome {
+  const code =
+    err instanceof P2pError && err.code === 'FRAME_TIMEOUT' ? VerdictCode.TIMEOUT : VerdictCode.MALFORMED;
+  return { admitted: false, by: 'us', code, reason: (err as Error)?.message ?? String(err) };
+}
+
+function withTimeout(p: Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+      timer.unref();
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function positive(n: number, name: string): number {
+  if (!Number.isFinite(n) || n <= 0)
+    throw new P2pError('INVALID_CONFIG', `${name} must be a positive number, got ${n}`);
+  return n;
+}

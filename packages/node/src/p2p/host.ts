@@ -1,0 +1,197 @@
+/** The DIBS libp2p host: wallet-key identity, TCP+WebSockets, Noise/TLS, Yamux, private Kad-DHT, relay, gossipsub. */
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
+import { privateKeyFromRaw } from '@libp2p/crypto/keys';
+import { gossipsub } from '@libp2p/gossipsub';
+import { identify } from '@libp2p/identify';
+import type { Libp2p, PeerId, PrivateKey, StreamHandler, StreamHandlerOptions } from '@libp2p/interface';
+import { type KadDHT, kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht';
+import { noise } from '@libp2p/noise';
+import { ping } from '@libp2p/ping';
+import { tcp } from '@libp2p/tcp';
+import { tls } from '@libp2p/tls';
+import { webSockets } from '@libp2p/websockets';
+import { yamux } from '@libp2p/yamux';
+import type { Multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p, type ServiceFactoryMap } from 'libp2p';
+import type { AdmissionAuthority } from './admission/authority.ts';
+import { AdmissionController } from './admission/controller.ts';
+import {
+  DEFAULT_LISTEN,
+  DHT_PROTOCOL,
+  INBOUND_CONNECTION_THRESHOLD,
+  MAX_CONNECTIONS,
+  MAX_INCOMING_PENDING_CONNECTIONS,
+  PROTOCOL_PREFIX,
+  RELAY_HOP_TIMEOUT_MS,
+  RELAY_MAX_RESERVATIONS,
+} from './constants.ts';
+import { P2pError } from './errors.ts';
+import { type P2pLogger, stderrLogger } from './log.ts';
+
+/** Relay server settings for nodes with the RELAY role. Only admitted peers may reserve or be relayed. */
+export interface RelayServerOptions {
+  maxReservations?: number;
+  /** Per relayed connection; unset = no limit (admitted peers only get here). */
+  durationLimitMs?: number;
+  /** Per relayed connection, bytes; unset = no limit. */
+  dataLimitBytes?: bigint;
+}
+
+/** Options of {@link createDibsHost}. */
+export interface DibsHostOptions {
+  /** The wallet's raw 32-byte secp256k1 private key; the PeerId and Ethereum address derive from it. */
+  privateKey: Uint8Array;
+  /** Issues our network-ticket proofs and verifies peers'. */
+  authority: AdmissionAuthority;
+  /** Listen multiaddrs (TCP, `/ws`, or `<relay>/p2p-circuit` to listen through a relay). */
+  listen?: readonly string[];
+  /** Addresses to announce instead of the listen addresses (public address behind a port forward). */
+  announce?: readonly string[];
+  /** Run a circuit-relay-v2 server (RELAY role). */
+  relay?: boolean | RelayServerOptions;
+  /** Keep private and loopback addresses in DHT peer info (LAN, devnets, tests). Default true. */
+  privateAddresses?: boolean;
+  /** A peer not admitted this long after connecting is disconnected. */
+  admissionTimeoutMs?: number;
+  /** Time allowed per admission message. */
+  messageTimeoutMs?: number;
+  /** Start gossipsub. Default true. */
+  pubsub?: boolean;
+  logger?: P2pLogger;
+}
+
+/** The DIBS host: the libp2p node plus its admission controller. */
+export interface DibsHost {
+  readonly libp2p: Libp2p;
+  readonly peerId: PeerId;
+  readonly admission: AdmissionController;
+  readonly dht: KadDHT;
+  /** Starts listening (if created with `start: false`). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Current listen multiaddrs including `/p2p/<peerId>`. */
+  multiaddrs(): Multiaddr[];
+  /** Registers a protocol handler behind the admission gate. */
+  handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>;
+  /** Dials `addr` and resolves once we admitted the remote (so it admitted us first); throws otherwise. */
+  connect(addr: Multiaddr | PeerId, timeoutMs?: number): Promise<PeerId>;
+}
+
+interface RoutingTableHandle {
+  routingTable?: { remove(peer: PeerId): Promise<void> };
+}
+
+/** Creates (and by default starts) a DIBS libp2p host whose PeerId is the wallet key. */
+export async function createDibsHost(options: DibsHostOptions & { start?: boolean }): Promise<DibsHost> {
+  const key = walletKey(options.privateKey);
+  const logger = options.logger ?? stderrLogger;
+  const admission = new AdmissionController({
+    authority: options.authority,
+    logger,
+    admissionTimeoutMs: options.admissionTimeoutMs,
+    messageTimeoutMs: options.messageTimeoutMs,
+  });
+  const relay = options.relay === true ? {} : options.relay || undefined;
+  const services: Record<string, unknown> = {
+    admission: admission.service(),
+    identify: identify({ protocolPrefix: PROTOCOL_PREFIX, runOnConnectionOpen: false }),
+    ping: ping({ protocolPrefix: PROTOCOL_PREFIX }),
+    dht: kadDHT({
+      protocol: DHT_PROTOCOL,
+      clientMode: false,
+      peerInfoMapper: options.privateAddresses === false ? removePrivateAddressesMapper : passthroughMapper,
+      logPrefix: 'dibs:kad',
+      datastorePrefix: '/dibs-kad',
+      metricsPrefix: 'dibs_kad',
+    }),
+  };
+  if (options.pubsub !== false) services.pubsub = gossipsub({ allowPublishToZeroTopicPeers: true });
+  if (relay) {
+    services.relay = circuitRelayServer({
+      hopTimeout: RELAY_HOP_TIMEOUT_MS,
+      reservations: {
+        maxReservations: relay.maxReservations ?? RELAY_MAX_RESERVATIONS,
+        applyDefaultLimit: relay.durationLimitMs !== undefined || relay.dataLimitBytes !== undefined,
+        defaultDurationLimit: relay.durationLimitMs,
+        defaultDataLimit: relay.dataLimitBytes,
+      },
+    });
+  }
+  const libp2p = await createLibp2p({
+    privateKey: key,
+    start: false,
+    addresses: {
+      listen: [...(options.listen ?? DEFAULT_LISTEN)],
+      announce: options.announce ? [...options.announce] : undefined,
+    },
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    connectionEncrypters: [noise(), tls()],
+    streamMuxers: [yamux()],
+    connectionGater: admission.gater(),
+    connectionManager: {
+      maxConnections: MAX_CONNECTIONS,
+      inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
+      maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
+    },
+    // Liveness pings admitted neighbours itself (p2p/liveness.ts); libp2p's monitor would ping unadmitted ones too.
+    connectionMonitor: { enabled: false },
+    services: services as ServiceFactoryMap,
+  });
+  const svc = libp2p.services as Record<string, unknown>;
+  const dht = svc.dht as KadDHT & RoutingTableHandle;
+  const ident = svc.identify as { identify(c: unknown, o?: { signal?: AbortSignal }): Promise<unknown> };
+
+  admission.onAdmitted((peer, connection) => {
+    // identify waits for admission so unadmitted peers learn nothing (not even our protocol list).
+    ident
+      .identify(connection, { signal: AbortSignal.timeout(admission.messageTimeoutMs) })
+      .catch((err: Error) => {
+        logger.debug('identify after admission failed', { peer: peer.peerId.toString(), error: err.message });
+      });
+  });
+  admission.onEnded((peerId) => {
+    dht.routingTable?.remove(peerId).catch(() => {});
+  });
+
+  const host: DibsHost = {
+    libp2p,
+    peerId: libp2p.peerId,
+    admission,
+    dht,
+    start: async () => {
+      await libp2p.start();
+    },
+    stop: async () => {
+      await libp2p.stop();
+    },
+    multiaddrs: () => libp2p.getMultiaddrs(),
+    async handle(protocol, handler, handlerOptions) {
+      await libp2p.handle(protocol, handler, handlerOptions);
+      admission.gate(protocol);
+    },
+    async connect(addr, timeoutMs = admission.admissionTimeoutMs) {
+      const connection = await libp2p.dial(addr, { signal: AbortSignal.timeout(timeoutMs) });
+      const peer = connection.remotePeer;
+      if (!(await admission.waitForAdmission(peer, timeoutMs))) {
+        throw new P2pError(
+          'ADMISSION_REFUSED',
+          `admission with ${peer} did not complete within ${timeoutMs} ms; check both nodes hold valid network tickets`,
+        );
+      }
+      return peer;
+    },
+  };
+  if (options.start !== false) await libp2p.start();
+  return host;
+}
+
+function walletKey(raw: Uint8Array): PrivateKey {
+  if (!(raw instanceof Uint8Array) || raw.length !== 32) {
+    throw new P2pError('INVALID_KEY', 'the host key must be the 32-byte secp256k1 wallet private key');
+  }
+  try {
+    return privateKeyFromRaw(raw);
+  } catch (err) {
+    throw new P2pError('INVALID_KEY', 'the wallet private key is not a valid secp256k1 key', { cause: err });
+  }
+}
