@@ -162,7 +162,7 @@ export async function resolveDid(did: string, reader: IdentityReader): Promise<D
     identity = await reader.getIdentity(parsed.address);
   } catch (err) {
     throw new DidError(
-      'INVALID_REGISTRY_DATA',
+      'REGISTRY_UNAVAILABLE',
       `the registry lookup for ${parsed.address} failed: ${(err as Error)?.message ?? String(err)}; check the chain connection`,
       { cause: err },
     );

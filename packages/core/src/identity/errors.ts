@@ -60,6 +60,7 @@ export type DidErrorCode =
   | 'INVALID_CHAIN_ID'
   | 'INVALID_DID_ADDRESS'
   | 'CHAIN_MISMATCH'
+  | 'REGISTRY_UNAVAILABLE'
   | 'INVALID_REGISTRY_DATA';
 
 /** A DID that does not parse, or cannot be resolved against the given registry. */

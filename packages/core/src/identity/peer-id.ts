@@ -3,6 +3,7 @@
  * (which inlines a secp256k1 public key) maps to exactly one Ethereum address and back.
  */
 import { privateKeyFromRaw, publicKeyFromRaw } from '@libp2p/crypto/keys';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import {
   peerIdFromPrivateKey,
   peerIdFromString,
@@ -19,12 +20,8 @@ export type Libp2pPeerId = ReturnType<typeof peerIdFromString>;
 
 /** The wallet key as a libp2p secp256k1 private key (for `createLibp2p({ privateKey })`). */
 export function libp2pPrivateKey(wallet: Wallet): Libp2pPrivateKey {
-  const raw = wallet.exportPrivateKey();
-  try {
-    return privateKeyFromRaw(raw);
-  } finally {
-    raw.fill(0);
-  }
+  // The libp2p key keeps a reference to this copy, so it must not be wiped here.
+  return privateKeyFromRaw(wallet.exportPrivateKey());
 }
 
 /** The libp2p PeerId of a wallet's key. */
@@ -39,7 +36,8 @@ export function peerIdFromPublicKey(publicKey: Uint8Array): Libp2pPeerId {
     if (!(publicKey instanceof Uint8Array) || (publicKey.length !== 33 && publicKey.length !== 65)) {
       throw new Error('length must be 33 or 65 bytes');
     }
-    key = publicKeyFromRaw(publicKey);
+    // libp2p's raw secp256k1 form is the 33-byte compressed key.
+    key = publicKeyFromRaw(secp256k1.Point.fromBytes(publicKey).toBytes(true));
   } catch (err) {
     throw new WalletError(
       'INVALID_PUBLIC_KEY',
