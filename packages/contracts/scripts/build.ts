@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const require = createRequire(import.meta.url);
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -227,7 +228,18 @@ export function build(options: { sourceDir?: string; outDir?: string; force?: bo
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
-    const result = build({ force: process.argv.includes('--force') });
+    const { values } = parseArgs({
+      options: {
+        force: { type: 'boolean' },
+        'source-dir': { type: 'string' },
+        'out-dir': { type: 'string' },
+      },
+    });
+    const result = build({
+      force: values.force ?? false,
+      sourceDir: values['source-dir'] ?? SOURCE_DIR,
+      outDir: values['out-dir'] ?? GENERATED_DIR,
+    });
     for (const w of result.warnings) console.warn(w);
     console.log(
       result.skipped

@@ -1,6 +1,7 @@
 import {
   type Address,
   encodeDeployData,
+  getAddress,
   getContractAddress,
   type Hex,
   type PublicClient,
@@ -142,7 +143,7 @@ export async function deployContracts(params: DeployParams): Promise<DeployedCon
       return receipt;
     }),
   );
-  const address = (i: number): Address => receipts[i]!.contractAddress!;
+  const address = (i: number): Address => getAddress(receipts[i]!.contractAddress!);
   if (address(2).toLowerCase() !== organizations.toLowerCase()) {
     throw new ContractsError(
       'DEPLOY_NONCE_RACE',

@@ -15,6 +15,7 @@ import {
   createTestClient,
   createWalletClient,
   http,
+  parseEventLogs,
   type PublicClient,
   type TestClient,
   type TransactionReceipt,
@@ -32,6 +33,7 @@ const START_ATTEMPTS = 3;
 const READY_POLLS = 200;
 const READY_POLL_MS = 50;
 const RECEIPT_TIMEOUT_MS = 30_000;
+const GAS_MARGIN = 20_000n;
 
 /** A running anvil and clients bound to it. */
 export interface Anvil {
@@ -148,12 +150,22 @@ export interface Call {
   args?: readonly unknown[];
 }
 
-/** Sends `call` from `wallet`, waits for the receipt and asserts it succeeded. */
+/**
+ * Sends `call` from `wallet`, waits for the receipt and asserts it succeeded. The gas limit is the
+ * estimate plus a margin: anvil estimates against the latest block's timestamp, so a transaction
+ * whose storage writes depend on block.timestamp after evm_increaseTime can need more than estimated.
+ */
 export async function send(chain: Anvil, wallet: WalletClient, call: Call): Promise<TransactionReceipt> {
+  const account = wallet.account!;
+  const estimate = await chain.publicClient.estimateContractGas({
+    ...call,
+    account: account.address,
+  } as Parameters<PublicClient['estimateContractGas']>[0]);
   const hash = await wallet.writeContract({
     ...call,
-    account: wallet.account!,
+    account,
     chain: anvil,
+    gas: (estimate * 5n) / 4n + GAS_MARGIN,
   } as Parameters<WalletClient['writeContract']>[0]);
   const receipt = await chain.publicClient.waitForTransactionReceipt({
     hash,
@@ -202,4 +214,15 @@ export async function expectRevert(
   const got = await revertOf(chain, from, call);
   assert.equal(got.errorName, errorName, `${call.functionName} reverted with ${got.errorName}`);
   if (args) assert.deepEqual(got.args, args);
+}
+
+/** The decoded arguments of every `eventName` log in `receipt` emitted by `address`. */
+export function eventsOf(
+  receipt: TransactionReceipt,
+  address: Address,
+  abi: Abi,
+  eventName: string,
+): Record<string, unknown>[] {
+  const logs = receipt.logs.filter((l) => l.address.toLowerCase() === address.toLowerCase());
+  return parseEventLogs({ abi, logs, eventName }).map((l) => l.args as Record<string, unknown>);
 }
