@@ -86,12 +86,15 @@ describe('wallet keys', () => {
     assert.deepEqual(JSON.parse(JSON.stringify(w)), { address: w.address });
   });
 
-  test('exportPrivateKey returns a copy that cannot change the wallet', () => {
+  test('exported keys are copies that cannot change the wallet', () => {
     const w = Wallet.generate();
     const copy = w.exportPrivateKey();
     const before = w.signMessage('x');
+    const publicBefore = hex(w.publicKey);
     copy.fill(7);
+    w.publicKey.fill(0);
     assert.equal(w.signMessage('x'), before);
+    assert.equal(hex(w.publicKey), publicBefore);
   });
 });
 

@@ -23,8 +23,7 @@ export class Wallet {
   readonly #privateKey: Uint8Array;
   /** EIP-55 checksummed address. */
   readonly address: Address;
-  /** SEC1 compressed public key (33 bytes). */
-  readonly publicKey: Uint8Array;
+  readonly #publicKey: Uint8Array;
 
   /** Use {@link Wallet.generate} or {@link Wallet.fromPrivateKey}. */
   constructor(privateKey: Uint8Array) {
@@ -38,8 +37,8 @@ export class Wallet {
       );
     }
     this.#privateKey = Uint8Array.from(privateKey);
-    this.publicKey = secp256k1.getPublicKey(this.#privateKey, true);
-    this.address = publicKeyToAddress(this.publicKey);
+    this.#publicKey = secp256k1.getPublicKey(this.#privateKey, true);
+    this.address = publicKeyToAddress(this.#publicKey);
   }
 
   /** A new wallet from the platform's cryptographically secure random source. */
@@ -62,9 +61,14 @@ export class Wallet {
     return new Wallet(privateKey);
   }
 
+  /** SEC1 compressed public key (33 bytes); a copy, so callers cannot alter the wallet. */
+  get publicKey(): Uint8Array {
+    return Uint8Array.from(this.#publicKey);
+  }
+
   /** SEC1 uncompressed public key (65 bytes, 0x04 prefix). */
   get uncompressedPublicKey(): Uint8Array {
-    return secp256k1.Point.fromBytes(this.publicKey).toBytes(false);
+    return secp256k1.Point.fromBytes(this.#publicKey).toBytes(false);
   }
 
   /** A copy of the raw private key; callers own it and should wipe it when done. */
