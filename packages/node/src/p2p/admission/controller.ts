@@ -93,6 +93,8 @@ export class AdmissionController {
   readonly #admitted = new Map<string, Admitted>();
   readonly #pending = new Map<string, Pending>();
   readonly #blocked = new Set<string>();
+  /** Peers that told us they admit us, on a connection still open. */
+  readonly #admittedBy = new Set<string>();
   readonly #revokedGrants = new Set<bigint>();
   readonly #gated = new Set<string>();
   readonly #admittedListeners: Array<(peer: AdmittedPeer, connection: Connection) => void> = [];
@@ -120,18 +122,26 @@ export class AdmissionController {
     return entry !== undefined && entry.expiresAt > Date.now();
   }
 
-  /** Resolves true once we admit `peerId`, false after `timeoutMs` without it. */
+  /** Whether `peerId` told us it admits us (on a connection that is still open). */
+  isAdmittedBy(peerId: PeerId): boolean {
+    return this.#admittedBy.has(peerId.toString());
+  }
+
+  /** Resolves true once admission holds both ways with `peerId`, false after `timeoutMs` without it. */
   async waitForAdmission(peerId: PeerId, timeoutMs: number): Promise<boolean> {
-    if (this.isAdmitted(peerId)) return true;
+    const both = () => this.isAdmitted(peerId) && this.isAdmittedBy(peerId);
+    if (both()) return true;
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const pending = this.#pending.get(peerId.toString());
       const rest = deadline - Date.now();
+      if (!pending && (this.#components?.connectionManager.getConnections(peerId).length ?? 0) === 0)
+        return false;
       if (pending) await withTimeout(pending.wait.promise, rest);
       else await new Promise((r) => setTimeout(r, Math.min(50, rest)));
-      if (this.isAdmitted(peerId)) return true;
+      if (both()) return true;
     }
-    return this.isAdmitted(peerId);
+    return both();
   }
 
   /** Peers we currently admit. */
@@ -262,6 +272,7 @@ export class AdmissionController {
           components.events.removeEventListener('connection:close', this.#onConnectionClose);
           for (const a of this.#admitted.values()) clearTimeout(a.timer);
           this.#admitted.clear();
+          this.#admittedBy.clear();
           for (const p of this.#pending.values()) p.wait.resolve(false);
           this.#pending.clear();
           await components.registrar.unhandle(ADMISSION_PROTOCOL).catch(() => {});
@@ -303,7 +314,12 @@ export class AdmissionController {
   };
 
   #onConnectionClose = (evt: CustomEvent<Connection>): void => {
-    this.#settle(evt.detail, false);
+    const connection = evt.detail;
+    this.#settle(connection, false);
+    const open = this.#components?.connectionManager
+      .getConnections(connection.remotePeer)
+      .filter((c) => c.id !== connection.id && c.status === 'open');
+    if (!open?.length) this.#admittedBy.delete(connection.remotePeer.toString());
   };
 
   async #dial(connection: Connection): Promise<void> {
@@ -343,6 +359,7 @@ export class AdmissionController {
           ? { code: VerdictCode.REVOKED, reason: `grant ${grant.grantId} has been revoked` }
           : undefined,
       onAdmitted: (grant) => this.#admit(connection, grant),
+      onRemoteAdmitted: () => this.#admittedBy.add(connection.remotePeer.toString()),
     };
   }
 
@@ -360,6 +377,7 @@ export class AdmissionController {
       return;
     }
     const refusedByUs = outcome.by === 'us';
+    if (!refusedByUs) this.#admittedBy.delete(peer);
     this.#log.warn(refusedByUs ? 'admission refused' : 'admission refused by remote', {
       peer,
       role,

@@ -16,6 +16,8 @@ export interface ExchangeContext {
   check(grant: AdmissionGrant): { code: VerdictCode; reason: string } | undefined;
   /** Called as soon as the remote is admitted by us, before we answer, so its next streams pass the gate. */
   onAdmitted(grant: AdmissionGrant): void;
+  /** Called when the remote tells us it admitted us. */
+  onRemoteAdmitted(): void;
 }
 
 /** The result of one exchange from our side. */
@@ -63,6 +65,7 @@ export async function runListenerExchange(stream: Stream, ctx: ExchangeContext):
   if (answer.code !== VerdictCode.ADMITTED) {
     return { admitted: false, by: 'remote', code: answer.code, reason: answer.reason };
   }
+  ctx.onRemoteAdmitted();
   return verdict;
 }
 
@@ -95,6 +98,7 @@ export async function runDialerExchange(stream: Stream, ctx: ExchangeContext): P
     await framed.close(t);
     return { admitted: false, by: 'remote', code: theirVerdict.code, reason: theirVerdict.reason };
   }
+  ctx.onRemoteAdmitted();
   const verdict = await verifyProof(ctx, theirVerdict.ticket, theirVerdict.authenticator, ours);
   if (verdict.admitted) ctx.onAdmitted(verdict.grant);
   await framed.write(
