@@ -14,3 +14,23 @@ export {
   NoAccountError,
   WatcherError,
 } from './errors.ts';
+export type {
+  ConfiguredDeployment,
+  Deployment,
+  DeploymentAction,
+  DeploymentAddresses,
+  EnsureDeploymentOptions,
+} from './deployer.ts';
+export { ensureDeployment, loadDeployment } from './deployer.ts';
+export type {
+  GrantRecord,
+  Identity,
+  NodeRecord,
+  OrganizationRecord,
+  ServiceRecord,
+} from './registry-reader.ts';
+export { RegistryReader } from './registry-reader.ts';
+export type { IssuedGrant, PublishServiceParams } from './registry-writer.ts';
+export { RegistryWriter } from './registry-writer.ts';
+export type { ContractWrite } from './tx.ts';
+export { decodeRevert, dibsErrorsAbi, sendContractWrite } from './tx.ts';
