@@ -1,0 +1,64 @@
+/** Versions, size bounds, labels and defaults of DIBS tickets and authenticators. */
+
+/** Wire version of tickets and authenticators; a decoder refuses any other value. */
+export const TICKET_VERSION = 1;
+
+/** Numeric ticket kinds as they appear on the wire. */
+export const KIND_NETWORK = 0;
+export const KIND_SERVICE = 1;
+
+/** Largest encoded ticket accepted; checked before any decoding. */
+export const MAX_TICKET_BYTES = 1024;
+/** Largest encoded authenticator accepted; checked before any decoding. */
+export const MAX_AUTHENTICATOR_BYTES = 256;
+/** Largest libp2p PeerId (binary multihash) in a ticket or authenticator: an inlined secp256k1 key is 39 bytes. */
+export const MAX_PEER_ID_BYTES = 48;
+/** Largest verifier challenge; 16–32 random bytes are expected, empty means one-shot use. */
+export const MAX_CHALLENGE_BYTES = 32;
+/** Largest service type string in UTF-8 bytes (the Services contract caps it at 32). */
+export const MAX_SERVICE_TYPE_BYTES = 32;
+/** Largest on-chain id (grant or service id, uint256) in bytes. */
+export const MAX_ID_BYTES = 32;
+
+/** Byte lengths of the fixed-size fields. */
+export const ADDRESS_BYTES = 20;
+export const X25519_KEY_BYTES = 32;
+export const NONCE_BYTES = 16;
+export const SESSION_KEY_BYTES = 32;
+export const TICKET_HASH_BYTES = 32;
+export const MAC_BYTES = 32;
+export const AEAD_KEY_BYTES = 32;
+export const AEAD_NONCE_BYTES = 12;
+export const AEAD_TAG_BYTES = 16;
+
+/** Service type every network service carries. */
+export const NETWORK_SERVICE_TYPE = 'network';
+
+/** HKDF info prefix of the ticket sealing key (followed by the clear header and both static keys). */
+export const TICKET_SEAL_LABEL = 'dibs/ticket/v1/seal';
+/** HKDF info of the authenticator MAC key derived from the session key. */
+export const AUTHENTICATOR_KEY_LABEL = 'dibs/ticket/v1/authenticator';
+
+/** Accepted clock difference between client and verifier (the whitepaper's ±10 minutes). */
+export const DEFAULT_MAX_SKEW_MS = 10 * 60 * 1000;
+/** Default ticket lifetime when the client does not ask for one (capped by the grant's expiry). */
+export const DEFAULT_TICKET_LIFETIME_MS = 60 * 60 * 1000;
+/** Longest ticket lifetime a client may request; the grant expiry caps it further. */
+export const MAX_TICKET_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** Authenticator nonces remembered at most; when full, new authenticators are refused, never forgotten early. */
+export const DEFAULT_REPLAY_CACHE_ENTRIES = 262_144;
+/** Decrypted tickets kept so a re-presented ticket skips the X25519 work. */
+export const DEFAULT_TICKET_CACHE_ENTRIES = 16_384;
+/** Static-static X25519 results kept per client identity. */
+export const DEFAULT_CLIENT_KEY_CACHE_ENTRIES = 16_384;
+/** PeerId → address results kept (each costs a secp256k1 point decompression). */
+export const DEFAULT_PEER_ADDRESS_CACHE_ENTRIES = 16_384;
+
+/**
+ * Largest number of blocks between a revocation or retirement landing on chain and live sessions being
+ * closed: the chain watcher must feed the grant cache at least this often.
+ */
+export const DEFAULT_REVOCATION_MAX_BLOCKS = 2;
+/** How often a session registry re-checks live sessions for expiry when it sweeps on a timer. */
+export const DEFAULT_SESSION_SWEEP_MS = 1000;
