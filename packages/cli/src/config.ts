@@ -1,0 +1,122 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from './fs.ts';
+import { CliError } from './errors.ts';
+
+/** The node's configuration, as stored in `<data dir>/config.json`. */
+export interface DibsConfig {
+  version: 1;
+  chain: {
+    /** 'embedded' runs anvil from the data directory; 'rpc' uses `rpcUrl`. */
+    mode: 'embedded' | 'rpc';
+    rpcUrl?: string;
+    chainId: number;
+    /** Contract addresses on an external chain (the embedded chain records its own). */
+    contracts?: Record<string, string>;
+  };
+  node: {
+    listen: string[];
+    bootstrap: string[];
+  };
+}
+
+export const DEFAULT_CHAIN_ID = 31337;
+
+export function defaultConfig(): DibsConfig {
+  return {
+    version: 1,
+    chain: { mode: 'embedded', chainId: DEFAULT_CHAIN_ID },
+    node: { listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'], bootstrap: [] },
+  };
+}
+
+/** Flags and environment that override the file, highest first: flags, then environment. */
+export interface ConfigOverrides {
+  rpcUrl?: string | undefined;
+  chainId?: number | undefined;
+}
+
+/** Loads the config file, then applies DIBS_* environment variables and command-line flags. */
+export function loadConfig(path: string, overrides: ConfigOverrides = {}, env = process.env): DibsConfig {
+  let config = defaultConfig();
+  if (existsSync(path)) config = parseConfig(path, readFileSync(path, 'utf8'));
+  const rpcUrl = overrides.rpcUrl ?? env.DIBS_RPC_URL;
+  if (rpcUrl) config.chain = { ...config.chain, mode: 'rpc', rpcUrl };
+  const chainIdText = overrides.chainId ?? env.DIBS_CHAIN_ID;
+  if (chainIdText !== undefined) {
+    const chainId = Number(chainIdText);
+    if (!Number.isSafeInteger(chainId) || chainId <= 0) {
+      throw new CliError(
+        'BAD_CONFIG',
+        `chain id "${chainIdText}" is not a positive integer`,
+        'pass --chain-id N',
+      );
+    }
+    config.chain.chainId = chainId;
+  }
+  return config;
+}
+
+/** Validates a config file's text; errors name the file and the field. */
+export function parseConfig(path: string, text: string): DibsConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new CliError(
+      'CORRUPT_CONFIG',
+      `config file ${path} is not valid JSON: ${(err as Error).message}`,
+      `fix or delete ${path} (dibs init writes a fresh one)`,
+    );
+  }
+  const bad = (field: string, want: string) =>
+    new CliError('CORRUPT_CONFIG', `config file ${path}: "${field}" must be ${want}`, `edit ${path}`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('(top level)', 'an object');
+  const r = raw as Record<string, unknown>;
+  const base = defaultConfig();
+  if (r.version !== undefined && r.version !== 1) throw bad('version', '1');
+  const chain = (r.chain ?? {}) as Record<string, unknown>;
+  if (typeof chain !== 'object' || chain === null) throw bad('chain', 'an object');
+  const mode = chain.mode ?? base.chain.mode;
+  if (mode !== 'embedded' && mode !== 'rpc') throw bad('chain.mode', '"embedded" or "rpc"');
+  const chainId = chain.chainId ?? base.chain.chainId;
+  if (typeof chainId !== 'number' || !Number.isSafeInteger(chainId) || chainId <= 0) {
+    throw bad('chain.chainId', 'a positive integer');
+  }
+  if (
+    chain.rpcUrl !== undefined &&
+    (typeof chain.rpcUrl !== 'string' || !/^(https?|wss?):\/\//.test(chain.rpcUrl))
+  ) {
+    throw bad('chain.rpcUrl', 'an http(s):// or ws(s):// URL');
+  }
+  if (mode === 'rpc' && chain.rpcUrl === undefined) throw bad('chain.rpcUrl', 'set when chain.mode is "rpc"');
+  if (chain.contracts !== undefined) {
+    const c = chain.contracts as Record<string, unknown>;
+    if (typeof c !== 'object' || c === null) throw bad('chain.contracts', 'an object of addresses');
+    for (const [k, v] of Object.entries(c)) {
+      if (typeof v !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(v))
+        throw bad(`chain.contracts.${k}`, 'an address');
+    }
+  }
+  const node = (r.node ?? {}) as Record<string, unknown>;
+  const strings = (v: unknown, field: string, dflt: string[]) => {
+    if (v === undefined) return dflt;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+      throw bad(field, 'a list of multiaddr strings');
+    return v as string[];
+  };
+  const config: DibsConfig = {
+    version: 1,
+    chain: { mode, chainId },
+    node: {
+      listen: strings(node.listen, 'node.listen', base.node.listen),
+      bootstrap: strings(node.bootstrap, 'node.bootstrap', base.node.bootstrap),
+    },
+  };
+  if (typeof chain.rpcUrl === 'string') config.chain.rpcUrl = chain.rpcUrl;
+  if (chain.contracts !== undefined) config.chain.contracts = chain.contracts as Record<string, string>;
+  return config;
+}
+
+export function saveConfig(path: string, config: DibsConfig): void {
+  writeFileAtomic(path, `${JSON.stringify(config, null, 2)}\n`, 0o644);
+}

@@ -1,0 +1,61 @@
+import { Command, CommanderError } from 'commander';
+import { chainCommands } from './commands/chain.ts';
+import { idCommands } from './commands/id.ts';
+import { initCommand } from './commands/init.ts';
+import { upCommand } from './commands/up.ts';
+import { reportError } from './output.ts';
+
+/** Options every command accepts. */
+export interface GlobalOptions {
+  dataDir?: string;
+  json?: boolean;
+  rpcUrl?: string;
+  chainId?: string;
+  passphraseFile?: string;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('dibs')
+    .description('DIBS: wallet identities, on-chain access control and tickets for networked services')
+    .option('-d, --data-dir <dir>', 'data directory (default: $DIBS_HOME or ~/.dibs)')
+    .option('--json', 'print one JSON object for scripts instead of text')
+    .option(
+      '--rpc-url <url>',
+      'use this EVM JSON-RPC endpoint instead of the embedded chain (or DIBS_RPC_URL)',
+    )
+    .option('--chain-id <id>', 'expected chain id (or DIBS_CHAIN_ID)')
+    .option(
+      '--passphrase-file <file>',
+      'read the keystore passphrase from this file (or DIBS_PASSPHRASE_FILE)',
+    )
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ sortSubcommands: true })
+    .exitOverride();
+  program.addCommand(initCommand());
+  program.addCommand(upCommand());
+  program.addCommand(idCommands());
+  program.addCommand(chainCommands());
+  for (const cmd of program.commands) propagateExitOverride(cmd);
+  return program;
+}
+
+function propagateExitOverride(cmd: Command): void {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) propagateExitOverride(sub);
+}
+
+/** Runs the CLI and returns the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are successful exits; usage errors were already printed by commander.
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' ? 0 : 2;
+    }
+    return reportError(json, err);
+  }
+}

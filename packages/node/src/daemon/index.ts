@@ -1,0 +1,8 @@
+export type { ChainRuntime, ChainSettings } from './chain-runtime.ts';
+export { startChain } from './chain-runtime.ts';
+export type { Daemon, DaemonInfo, DaemonOptions } from './daemon.ts';
+export { startDaemon } from './daemon.ts';
+export type { Logger, LoggerOptions, LogLevel } from './log.ts';
+export { createLogger } from './log.ts';
+export type { RuntimeInfo } from './runtime-file.ts';
+export { readRuntimeInfo, removeRuntimeInfo, writeRuntimeInfo } from './runtime-file.ts';
