@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ADMISSION_PROTOCOL } from '../src/p2p/admission/constants.ts';
+import { addressFromPeerId } from '@dibs/core';
+import { ROLE_SERVICE_HOST } from '../src/p2p/constants.ts';
 import type { DibsHost } from '../src/p2p/host.ts';
+import {
+  findNodeRecord,
+  nodeRecordKey,
+  publishNodeRecord,
+  signNodeRecord,
+  verifyNodeRecord,
+} from '../src/p2p/records.ts';
 import { ECHO, echo, echoHandler, startHost, TestNetwork, waitFor } from './helpers.ts';
 
 describe('five admitted nodes form one network', () => {
@@ -61,5 +70,42 @@ describe('five admitted nodes form one network', () => {
     assert.equal(reply, 'hello');
     assert.ok(a.admission.isAdmitted(b.peerId));
     assert.ok(b.admission.isAdmitted(a.peerId));
+  });
+
+  it('a signed node record is found by address from every node', async () => {
+    const publisher = hosts[2]!;
+    const published = await publishNodeRecord(publisher, { roles: ROLE_SERVICE_HOST, services: [7n] });
+    assert.equal(published.address, addressFromPeerId(publisher.peerId).toLowerCase());
+    for (const h of hosts) {
+      const found = await findNodeRecord(h, published.address);
+      assert.equal(found.peerId, publisher.peerId.toString());
+      assert.deepEqual(found.services, [7n]);
+      assert.ok(found.multiaddrs.length > 0);
+    }
+  });
+
+  it("a record under another node's address is rejected by the DHT", async () => {
+    const liar = hosts[3]!;
+    const victim = addressFromPeerId(hosts[1]!.peerId).toLowerCase();
+    const now = Date.now();
+    const forged = await signNodeRecord(liar, {
+      address: victim,
+      peerId: liar.peerId.toString(),
+      multiaddrs: ['/ip4/10.0.0.1/tcp/1'],
+      roles: 0,
+      services: [],
+      seq: BigInt(now),
+      issuedAt: now,
+      expiresAt: now + 60_000,
+    });
+    await assert.rejects(verifyNodeRecord(forged, nodeRecordKey(victim)), { code: 'INVALID_RECORD' });
+    try {
+      for await (const _ of liar.dht.put(nodeRecordKey(victim), forged, {
+        signal: AbortSignal.timeout(10_000),
+      })) {
+      }
+    } catch {} // the local validator may refuse it outright
+    // no node stored it: the victim never published, so nothing is found under its address
+    await assert.rejects(findNodeRecord(hosts[0]!, victim, 5_000), { code: 'RECORD_NOT_FOUND' });
   });
 });

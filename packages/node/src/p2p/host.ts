@@ -27,6 +27,7 @@ import {
 } from './constants.ts';
 import { P2pError } from './errors.ts';
 import { type P2pLogger, stderrLogger } from './log.ts';
+import { NODE_RECORD_NAMESPACE, selectNodeRecord, validateNodeRecord } from './records.ts';
 
 /** Relay server settings for nodes with the RELAY role. Only admitted peers may reserve or be relayed. */
 export interface RelayServerOptions {
@@ -73,6 +74,8 @@ export interface DibsHost {
   multiaddrs(): Multiaddr[];
   /** Registers a protocol handler behind the admission gate. */
   handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>;
+  /** Signs `data` with the wallet key (libp2p secp256k1: SHA-256 + ECDSA, DER). */
+  sign(data: Uint8Array): Promise<Uint8Array>;
   /** Dials `addr` and resolves once we admitted the remote (so it admitted us first); throws otherwise. */
   connect(addr: Multiaddr | PeerId, timeoutMs?: number): Promise<PeerId>;
 }
@@ -103,6 +106,8 @@ export async function createDibsHost(options: DibsHostOptions & { start?: boolea
       logPrefix: 'dibs:kad',
       datastorePrefix: '/dibs-kad',
       metricsPrefix: 'dibs_kad',
+      validators: { [NODE_RECORD_NAMESPACE]: validateNodeRecord },
+      selectors: { [NODE_RECORD_NAMESPACE]: selectNodeRecord },
     }),
   };
   if (options.pubsub !== false) services.pubsub = gossipsub({ allowPublishToZeroTopicPeers: true });
@@ -165,6 +170,7 @@ export async function createDibsHost(options: DibsHostOptions & { start?: boolea
       await libp2p.stop();
     },
     multiaddrs: () => libp2p.getMultiaddrs(),
+    sign: async (data) => key.sign(data),
     async handle(protocol, handler, handlerOptions) {
       await libp2p.handle(protocol, handler, handlerOptions);
       admission.gate(protocol);
