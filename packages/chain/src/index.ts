@@ -34,3 +34,5 @@ export type { IssuedGrant, PublishServiceParams } from './registry-writer.ts';
 export { RegistryWriter } from './registry-writer.ts';
 export type { ContractWrite } from './tx.ts';
 export { decodeRevert, dibsErrorsAbi, sendContractWrite } from './tx.ts';
+export type { DecodedEvent, EventWatcherOptions, WatchedContract } from './watcher.ts';
+export { EventWatcher } from './watcher.ts';
