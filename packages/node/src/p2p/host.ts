@@ -98,7 +98,7 @@ export async function createDibsHost(options: DibsHostOptions & { start?: boolea
   const services: Record<string, unknown> = {
     admission: admission.service(),
     identify: identify({ protocolPrefix: PROTOCOL_PREFIX, runOnConnectionOpen: false }),
-    ping: ping({ protocolPrefix: PROTOCOL_PREFIX }),
+    ping: ping({ protocolPrefix: PROTOCOL_PREFIX, maxOutboundStreams: 4, maxInboundStreams: 8 }),
     dht: kadDHT({
       protocol: DHT_PROTOCOL,
       clientMode: false,
