@@ -50,14 +50,14 @@ export class RegistryWriter extends RegistryReader {
   }
 
   /** Registers the caller's identity with its raw 32-byte X25519 public key. */
-  registerIdentity(encryptionKey: Uint8Array): Promise<TransactionReceipt> {
+  async registerIdentity(encryptionKey: Uint8Array): Promise<TransactionReceipt> {
     return this.#write('Registry', this.addresses.registry, registryAbi, 'registerIdentity', [
       key32(encryptionKey),
     ]);
   }
 
   /** Replaces the caller's encryption key. */
-  updateEncryptionKey(encryptionKey: Uint8Array): Promise<TransactionReceipt> {
+  async updateEncryptionKey(encryptionKey: Uint8Array): Promise<TransactionReceipt> {
     return this.#write('Registry', this.addresses.registry, registryAbi, 'updateEncryptionKey', [
       key32(encryptionKey),
     ]);

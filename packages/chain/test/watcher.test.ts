@@ -230,3 +230,29 @@ test('exactly once across kill -9: a child recording events is killed mid-way an
     'no event missed, and recorded in chain order',
   );
 });
+
+test('fuzz: logs that do not decode against the ABI are skipped, the rest still arrive', async (t) => {
+  const { clients, ping, store } = await setup(t);
+  const wallet = clients.walletClient!;
+  const lengths = [0, 1, 5, 31, 33, 64, 100, 257];
+  const expected: bigint[] = [];
+  for (const [i, len] of lengths.entries()) {
+    const bytes = new Uint8Array(len).map((_, j) => (i * 31 + j * 7) & 0xff);
+    // Too short for a uint256: skipped. Longer: the ABI decoder reads the first word.
+    if (len >= 32) expected.push(BigInt(`0x${Buffer.from(bytes.subarray(0, 32)).toString('hex')}`));
+    await clients.publicClient.waitForTransactionReceipt({
+      hash: await wallet.sendTransaction({
+        to: ping.address,
+        data: `0x${Buffer.from(bytes).toString('hex')}`,
+      }),
+    });
+  }
+  await emitPings(clients, ping.address, 7, 2, 1);
+  const seen: DecodedEvent[] = [];
+  const w = watcherFor(clients, store, ping, { handler: (events) => seen.push(...events) });
+  await w.pollOnce();
+  assert.deepEqual(
+    seen.map((e) => e.args.n),
+    [...expected, 7n, 8n],
+  );
+});
