@@ -1,0 +1,7 @@
+export type { HeldGrant, HeldTicket } from './access-client.ts';
+export { AccessClient } from './access-client.ts';
+export type { ChainMirrorOptions } from './chain-mirror.ts';
+export { ChainMirror } from './chain-mirror.ts';
+export * from './constants.ts';
+export { AccessError } from './errors.ts';
+export { SecretBox } from './secret-box.ts';
