@@ -334,7 +334,15 @@ export class AnvilSupervisor extends EventEmitter<{ event: [AnvilEvent] }> {
     const child = this.#child;
     const exited = this.#childExit;
     if (!child || !exited || child.exitCode !== null || child.signalCode !== null) return;
-    const waitExit = (ms: number) => Promise.race([exited.then(() => true), sleep(ms).then(() => false)]);
+    // The timer is cleared once anvil exits, so a stopped supervisor never holds the process open.
+    const waitExit = (ms: number) =>
+      new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), ms);
+        exited.then(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
     child.kill('SIGTERM');
     if (await waitExit(timeoutMs)) return;
     this.#note(`anvil did not exit ${timeoutMs} ms after SIGTERM; killing it`);
