@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { accessCommands } from './commands/access.ts';
 import { chainCommands } from './commands/chain.ts';
 import { idCommands } from './commands/id.ts';
 import { initCommand } from './commands/init.ts';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   program.addCommand(upCommand());
   program.addCommand(idCommands());
   program.addCommand(chainCommands());
+  program.addCommand(accessCommands());
   for (const cmd of program.commands) propagateExitOverride(cmd);
   return program;
 }

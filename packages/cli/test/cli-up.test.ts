@@ -82,6 +82,42 @@ describe('commands beside a running node', () => {
     assert.equal(lastJson<{ action: string }>(reg.stdout).action, 'unchanged');
   });
 
+  test('access request, list and revoke a grant on the network service', async () => {
+    const status = lastJson<{ networkServiceId: string }>(
+      (await runCli(['chain', 'status', '--json'], home.env)).stdout,
+    );
+    const req = await runCli(['access', 'request', status.networkServiceId, '--json'], home.env);
+    assert.equal(req.code, 0, req.stderr);
+    const grant = lastJson<{ grantId: string; serviceId: string; revoked: boolean; expiresAt: string }>(
+      req.stdout,
+    );
+    assert.equal(grant.serviceId, status.networkServiceId);
+    assert.ok(BigInt(grant.expiresAt) * 1000n > BigInt(Date.now()));
+
+    const list = await runCli(['access', 'list', '--json'], { DIBS_HOME: home.home });
+    assert.equal(list.code, 0, list.stderr);
+    const grants = lastJson<{ grants: Array<{ grantId: string; revoked: boolean }> }>(list.stdout).grants;
+    assert.deepEqual(
+      grants.map((g) => [g.grantId, g.revoked]),
+      [[grant.grantId, false]],
+    );
+
+    const revoke = await runCli(['access', 'revoke', grant.grantId, '--json'], home.env);
+    assert.equal(revoke.code, 0, revoke.stderr);
+    const refreshed = await runCli(['access', 'list', '--refresh', '--json'], home.env);
+    assert.equal(
+      lastJson<{ grants: Array<{ revoked: boolean }> }>(refreshed.stdout).grants[0]!.revoked,
+      true,
+    );
+
+    const again = await runCli(['access', 'revoke', grant.grantId], home.env);
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /GrantAlreadyRevoked|already revoked/i);
+    const bad = await runCli(['access', 'request', 'abc'], home.env);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /not a number/);
+  });
+
   test('anvil killed: the supervisor restarts it, logs it, and the chain answers again with its state', async () => {
     const runtime = JSON.parse(readFileSync(join(home.home, 'run', 'node.json'), 'utf8')) as {
       anvilPid: number;

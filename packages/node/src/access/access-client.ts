@@ -54,21 +54,39 @@ export interface HeldTicket {
 export class AccessClient {
   readonly #store: Store;
   readonly #registry: RegistryWriter;
-  readonly #wallet: Wallet;
+  readonly #wallet: Wallet | undefined;
   readonly #chainId: number;
-  readonly #box: SecretBox;
+  readonly #box: SecretBox | undefined;
 
-  constructor(opts: { store: Store; registry: RegistryWriter; wallet: Wallet; chainId: number }) {
+  /** Without a wallet the client can only read what is stored (list, get). */
+  constructor(opts: {
+    store: Store;
+    registry: RegistryWriter;
+    wallet?: Wallet | undefined;
+    chainId: number;
+  }) {
     this.#store = opts.store;
     this.#registry = opts.registry;
     this.#wallet = opts.wallet;
     this.#chainId = opts.chainId;
-    this.#box = new SecretBox(opts.wallet);
+    this.#box = opts.wallet ? new SecretBox(opts.wallet) : undefined;
     this.#store.migrate('access', MIGRATIONS);
+  }
+
+  #unlocked(): { wallet: Wallet; box: SecretBox } {
+    if (!this.#wallet || !this.#box) {
+      throw new AccessError(
+        'LOCKED',
+        'this needs the unlocked wallet',
+        'construct the access client with the wallet',
+      );
+    }
+    return { wallet: this.#wallet, box: this.#box };
   }
 
   /** Requests a grant for `serviceId` (paying its price) and, when the service has a host, its ticket. */
   async request(serviceId: bigint): Promise<HeldGrant> {
+    this.#unlocked();
     const service = await this.#registry.getService(serviceId);
     if (!service) {
       throw new AccessError(
@@ -159,6 +177,7 @@ export class AccessClient {
    * else a new one built for the service's current host node from the Registry.
    */
   async ticket(grantId: bigint, minValidityMs = 60_000): Promise<HeldTicket> {
+    const { wallet, box } = this.#unlocked();
     const held = this.#require(grantId);
     if (held.revoked) throw new AccessError('REVOKED', `grant ${grantId} is revoked`, 'request access again');
     if (held.expiresAt * 1000n <= BigInt(Date.now())) {
@@ -180,7 +199,7 @@ export class AccessClient {
       return {
         grant: held,
         ticket: new Uint8Array(row.ticket),
-        sessionKey: this.#box.open(new Uint8Array(row.session_key_box), `grant:${grantId}`),
+        sessionKey: box.open(new Uint8Array(row.session_key_box), `grant:${grantId}`),
         hostPeerId: new Uint8Array(row.host_peer_id),
       };
     }
@@ -209,8 +228,8 @@ export class AccessClient {
       chainId: this.#chainId,
       contract: this.#registry.addresses.accessGrants,
       client: {
-        address: this.#wallet.address,
-        encryptionPrivateKey: encryptionKeyFromWallet(this.#wallet).privateKey,
+        address: wallet.address,
+        encryptionPrivateKey: encryptionKeyFromWallet(wallet).privateKey,
       },
       service: {
         serviceId: held.serviceId,
@@ -223,7 +242,7 @@ export class AccessClient {
       `UPDATE access_grants SET ticket = ?, session_key_box = ?, ticket_expires_at = ?, host = ?, host_peer_id = ?
        WHERE grant_id = ?`,
       issued.ticket,
-      this.#box.seal(issued.sessionKey, `grant:${grantId}`),
+      box.seal(issued.sessionKey, `grant:${grantId}`),
       issued.expiresAt,
       service.host,
       node.peerId,
