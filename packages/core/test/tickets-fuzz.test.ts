@@ -9,6 +9,7 @@ import {
   encodeTicketBody,
   MAX_AUTHENTICATOR_BYTES,
   MAX_TICKET_BYTES,
+  TICKET_VERSION,
   type TicketBody,
   TicketError,
 } from '../src/tickets/index.ts';
@@ -101,7 +102,7 @@ describe('decoder fuzzing', async () => {
   const issued = w.issue('network', NETWORK_SERVICE);
   const authenticator = w.auth(issued, { challenge: new Uint8Array(32).fill(9) });
   const body: TicketBody = {
-    v: 1,
+    v: TICKET_VERSION,
     kind: 'service',
     grantId: 2n ** 200n + 5n,
     chainId: 31337,
@@ -170,7 +171,7 @@ describe('decoder fuzzing', async () => {
         (e: unknown) => e instanceof TicketError && e.code === 'TOO_LARGE',
       );
       // A length prefix claiming far more than the input holds fails without allocating it.
-      const claim = Uint8Array.of(0x86, 0x01, 0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
+      const claim = Uint8Array.of(0x86, TICKET_VERSION, 0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
       assert.throws(
         () => d.decode(claim),
         (e: unknown) => e instanceof TicketError && e.code === 'DECODE',
@@ -186,7 +187,7 @@ describe('decoder fuzzing', async () => {
   it('non-canonical encodings of valid values are refused', () => {
     // Same authenticator with its timestamp as a float, and with a non-minimal length: both must fail.
     const fields = [
-      1,
+      TICKET_VERSION,
       new Uint8Array(32),
       1_800_000_000_000,
       new Uint8Array(16),
@@ -203,7 +204,7 @@ describe('decoder fuzzing', async () => {
       (e: unknown) => e instanceof TicketError && e.code === 'DECODE',
     );
     const asFloat = encode([
-      1,
+      TICKET_VERSION,
       new Uint8Array(32),
       1.5,
       new Uint8Array(16),
@@ -232,12 +233,21 @@ describe('decoder fuzzing', async () => {
   });
 
   it('unknown versions are reported as such', () => {
-    const v2 = Uint8Array.from(authenticator);
-    v2[1] = 0x02;
-    assert.throws(
-      () => decodeAuthenticator(v2),
-      (e: unknown) => e instanceof TicketError && e.code === 'UNSUPPORTED_VERSION',
-    );
+    // Both the next version and the previous one (v1 sealed with an ephemeral key) are refused by name.
+    for (const v of [TICKET_VERSION + 1, TICKET_VERSION - 1]) {
+      for (const [decoder, valid] of [
+        [decodeAuthenticator, authenticator],
+        [decodeSealedTicket, ticket],
+        [decodeTicketBody, bodyBytes],
+      ] as const) {
+        const other = Uint8Array.from(valid);
+        other[1] = v;
+        assert.throws(
+          () => decoder(other),
+          (e: unknown) => e instanceof TicketError && e.code === 'UNSUPPORTED_VERSION',
+        );
+      }
+    }
   });
 
   it('verify never throws anything but TicketError on mutated tickets and authenticators', () => {

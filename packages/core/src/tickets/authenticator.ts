@@ -1,5 +1,5 @@
 /** Authenticators: fresh per connection or stream, MAC'd with a key derived from the session key. */
-import { hkdf } from '@noble/hashes/hkdf.js';
+import { expand } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import {
@@ -15,18 +15,30 @@ import {
 import { type AuthenticatorFields, encodeAuthenticator, encodeAuthenticatorFields } from './codec.ts';
 import { defaultTicketCrypto, type TicketCrypto } from './crypto.ts';
 import { TicketError } from './errors.ts';
+import type { HmacState } from './pairwise.ts';
 import { hashTicket } from './ticket.ts';
 
 const KEY_INFO = new TextEncoder().encode(AUTHENTICATOR_KEY_LABEL);
 
-/** MAC key of a ticket's authenticators: HKDF-SHA256(session key, salt = ticket hash, info = label). */
+/**
+ * MAC key of a ticket's authenticators: HKDF-Expand(PRK = session key, info = label ‖ ticket hash).
+ * The session key is 32 uniformly random bytes, a valid PRK as it is (RFC 5869 §3.3), so no Extract.
+ */
 export function deriveAuthenticatorKey(sessionKey: Uint8Array, ticketHash: Uint8Array): Uint8Array {
-  return hkdf(sha256, sessionKey, ticketHash, KEY_INFO, MAC_BYTES);
+  const info = new Uint8Array(KEY_INFO.length + ticketHash.length);
+  info.set(KEY_INFO, 0);
+  info.set(ticketHash, KEY_INFO.length);
+  return expand(sha256, sessionKey, info, MAC_BYTES);
 }
 
 /** HMAC-SHA256 of the canonical authenticator fields. */
 export function authenticatorMac(authKey: Uint8Array, macInput: Uint8Array): Uint8Array {
   return hmac(sha256, authKey, macInput);
+}
+
+/** HMAC midstate keyed with an authenticator key, so a verifier checks each new MAC without re-keying. */
+export function authenticatorMacState(authKey: Uint8Array): HmacState {
+  return hmac.create(sha256, authKey);
 }
 
 /** Arguments of {@link createAuthenticator}: give the ticket or its hash. */

@@ -1,10 +1,11 @@
 /**
  * Strict CBOR codecs of the three ticket structures. Each is a fixed-arity CBOR array whose first
- * element is the wire version. Decoders check the size bound before touching the bytes, refuse
- * indefinite lengths, tags, floats, undefined and non-minimal encodings (the input must equal its own
- * canonical re-encoding), and throw only TicketError with a DECODE_ERROR_CODES code.
+ * element is the wire version. Encoding uses cborg (canonical). Decoding is a single pass of a strict
+ * reader that checks the size bound before touching the bytes and accepts only shortest-form heads of
+ * the expected types, so the one accepted encoding of a value is its canonical one; decoders throw only
+ * TicketError with a DECODE_ERROR_CODES code.
  */
-import { decode, encode as cborEncode } from 'cborg';
+import { encode as cborEncode } from 'cborg';
 import {
   ADDRESS_BYTES,
   AEAD_TAG_BYTES,
@@ -20,8 +21,8 @@ import {
   NONCE_BYTES,
   SESSION_KEY_BYTES,
   TICKET_HASH_BYTES,
+  TICKET_SALT_BYTES,
   TICKET_VERSION,
-  X25519_KEY_BYTES,
 } from './constants.ts';
 import { TicketError } from './errors.ts';
 
@@ -37,14 +38,14 @@ export interface TicketHeader {
   kind: TicketKind;
   chainId: number;
   clientAddress: Address;
-  /** The client's ephemeral X25519 public key for this ticket. */
-  ephemeralPublicKey: Uint8Array;
+  /** Random per-ticket salt: makes this ticket's sealing key unique under the pairwise key. */
+  salt: Uint8Array;
 }
 
 /** A decoded (still encrypted) ticket. */
 export interface SealedTicket {
   header: TicketHeader;
-  /** Canonical encoding of the header: the AEAD associated data and part of the HKDF info. */
+  /** Canonical encoding of the header: the AEAD associated data and the HKDF-Expand info. */
   headerBytes: Uint8Array;
   ciphertext: Uint8Array;
 }
@@ -89,18 +90,6 @@ export interface Authenticator extends AuthenticatorFields {
   macInput: Uint8Array;
 }
 
-const DECODE_OPTIONS = {
-  strict: true,
-  allowIndefinite: false,
-  allowUndefined: false,
-  allowInfinity: false,
-  allowNaN: false,
-  allowBigInt: false,
-  useMaps: false,
-  rejectDuplicateMapKeys: true,
-  tags: [],
-};
-
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /** Lowercase hex of `bytes` without prefix. */
@@ -108,6 +97,11 @@ export function hexOf(bytes: Uint8Array): string {
   let out = '';
   for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]!]!;
   return out;
+}
+
+/** A compact Map key of `bytes` (one char per byte): cheaper to build and hash than hex. */
+export function bytesKey(bytes: Uint8Array): string {
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
 }
 
 /** `0x` address string of 20 address bytes. */
@@ -165,23 +159,114 @@ function encode(value: unknown[]): Uint8Array {
   return plain(cborEncode(value));
 }
 
-function decodeError(what: string, detail: string, cause?: unknown): TicketError {
+function decodeError(what: string, detail: string): TicketError {
   return new TicketError(
     'DECODE',
     `malformed ${what}: ${detail}; the sender must produce a v${TICKET_VERSION} DIBS ${what}`,
-    {
-      cause,
-    },
   );
 }
 
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+const MAJOR_UINT = 0;
+const MAJOR_BYTES = 2;
+const MAJOR_TEXT = 3;
+const MAJOR_ARRAY = 4;
+
+/**
+ * A strict reader of the only CBOR the ticket structures use: unsigned integers, byte and text
+ * strings and one definite outer array. Every head must use the shortest form, so each value has
+ * exactly one accepted encoding (the canonical one cborg writes) and no re-encoding is needed.
+ * Anything else — tags, floats, simple values, maps, negative numbers, indefinite lengths — is DECODE.
+ */
+class Reader {
+  readonly bytes: Uint8Array;
+  readonly what: string;
+  pos = 0;
+  constructor(bytes: Uint8Array, what: string) {
+    this.bytes = bytes;
+    this.what = what;
+  }
+
+  /** Reads an item head of `major` and returns its argument (a safe integer). */
+  head(major: number, field: string): number {
+    const b = this.bytes;
+    const n = b.length;
+    if (this.pos >= n) throw decodeError(this.what, `${field} is missing`);
+    const first = b[this.pos++]!;
+    if (first >> 5 !== major) throw decodeError(this.what, `${field} has the wrong CBOR type`);
+    const ai = first & 31;
+    if (ai < 24) return ai;
+    let value: number;
+    let min: number;
+    const p = this.pos;
+    if (ai === 24) {
+      if (p + 1 > n) throw decodeError(this.what, `${field} is truncated`);
+      value = b[p]!;
+      min = 24;
+      this.pos = p + 1;
+    } else if (ai === 25) {
+      if (p + 2 > n) throw decodeError(this.what, `${field} is truncated`);
+      value = (b[p]! << 8) | b[p + 1]!;
+      min = 0x100;
+      this.pos = p + 2;
+    } else if (ai === 26) {
+      if (p + 4 > n) throw decodeError(this.what, `${field} is truncated`);
+      value = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+      min = 0x10000;
+      this.pos = p + 4;
+    } else if (ai === 27) {
+      if (p + 8 > n) throw decodeError(this.what, `${field} is truncated`);
+      const hi = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+      const lo = ((b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!) >>> 0;
+      if (hi > 0x1fffff) throw decodeError(this.what, `${field} is larger than 2^53`);
+      value = hi * 0x100000000 + lo;
+      min = 0x100000000;
+      this.pos = p + 8;
+    } else {
+      throw decodeError(this.what, `${field} uses an indefinite or reserved length`);
+    }
+    if (value < min) throw decodeError(this.what, `${field} is not minimally encoded`);
+    return value;
+  }
+
+  uint(field: string): number {
+    return this.head(MAJOR_UINT, field);
+  }
+
+  bytesField(field: string, min: number, max: number): Uint8Array {
+    const len = this.head(MAJOR_BYTES, field);
+    if (len < min || len > max) {
+      throw decodeError(this.what, `${field} must be ${min === max ? min : `${min}–${max}`} bytes`);
+    }
+    const start = this.pos;
+    if (start + len > this.bytes.length) throw decodeError(this.what, `${field} is truncated`);
+    this.pos = start + len;
+    const b = this.bytes;
+    return new Uint8Array(b.buffer, b.byteOffset + start, len);
+  }
+
+  /** Opens the outer array: checks its arity and the version that must come first. */
+  open(arity: number): void {
+    const b = this.bytes;
+    if (b.length === 0 || b[0]! >> 5 !== MAJOR_ARRAY) throw decodeError(this.what, 'not a CBOR array');
+    const count = this.head(MAJOR_ARRAY, 'array');
+    if (this.pos >= b.length || b[this.pos]! >> 5 !== MAJOR_UINT)
+      throw decodeError(this.what, 'missing version');
+    const v = this.uint('version');
+    if (v !== TICKET_VERSION) {
+      throw new TicketError(
+        'UNSUPPORTED_VERSION',
+        `${this.what} version ${v} is not supported; this verifier speaks v${TICKET_VERSION}`,
+      );
+    }
+    if (count !== arity) throw decodeError(this.what, `expected ${arity} fields, got ${count}`);
+  }
+
+  end(): void {
+    if (this.pos !== this.bytes.length) throw decodeError(this.what, 'trailing bytes after the array');
+  }
 }
 
-function decodeArray(bytes: unknown, max: number, arity: number, what: string): unknown[] {
+function reader(bytes: unknown, max: number, what: string): Reader {
   if (!(bytes instanceof Uint8Array)) throw decodeError(what, 'input is not a Uint8Array');
   // The bound comes first so that oversized input costs nothing.
   if (bytes.length > max) {
@@ -190,56 +275,24 @@ function decodeArray(bytes: unknown, max: number, arity: number, what: string): 
       `${what} is ${bytes.length} bytes, more than the ${max}-byte limit; refused unread`,
     );
   }
-  let value: unknown;
-  try {
-    value = decode(bytes, DECODE_OPTIONS);
-  } catch (cause) {
-    throw decodeError(what, 'not strict CBOR', cause);
-  }
-  if (!Array.isArray(value)) throw decodeError(what, 'not a CBOR array');
-  if (value[0] !== TICKET_VERSION) {
-    if (typeof value[0] === 'number') {
-      throw new TicketError(
-        'UNSUPPORTED_VERSION',
-        `${what} version ${value[0]} is not supported; this verifier speaks v${TICKET_VERSION}`,
-      );
-    }
-    throw decodeError(what, 'missing version');
-  }
-  if (value.length !== arity) throw decodeError(what, `expected ${arity} fields, got ${value.length}`);
-  return value;
+  return new Reader(bytes, what);
 }
 
-function checkCanonical(bytes: Uint8Array, value: unknown[], what: string): void {
-  if (!bytesEqual(encode(value), bytes)) throw decodeError(what, 'not canonically encoded');
-}
-
-function bytesField(value: unknown, what: string, field: string, min: number, max: number): Uint8Array {
-  if (!(value instanceof Uint8Array) || value.length < min || value.length > max) {
-    throw decodeError(what, `${field} must be ${min === max ? min : `${min}–${max}`} bytes`);
-  }
-  return value;
-}
-
-function uintField(value: unknown, what: string, field: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw decodeError(what, `${field} must be a non-negative integer`);
-  }
-  return value;
-}
-
-function kindField(value: unknown, what: string): TicketKind {
+function kindField(value: number, what: string): TicketKind {
   if (value === KIND_NETWORK) return 'network';
   if (value === KIND_SERVICE) return 'service';
   throw decodeError(what, 'unknown ticket kind');
 }
 
-function idField(value: unknown, what: string, field: string): bigint {
-  const b = bytesField(value, what, field, 1, MAX_ID_BYTES);
-  if (b[0] === 0) throw decodeError(what, `${field} has a leading zero byte`);
-  let n = 0n;
-  for (let i = 0; i < b.length; i++) n = (n << 8n) | BigInt(b[i]!);
-  return n;
+function idField(r: Reader, field: string): bigint {
+  const b = r.bytesField(field, 1, MAX_ID_BYTES);
+  if (b[0] === 0) throw decodeError(r.what, `${field} has a leading zero byte`);
+  if (b.length <= 6) {
+    let n = 0;
+    for (let i = 0; i < b.length; i++) n = n * 256 + b[i]!;
+    return BigInt(n);
+  }
+  return BigInt(`0x${hexOf(b)}`);
 }
 
 /** Wire number of a ticket kind. */
@@ -252,14 +305,14 @@ export function kindToWire(kind: TicketKind): number {
   );
 }
 
-/** Canonical encoding of a ticket header (the AEAD associated data). */
+/** Canonical encoding of a ticket header (the AEAD associated data and HKDF info). */
 export function encodeTicketHeader(header: TicketHeader): Uint8Array {
   return encode([
     header.v,
     kindToWire(header.kind),
     header.chainId,
     addressToBytes(header.clientAddress),
-    header.ephemeralPublicKey,
+    header.salt,
   ]);
 }
 
@@ -270,30 +323,40 @@ export function encodeSealedTicket(header: TicketHeader, ciphertext: Uint8Array)
     kindToWire(header.kind),
     header.chainId,
     addressToBytes(header.clientAddress),
-    header.ephemeralPublicKey,
+    header.salt,
     ciphertext,
   ]);
 }
 
+// A copy, never a view: the caller's bytes (maybe a Node Buffer, whose slice() is a view) stay untouched.
+function copyPrefix(bytes: Uint8Array, end: number): Uint8Array {
+  const out = new Uint8Array(end);
+  out.set(bytes.subarray(0, end));
+  return out;
+}
+
 const TICKET = 'ticket';
+const HEADER_ARRAY = 0x85;
 
 /** Strictly decodes a sealed ticket (≤ MAX_TICKET_BYTES) without decrypting it. */
 export function decodeSealedTicket(bytes: Uint8Array): SealedTicket {
-  const a = decodeArray(bytes, MAX_TICKET_BYTES, 6, TICKET);
-  const header: TicketHeader = {
-    v: TICKET_VERSION,
-    kind: kindField(a[1], TICKET),
-    chainId: uintField(a[2], TICKET, 'chainId'),
-    clientAddress: addressFromBytes(bytesField(a[3], TICKET, 'clientAddress', ADDRESS_BYTES, ADDRESS_BYTES)),
-    ephemeralPublicKey: bytesField(a[4], TICKET, 'ephemeralPublicKey', X25519_KEY_BYTES, X25519_KEY_BYTES),
+  const r = reader(bytes, MAX_TICKET_BYTES, TICKET);
+  r.open(6);
+  const kind = kindField(r.uint('kind'), TICKET);
+  const chainId = r.uint('chainId');
+  const clientAddress = addressFromBytes(r.bytesField('clientAddress', ADDRESS_BYTES, ADDRESS_BYTES));
+  const salt = r.bytesField('salt', TICKET_SALT_BYTES, TICKET_SALT_BYTES);
+  const headerEnd = r.pos;
+  const ciphertext = r.bytesField('ciphertext', AEAD_TAG_BYTES, MAX_TICKET_BYTES);
+  r.end();
+  // The header's own encoding is the ticket's prefix with the array head saying five items, not six.
+  const headerBytes = copyPrefix(bytes, headerEnd);
+  headerBytes[0] = HEADER_ARRAY;
+  return {
+    header: { v: TICKET_VERSION, kind, chainId, clientAddress, salt },
+    headerBytes,
+    ciphertext,
   };
-  const ciphertext = bytesField(a[5], TICKET, 'ciphertext', AEAD_TAG_BYTES, MAX_TICKET_BYTES);
-  const headerBytes = encode(a.slice(0, 5));
-  // Canonical iff the header re-encodes to the same prefix: the ciphertext item is minimal under strict mode.
-  if (bytes[0] !== 0x86 || !bytesEqual(headerBytes.subarray(1), bytes.subarray(1, headerBytes.length))) {
-    throw decodeError(TICKET, 'not canonically encoded');
-  }
-  return { header, headerBytes, ciphertext };
 }
 
 /** Canonical encoding of a ticket body (the AEAD plaintext). */
@@ -316,35 +379,46 @@ export function encodeTicketBody(body: TicketBody): Uint8Array {
 }
 
 const BODY = 'ticket body';
-const utf8 = new TextEncoder();
+// fatal: invalid UTF-8 is refused, not replaced; ignoreBOM: a leading BOM stays part of the text.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Strictly decodes a decrypted ticket body. */
 export function decodeTicketBody(bytes: Uint8Array): TicketBody {
-  const a = decodeArray(bytes, MAX_TICKET_BYTES, 13, BODY);
-  checkCanonical(bytes, a, BODY);
-  const serviceType = a[7];
-  if (
-    typeof serviceType !== 'string' ||
-    serviceType.length === 0 ||
-    utf8.encode(serviceType).length > MAX_SERVICE_TYPE_BYTES
-  ) {
+  const r = reader(bytes, MAX_TICKET_BYTES, BODY);
+  r.open(13);
+  const kind = kindField(r.uint('kind'), BODY);
+  const grantId = idField(r, 'grantId');
+  const chainId = r.uint('chainId');
+  const contract = addressFromBytes(r.bytesField('contract', ADDRESS_BYTES, ADDRESS_BYTES));
+  const clientAddress = addressFromBytes(r.bytesField('clientAddress', ADDRESS_BYTES, ADDRESS_BYTES));
+  const serviceId = idField(r, 'serviceId');
+  const typeLength = r.head(MAJOR_TEXT, 'serviceType');
+  if (typeLength < 1 || typeLength > MAX_SERVICE_TYPE_BYTES || r.pos + typeLength > bytes.length) {
     throw decodeError(BODY, `serviceType must be 1–${MAX_SERVICE_TYPE_BYTES} bytes of text`);
   }
+  let serviceType: string;
+  try {
+    serviceType = utf8.decode(bytes.subarray(r.pos, r.pos + typeLength));
+  } catch {
+    throw decodeError(BODY, 'serviceType is not UTF-8');
+  }
+  r.pos += typeLength;
   const body: TicketBody = {
     v: TICKET_VERSION,
-    kind: kindField(a[1], BODY),
-    grantId: idField(a[2], BODY, 'grantId'),
-    chainId: uintField(a[3], BODY, 'chainId'),
-    contract: addressFromBytes(bytesField(a[4], BODY, 'contract', ADDRESS_BYTES, ADDRESS_BYTES)),
-    clientAddress: addressFromBytes(bytesField(a[5], BODY, 'clientAddress', ADDRESS_BYTES, ADDRESS_BYTES)),
-    serviceId: idField(a[6], BODY, 'serviceId'),
+    kind,
+    grantId,
+    chainId,
+    contract,
+    clientAddress,
+    serviceId,
     serviceType,
-    servicePeerId: bytesField(a[8], BODY, 'servicePeerId', 1, MAX_PEER_ID_BYTES),
-    issuedAt: uintField(a[9], BODY, 'issuedAt'),
-    expiresAt: uintField(a[10], BODY, 'expiresAt'),
-    nonce: bytesField(a[11], BODY, 'nonce', NONCE_BYTES, NONCE_BYTES),
-    sessionKey: bytesField(a[12], BODY, 'sessionKey', SESSION_KEY_BYTES, SESSION_KEY_BYTES),
+    servicePeerId: r.bytesField('servicePeerId', 1, MAX_PEER_ID_BYTES),
+    issuedAt: r.uint('issuedAt'),
+    expiresAt: r.uint('expiresAt'),
+    nonce: r.bytesField('nonce', NONCE_BYTES, NONCE_BYTES),
+    sessionKey: r.bytesField('sessionKey', SESSION_KEY_BYTES, SESSION_KEY_BYTES),
   };
+  r.end();
   if (body.expiresAt <= body.issuedAt) throw decodeError(BODY, 'expiresAt must be after issuedAt');
   return body;
 }
@@ -360,29 +434,33 @@ export function encodeAuthenticator(f: AuthenticatorFields, mac: Uint8Array): Ui
 }
 
 const AUTH = 'authenticator';
+const FIELDS_ARRAY = 0x87;
 
 /** Strictly decodes an authenticator (≤ MAX_AUTHENTICATOR_BYTES); the MAC is checked by the verifier. */
 export function decodeAuthenticator(bytes: Uint8Array): Authenticator {
-  const a = decodeArray(bytes, MAX_AUTHENTICATOR_BYTES, 8, AUTH);
-  const fields: AuthenticatorFields = {
+  const r = reader(bytes, MAX_AUTHENTICATOR_BYTES, AUTH);
+  r.open(8);
+  const ticketHash = r.bytesField('ticketHash', TICKET_HASH_BYTES, TICKET_HASH_BYTES);
+  const timestamp = r.uint('timestamp');
+  const nonce = r.bytesField('nonce', NONCE_BYTES, NONCE_BYTES);
+  const clientPeerId = r.bytesField('clientPeerId', 1, MAX_PEER_ID_BYTES);
+  const servicePeerId = r.bytesField('servicePeerId', 1, MAX_PEER_ID_BYTES);
+  const challenge = r.bytesField('challenge', 0, MAX_CHALLENGE_BYTES);
+  const fieldsEnd = r.pos;
+  const mac = r.bytesField('mac', MAC_BYTES, MAC_BYTES);
+  r.end();
+  // The MAC'd encoding is the authenticator's prefix with the array head saying seven items.
+  const macInput = copyPrefix(bytes, fieldsEnd);
+  macInput[0] = FIELDS_ARRAY;
+  return {
     v: TICKET_VERSION,
-    ticketHash: bytesField(a[1], AUTH, 'ticketHash', TICKET_HASH_BYTES, TICKET_HASH_BYTES),
-    timestamp: uintField(a[2], AUTH, 'timestamp'),
-    nonce: bytesField(a[3], AUTH, 'nonce', NONCE_BYTES, NONCE_BYTES),
-    clientPeerId: bytesField(a[4], AUTH, 'clientPeerId', 1, MAX_PEER_ID_BYTES),
-    servicePeerId: bytesField(a[5], AUTH, 'servicePeerId', 1, MAX_PEER_ID_BYTES),
-    challenge: bytesField(a[6], AUTH, 'challenge', 0, MAX_CHALLENGE_BYTES),
+    ticketHash,
+    timestamp,
+    nonce,
+    clientPeerId,
+    servicePeerId,
+    challenge,
+    mac,
+    macInput,
   };
-  const mac = bytesField(a[7], AUTH, 'mac', MAC_BYTES, MAC_BYTES);
-  const macInput = encodeAuthenticatorFields(fields);
-  // The full encoding is 0x88 ‖ macInput[1..] ‖ 0x58 0x20 ‖ mac; anything else is not canonical.
-  const n = bytes.length;
-  if (
-    bytes[0] !== 0x88 ||
-    n !== macInput.length + 2 + MAC_BYTES ||
-    !bytesEqual(macInput.subarray(1), bytes.subarray(1, macInput.length))
-  ) {
-    throw decodeError(AUTH, 'not canonically encoded');
-  }
-  return { ...fields, mac, macInput };
 }

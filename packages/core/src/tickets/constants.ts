@@ -1,7 +1,10 @@
 /** Versions, size bounds, labels and defaults of DIBS tickets and authenticators. */
 
-/** Wire version of tickets and authenticators; a decoder refuses any other value. */
-export const TICKET_VERSION = 1;
+/**
+ * Wire version of tickets and authenticators; a decoder refuses any other value. v2: tickets are sealed
+ * under the static-static pairwise key with a per-ticket salt (v1 carried an ephemeral X25519 key).
+ */
+export const TICKET_VERSION = 2;
 
 /** Numeric ticket kinds as they appear on the wire. */
 export const KIND_NETWORK = 0;
@@ -30,14 +33,18 @@ export const MAC_BYTES = 32;
 export const AEAD_KEY_BYTES = 32;
 export const AEAD_NONCE_BYTES = 12;
 export const AEAD_TAG_BYTES = 16;
+/** Random per-ticket salt in the clear header; it makes every ticket's AEAD key distinct. */
+export const TICKET_SALT_BYTES = 32;
 
 /** Service type every network service carries. */
 export const NETWORK_SERVICE_TYPE = 'network';
 
-/** HKDF info prefix of the ticket sealing key (followed by the clear header and both static keys). */
-export const TICKET_SEAL_LABEL = 'dibs/ticket/v1/seal';
-/** HKDF info of the authenticator MAC key derived from the session key. */
-export const AUTHENTICATOR_KEY_LABEL = 'dibs/ticket/v1/authenticator';
+/** HKDF-Extract salt of the pairwise key of one (client key, service key) pair. */
+export const TICKET_PAIR_LABEL = 'dibs/ticket/v2/pair';
+/** HKDF-Expand info prefix of one ticket's sealing key (followed by the clear header). */
+export const TICKET_SEAL_LABEL = 'dibs/ticket/v2/seal';
+/** HKDF-Expand info prefix of the authenticator MAC key (followed by the ticket hash). */
+export const AUTHENTICATOR_KEY_LABEL = 'dibs/ticket/v2/authenticator';
 
 /** Accepted clock difference between client and verifier (the whitepaper's ±10 minutes). */
 export const DEFAULT_MAX_SKEW_MS = 10 * 60 * 1000;
@@ -48,10 +55,12 @@ export const MAX_TICKET_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** Authenticator nonces remembered at most; when full, new authenticators are refused, never forgotten early. */
 export const DEFAULT_REPLAY_CACHE_ENTRIES = 262_144;
-/** Decrypted tickets kept so a re-presented ticket skips the X25519 work. */
+/** Decrypted tickets kept so a re-presented ticket skips decryption and decoding. */
 export const DEFAULT_TICKET_CACHE_ENTRIES = 16_384;
-/** Static-static X25519 results kept per client identity. */
+/** Pairwise keys (static-static X25519 + HKDF-Extract) a verifier keeps, least recently used dropped first. */
 export const DEFAULT_CLIENT_KEY_CACHE_ENTRIES = 16_384;
+/** Pairwise keys a client keeps per own encryption key, one per service key, least recently used dropped first. */
+export const DEFAULT_SERVICE_KEY_CACHE_ENTRIES = 1024;
 /** PeerId → address results kept (each costs a secp256k1 point decompression). */
 export const DEFAULT_PEER_ADDRESS_CACHE_ENTRIES = 16_384;
 

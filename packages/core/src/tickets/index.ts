@@ -27,6 +27,7 @@ export {
   MAX_TICKET_BYTES,
   MAX_TICKET_LIFETIME_MS,
   NETWORK_SERVICE_TYPE,
+  TICKET_SALT_BYTES,
   TICKET_VERSION,
 } from './constants.ts';
 export {
@@ -51,12 +52,14 @@ export {
   SessionRegistry,
   type SessionRegistryOptions,
 } from './sessions.ts';
+export { clientPairKey, derivePairKey, type HmacState, type PairKey, ticketSealKey } from './pairwise.ts';
 export {
   hashTicket,
   type IssuedTicket,
   type IssueTicketOptions,
   issueTicket,
   openTicket,
+  sealTicketBody,
   type TicketGrant,
 } from './ticket.ts';
 export {

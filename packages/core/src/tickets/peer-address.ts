@@ -4,7 +4,7 @@
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
-import { type Address, addressFromBytes, hexOf } from './codec.ts';
+import { type Address, addressFromBytes, bytesKey } from './codec.ts';
 import { DEFAULT_PEER_ADDRESS_CACHE_ENTRIES } from './constants.ts';
 
 // identity multihash (0x00, length 37) of the protobuf PublicKey { Type: Secp256k1 (2), Data: 33 bytes }.
@@ -36,7 +36,7 @@ export function cachedPeerIdToAddress(
 ): PeerIdToAddress {
   const cache = new Map<string, Address | undefined>();
   return (peerId) => {
-    const key = hexOf(peerId);
+    const key = bytesKey(peerId);
     if (cache.has(key)) return cache.get(key);
     const address = map(peerId);
     if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);

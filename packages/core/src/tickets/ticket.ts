@@ -1,9 +1,7 @@
 /** Client-side ticket issuance and the sealing scheme both sides share. */
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import {
-  AEAD_KEY_BYTES,
   AEAD_NONCE_BYTES,
   DEFAULT_TICKET_LIFETIME_MS,
   MAX_PEER_ID_BYTES,
@@ -13,7 +11,7 @@ import {
   NETWORK_SERVICE_TYPE,
   NONCE_BYTES,
   SESSION_KEY_BYTES,
-  TICKET_SEAL_LABEL,
+  TICKET_SALT_BYTES,
   TICKET_VERSION,
   X25519_KEY_BYTES,
 } from './constants.ts';
@@ -31,6 +29,7 @@ import {
 } from './codec.ts';
 import { defaultTicketCrypto, type TicketCrypto, type X25519Key } from './crypto.ts';
 import { TicketError } from './errors.ts';
+import { clientPairKey, type PairKey, ticketSealKey } from './pairwise.ts';
 
 /** The on-chain grant a ticket is made from. `expiresAt` is Unix seconds, as AccessGrants stores it. */
 export interface TicketGrant {
@@ -80,41 +79,23 @@ export function hashTicket(ticket: Uint8Array): Uint8Array {
   return sha256(ticket);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+// Each ticket key seals exactly one message (the salt makes it unique), so a fixed nonce is safe.
+const AEAD_NONCE = new Uint8Array(AEAD_NONCE_BYTES);
+
+/** AEAD-seals a ticket body under its per-ticket key, with the clear header as associated data. */
+export function sealTicketBody(pair: PairKey, headerBytes: Uint8Array, body: Uint8Array): Uint8Array {
+  return chacha20poly1305(ticketSealKey(pair, headerBytes), AEAD_NONCE, headerBytes).encrypt(body);
 }
 
-const SEAL_LABEL = new TextEncoder().encode(TICKET_SEAL_LABEL);
+const rawKeys = new WeakMap<Uint8Array, { copy: Uint8Array; key: X25519Key }>();
 
-/**
- * AEAD key and nonce of one ticket: HKDF-SHA256 over DH(e, S) ‖ DH(C, S), salted with the label and
- * with info = label ‖ header ‖ C ‖ S, so the key is bound to both static keys, the ephemeral key,
- * the version, kind, chain id and client address. The ephemeral key makes every key unique, so the
- * derived nonce never repeats under one key.
- */
-export function deriveSealKey(
-  ephemeralShared: Uint8Array,
-  staticShared: Uint8Array,
-  headerBytes: Uint8Array,
-  clientPublicKey: Uint8Array,
-  servicePublicKey: Uint8Array,
-): { key: Uint8Array; nonce: Uint8Array } {
-  const okm = hkdf(
-    sha256,
-    concat([ephemeralShared, staticShared]),
-    SEAL_LABEL,
-    concat([SEAL_LABEL, headerBytes, clientPublicKey, servicePublicKey]),
-    AEAD_KEY_BYTES + AEAD_NONCE_BYTES,
-  );
-  return { key: okm.subarray(0, AEAD_KEY_BYTES), nonce: okm.subarray(AEAD_KEY_BYTES) };
+// Prepares (once per key array) the client's X25519 key, so repeated issues reuse its pairwise-key cache.
+function preparedClientKey(raw: Uint8Array, crypto: TicketCrypto): X25519Key {
+  const known = rawKeys.get(raw);
+  if (known && known.copy.length === raw.length && known.copy.every((b, i) => b === raw[i])) return known.key;
+  const key = crypto.x25519Key(raw);
+  rawKeys.set(raw, { copy: new Uint8Array(raw), key });
+  return key;
 }
 
 function invalid(message: string): TicketError {
@@ -171,15 +152,14 @@ export function issueTicket(options: IssueTicketOptions): IssuedTicket {
   const clientAddress = normalizeAddress(client.address);
   const clientKey =
     client.encryptionPrivateKey instanceof Uint8Array
-      ? crypto.x25519Key(client.encryptionPrivateKey)
+      ? preparedClientKey(client.encryptionPrivateKey, crypto)
       : client.encryptionPrivateKey;
-  const ephemeral = crypto.generateX25519Key();
   const header: TicketHeader = {
     v: TICKET_VERSION,
     kind,
     chainId,
     clientAddress,
-    ephemeralPublicKey: ephemeral.publicKey,
+    salt: crypto.randomBytes(TICKET_SALT_BYTES),
   };
   const headerBytes = encodeTicketHeader(header);
   const sessionKey = crypto.randomBytes(SESSION_KEY_BYTES);
@@ -198,14 +178,8 @@ export function issueTicket(options: IssueTicketOptions): IssuedTicket {
     nonce: crypto.randomBytes(NONCE_BYTES),
     sessionKey,
   };
-  const { key, nonce } = deriveSealKey(
-    ephemeral.sharedSecret(service.encryptionPublicKey),
-    clientKey.sharedSecret(service.encryptionPublicKey),
-    headerBytes,
-    clientKey.publicKey,
-    service.encryptionPublicKey,
-  );
-  const ciphertext = chacha20poly1305(key, nonce, headerBytes).encrypt(encodeTicketBody(body));
+  const pair = clientPairKey(clientKey, service.encryptionPublicKey);
+  const ciphertext = sealTicketBody(pair, headerBytes, encodeTicketBody(body));
   const ticket = encodeSealedTicket(header, ciphertext);
   if (ticket.length > MAX_TICKET_BYTES)
     throw invalid(`ticket would be ${ticket.length} bytes, over ${MAX_TICKET_BYTES}`);
@@ -213,26 +187,17 @@ export function issueTicket(options: IssueTicketOptions): IssuedTicket {
 }
 
 /**
- * Decrypts a sealed ticket with the service's key. `staticShared` is DH(service, client static),
- * which a verifier caches per client identity. Throws TAMPERED when the AEAD check fails.
+ * Decrypts a sealed ticket with the pairwise key of its client and this service (which a verifier
+ * caches per client identity). Throws TAMPERED when the AEAD check fails.
  */
-export function openTicket(
-  sealed: SealedTicket,
-  serviceKey: X25519Key,
-  clientPublicKey: Uint8Array,
-  staticShared: Uint8Array,
-): TicketBody {
-  const ephemeralShared = serviceKey.sharedSecret(sealed.header.ephemeralPublicKey);
-  const { key, nonce } = deriveSealKey(
-    ephemeralShared,
-    staticShared,
-    sealed.headerBytes,
-    clientPublicKey,
-    serviceKey.publicKey,
-  );
+export function openTicket(sealed: SealedTicket, pair: PairKey): TicketBody {
   let plaintext: Uint8Array;
   try {
-    plaintext = chacha20poly1305(key, nonce, sealed.headerBytes).decrypt(sealed.ciphertext);
+    plaintext = chacha20poly1305(
+      ticketSealKey(pair, sealed.headerBytes),
+      AEAD_NONCE,
+      sealed.headerBytes,
+    ).decrypt(sealed.ciphertext);
   } catch (cause) {
     throw new TicketError(
       'TAMPERED',

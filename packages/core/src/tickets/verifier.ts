@@ -1,16 +1,17 @@
 /**
  * Server-side verification of ticket + authenticator. Everything it consults is local: its own key,
  * the grant cache (fed from chain events), a replay cache and its clock, so the hot path makes no
- * chain round trip. Re-presented tickets skip the X25519 work through a cache keyed by the ticket's
- * SHA-256; grant, service, time and authenticator checks run on every call.
+ * chain round trip. A new ticket costs no Diffie-Hellman once its client's pairwise key is cached (an
+ * LRU per client identity); re-presented tickets also skip decryption through a cache keyed by the
+ * ticket's SHA-256. Grant, service, time and authenticator checks run on every call.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { authenticatorMac, deriveAuthenticatorKey } from './authenticator.ts';
+import { authenticatorMacState, deriveAuthenticatorKey } from './authenticator.ts';
 import {
   type Address,
+  bytesKey,
   decodeAuthenticator,
   decodeSealedTicket,
-  hexOf,
   normalizeAddress,
   type TicketBody,
   type TicketKind,
@@ -27,6 +28,7 @@ import {
 import { defaultTicketCrypto, type TicketCrypto, type X25519Key } from './crypto.ts';
 import { TicketError, type TicketErrorCode } from './errors.ts';
 import type { GrantCache } from './grant-cache.ts';
+import { derivePairKey, type HmacState, type PairKey } from './pairwise.ts';
 import { cachedPeerIdToAddress, type PeerIdToAddress } from './peer-address.ts';
 import { ReplayCache } from './replay-cache.ts';
 import { openTicket } from './ticket.ts';
@@ -70,7 +72,7 @@ export interface TicketVerifierOptions {
   crypto?: TicketCrypto;
   /** Decrypted tickets kept; 0 disables the cache. Default DEFAULT_TICKET_CACHE_ENTRIES. */
   ticketCacheEntries?: number;
-  /** Static-static DH results kept per client. Default DEFAULT_CLIENT_KEY_CACHE_ENTRIES. */
+  /** Pairwise keys (static-static DH) kept per client identity, LRU. Default DEFAULT_CLIENT_KEY_CACHE_ENTRIES. */
   clientKeyCacheEntries?: number;
 }
 
@@ -86,13 +88,14 @@ export interface VerifyInput {
 
 interface OpenedTicket {
   body: TicketBody;
-  authKey: Uint8Array;
+  /** HMAC midstate keyed with the ticket's authenticator key; cloned per authenticator. */
+  mac: HmacState;
   clientKey: Uint8Array;
 }
 
-interface StaticEntry {
+interface PairEntry {
   clientKey: Uint8Array;
-  shared: Uint8Array;
+  pair: PairKey;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -130,8 +133,8 @@ export class TicketVerifier {
   #peerIdToAddress: PeerIdToAddress;
   #tickets = new Map<string, OpenedTicket>();
   #ticketCacheEntries: number;
-  #statics = new Map<Address, StaticEntry>();
-  #staticEntries: number;
+  #pairs = new Map<Address, PairEntry>();
+  #pairEntries: number;
 
   constructor(options: TicketVerifierOptions) {
     const crypto: TicketCrypto = options.crypto ?? defaultTicketCrypto();
@@ -166,7 +169,7 @@ export class TicketVerifier {
       ? normalizeAddress(options.nodeAddress)
       : this.#peerIdToAddress(this.peerId);
     this.#ticketCacheEntries = options.ticketCacheEntries ?? DEFAULT_TICKET_CACHE_ENTRIES;
-    this.#staticEntries = options.clientKeyCacheEntries ?? DEFAULT_CLIENT_KEY_CACHE_ENTRIES;
+    this.#pairEntries = options.clientKeyCacheEntries ?? DEFAULT_CLIENT_KEY_CACHE_ENTRIES;
   }
 
   /** This node's X25519 public key (what must be registered on chain for it). */
@@ -199,7 +202,7 @@ export class TicketVerifier {
     const auth = decodeAuthenticator(authenticator);
     if (!equal(auth.ticketHash, ticketHash))
       fail('WRONG_TICKET', 'authenticator was made for another ticket');
-    if (!equal(authenticatorMac(opened.authKey, auth.macInput), auth.mac)) {
+    if (!equal(opened.mac.clone().update(auth.macInput).digest(), auth.mac)) {
       fail(
         'TAMPERED',
         "authenticator MAC is wrong: it was altered or made without this ticket's session key",
@@ -223,7 +226,7 @@ export class TicketVerifier {
       );
     }
     // Recorded last, so only authenticators that passed everything else take replay-cache space.
-    this.replayCache.checkAndAdd(hexOf(auth.nonce), auth.timestamp + this.maxSkewMs, now);
+    this.replayCache.checkAndAdd(bytesKey(auth.nonce), auth.timestamp + this.maxSkewMs, now);
     return {
       clientAddress: body.clientAddress,
       grantId: body.grantId,
@@ -238,7 +241,7 @@ export class TicketVerifier {
   }
 
   #open(ticket: Uint8Array, ticketHash: Uint8Array): OpenedTicket {
-    const cacheKey = hexOf(ticketHash);
+    const cacheKey = bytesKey(ticketHash);
     const cached = this.#tickets.get(cacheKey);
     if (cached) {
       const current = this.cache.encryptionKey(cached.body.clientAddress);
@@ -263,22 +266,33 @@ export class TicketVerifier {
         `${header.clientAddress} has no registered encryption key; register one first`,
       );
     }
-    let entry = this.#statics.get(header.clientAddress);
-    if (!entry || !equal(entry.clientKey, clientKey)) {
-      entry = { clientKey, shared: this.#key.sharedSecret(clientKey) };
-      setLimited(this.#statics, header.clientAddress, entry, this.#staticEntries);
-    }
-    const body = openTicket(sealed, this.#key, clientKey, entry.shared);
+    const body = openTicket(sealed, this.#pairKey(header.clientAddress, clientKey));
     if (body.contract !== this.contract) {
       fail('WRONG_CHAIN', `ticket is for AccessGrants ${body.contract}, this node uses ${this.contract}`);
     }
     const opened: OpenedTicket = {
       body,
-      authKey: deriveAuthenticatorKey(body.sessionKey, ticketHash),
+      mac: authenticatorMacState(deriveAuthenticatorKey(body.sessionKey, ticketHash)),
       clientKey,
     };
     setLimited(this.#tickets, cacheKey, opened, this.#ticketCacheEntries);
     return opened;
+  }
+
+  /** The pairwise key with `client`'s registered key: from the LRU, or one X25519 + HKDF-Extract. */
+  #pairKey(client: Address, clientKey: Uint8Array): PairKey {
+    const pairs = this.#pairs;
+    const hit = pairs.get(client);
+    if (hit && equal(hit.clientKey, clientKey)) {
+      // Re-inserting moves the entry to the young end of the Map's insertion order: least recently used goes first.
+      pairs.delete(client);
+      pairs.set(client, hit);
+      return hit.pair;
+    }
+    const pair = derivePairKey(this.#key.sharedSecret(clientKey), clientKey, this.#key.publicKey);
+    if (hit) pairs.delete(client);
+    setLimited(pairs, client, { clientKey, pair }, this.#pairEntries);
+    return pair;
   }
 
   /** Checks the ticket against this node and the cached chain state; returns the grant expiry in ms. */
