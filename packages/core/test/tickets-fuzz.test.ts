@@ -13,6 +13,7 @@ import {
   type TicketBody,
   TicketError,
 } from '../src/tickets/index.ts';
+import { encodeAuthenticator, encodeAuthenticatorFields, encodeSealedTicket } from '../src/tickets/codec.ts';
 import { makeWorld, NETWORK_SERVICE, TCP_SERVICE } from './tickets-helpers.ts';
 
 /** Deterministic PRNG (mulberry32) so any failure reproduces from its seed. */
@@ -183,6 +184,48 @@ describe('decoder fuzzing', async () => {
       );
     });
   }
+
+  it('whatever a decoder accepts re-encodes to the identical bytes (one encoding per value)', () => {
+    const reencoders = [
+      {
+        decode: decodeSealedTicket,
+        encode: (b: Uint8Array) => {
+          const t = decodeSealedTicket(b);
+          return encodeSealedTicket(t.header, t.ciphertext);
+        },
+        valid: ticket,
+      },
+      {
+        decode: decodeTicketBody,
+        encode: (b: Uint8Array) => encodeTicketBody(decodeTicketBody(b)),
+        valid: bodyBytes,
+      },
+      {
+        decode: decodeAuthenticator,
+        encode: (b: Uint8Array) => {
+          const a = decodeAuthenticator(b);
+          assert.deepEqual(a.macInput, encodeAuthenticatorFields(a));
+          return encodeAuthenticator(a, a.mac);
+        },
+        valid: authenticator,
+      },
+    ];
+    const rand = prng(0xca70);
+    let accepted = 0;
+    for (const r of reencoders) {
+      for (let i = 0; i < 3000; i++) {
+        const input = i === 0 ? r.valid : mutate(rand, r.valid);
+        if (!onlyTypedErrors(r.decode, input, 're-encode')) continue;
+        accepted++;
+        assert.deepEqual(
+          r.encode(input),
+          input,
+          `accepted a non-canonical ${Buffer.from(input).toString('hex')}`,
+        );
+      }
+    }
+    assert.ok(accepted >= reencoders.length);
+  });
 
   it('non-canonical encodings of valid values are refused', () => {
     // Same authenticator with its timestamp as a float, and with a non-minimal length: both must fail.
