@@ -24,7 +24,7 @@ export interface TicketCrypto {
   readonly name: string;
   /** Prepares a raw 32-byte X25519 private key. */
   x25519Key(privateKey: Uint8Array): X25519Key;
-  /** A fresh random X25519 key (the per-ticket ephemeral key). */
+  /** A fresh random X25519 key. */
   generateX25519Key(): X25519Key;
   /** `length` cryptographically random bytes. */
   randomBytes(length: number): Uint8Array;
