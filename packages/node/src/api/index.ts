@@ -27,3 +27,4 @@ export {
 } from './schema.ts';
 export { type ApiAddress, type ApiServer, type ApiServerOptions, createApiServer } from './server.ts';
 export { CONTENT_TYPES, resolveStaticPath, UI_SECURITY_HEADERS } from './static-files.ts';
+export * from './dibs-api.ts';

@@ -1,0 +1,118 @@
+/** Dashboard: identity, chain and a summary of the network, services, grants and sessions. */
+import { Copyable, Field, LoadError, Loading, Page, Stat } from '../components.tsx';
+import { duration, shortHex } from '../format.ts';
+import { useApp, useNow, useResource } from '../store.ts';
+
+export function DashboardPage() {
+  const { client } = useApp();
+  const identity = useResource('identity', client.identity);
+  const chain = useResource('chain', client.chain, 10_000);
+  const peers = useResource('peers', client.peers, 15_000);
+  const services = useResource('services', client.services);
+  const grants = useResource('grants', client.grants);
+  const sessions = useResource('sessions', client.sessions);
+  const now = useNow(1000);
+  const connected = peers.data?.filter((p) => p.connected) ?? [];
+  const relayed = connected.filter((p) => p.path === 'relayed').length;
+  const activeGrants = grants.data?.filter((g) => !g.revoked && g.expiresAt * 1000 > now).length;
+  const own = services.data?.filter((s) => s.own).length;
+  return (
+    <Page title="Dashboard" subtitle="This node, its chain and the network it sees">
+      {identity.error && <LoadError error={identity.error} what="the identity" retry={identity.reload} />}
+      <div class="stats">
+        <Stat
+          label="Network size"
+          value={peers.data ? peers.data.length : '—'}
+          hint={peers.data ? `${connected.length} connected · ${relayed} relayed` : 'known nodes'}
+        />
+        <Stat
+          label="Services"
+          value={services.data ? services.data.length : '—'}
+          hint={own !== undefined ? `${own} published here` : ' '}
+        />
+        <Stat label="Active grants" value={activeGrants ?? '—'} hint="held or issued" />
+        <Stat
+          label="Open sessions"
+          value={sessions.data ? sessions.data.length : '—'}
+          hint="tunnels and proxies"
+        />
+      </div>
+      <div class="grid-2">
+        <div class="card">
+          <h2 class="card-title">Identity</h2>
+          {identity.data ? (
+            <div class="fields">
+              <Field label="Address">
+                <Copyable value={identity.data.address} />
+              </Field>
+              <Field label="DID">
+                <Copyable value={identity.data.did} display={shortHex(identity.data.did, 24, 6)} />
+              </Field>
+              <Field label="PeerId">
+                <Copyable value={identity.data.peerId} display={shortHex(identity.data.peerId, 12, 8)} />
+              </Field>
+              <Field label="Version">{identity.data.version}</Field>
+              <Field label="Uptime">{duration((now - identity.data.startedAt) / 1000)}</Field>
+              <Field label="Listening on" mono>
+                {identity.data.listenAddresses.length === 0 ? (
+                  <span class="muted">not listening</span>
+                ) : (
+                  identity.data.listenAddresses.slice(0, 3).map((a) => <div key={a}>{a}</div>)
+                )}
+              </Field>
+            </div>
+          ) : identity.error ? (
+            <p class="muted">Identity unavailable.</p>
+          ) : (
+            <Loading />
+          )}
+        </div>
+        <div class="card">
+          <h2 class="card-title">Chain</h2>
+          {chain.error && <LoadError error={chain.error} what="the chain status" retry={chain.reload} />}
+          {chain.data ? (
+            <div class="fields">
+              <Field label="RPC">
+                <span class="mono">{chain.data.rpcUrl}</span>{' '}
+                {chain.data.embedded && <span class="badge badge-violet">embedded anvil</span>}
+              </Field>
+              <Field label="Chain id">{chain.data.chainId}</Field>
+              <Field label="Head block">
+                {chain.data.reachable ? (
+                  <>
+                    #{chain.data.headBlock?.toLocaleString() ?? '—'}
+                    {chain.data.headTime !== null && (
+                      <span class="muted"> · {duration(now / 1000 - chain.data.headTime)} ago</span>
+                    )}
+                  </>
+                ) : (
+                  <span class="text-bad">RPC unreachable</span>
+                )}
+              </Field>
+              <Field label="Contracts">
+                {chain.data.contracts.length === 0 ? (
+                  <span class="muted">not deployed yet</span>
+                ) : (
+                  <table class="mini">
+                    <tbody>
+                      {chain.data.contracts.map((c) => (
+                        <tr key={c.name}>
+                          <td>{c.name}</td>
+                          <td>
+                            <Copyable value={c.address} display={shortHex(c.address, 10, 6)} />
+                          </td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                )}
+              </Field>
+            </div>
+          ) : (
+            !chain.error && <Loading />
+          )}
+        </div>
+      </div>
+    </Page>
+  );
+}
