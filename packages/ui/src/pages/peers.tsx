@@ -46,7 +46,9 @@ export function PeersPage() {
                     <Copyable value={p.peerId} display={shortPeer(p.peerId)} />
                     {p.remoteAddress && <div class="sub mono">{p.remoteAddress}</div>}
                   </td>
-                  <td class="mono">{p.address ? shortHex(p.address) : <span class="muted">unknown</span>}</td>
+                  <td class="mono nowrap">
+                    {p.address ? shortHex(p.address) : <span class="muted">unknown</span>}
+                  </td>
                   <td>
                     {p.connected ? <Badge tone="green">connected</Badge> : <Badge tone="grey">known</Badge>}
                   </td>
