@@ -1,5 +1,11 @@
 import type { RegistryWriter } from '@dibs/chain';
-import { encryptionKeyFromWallet, issueTicket, type Wallet } from '@dibs/core';
+import {
+  defaultTicketCrypto,
+  encryptionKeyFromWallet,
+  issueTicket,
+  type Wallet,
+  type X25519Key,
+} from '@dibs/core';
 import type { Store } from '@dibs/store';
 import { zeroAddress } from 'viem';
 import { AccessError } from './errors.ts';
@@ -57,6 +63,8 @@ export class AccessClient {
   readonly #wallet: Wallet | undefined;
   readonly #chainId: number;
   readonly #box: SecretBox | undefined;
+  /** Prepared once, so the ticket library's per-service key cache applies to every ticket we issue. */
+  readonly #encryptionKey: X25519Key | undefined;
 
   /** Without a wallet the client can only read what is stored (list, get). */
   constructor(opts: {
@@ -70,18 +78,21 @@ export class AccessClient {
     this.#wallet = opts.wallet;
     this.#chainId = opts.chainId;
     this.#box = opts.wallet ? new SecretBox(opts.wallet) : undefined;
+    this.#encryptionKey = opts.wallet
+      ? defaultTicketCrypto().x25519Key(encryptionKeyFromWallet(opts.wallet).privateKey)
+      : undefined;
     this.#store.migrate('access', MIGRATIONS);
   }
 
-  #unlocked(): { wallet: Wallet; box: SecretBox } {
-    if (!this.#wallet || !this.#box) {
+  #unlocked(): { wallet: Wallet; box: SecretBox; encryptionKey: X25519Key } {
+    if (!this.#wallet || !this.#box || !this.#encryptionKey) {
       throw new AccessError(
         'LOCKED',
         'this needs the unlocked wallet',
         'construct the access client with the wallet',
       );
     }
-    return { wallet: this.#wallet, box: this.#box };
+    return { wallet: this.#wallet, box: this.#box, encryptionKey: this.#encryptionKey };
   }
 
   /** Requests a grant for `serviceId` (paying its price) and, when the service has a host, its ticket. */
@@ -177,7 +188,7 @@ export class AccessClient {
    * else a new one built for the service's current host node from the Registry.
    */
   async ticket(grantId: bigint, minValidityMs = 60_000): Promise<HeldTicket> {
-    const { wallet, box } = this.#unlocked();
+    const { wallet, box, encryptionKey } = this.#unlocked();
     const held = this.#require(grantId);
     if (held.revoked) throw new AccessError('REVOKED', `grant ${grantId} is revoked`, 'request access again');
     if (held.expiresAt * 1000n <= BigInt(Date.now())) {
@@ -229,7 +240,7 @@ export class AccessClient {
       contract: this.#registry.addresses.accessGrants,
       client: {
         address: wallet.address,
-        encryptionPrivateKey: encryptionKeyFromWallet(wallet).privateKey,
+        encryptionPrivateKey: encryptionKey,
       },
       service: {
         serviceId: held.serviceId,
