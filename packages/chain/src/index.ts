@@ -36,3 +36,4 @@ export type { ContractWrite } from './tx.ts';
 export { decodeRevert, dibsErrorsAbi, sendContractWrite } from './tx.ts';
 export type { DecodedEvent, EventWatcherOptions, WatchedContract } from './watcher.ts';
 export { EventWatcher } from './watcher.ts';
+export { registryIdentityReader } from './identity-reader.ts';

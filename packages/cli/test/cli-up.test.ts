@@ -82,6 +82,26 @@ describe('commands beside a running node', () => {
     assert.equal(lastJson<{ action: string }>(reg.stdout).action, 'unchanged');
   });
 
+  test('id resolve: the DID document carries the encryption key registered on chain', async () => {
+    const show = lastJson<{ did: string; encryptionKey: string }>(
+      (await runCli(['id', 'show', '--json'], home.env)).stdout,
+    );
+    const r = await runCli(['id', 'resolve', show.did, '--json'], home.env);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = lastJson<{ id: string; keyAgreement?: Array<{ publicKeyMultibase: string }> }>(r.stdout);
+    assert.equal(doc.id, show.did);
+    const multibase = doc.keyAgreement?.[0]?.publicKeyMultibase;
+    assert.ok(multibase, 'a registered identity has a key agreement method');
+    const { x25519KeyFromMultibase } = await import('@dibs/core');
+    assert.equal(`0x${Buffer.from(x25519KeyFromMultibase(multibase)!).toString('hex')}`, show.encryptionKey);
+    const stranger = await runCli(
+      ['id', 'resolve', 'did:pkh:eip155:31337:0x000000000000000000000000000000000000dEaD', '--json'],
+      home.env,
+    );
+    assert.equal(stranger.code, 0, stranger.stderr);
+    assert.equal(lastJson<{ keyAgreement?: unknown[] }>(stranger.stdout).keyAgreement, undefined);
+  });
+
   test('access request, list and revoke a grant on the network service', async () => {
     const status = lastJson<{ networkServiceId: string }>(
       (await runCli(['chain', 'status', '--json'], home.env)).stdout,

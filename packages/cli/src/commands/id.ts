@@ -1,4 +1,5 @@
-import { encryptionKeyFromWallet, formatDid } from '@dibs/core';
+import { registryIdentityReader } from '@dibs/chain';
+import { encryptionKeyFromWallet, formatDid, resolveDid } from '@dibs/core';
 import { Command } from 'commander';
 import { commandContext, connectChain, readIdentityFile, unlockWallet } from '../context.ts';
 import { table } from '../output.ts';
@@ -61,6 +62,20 @@ export function idCommands(): Command {
           ...(tx ? { transaction: tx } : {}),
         };
         ctx.out.result(result, () => table(Object.entries(result)));
+      } finally {
+        chain.close();
+      }
+    });
+  id.command('resolve')
+    .description("resolve a did:pkh DID to its DID document from the Registry (this node's own when omitted)")
+    .argument('[did]', 'did:pkh:eip155:<chainId>:<address>')
+    .action(async (didArg: string | undefined, _opts: unknown, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      const did = didArg ?? formatDid(readIdentityFile(ctx).address, ctx.config.chain.chainId);
+      const chain = await connectChain(ctx);
+      try {
+        const document = await resolveDid(did, registryIdentityReader(chain.registry));
+        ctx.out.result(document, () => JSON.stringify(document, null, 2));
       } finally {
         chain.close();
       }
