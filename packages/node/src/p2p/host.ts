@@ -1,14 +1,19 @@
 /** The DIBS libp2p host: wallet-key identity, TCP+WebSockets, Noise/TLS, Yamux, private Kad-DHT, relay, gossipsub. */
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
 import { privateKeyFromRaw } from '@libp2p/crypto/keys';
-import { gossipsub } from '@libp2p/gossipsub';
 import { identify } from '@libp2p/identify';
-import type { Libp2p, PeerId, PrivateKey, StreamHandler, StreamHandlerOptions } from '@libp2p/interface';
+import type {
+  ConnectionEncrypter,
+  Libp2p,
+  PeerId,
+  PrivateKey,
+  StreamHandler,
+  StreamHandlerOptions,
+} from '@libp2p/interface';
 import { type KadDHT, kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht';
 import { noise } from '@libp2p/noise';
 import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
-import { tls } from '@libp2p/tls';
 import { webSockets } from '@libp2p/websockets';
 import { yamux } from '@libp2p/yamux';
 import type { Multiaddr } from '@multiformats/multiaddr';
@@ -17,13 +22,18 @@ import type { AdmissionAuthority } from './admission/authority.ts';
 import { AdmissionController } from './admission/controller.ts';
 import {
   DEFAULT_LISTEN,
+  DHT_ALPHA,
+  DHT_DISJOINT_PATHS,
+  DHT_K_BUCKET_SIZE,
   DHT_PROTOCOL,
+  DHT_QUERY_SELF_INTERVAL_MS,
   INBOUND_CONNECTION_THRESHOLD,
   MAX_CONNECTIONS,
   MAX_INCOMING_PENDING_CONNECTIONS,
   PROTOCOL_PREFIX,
   RELAY_HOP_TIMEOUT_MS,
   RELAY_MAX_RESERVATIONS,
+  TLS_PROTOCOL,
 } from './constants.ts';
 import { P2pError } from './errors.ts';
 import { type P2pLogger, stderrLogger } from './log.ts';
@@ -36,6 +46,14 @@ export interface RelayServerOptions {
   durationLimitMs?: number;
   /** Per relayed connection, bytes; unset = no limit. */
   dataLimitBytes?: bigint;
+}
+
+/** Kad-DHT tuning; each field defaults to its `DHT_*` constant. */
+export interface DhtTuning {
+  alpha?: number;
+  disjointPaths?: number;
+  kBucketSize?: number;
+  querySelfIntervalMs?: number;
 }
 
 /** Options of {@link createDibsHost}. */
@@ -58,6 +76,8 @@ export interface DibsHostOptions {
   messageTimeoutMs?: number;
   /** Start gossipsub. Default true. */
   pubsub?: boolean;
+  /** Kad-DHT lookup parameters (defaults in constants.ts). */
+  dht?: DhtTuning;
   logger?: P2pLogger;
 }
 
@@ -102,6 +122,10 @@ export async function createDibsHost(options: DibsHostOptions & { start?: boolea
     dht: kadDHT({
       protocol: DHT_PROTOCOL,
       clientMode: false,
+      alpha: options.dht?.alpha ?? DHT_ALPHA,
+      disjointPaths: options.dht?.disjointPaths ?? DHT_DISJOINT_PATHS,
+      kBucketSize: options.dht?.kBucketSize ?? DHT_K_BUCKET_SIZE,
+      querySelfInterval: options.dht?.querySelfIntervalMs ?? DHT_QUERY_SELF_INTERVAL_MS,
       peerInfoMapper: options.privateAddresses === false ? removePrivateAddressesMapper : passthroughMapper,
       logPrefix: 'dibs:kad',
       datastorePrefix: '/dibs-kad',
@@ -110,7 +134,11 @@ export async function createDibsHost(options: DibsHostOptions & { start?: boolea
       selectors: { [NODE_RECORD_NAMESPACE]: selectNodeRecord },
     }),
   };
-  if (options.pubsub !== false) services.pubsub = gossipsub({ allowPublishToZeroTopicPeers: true });
+  if (options.pubsub !== false) {
+    // Loaded only when wanted, so nodes without pubsub do not carry its code.
+    const { gossipsub } = await import('@libp2p/gossipsub');
+    services.pubsub = gossipsub({ allowPublishToZeroTopicPeers: true });
+  }
   if (relay) {
     services.relay = circuitRelayServer({
       hopTimeout: RELAY_HOP_TIMEOUT_MS,
@@ -130,7 +158,7 @@ export async function createDibsHost(options: DibsHostOptions & { start?: boolea
       announce: options.announce ? [...options.announce] : undefined,
     },
     transports: [tcp(), webSockets(), circuitRelayTransport()],
-    connectionEncrypters: [noise(), tls()],
+    connectionEncrypters: [noise(), lazyTls()],
     streamMuxers: [yamux()],
     connectionGater: admission.gater(),
     connectionManager: {
@@ -189,6 +217,27 @@ export async function createDibsHost(options: DibsHostOptions & { start?: boolea
   };
   if (options.start !== false) await libp2p.start();
   return host;
+}
+
+type EncrypterFactory = (components: unknown) => ConnectionEncrypter;
+
+/**
+ * TLS, offered to every peer as before, but its module (X.509/ASN.1 code, ~12 MiB resident) is only
+ * loaded when a peer actually negotiates TLS; DIBS peers all pick Noise first.
+ */
+function lazyTls(): EncrypterFactory {
+  return (components) => {
+    let inner: Promise<ConnectionEncrypter> | undefined;
+    const load = () => {
+      inner ??= import('@libp2p/tls').then(({ tls }) => tls()(components as never) as ConnectionEncrypter);
+      return inner;
+    };
+    return {
+      protocol: TLS_PROTOCOL,
+      secureInbound: async (connection, opts) => (await load()).secureInbound(connection, opts),
+      secureOutbound: async (connection, opts) => (await load()).secureOutbound(connection, opts),
+    };
+  };
 }
 
 function walletKey(raw: Uint8Array): PrivateKey {
