@@ -1,128 +1,366 @@
 /**
- * DHT bench: 50 admitted DIBS nodes on loopback in one process; lookup latency (median/p95) and hop
- * count next to log2(N); idle RSS of one node measured in its own process. Last line: one JSON object.
+ * DHT bench: N admitted DIBS nodes on loopback, spread over worker processes so one event loop does
+ * not serve the whole network; lookup latency (median/p95), true hop counts and peers queried next to
+ * log2(N); idle RSS of one node in its own process after it joined a small network. Last line: one JSON
+ * object.
+ *
+ *   DIBS_BENCH_NODES (50)  DIBS_BENCH_LOOKUPS (200)  DIBS_BENCH_WORKERS (4)
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { type ChildProcess, fork } from 'node:child_process';
+import { privateKeyFromRaw } from '@libp2p/crypto/keys';
+import type { PeerId } from '@libp2p/interface';
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import type { DibsHost } from '../packages/node/src/p2p/host.ts';
 import { createDibsHost } from '../packages/node/src/p2p/host.ts';
 import { silentLogger } from '../packages/node/src/p2p/log.ts';
-import { TestNetwork, walletKey } from '../packages/node/test/helpers.ts';
+import { walletKey } from '../packages/node/test/helpers.ts';
+import { issueTicket, ticketAuthority } from '../test/netns/ticket.ts';
 
 const N = Number(process.env.DIBS_BENCH_NODES ?? 50);
 const LOOKUPS = Number(process.env.DIBS_BENCH_LOOKUPS ?? 200);
+const WORKERS = Math.max(1, Math.min(N, Number(process.env.DIBS_BENCH_WORKERS ?? 4)));
 const IDLE_MS = 5_000;
+const IDLE_PEERS = 4;
+/**
+ * V8 flags for the idle-node measurement, as a DIBS daemon would run with: a 2 MiB semi-space (V8's
+ * default grows to 16 MiB) keeps ~25 MiB less resident; the daemon's messages are small, so the extra
+ * scavenges cost little. The figure without them is reported too.
+ */
+const NODE_FLAGS = ['--max-semi-space-size=2'];
+const STEP_TIMEOUT_MS = 20_000;
+/** Optional overrides of the host's Kad-DHT defaults, to compare settings. */
+const DHT_TUNING = {
+  alpha: envNumber('DIBS_BENCH_ALPHA'),
+  disjointPaths: envNumber('DIBS_BENCH_DISJOINT_PATHS'),
+  kBucketSize: envNumber('DIBS_BENCH_K'),
+};
 
-async function node(net: TestNetwork): Promise<DibsHost> {
-  const key = walletKey();
-  const { peerIdFromPrivateKey } = await import('@libp2p/peer-id');
-  const { privateKeyFromRaw } = await import('@libp2p/crypto/keys');
-  const { ticket } = await net.issue(peerIdFromPrivateKey(privateKeyFromRaw(key)));
+function envNumber(name: string): number | undefined {
+  const v = process.env[name];
+  return v === undefined ? undefined : Number(v);
+}
+
+/** What a node process needs to run one node; sent over IPC, never argv. */
+interface NodeSpec {
+  key: string;
+  ticket: string;
+  operator: string;
+}
+
+type Request =
+  | { op: 'start'; specs: NodeSpec[] }
+  | { op: 'join'; bootstrap: string[] }
+  | { op: 'selfQuery' }
+  | { op: 'lookup'; from: number; target: string }
+  | { op: 'rss' }
+  | { op: 'stop' };
+
+interface LookupResult {
+  ms: number;
+  foundMs: number | null;
+  found: boolean;
+  queried: number;
+  /** Queried peers we had no connection to when the query was sent (dial + admission first). */
+  dialed: number;
+  hops: number | null;
+}
+
+// ---- node side (worker processes and the idle child) ----
+
+async function startNode(spec: NodeSpec): Promise<DibsHost> {
+  const key = Buffer.from(spec.key, 'hex');
   return createDibsHost({
     privateKey: key,
-    authority: net.authority(key, ticket),
+    authority: ticketAuthority(Buffer.from(spec.operator, 'hex'), key, Buffer.from(spec.ticket, 'hex')),
     listen: ['/ip4/127.0.0.1/tcp/0'],
     pubsub: false,
+    admissionTimeoutMs: STEP_TIMEOUT_MS,
+    dht: DHT_TUNING,
     logger: silentLogger,
   });
 }
 
-async function idleChild(): Promise<void> {
-  const net = new TestNetwork();
-  const h = await node(net);
-  await new Promise((r) => setTimeout(r, IDLE_MS));
-  globalThis.gc?.();
-  process.stdout.write(`${JSON.stringify({ rss: process.memoryUsage().rss })}\n`);
-  await h.stop();
+async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
-function measureIdleRss(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--idle-child'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.on('exit', () => {
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '').rss / 1024 / 1024);
-      } catch {
-        reject(new Error(`idle child printed no figure: ${out}`));
+async function selfQuery(h: DibsHost): Promise<void> {
+  try {
+    for await (const _ of h.dht.getClosestPeers(h.peerId.toMultihash().bytes, {
+      signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
+    })) {
+    }
+  } catch {}
+}
+
+/**
+ * One full iterative lookup of `target`'s key. Hops: starting peers come from our own table (depth 1);
+ * a peer first named in a response from a depth-d peer has depth d+1; the lookup's hop count is the
+ * depth of the first peer that named the target (0 when our own table already held it).
+ */
+async function lookup(from: DibsHost, target: PeerId): Promise<LookupResult> {
+  const depth = new Map<string, number>();
+  const targetKey = target.toString();
+  let queried = 0;
+  let dialed = 0;
+  let hops: number | null = null;
+  let foundMs: number | null = null;
+  let found = false;
+  const start = performance.now();
+  try {
+    for await (const ev of from.dht.getClosestPeers(target.toMultihash().bytes, {
+      signal: AbortSignal.timeout(10_000),
+    })) {
+      if (ev.name === 'SEND_QUERY') {
+        queried++;
+        if (from.libp2p.getConnections(ev.to).length === 0) dialed++;
+        const to = ev.to.toString();
+        if (!depth.has(to)) depth.set(to, 1);
+        if (to === targetKey && hops === null) {
+          hops = 0;
+          foundMs = performance.now() - start;
+        }
+      } else if (ev.name === 'PEER_RESPONSE') {
+        const d = depth.get(ev.from.toString()) ?? 1;
+        for (const p of ev.closer) {
+          const id = p.id.toString();
+          if (!depth.has(id)) depth.set(id, d + 1);
+          if (id === targetKey && hops === null) {
+            hops = d;
+            foundMs = performance.now() - start;
+          }
+        }
+      } else if (ev.name === 'FINAL_PEER' && ev.peer.id.equals(target)) {
+        found = true;
       }
-    });
+    }
+  } catch {}
+  return { ms: performance.now() - start, foundMs, found, queried, dialed, hops };
+}
+
+async function workerMain(): Promise<void> {
+  const hosts: DibsHost[] = [];
+  const reply = (msg: unknown) => process.send?.(msg);
+  process.on('message', async (req: Request & { id: number }) => {
+    try {
+      switch (req.op) {
+        case 'start':
+          for (const spec of req.specs) hosts.push(await startNode(spec));
+          reply({
+            id: req.id,
+            nodes: hosts.map((h) => ({ peerId: h.peerId.toString(), addr: h.multiaddrs()[0]!.toString() })),
+          });
+          break;
+        case 'join':
+          await pool(hosts, 4, async (h) => {
+            const { multiaddr } = await import('@multiformats/multiaddr');
+            for (const addr of req.bootstrap) {
+              if (addr.includes(h.peerId.toString())) continue;
+              await h.connect(multiaddr(addr), STEP_TIMEOUT_MS);
+            }
+          });
+          reply({ id: req.id });
+          break;
+        case 'selfQuery':
+          await pool(hosts, 4, selfQuery);
+          reply({ id: req.id });
+          break;
+        case 'lookup':
+          reply({ id: req.id, result: await lookup(hosts[req.from]!, peerIdFromString(req.target)) });
+          break;
+        case 'rss':
+          globalThis.gc?.();
+          reply({ id: req.id, rss: process.memoryUsage().rss });
+          break;
+        case 'stop':
+          await Promise.all(hosts.map((h) => h.stop().catch(() => {})));
+          reply({ id: req.id });
+          process.exit(0);
+      }
+    } catch (err) {
+      reply({ id: req.id, error: (err as Error).message });
+    }
   });
+  reply({ ready: true });
+}
+
+// ---- coordinator side ----
+
+/** A node process driven over IPC. */
+class Worker {
+  readonly child: ChildProcess;
+  readonly #waiting = new Map<number, (msg: Record<string, unknown>) => void>();
+  readonly ready: Promise<void>;
+  #next = 1;
+
+  constructor(flags: string[]) {
+    this.child = fork(new URL(import.meta.url).pathname, ['--worker'], {
+      execArgv: ['--expose-gc', ...flags],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const ready = Promise.withResolvers<void>();
+    this.ready = ready.promise;
+    this.child.on('message', (msg: Record<string, unknown>) => {
+      if (msg.ready) ready.resolve();
+      else this.#waiting.get(msg.id as number)?.(msg);
+    });
+    this.child.on('exit', (code) => {
+      ready.reject(new Error(`bench worker exited (${code})`));
+      for (const w of this.#waiting.values()) w({ error: `bench worker exited (${code})` });
+    });
+  }
+
+  async call(req: Request, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+    const id = this.#next++;
+    let timer: NodeJS.Timeout | undefined;
+    const answer = new Promise<Record<string, unknown>>((resolve, reject) => {
+      this.#waiting.set(id, resolve);
+      timer = setTimeout(() => reject(new Error(`${req.op} timed out after ${timeoutMs} ms`)), timeoutMs);
+    });
+    this.child.send({ id, ...req });
+    try {
+      const msg = await answer;
+      if (msg.error) throw new Error(`${req.op}: ${msg.error}`);
+      return msg;
+    } finally {
+      clearTimeout(timer);
+      this.#waiting.delete(id);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    await this.call({ op: 'stop' }, 15_000).catch(() => this.child.kill('SIGKILL'));
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+async function specFor(operator: Uint8Array, grantId: bigint): Promise<NodeSpec> {
+  const key = walletKey();
+  const ticket = await issueTicket(
+    operator,
+    peerIdFromPrivateKey(privateKeyFromRaw(key)),
+    grantId,
+    3_600_000,
+  );
+  return {
+    key: Buffer.from(key).toString('hex'),
+    ticket: Buffer.from(ticket).toString('hex'),
+    operator: Buffer.from(privateKeyFromRaw(operator).publicKey.raw).toString('hex'),
+  };
+}
+
+/** RSS of one node in its own process, after it joined `bootstrap` peers and sat idle. */
+async function idleRss(operator: Uint8Array, bootstrap: string[], flags: string[]): Promise<number> {
+  const w = new Worker(flags);
+  try {
+    await w.ready;
+    await w.call({ op: 'start', specs: [await specFor(operator, 1_000_000n)] });
+    await w.call({ op: 'join', bootstrap });
+    await w.call({ op: 'selfQuery' });
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    return ((await w.call({ op: 'rss' })).rss as number) / 1024 / 1024;
+  } finally {
+    await w.stop();
+  }
 }
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** Median latency of the first or second half of the lookups, in the order they ran. */
+function half(results: LookupResult[], which: 0 | 1): number {
+  const mid = Math.floor(results.length / 2);
+  const part = (which === 0 ? results.slice(0, mid) : results.slice(mid))
+    .map((r) => r.ms)
+    .sort((a, b) => a - b);
+  return part.length ? pct(part, 50) : Number.NaN;
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
 async function main(): Promise<void> {
-  const net = new TestNetwork();
-  const hosts: DibsHost[] = [];
+  const operator = walletKey();
+  const workers = Array.from({ length: WORKERS }, () => new Worker([]));
   try {
+    await Promise.all(workers.map((w) => w.ready));
     const t0 = performance.now();
-    for (let i = 0; i < N; i++) hosts.push(await node(net));
-    const boot = hosts[0]!;
-    for (const h of hosts.slice(1)) await h.connect(boot.multiaddrs()[0]!, 20_000);
-    for (const h of hosts) {
-      try {
-        for await (const _ of h.dht.getClosestPeers(h.peerId.toMultihash().bytes, {
-          signal: AbortSignal.timeout(20_000),
-        })) {
-        }
-      } catch {}
-    }
+    // Node i lives in worker i % WORKERS at local index floor(i / WORKERS).
+    const specs = await Promise.all(Array.from({ length: N }, (_, i) => specFor(operator, BigInt(i + 1))));
+    const started = await Promise.all(
+      workers.map((w, wi) => w.call({ op: 'start', specs: specs.filter((_, i) => i % WORKERS === wi) })),
+    );
+    const nodes = Array.from({ length: N }, (_, i) => {
+      const n = (started[i % WORKERS]!.nodes as Array<{ peerId: string; addr: string }>)[
+        Math.floor(i / WORKERS)
+      ]!;
+      return { ...n, worker: workers[i % WORKERS]!, local: Math.floor(i / WORKERS) };
+    });
+    const bootstrap = [nodes[0]!.addr];
+    await Promise.all(workers.map((w) => w.call({ op: 'join', bootstrap })));
+    await Promise.all(workers.map((w) => w.call({ op: 'selfQuery' })));
     const formMs = performance.now() - t0;
-    const latencies: number[] = [];
-    const hops: number[] = [];
+
+    const results: LookupResult[] = [];
     let failures = 0;
     for (let i = 0; i < LOOKUPS; i++) {
-      const from = hosts[Math.floor(Math.random() * N)]!;
-      let to = hosts[Math.floor(Math.random() * N)]!;
-      if (to === from) to = hosts[(hosts.indexOf(from) + 1) % N]!;
-      // A full iterative lookup of the target's key (findPeer would often answer from the local table).
-      const start = performance.now();
-      let found = false;
-      let queried = 0;
-      try {
-        for await (const ev of from.dht.getClosestPeers(to.peerId.toMultihash().bytes, {
-          signal: AbortSignal.timeout(10_000),
-        })) {
-          if (ev.name === 'SEND_QUERY') queried++;
-          if (ev.name === 'FINAL_PEER' && ev.peer.id.equals(to.peerId)) found = true;
-        }
-      } catch {}
-      if (!found) {
-        failures++;
-        continue;
-      }
-      latencies.push(performance.now() - start);
-      hops.push(queried);
+      const from = Math.floor(Math.random() * N);
+      let to = Math.floor(Math.random() * N);
+      if (to === from) to = (from + 1) % N;
+      const src = nodes[from]!;
+      const r = (await src.worker.call({ op: 'lookup', from: src.local, target: nodes[to]!.peerId }))
+        .result as LookupResult;
+      if (r.found) results.push(r);
+      else failures++;
     }
-    latencies.sort((a, b) => a - b);
-    hops.sort((a, b) => a - b);
-    const rss = await measureIdleRss();
-    const median = latencies.length ? pct(latencies, 50) : Number.NaN;
+    const ms = results.map((r) => r.ms).sort((a, b) => a - b);
+    const foundMs = results.map((r) => r.foundMs ?? r.ms).sort((a, b) => a - b);
+    const dialed = results.map((r) => r.dialed).sort((a, b) => a - b);
+    const queried = results.map((r) => r.queried).sort((a, b) => a - b);
+    const hops = results.map((r) => r.hops ?? Number.NaN).sort((a, b) => a - b);
+    const workerRss = await Promise.all(workers.map((w) => w.call({ op: 'rss' })));
+
+    const idlePeers = nodes.slice(0, IDLE_PEERS).map((n) => n.addr);
+    const rss = await idleRss(operator, idlePeers, NODE_FLAGS);
+    const rssDefault = await idleRss(operator, idlePeers, []);
+    const median = ms.length ? pct(ms, 50) : Number.NaN;
     const figures = {
       nodes: N,
+      worker_processes: WORKERS,
       lookups: LOOKUPS,
       lookup_failures: failures,
       lookup_median_ms: round(median),
-      lookup_p95_ms: round(latencies.length ? pct(latencies, 95) : Number.NaN),
-      queried_peers_median: hops.length ? pct(hops, 50) : null,
-      queried_peers_p95: hops.length ? pct(hops, 95) : null,
+      lookup_p95_ms: round(ms.length ? pct(ms, 95) : Number.NaN),
+      target_found_median_ms: round(foundMs.length ? pct(foundMs, 50) : Number.NaN),
+      hops_median: hops.length ? pct(hops, 50) : null,
+      hops_p95: hops.length ? pct(hops, 95) : null,
+      hops_max: hops.length ? hops[hops.length - 1] : null,
+      queried_peers_median: queried.length ? pct(queried, 50) : null,
+      queried_peers_p95: queried.length ? pct(queried, 95) : null,
+      dialed_peers_median: dialed.length ? pct(dialed, 50) : null,
+      first_half_median_ms: round(half(results, 0)),
+      second_half_median_ms: round(half(results, 1)),
       log2_n: round(Math.log2(N)),
       network_form_ms: round(formMs),
       idle_rss_mib: round(rss),
-      process_rss_mib_with_all_nodes: round(process.memoryUsage().rss / 1024 / 1024),
+      idle_rss_node_flags: NODE_FLAGS.join(' '),
+      idle_rss_mib_default_flags: round(rssDefault),
+      idle_node_peers: IDLE_PEERS,
+      worker_rss_mib: workerRss.map((w) => round((w.rss as number) / 1024 / 1024)),
     };
     console.error(
-      `dht bench: ${N} nodes, median lookup ${figures.lookup_median_ms} ms (p95 ${figures.lookup_p95_ms}), peers queried median ${figures.queried_peers_median} vs log2(N) ${figures.log2_n}, idle node ${figures.idle_rss_mib} MiB`,
+      `dht bench: ${N} nodes in ${WORKERS} processes, median lookup ${figures.lookup_median_ms} ms (p95 ${figures.lookup_p95_ms}), hops median ${figures.hops_median} (max ${figures.hops_max}), peers queried median ${figures.queried_peers_median} vs log2(N) ${figures.log2_n}, idle node ${figures.idle_rss_mib} MiB (${figures.idle_rss_mib_default_flags} MiB without ${figures.idle_rss_node_flags})`,
     );
     console.log(
       JSON.stringify({
@@ -139,13 +377,9 @@ async function main(): Promise<void> {
       }),
     );
   } finally {
-    await Promise.all(hosts.map((h) => h.stop().catch(() => {})));
+    await Promise.all(workers.map((w) => w.stop().catch(() => {})));
   }
 }
 
-function round(n: number): number {
-  return Math.round(n * 100) / 100;
-}
-
-if (process.argv.includes('--idle-child')) await idleChild();
+if (process.argv.includes('--worker')) await workerMain();
 else await main();
