@@ -1,8 +1,10 @@
 import { encryptionKeyFromWallet, formatDid, peerIdFromWallet, type Wallet } from '@dibs/core';
 import { openStore, type Store } from '@dibs/store';
 import { type ChainRuntime, type ChainSettings, startChain } from './chain-runtime.ts';
+import { STATUS_WRITE_INTERVAL_MS } from './constants.ts';
 import type { Logger } from './log.ts';
-import { removeRuntimeInfo, writeRuntimeInfo } from './runtime-file.ts';
+import { type NetworkRuntime, type NetworkStatus, type P2pSettings, startNetwork } from './network.ts';
+import { type RuntimeInfo, removeRuntimeInfo, writeRuntimeInfo } from './runtime-file.ts';
 
 export interface DaemonOptions {
   dataDir: string;
@@ -13,6 +15,12 @@ export interface DaemonOptions {
   log: Logger;
   /** Register (or update) the identity's encryption key on chain when it is missing or stale. */
   registerIdentity?: boolean;
+  /**
+   * Run the p2p node too: chain mirror, network grant, admission-gated libp2p host, Registry node
+   * entry, bootstrap join, DHT record, liveness. Off unless given (`dibs up` turns it on). On a chain
+   * this node deployed (embedded), `operator` defaults to true: the node approves itself as bootstrap.
+   */
+  p2p?: P2pSettings | false | undefined;
 }
 
 /** What `dibs up` prints and `--json` returns. */
@@ -32,6 +40,8 @@ export interface DaemonInfo {
     deployedAtBlock: string;
   };
   identity: { registered: boolean; action: 'registered' | 'updated' | 'unchanged' | 'skipped' };
+  /** The p2p node, when it runs: PeerId, multiaddrs, admitted peers. */
+  network?: NetworkStatus | undefined;
   dataDir: string;
 }
 
@@ -39,6 +49,8 @@ export interface Daemon {
   readonly info: DaemonInfo;
   readonly chain: ChainRuntime;
   readonly store: Store;
+  /** The network part, when started with `p2p`. */
+  readonly network: NetworkRuntime | undefined;
   stop(): Promise<void>;
 }
 
@@ -47,6 +59,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { wallet, log } = opts;
   const store = openStore(opts.databasePath);
   let chain: ChainRuntime | undefined;
+  let network: NetworkRuntime | undefined;
   try {
     chain = await startChain({ dataDir: opts.dataDir, settings: opts.chain, wallet, store, log });
     const encryption = encryptionKeyFromWallet(wallet);
@@ -56,6 +69,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       action = await ensureIdentity(chain, wallet, encryption.publicKey, log);
     const registered = action !== 'skipped' || (await chain.registry.getIdentity(wallet.address)) !== null;
     const d = chain.deployment;
+    if (opts.p2p) {
+      const operator = opts.p2p.operator ?? (chain.supervisor !== undefined && d.source === 'deployed');
+      network = await startNetwork({ chain, store, wallet, log, settings: { ...opts.p2p, operator } });
+    }
     const info: DaemonInfo = {
       address: wallet.address,
       did: formatDid(wallet.address, d.chainId),
@@ -78,9 +95,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         deployedAtBlock: d.deployedAtBlock.toString(),
       },
       identity: { registered, action },
+      network: network?.status(),
       dataDir: opts.dataDir,
     };
-    writeRuntimeInfo(opts.runtimePath, {
+    const runtime: RuntimeInfo = {
       pid: process.pid,
       startedAt: new Date().toISOString(),
       address: wallet.address,
@@ -88,23 +106,38 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       rpcUrl: chain.clients.rpcUrl,
       embeddedChain: chain.supervisor !== undefined,
       anvilPid: chain.supervisor?.pid,
-    });
+    };
+    const net = network;
+    const writeStatus = () => {
+      try {
+        writeRuntimeInfo(opts.runtimePath, net ? { ...runtime, p2p: net.status() } : runtime);
+      } catch (err) {
+        log.warn('could not write the runtime file', { error: err as Error });
+      }
+    };
+    writeStatus();
+    const statusTimer = net ? setInterval(writeStatus, STATUS_WRITE_INTERVAL_MS) : undefined;
+    statusTimer?.unref();
     const running = chain;
     let stopped = false;
     return {
       info,
       chain: running,
       store,
+      network: net,
       async stop() {
         if (stopped) return;
         stopped = true;
+        clearInterval(statusTimer);
         removeRuntimeInfo(opts.runtimePath);
+        await net?.stop();
         await running.stop();
         store.close();
         log.info('stopped');
       },
     };
   } catch (err) {
+    await network?.stop();
     await chain?.stop();
     store.close();
     throw err;

@@ -6,3 +6,14 @@ export type { Logger, LoggerOptions, LogLevel } from './log.ts';
 export { createLogger } from './log.ts';
 export type { RuntimeInfo } from './runtime-file.ts';
 export { readRuntimeInfo, removeRuntimeInfo, writeRuntimeInfo } from './runtime-file.ts';
+export * from './constants.ts';
+export { DaemonError, type DaemonErrorCode } from './errors.ts';
+export {
+  type NetworkRuntime,
+  type NetworkStatus,
+  type PeerStatus,
+  type P2pSettings,
+  registrableMultiaddrs,
+  startNetwork,
+} from './network.ts';
+export { type NetworkGrantProviderOptions, networkGrantProvider } from './network-grant.ts';

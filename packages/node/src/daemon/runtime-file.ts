@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { NetworkStatus } from './network.ts';
 
 /** What a running node tells other commands about itself (`<data dir>/run/node.json`). */
 export interface RuntimeInfo {
@@ -10,6 +11,8 @@ export interface RuntimeInfo {
   rpcUrl: string;
   embeddedChain: boolean;
   anvilPid?: number | undefined;
+  /** The p2p node's PeerId, multiaddrs and peers, rewritten every few seconds while it runs. */
+  p2p?: NetworkStatus | undefined;
 }
 
 export function writeRuntimeInfo(path: string, info: RuntimeInfo): void {

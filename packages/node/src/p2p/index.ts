@@ -24,3 +24,15 @@ export {
   signNodeRecord,
   verifyNodeRecord,
 } from './records.ts';
+export {
+  type AttachableHost,
+  createTicketAuthority,
+  DEFAULT_CATCH_UP_MS,
+  MAX_CACHED_NETWORK_TICKETS,
+  NETWORK_TICKET_LIFETIME_MS,
+  NETWORK_TICKET_RENEW_MARGIN_MS,
+  type TicketAuthority,
+  TicketAuthorityError,
+  type TicketAuthorityErrorCode,
+  type TicketAuthorityOptions,
+} from './ticket-authority.ts';

@@ -1,0 +1,328 @@
+/**
+ * The daemon's network part: the chain mirror feeding the grant cache, our network grant, the
+ * admission-gated libp2p host with ticket-backed admission, the node's Registry entry, joining
+ * through the configured and on-chain bootstrap nodes, the DHT node record and liveness.
+ */
+import type { Address } from 'viem';
+import { GrantCache, peerIdFromWallet, SessionRegistry, type TicketGrant, type Wallet } from '@dibs/core';
+import type { Store } from '@dibs/store';
+import { AccessClient, ChainMirror } from '../access/index.ts';
+import { joinNetwork } from '../p2p/bootstrap.ts';
+import { LOOPBACK_LISTEN, ROLE_BOOTSTRAP, ROLE_MASK, ROLE_RELAY } from '../p2p/constants.ts';
+import { createDibsHost, type DibsHost } from '../p2p/host.ts';
+import { Liveness, type LivenessOptions } from '../p2p/liveness.ts';
+import { publishNodeRecord } from '../p2p/records.ts';
+import { createTicketAuthority, type TicketAuthority } from '../p2p/ticket-authority.ts';
+import type { ChainRuntime } from './chain-runtime.ts';
+import {
+  BOOTSTRAP_TIMEOUT_MS,
+  MAX_REGISTERED_MULTIADDR_BYTES,
+  MAX_REGISTERED_MULTIADDRS,
+  RECORD_REPUBLISH_INTERVAL_MS,
+  RECORD_RETRY_INTERVAL_MS,
+} from './constants.ts';
+import { DaemonError } from './errors.ts';
+import type { Logger } from './log.ts';
+import { networkGrantProvider } from './network-grant.ts';
+
+/** Network settings of the daemon (config `node.*`). */
+export interface P2pSettings {
+  /** Listen multiaddrs; default loopback TCP + WebSockets on ports the OS picks. */
+  listen?: readonly string[];
+  /** Bootstrap multiaddrs (with `/p2p/<peerId>`) besides the Registry's bootstrap list. */
+  bootstrap?: readonly string[];
+  /** Role bits to register (1 bootstrap, 2 relay, 4 service host); relay runs a circuit-relay server. */
+  roles?: number;
+  /** Approve this node as a bootstrap node on chain (network operator = Registry owner only). */
+  operator?: boolean;
+  /** A peer not admitted this long after connecting is dropped. */
+  admissionTimeoutMs?: number;
+  liveness?: LivenessOptions;
+  /** Blocks the chain mirror stays behind the head. */
+  confirmations?: number;
+}
+
+/** One neighbour in the status. */
+export interface PeerStatus {
+  peerId: string;
+  /** We admitted it (its network ticket checked out). */
+  admitted: boolean;
+  /** It admitted us. */
+  admittedBy: boolean;
+  /** Median ping RTT, ms, once measured. */
+  rttMs?: number | undefined;
+}
+
+/** What `dibs node status` shows, written to the runtime file. */
+export interface NetworkStatus {
+  peerId: string;
+  multiaddrs: string[];
+  roles: number;
+  networkServiceId: string;
+  grantId: string | undefined;
+  /** Connected peers we admitted. */
+  admitted: number;
+  peers: PeerStatus[];
+  bootstrap: { admitted: string[]; failed: Array<{ addr: string; error: string }> };
+  recordPublishedAt: string | undefined;
+  /** Set once this node's own network grant was revoked on chain: it has left the network. */
+  leftNetwork?: string | undefined;
+  updatedAt: string;
+}
+
+/** The running network part of a daemon. */
+export interface NetworkRuntime {
+  readonly host: DibsHost;
+  readonly authority: TicketAuthority;
+  readonly cache: GrantCache;
+  readonly sessions: SessionRegistry;
+  readonly mirror: ChainMirror;
+  readonly liveness: Liveness;
+  readonly roles: number;
+  /** Our current network grant (requested or renewed on chain when needed). */
+  grant(): Promise<TicketGrant>;
+  status(): NetworkStatus;
+  stop(): Promise<void>;
+}
+
+/** Starts the network part of a node on an already running chain runtime. */
+export async function startNetwork(params: {
+  chain: ChainRuntime;
+  store: Store;
+  wallet: Wallet;
+  log: Logger;
+  settings: P2pSettings;
+}): Promise<NetworkRuntime> {
+  const { chain, store, wallet, settings } = params;
+  const log = params.log.child('p2p');
+  const d = chain.deployment;
+  const roles = (settings.roles ?? 0) | (settings.operator ? ROLE_BOOTSTRAP | ROLE_RELAY : 0);
+  if ((roles & ~ROLE_MASK) !== 0) {
+    throw new DaemonError(
+      'BAD_P2P_CONFIG',
+      `node roles ${roles} has unknown bits`,
+      'use 1 bootstrap, 2 relay, 4 service host',
+    );
+  }
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
+  };
+  try {
+    const cache = new GrantCache();
+    const mirror = new ChainMirror({
+      store,
+      clients: chain.clients,
+      deployment: d,
+      cache,
+      log: log.child('mirror'),
+      ...(settings.confirmations !== undefined ? { confirmations: settings.confirmations } : {}),
+    });
+    await mirror.start();
+    cleanups.push(() => mirror.stop());
+    const sessions = new SessionRegistry({
+      cache,
+      nodeAddress: wallet.address,
+      onCallbackError: (err) => log.error('session close callback failed', { error: err as Error }),
+    });
+    sessions.start();
+    cleanups.push(() => sessions.dispose());
+
+    const access = new AccessClient({ store, registry: chain.registry, wallet, chainId: d.chainId });
+    const grant = networkGrantProvider({ access, networkServiceId: d.networkServiceId, cache, log });
+    const held = await grant();
+
+    const authority = createTicketAuthority({
+      wallet,
+      deployment: d,
+      cache,
+      sessions,
+      registry: chain.registry,
+      networkServiceId: d.networkServiceId,
+      networkGrant: grant,
+      logger: log,
+    });
+    cleanups.push(() => authority.close());
+    const host = await createDibsHost({
+      privateKey: wallet.exportPrivateKey(),
+      authority,
+      listen: settings.listen && settings.listen.length > 0 ? settings.listen : LOOPBACK_LISTEN,
+      relay: (roles & ROLE_RELAY) !== 0,
+      logger: log,
+      ...(settings.admissionTimeoutMs !== undefined
+        ? { admissionTimeoutMs: settings.admissionTimeoutMs }
+        : {}),
+    });
+    authority.attach(host);
+    cleanups.push(() => host.stop());
+
+    await registerNode(chain, wallet, host, roles, log);
+    if (settings.operator) await approveBootstrap(chain, wallet.address as Address, log);
+
+    const own = host.peerId.toString();
+    const joined = await joinNetwork(host, {
+      peers: settings.bootstrap ?? [],
+      provider: async () => {
+        const list = await chain.registry.getBootstrapList();
+        return list
+          .filter((n) => n.address.toLowerCase() !== wallet.address.toLowerCase())
+          .flatMap((n) => n.multiaddrs);
+      },
+      timeoutMs: BOOTSTRAP_TIMEOUT_MS,
+    }).catch((err: Error) => {
+      // Not fatal: peers may still dial us, and the record loop retries.
+      log.warn('could not join through any bootstrap node', { error: err.message });
+      return { admitted: [], failed: [{ addr: '(all)', error: err.message }], routingTableSize: 0 };
+    });
+    const bootstrap = {
+      admitted: joined.admitted.map((p) => p.toString()),
+      failed: joined.failed.filter((f) => !f.addr.includes(own)),
+    };
+    log.info('network joined', {
+      peerId: own,
+      bootstrapAdmitted: bootstrap.admitted.length,
+      routingTable: joined.routingTableSize,
+    });
+
+    // Our own grant revoked on chain: every peer refuses us now, so leave instead of redialing them.
+    let leftNetwork: string | undefined;
+    let ownGrant = held.grantId;
+    const unwatch = cache.subscribe((event) => {
+      if (event.type !== 'grantRevoked' || event.grantId !== ownGrant || leftNetwork) return;
+      leftNetwork = `network grant ${ownGrant} revoked on chain`;
+      log.error('this node left the network: its network grant was revoked on chain', {
+        grantId: ownGrant.toString(),
+        hint: `ask the network operator, then run: dibs access request ${d.networkServiceId}`,
+      });
+      void host
+        .stop()
+        .catch((err: Error) => log.warn('stopping the p2p host failed', { error: err.message }));
+    });
+    cleanups.push(unwatch);
+
+    const liveness = new Liveness(host, { logger: log, ...settings.liveness });
+    liveness.start();
+    cleanups.push(() => liveness.stop());
+
+    let recordPublishedAt: string | undefined;
+    let recordTimer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const publish = async () => {
+      let next = RECORD_REPUBLISH_INTERVAL_MS;
+      try {
+        const peers = host.admission.admittedPeers().length;
+        await publishNodeRecord(host, { roles });
+        recordPublishedAt = new Date().toISOString();
+        // Published with no peer, the record sits only here: try again once the network is there.
+        if (peers === 0) next = RECORD_RETRY_INTERVAL_MS;
+      } catch (err) {
+        next = RECORD_RETRY_INTERVAL_MS;
+        log.debug('node record publish failed; retrying', { error: (err as Error).message });
+      }
+      if (!stopped) {
+        recordTimer = setTimeout(() => void publish(), next);
+        recordTimer.unref();
+      }
+    };
+    await publish();
+    cleanups.push(() => {
+      stopped = true;
+      clearTimeout(recordTimer);
+    });
+
+    return {
+      host,
+      authority,
+      cache,
+      sessions,
+      mirror,
+      liveness,
+      roles,
+      grant: async () => {
+        const g = await grant();
+        ownGrant = g.grantId;
+        return g;
+      },
+      status() {
+        const peers = new Map<string, PeerStatus>();
+        for (const c of host.libp2p.getConnections()) {
+          const id = c.remotePeer;
+          const key = id.toString();
+          if (peers.has(key)) continue;
+          peers.set(key, {
+            peerId: key,
+            admitted: host.admission.isAdmitted(id),
+            admittedBy: host.admission.isAdmittedBy(id),
+            rttMs: liveness.rtt(id),
+          });
+        }
+        const list = [...peers.values()];
+        return {
+          peerId: own,
+          multiaddrs: host.multiaddrs().map((a) => a.toString()),
+          roles,
+          networkServiceId: d.networkServiceId.toString(),
+          grantId: ownGrant.toString(),
+          admitted: list.filter((p) => p.admitted).length,
+          peers: list,
+          bootstrap,
+          recordPublishedAt,
+          leftNetwork,
+          updatedAt: new Date().toISOString(),
+        };
+      },
+      stop: cleanup,
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+/** The multiaddrs worth putting on chain: concrete (not 0.0.0.0), TCP first, within the Registry's limits. */
+export function registrableMultiaddrs(host: DibsHost): string[] {
+  return host
+    .multiaddrs()
+    .map((a) => a.toString())
+    .filter((a) => !a.includes('/ip4/0.0.0.0/') && !a.includes('/p2p-circuit'))
+    .filter((a) => new TextEncoder().encode(a).length <= MAX_REGISTERED_MULTIADDR_BYTES)
+    .sort((a, b) => Number(a.includes('/ws')) - Number(b.includes('/ws')) || a.localeCompare(b))
+    .slice(0, MAX_REGISTERED_MULTIADDRS);
+}
+
+/** Registers the node with its PeerId, roles and multiaddrs, or updates the entry when they changed. */
+async function registerNode(
+  chain: ChainRuntime,
+  wallet: Wallet,
+  host: DibsHost,
+  roles: number,
+  log: Logger,
+): Promise<void> {
+  const multiaddrs = registrableMultiaddrs(host);
+  const current = await chain.registry.getNode(wallet.address as Address);
+  if (!current?.active) {
+    await chain.registry.registerNode({
+      peerId: peerIdFromWallet(wallet).toMultihash().bytes,
+      roles,
+      multiaddrs,
+    });
+    log.info('node registered on chain', { roles, multiaddrs: multiaddrs.length });
+    return;
+  }
+  const same =
+    current.roles === roles &&
+    current.multiaddrs.length === multiaddrs.length &&
+    current.multiaddrs.every((m, i) => m === multiaddrs[i]);
+  if (!same) {
+    await chain.registry.updateNode({ roles, multiaddrs });
+    log.info('node entry updated on chain', { roles, multiaddrs: multiaddrs.length });
+  }
+}
+
+/** The network operator (Registry owner) approves its own node as a bootstrap node. */
+async function approveBootstrap(chain: ChainRuntime, address: Address, log: Logger): Promise<void> {
+  const listed = await chain.registry.getBootstrapNodes();
+  if (listed.some((a) => a.toLowerCase() === address.toLowerCase())) return;
+  await chain.registry.setBootstrap(address, true);
+  log.info('approved this node as a bootstrap node', { address });
+}
