@@ -18,3 +18,5 @@ export const MAX_REGISTERED_MULTIADDR_BYTES = 256;
 export const MAX_NETWORK_SERVICE_PROBES = 64;
 /** Wei given to this node's wallet on a development chain (anvil) that it reaches over RPC with none. */
 export const DEV_CHAIN_FUNDING_WEI = 10n ** 22n;
+/** Database namespace of this node's own network grants. */
+export const NETWORK_GRANT_STORE_NAMESPACE = 'daemon-network-grant';

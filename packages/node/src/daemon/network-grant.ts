@@ -1,17 +1,32 @@
 /**
- * This node's grant on the network service: requested on chain once, kept in the database by the
- * AccessClient, and requested again only when it nears expiry. A grant revoked on chain is not
- * silently replaced: the operator meant to remove this node.
+ * This node's grant on the network service: requested on chain once, kept in the node's database,
+ * and requested again only when it nears expiry. A grant revoked on chain is not silently replaced:
+ * the operator meant to remove this node. Kept apart from the grants `dibs access` manages, which
+ * are the user's.
  */
+import type { RegistryWriter } from '@dibs/chain';
 import type { GrantCache, TicketGrant } from '@dibs/core';
-import type { AccessClient, HeldGrant } from '../access/index.ts';
-import { NETWORK_GRANT_RENEW_BEFORE_MS } from './constants.ts';
+import type { Store } from '@dibs/store';
+import { NETWORK_GRANT_RENEW_BEFORE_MS, NETWORK_GRANT_STORE_NAMESPACE } from './constants.ts';
 import { DaemonError } from './errors.ts';
 import type { Logger } from './log.ts';
 
+const MIGRATIONS = [
+  (db: Store['db']) => {
+    db.exec(`CREATE TABLE network_grants (
+      grant_id TEXT PRIMARY KEY,
+      service_id TEXT NOT NULL,
+      expires_at TEXT NOT NULL,
+      transaction_hash TEXT NOT NULL,
+      created_at INTEGER NOT NULL)`);
+  },
+];
+
 /** Options of {@link networkGrantProvider}. */
 export interface NetworkGrantProviderOptions {
-  access: AccessClient;
+  store: Store;
+  /** Writes as this node's wallet. */
+  registry: Pick<RegistryWriter, 'requestAccess'>;
   networkServiceId: bigint;
   /** The mirror's view, consulted for revocations of our own grant. */
   cache: GrantCache;
@@ -20,36 +35,56 @@ export interface NetworkGrantProviderOptions {
   renewBeforeMs?: number;
 }
 
+interface Row {
+  grant_id: string;
+  service_id: string;
+  expires_at: string;
+}
+
 /** Returns a function yielding our current network grant, requesting or renewing it on chain when needed. */
 export function networkGrantProvider(options: NetworkGrantProviderOptions): () => Promise<TicketGrant> {
+  const { store, cache, networkServiceId, log } = options;
   const renewBeforeMs = options.renewBeforeMs ?? NETWORK_GRANT_RENEW_BEFORE_MS;
+  store.migrate(NETWORK_GRANT_STORE_NAMESPACE, MIGRATIONS);
   let inFlight: Promise<TicketGrant> | undefined;
-  const usable = (g: HeldGrant) =>
-    g.serviceId === options.networkServiceId &&
-    !g.revoked &&
-    options.cache.grant(g.grantId)?.revoked !== true &&
-    Number(g.expiresAt) * 1000 - Date.now() > renewBeforeMs;
   const current = async (): Promise<TicketGrant> => {
-    const held = options.access.list().filter((g) => g.serviceId === options.networkServiceId);
-    const good = held.find(usable);
-    if (good) return { grantId: good.grantId, serviceId: good.serviceId, expiresAt: good.expiresAt };
-    const revoked = held.find((g) => g.revoked || options.cache.grant(g.grantId)?.revoked === true);
-    if (revoked && Number(revoked.expiresAt) * 1000 > Date.now()) {
-      throw new DaemonError(
-        'NETWORK_GRANT_REVOKED',
-        `this node's network grant ${revoked.grantId} was revoked on chain`,
-        `ask the network operator, then request a new one: dibs access request ${options.networkServiceId}`,
-      );
+    const rows = store.db
+      .prepare('SELECT * FROM network_grants WHERE service_id = ? ORDER BY created_at DESC')
+      .all(String(networkServiceId)) as unknown as Row[];
+    const now = Date.now();
+    for (const r of rows) {
+      const grant = {
+        grantId: BigInt(r.grant_id),
+        serviceId: networkServiceId,
+        expiresAt: BigInt(r.expires_at),
+      };
+      const msLeft = Number(grant.expiresAt) * 1000 - now;
+      if (cache.grant(grant.grantId)?.revoked === true) {
+        if (msLeft <= 0) continue;
+        throw new DaemonError(
+          'NETWORK_GRANT_REVOKED',
+          `this node's network grant ${grant.grantId} was revoked on chain`,
+          `ask the network operator, then request a new one: dibs access request ${networkServiceId}`,
+        );
+      }
+      if (msLeft > renewBeforeMs) return grant;
     }
-    options.log.info('requesting a network grant on chain', {
-      serviceId: options.networkServiceId.toString(),
-    });
-    const g = await options.access.request(options.networkServiceId);
-    options.log.info('network grant obtained', {
+    log.info('requesting a network grant on chain', { serviceId: networkServiceId.toString() });
+    const g = await options.registry.requestAccess(networkServiceId);
+    store.run(
+      `INSERT INTO network_grants (grant_id, service_id, expires_at, transaction_hash, created_at)
+       VALUES (?, ?, ?, ?, ?)`,
+      String(g.grantId),
+      String(networkServiceId),
+      String(g.expiresAt),
+      g.transactionHash,
+      Date.now(),
+    );
+    log.info('network grant obtained', {
       grantId: g.grantId.toString(),
       expiresAt: new Date(Number(g.expiresAt) * 1000).toISOString(),
     });
-    return { grantId: g.grantId, serviceId: g.serviceId, expiresAt: g.expiresAt };
+    return { grantId: g.grantId, serviceId: networkServiceId, expiresAt: g.expiresAt };
   };
   // Concurrent admissions share one chain request.
   return () => {

@@ -6,7 +6,7 @@
 import type { Address } from 'viem';
 import { GrantCache, peerIdFromWallet, SessionRegistry, type TicketGrant, type Wallet } from '@dibs/core';
 import type { Store } from '@dibs/store';
-import { AccessClient, ChainMirror } from '../access/index.ts';
+import { ChainMirror } from '../access/index.ts';
 import { joinNetwork } from '../p2p/bootstrap.ts';
 import { LOOPBACK_LISTEN, ROLE_BOOTSTRAP, ROLE_MASK, ROLE_RELAY } from '../p2p/constants.ts';
 import { createDibsHost, type DibsHost } from '../p2p/host.ts';
@@ -128,8 +128,13 @@ export async function startNetwork(params: {
     sessions.start();
     cleanups.push(() => sessions.dispose());
 
-    const access = new AccessClient({ store, registry: chain.registry, wallet, chainId: d.chainId });
-    const grant = networkGrantProvider({ access, networkServiceId: d.networkServiceId, cache, log });
+    const grant = networkGrantProvider({
+      store,
+      registry: chain.registry,
+      networkServiceId: d.networkServiceId,
+      cache,
+      log,
+    });
     const held = await grant();
 
     const authority = createTicketAuthority({
