@@ -3,6 +3,7 @@ import { accessCommands } from './commands/access.ts';
 import { chainCommands } from './commands/chain.ts';
 import { idCommands } from './commands/id.ts';
 import { initCommand } from './commands/init.ts';
+import { nodeCommands } from './commands/node.ts';
 import { upCommand } from './commands/up.ts';
 import { reportError } from './output.ts';
 
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   program.addCommand(idCommands());
   program.addCommand(chainCommands());
   program.addCommand(accessCommands());
+  program.addCommand(nodeCommands());
   for (const cmd of program.commands) propagateExitOverride(cmd);
   return program;
 }

@@ -1,78 +1,102 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger, readRuntimeInfo, startDaemon } from '@dibs/node';
+import { type ChainSettings, createLogger, readRuntimeInfo, startDaemon } from '@dibs/node';
 import { Command } from 'commander';
-import { commandContext, unlockWallet } from '../context.ts';
+import { type CommandContext, commandContext, unlockWallet } from '../context.ts';
 import { CliError } from '../errors.ts';
 import { table } from '../output.ts';
 import { initialize } from './init.ts';
 
 export function upCommand(): Command {
   return new Command('up')
-    .description('run a DIBS node: the embedded chain (or --rpc-url), contracts, identity registration')
+    .description(
+      'run a DIBS node: the embedded chain (or --rpc-url), contracts, identity registration, the p2p network',
+    )
     .option('--no-register', 'do not register the identity on chain')
+    .option('--no-p2p', 'run only the chain part: no network grant, no libp2p host')
     .option('--exit-after-start', 'stop again once everything is up (for scripts and tests)')
-    .action(async (opts: { register: boolean; exitAfterStart?: boolean }, cmd: Command) => {
-      const ctx = commandContext(cmd);
-      const running = readRuntimeInfo(ctx.paths.runtime);
-      if (running) {
-        throw new CliError(
-          'ALREADY_RUNNING',
-          `a DIBS node (pid ${running.pid}) already runs for ${ctx.paths.root}`,
-          'stop it first (Ctrl-C in its terminal, or kill that pid), or use another --data-dir',
-        );
-      }
-      if (!existsSync(ctx.paths.keystore)) {
-        ctx.out.progress(`no identity in ${ctx.paths.root} yet: creating one`);
-        await initialize(ctx);
-      }
-      const wallet = await unlockWallet(ctx);
-      const log = createLogger({
-        file: join(ctx.paths.logDir, 'node.log'),
-        console: ctx.out.json ? null : process.stderr,
-        component: 'node',
-      });
-      ctx.out.progress(
-        ctx.config.chain.mode === 'embedded'
-          ? 'starting the embedded chain (anvil)…'
-          : `connecting to ${ctx.config.chain.rpcUrl}…`,
-      );
-      const daemon = await startDaemon({
-        dataDir: ctx.paths.root,
-        databasePath: ctx.paths.database,
-        runtimePath: ctx.paths.runtime,
-        chain: ctx.config.chain,
-        wallet,
-        log,
-        registerIdentity: opts.register,
-      });
-      const i = daemon.info;
-      ctx.out.result({ status: 'running', ...i }, () =>
-        [
-          'DIBS node is up',
-          table([
-            ['address', i.address],
-            ['DID', i.did],
-            ['PeerId', i.peerId],
-            ['chain', `${i.chain.embedded ? 'embedded anvil' : 'external'} · chain id ${i.chain.chainId}`],
-            ['RPC', i.chain.rpcUrl],
-            ...(i.chain.anvilPid ? ([['anvil pid', i.chain.anvilPid]] as Array<[string, unknown]>) : []),
-            ['contracts', `${i.chain.deployment} (block ${i.chain.deployedAtBlock})`],
-            ...Object.entries(i.chain.contracts).map(([k, v]) => [`  ${k}`, v] as [string, unknown]),
-            ['identity', `${i.identity.registered ? 'registered' : 'not registered'} (${i.identity.action})`],
-            ['data', i.dataDir],
-          ]),
-          opts.exitAfterStart ? '' : 'Press Ctrl-C to stop.',
-        ].join('\n'),
-      );
-      if (opts.exitAfterStart) {
-        await daemon.stop();
-        return;
-      }
-      await waitForStopSignal();
-      ctx.out.progress('stopping…');
-      await daemon.stop();
+    .action(async (opts: { register: boolean; p2p: boolean; exitAfterStart?: boolean }, cmd: Command) => {
+      await runNode(commandContext(cmd), opts);
     });
+}
+
+/** What {@link runNode} does besides the configured defaults. */
+export interface RunNodeOptions {
+  register: boolean;
+  p2p: boolean;
+  exitAfterStart?: boolean | undefined;
+  /** Chain settings to use instead of the config's (e.g. with contracts from DIBS_CONTRACTS). */
+  chain?: ChainSettings | undefined;
+}
+
+/** Starts the node daemon for `dibs up` and `dibs node start`, prints its info, runs until a stop signal. */
+export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promise<void> {
+  const running = readRuntimeInfo(ctx.paths.runtime);
+  if (running) {
+    throw new CliError(
+      'ALREADY_RUNNING',
+      `a DIBS node (pid ${running.pid}) already runs for ${ctx.paths.root}`,
+      'stop it first (Ctrl-C in its terminal, or kill that pid), or use another --data-dir',
+    );
+  }
+  if (!existsSync(ctx.paths.keystore)) {
+    ctx.out.progress(`no identity in ${ctx.paths.root} yet: creating one`);
+    await initialize(ctx);
+  }
+  const wallet = await unlockWallet(ctx);
+  const log = createLogger({
+    file: join(ctx.paths.logDir, 'node.log'),
+    console: ctx.out.json ? null : process.stderr,
+    component: 'node',
+  });
+  const chain = opts.chain ?? ctx.config.chain;
+  ctx.out.progress(
+    chain.mode === 'embedded' ? 'starting the embedded chain (anvil)…' : `connecting to ${chain.rpcUrl}…`,
+  );
+  const daemon = await startDaemon({
+    dataDir: ctx.paths.root,
+    databasePath: ctx.paths.database,
+    runtimePath: ctx.paths.runtime,
+    chain,
+    wallet,
+    log,
+    registerIdentity: opts.register,
+    p2p: opts.p2p ? { listen: ctx.config.node.listen, bootstrap: ctx.config.node.bootstrap } : false,
+  });
+  const i = daemon.info;
+  const net = i.network;
+  ctx.out.result({ status: 'running', ...i }, () =>
+    [
+      'DIBS node is up',
+      table([
+        ['address', i.address],
+        ['DID', i.did],
+        ['PeerId', i.peerId],
+        ['chain', `${i.chain.embedded ? 'embedded anvil' : 'external'} · chain id ${i.chain.chainId}`],
+        ['RPC', i.chain.rpcUrl],
+        ...(i.chain.anvilPid ? ([['anvil pid', i.chain.anvilPid]] as Array<[string, unknown]>) : []),
+        ['contracts', `${i.chain.deployment} (block ${i.chain.deployedAtBlock})`],
+        ...Object.entries(i.chain.contracts).map(([k, v]) => [`  ${k}`, v] as [string, unknown]),
+        ['identity', `${i.identity.registered ? 'registered' : 'not registered'} (${i.identity.action})`],
+        ...(net
+          ? ([
+              ['network', `service ${net.networkServiceId} · grant ${net.grantId} · roles ${net.roles}`],
+              ['peers', `${net.admitted} admitted`],
+              ...net.multiaddrs.map((a, n) => [n === 0 ? 'listening' : '', a] as [string, unknown]),
+            ] as Array<[string, unknown]>)
+          : []),
+        ['data', i.dataDir],
+      ]),
+      opts.exitAfterStart ? '' : 'Press Ctrl-C to stop.',
+    ].join('\n'),
+  );
+  if (opts.exitAfterStart) {
+    await daemon.stop();
+    return;
+  }
+  await waitForStopSignal();
+  ctx.out.progress('stopping…');
+  await daemon.stop();
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */
