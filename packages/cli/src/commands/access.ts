@@ -1,7 +1,7 @@
 import type { HeldGrant } from '@dibs/node';
 import { AccessClient } from '@dibs/node';
 import { Command } from 'commander';
-import { commandContext, connectChain, unlockWallet } from '../context.ts';
+import { type CommandContext, commandContext, connectChain, unlockWallet } from '../context.ts';
 import { CliError } from '../errors.ts';
 import { table } from '../output.ts';
 
@@ -24,6 +24,27 @@ function describeGrant(g: HeldGrant): Array<[string, unknown]> {
   ];
 }
 
+/** Runs `fn` with an access client acting as the unlocked wallet, then closes the chain connection. */
+async function withAccessClient<T>(
+  ctx: CommandContext,
+  fn: (client: AccessClient) => Promise<T>,
+): Promise<T> {
+  const wallet = await unlockWallet(ctx);
+  const chain = await connectChain(ctx, wallet);
+  try {
+    return await fn(
+      new AccessClient({
+        store: chain.store,
+        registry: chain.registry,
+        wallet,
+        chainId: chain.clients.chainId,
+      }),
+    );
+  } finally {
+    chain.close();
+  }
+}
+
 export function accessCommands(): Command {
   const access = new Command('access').description(
     'grants and tickets: request access to a service, list, revoke',
@@ -35,21 +56,11 @@ export function accessCommands(): Command {
     .action(async (serviceText: string, _opts: unknown, cmd: Command) => {
       const ctx = commandContext(cmd);
       const serviceId = parseId(serviceText, 'service id');
-      const wallet = await unlockWallet(ctx);
-      const chain = await connectChain(ctx, wallet);
-      try {
-        const client = new AccessClient({
-          store: chain.store,
-          registry: chain.registry,
-          wallet,
-          chainId: chain.clients.chainId,
-        });
+      await withAccessClient(ctx, async (client) => {
         ctx.out.progress(`requesting access to service ${serviceId}…`);
         const grant = await client.request(serviceId);
         ctx.out.result(grant, () => `access granted\n${table(describeGrant(grant))}`);
-      } finally {
-        chain.close();
-      }
+      });
     });
   access
     .command('list')
@@ -82,15 +93,7 @@ export function accessCommands(): Command {
     .action(async (grantText: string, _opts: unknown, cmd: Command) => {
       const ctx = commandContext(cmd);
       const grantId = parseId(grantText, 'grant id');
-      const wallet = await unlockWallet(ctx);
-      const chain = await connectChain(ctx, wallet);
-      try {
-        const client = new AccessClient({
-          store: chain.store,
-          registry: chain.registry,
-          wallet,
-          chainId: chain.clients.chainId,
-        });
+      await withAccessClient(ctx, async (client) => {
         ctx.out.progress(`revoking grant ${grantId}…`);
         const { transactionHash } = await client.revoke(grantId);
         ctx.out.result({ grantId, revoked: true, transactionHash }, () =>
@@ -100,9 +103,7 @@ export function accessCommands(): Command {
             ['transaction', transactionHash],
           ]),
         );
-      } finally {
-        chain.close();
-      }
+      });
     });
   return access;
 }
