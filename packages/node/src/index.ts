@@ -1,2 +1,3 @@
 export * from './access/index.ts';
 export * from './daemon/index.ts';
+export * from './p2p/index.ts';
