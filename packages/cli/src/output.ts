@@ -51,5 +51,6 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
 /** Lays out `key: value` rows with aligned values. */
 export function table(rows: Array<[string, unknown]>): string {
   const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${`${k}:`.padEnd(width + 2)}${String(v)}`).join('\n');
+  // A row with an empty key continues the one above it.
+  return rows.map(([k, v]) => `${(k ? `${k}:` : '').padEnd(width + 2)}${String(v)}`).join('\n');
 }
