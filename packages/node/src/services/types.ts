@@ -1,0 +1,114 @@
+/**
+ * The services runtime's public shape: what the daemon's HTTP API and the CLI call to publish,
+ * list and retire services, open local connections and SOCKS5 proxies, and read live sessions.
+ */
+
+/** Kinds of service this node can host or reach. */
+export type ServiceType = 'tcp' | 'http' | 'vpn';
+
+/** Who may obtain a grant, as the Services contract knows it. */
+export type ServicePolicy = 'public' | 'allowlist' | 'organization' | 'token-holders';
+
+/** What `publish` needs: private parts (target, allow rules) stay in the local catalog, never on chain. */
+export interface PublishInput {
+  name: string;
+  type: ServiceType;
+  /** host:port behind the service; required for tcp and http. */
+  target?: string;
+  /** vpn only: `cidr[:port-range]` rules, e.g. `10.0.0.0/8:80-443`. */
+  allow?: string[];
+  /** Price per grant in the payment token's smallest unit; default 0. */
+  price?: bigint;
+  /** ERC-20 payment token; default the network's Token. */
+  token?: `0x${string}`;
+  policy: 'public' | 'allowlist' | 'organization';
+  /** allowlist policy: addresses admitted. */
+  allowlist?: `0x${string}`[];
+  /** organization policy: members of this organization are admitted. */
+  organizationId?: bigint;
+  /** How long a grant lasts; default the chain's default. */
+  grantDurationSeconds?: number;
+}
+
+/** A service: own (hosted here) or reachable (published by another node). */
+export interface ServiceView {
+  id: bigint;
+  name: string;
+  type: string;
+  owner: string;
+  /** Address of the node that hosts it. */
+  host: string;
+  hostPeerId?: string;
+  own: boolean;
+  /** Own services only. */
+  target?: string;
+  /** Own vpn services only. */
+  allow?: string[];
+  price: bigint;
+  token?: string;
+  policy: ServicePolicy;
+  active: boolean;
+}
+
+/** A local TCP listener forwarding each accepted connection through its own tunnel. */
+export interface ConnectionView {
+  id: string;
+  serviceId: bigint;
+  serviceName: string;
+  /** 127.0.0.1:port */
+  localAddress: string;
+  /** Unix ms. */
+  openedAt: number;
+  /** Tunnels open now. */
+  tunnels: number;
+  bytesIn: number;
+  bytesOut: number;
+  lastError?: string;
+}
+
+/** A local SOCKS5 listener. */
+export interface ProxyView {
+  id: string;
+  localAddress: string;
+  /** Unix ms. */
+  openedAt: number;
+  /** Tunnels open now. */
+  tunnels: number;
+}
+
+/** One tunnel, inbound (we host) or outbound (we are the client). */
+export interface SessionView {
+  id: string;
+  serviceId: bigint;
+  serviceName: string;
+  peerId: string;
+  direction: 'inbound' | 'outbound';
+  path: 'direct' | 'relayed';
+  channel: 'data' | 'stream';
+  /** Unix ms. */
+  openedAt: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** host:port asked for through a vpn service. */
+  destination?: string;
+}
+
+/** The services part of a running node. */
+export interface ServicesRuntime {
+  publish(input: PublishInput): Promise<ServiceView>;
+  retire(serviceId: bigint): Promise<void>;
+  /** Own services and every active service on chain. */
+  list(): Promise<ServiceView[]>;
+  show(serviceId: bigint): Promise<ServiceView>;
+  /** Opens a local TCP listener (default 127.0.0.1:0) forwarding to the service. */
+  connect(input: { serviceId: bigint; listen?: string }): Promise<ConnectionView>;
+  disconnect(connectionId: string): Promise<void>;
+  connections(): ConnectionView[];
+  /** Opens a local SOCKS5 listener. */
+  startProxy(input: { listen: string; via?: bigint }): Promise<ProxyView>;
+  stopProxy(proxyId: string): Promise<void>;
+  proxies(): ProxyView[];
+  /** Inbound (host) and outbound (client) tunnels. */
+  sessions(): SessionView[];
+  stop(): Promise<void>;
+}
