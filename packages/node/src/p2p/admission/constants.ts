@@ -24,3 +24,13 @@ export const DEFAULT_ADMISSION_TIMEOUT_MS = 10_000;
 
 /** Inbound admission streams allowed per connection (a peer only needs one at a time). */
 export const MAX_INBOUND_ADMISSION_STREAMS = 2;
+
+/**
+ * An admitted peer re-presents a fresh network ticket this long before its current one ends (or after
+ * two thirds of a shorter lifetime), so long-running connections outlive any single ticket.
+ */
+export const ADMISSION_RENEW_BEFORE_MS = 5 * 60_000;
+/** Fraction of a ticket's remaining lifetime after which renewal starts when that lifetime is short. */
+export const ADMISSION_RENEW_AT_FRACTION = 2 / 3;
+/** Shortest wait before a renewal (or its retry), so a peer with a near-dead ticket cannot cause a busy loop. */
+export const MIN_RENEW_DELAY_MS = 250;

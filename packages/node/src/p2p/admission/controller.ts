@@ -1,6 +1,7 @@
 /**
  * Admission state of one node and its enforcement: the `/dibs/admission/1.0` handler, a stream gate on
- * every other protocol, a connection gater, admission timeouts, ticket expiry and revocation.
+ * every other protocol, a connection gater, admission timeouts, ticket renewal before expiry, expiry and
+ * revocation.
  */
 import type {
   Connection,
@@ -19,9 +20,12 @@ import type { P2pLogger } from '../log.ts';
 import type { AdmissionAuthority, AdmissionGrant } from './authority.ts';
 import {
   ADMISSION_PROTOCOL,
+  ADMISSION_RENEW_AT_FRACTION,
+  ADMISSION_RENEW_BEFORE_MS,
   DEFAULT_ADMISSION_TIMEOUT_MS,
   DEFAULT_MESSAGE_TIMEOUT_MS,
   MAX_INBOUND_ADMISSION_STREAMS,
+  MIN_RENEW_DELAY_MS,
 } from './constants.ts';
 import {
   type ExchangeContext,
@@ -70,6 +74,7 @@ export interface AdmissionComponents {
 
 interface Admitted extends AdmittedPeer {
   timer: NodeJS.Timeout;
+  renewTimer: NodeJS.Timeout | undefined;
 }
 
 interface Pending {
@@ -97,6 +102,8 @@ export class AdmissionController {
   readonly #admittedBy = new Set<string>();
   readonly #revokedGrants = new Set<bigint>();
   readonly #gated = new Set<string>();
+  /** Peers with a renewal exchange under way (one at a time per peer from our side). */
+  readonly #renewing = new Set<string>();
   readonly #admittedListeners: Array<(peer: AdmittedPeer, connection: Connection) => void> = [];
   readonly #endedListeners: Array<(peerId: PeerId, reason: AdmissionEndReason) => void> = [];
   #components?: AdmissionComponents;
@@ -182,6 +189,29 @@ export class AdmissionController {
   async revokePeer(peerId: PeerId): Promise<void> {
     this.#blocked.add(peerId.toString());
     await this.#end(peerId, 'revoked');
+  }
+
+  /**
+   * Runs the admission exchange again on an open connection to an admitted peer: both sides present
+   * fresh network tickets, so both admissions move to the new tickets' expiry. Resolves true when the
+   * exchange admitted both ways; a failed renewal leaves the current admission in place until it ends.
+   */
+  async renew(peerId: PeerId): Promise<boolean> {
+    const key = peerId.toString();
+    if (!this.#admitted.has(key) || this.#renewing.has(key)) return false;
+    const connection = this.#components?.connectionManager
+      .getConnections(peerId)
+      .filter((c) => c.status === 'open')
+      // A direct connection first: a relayed one may hit the relay's limits.
+      .sort((a, b) => Number(a.limits !== undefined) - Number(b.limits !== undefined))[0];
+    if (!connection) return false;
+    this.#renewing.add(key);
+    try {
+      const outcome = await this.#dial(connection);
+      return outcome.admitted && this.isAdmittedBy(peerId);
+    } finally {
+      this.#renewing.delete(key);
+    }
   }
 
   /** Whether we refuse to dial `peerId` (revoked and not yet re-admitted). */
@@ -270,7 +300,10 @@ export class AdmissionController {
           this.#running = false;
           components.events.removeEventListener('connection:open', this.#onConnectionOpen);
           components.events.removeEventListener('connection:close', this.#onConnectionClose);
-          for (const a of this.#admitted.values()) clearTimeout(a.timer);
+          for (const a of this.#admitted.values()) {
+            clearTimeout(a.timer);
+            clearTimeout(a.renewTimer);
+          }
           this.#admitted.clear();
           this.#admittedBy.clear();
           for (const p of this.#pending.values()) p.wait.resolve(false);
@@ -322,7 +355,8 @@ export class AdmissionController {
     if (!open?.length) this.#admittedBy.delete(connection.remotePeer.toString());
   };
 
-  async #dial(connection: Connection): Promise<void> {
+  async #dial(connection: Connection): Promise<ExchangeOutcome> {
+    const renewal = this.isAdmitted(connection.remotePeer);
     let outcome: ExchangeOutcome;
     try {
       const stream = await connection.newStream(ADMISSION_PROTOCOL, {
@@ -333,12 +367,14 @@ export class AdmissionController {
     } catch (err) {
       outcome = failure(err);
     }
-    this.#finish(connection, outcome, 'dialer');
+    this.#finish(connection, outcome, 'dialer', renewal);
+    return outcome;
   }
 
   async #onStream(stream: Stream, connection: Connection): Promise<void> {
     const pending = this.#pending.get(connection.remotePeer.toString());
     if (pending) pending.started = true;
+    const renewal = this.isAdmitted(connection.remotePeer);
     let outcome: ExchangeOutcome;
     try {
       outcome = await runListenerExchange(stream, this.#context(connection));
@@ -346,7 +382,7 @@ export class AdmissionController {
       outcome = failure(err);
       if (stream.status === 'open') stream.abort(err as Error);
     }
-    this.#finish(connection, outcome, 'listener');
+    this.#finish(connection, outcome, 'listener', renewal);
   }
 
   #context(connection: Connection): ExchangeContext {
@@ -363,10 +399,21 @@ export class AdmissionController {
     };
   }
 
-  #finish(connection: Connection, outcome: ExchangeOutcome, role: 'dialer' | 'listener'): void {
+  #finish(
+    connection: Connection,
+    outcome: ExchangeOutcome,
+    role: 'dialer' | 'listener',
+    renewal: boolean,
+  ): void {
     const peer = connection.remotePeer.toString();
     if (outcome.admitted) {
-      this.#log.info('peer admitted', { peer, role, grantId: outcome.grant.grantId.toString() });
+      const fields = { peer, role, grantId: outcome.grant.grantId.toString() };
+      if (renewal) {
+        // Same peer, fresh ticket: nothing new to announce (identify already ran).
+        this.#log.debug('admission renewed', { ...fields, expiresAt: outcome.grant.expiresAt });
+        return;
+      }
+      this.#log.info('peer admitted', fields);
       for (const l of this.#admittedListeners) {
         try {
           l({ peerId: connection.remotePeer, ...outcome.grant }, connection);
@@ -381,6 +428,7 @@ export class AdmissionController {
     this.#log.warn(refusedByUs ? 'admission refused' : 'admission refused by remote', {
       peer,
       role,
+      renewal,
       code: outcome.code,
       reason: outcome.reason,
     });
@@ -397,14 +445,19 @@ export class AdmissionController {
     const peerId = connection.remotePeer;
     const key = peerId.toString();
     const previous = this.#admitted.get(key);
-    if (previous) clearTimeout(previous.timer);
+    if (previous) {
+      clearTimeout(previous.timer);
+      clearTimeout(previous.renewTimer);
+    }
     this.#blocked.delete(key);
     const entry: Admitted = {
       peerId,
       grantId: grant.grantId,
       expiresAt: grant.expiresAt,
       timer: this.#expiryTimer(peerId, grant.expiresAt),
+      renewTimer: undefined,
     };
+    entry.renewTimer = this.#renewTimer(entry, renewDelay(grant.expiresAt - Date.now()));
     this.#admitted.set(key, entry);
     this.#settle(connection, true);
   }
@@ -421,6 +474,34 @@ export class AdmissionController {
         }
         this.#log.info('admission expired', { peer: peerId.toString() });
         void this.#end(peerId, 'expired');
+      },
+      Math.min(delay, MAX_TIMER_MS),
+    );
+    timer.unref();
+    return timer;
+  }
+
+  /** Arms the renewal of `entry` after `delay`; a failed renewal retries at half the time left, bounded by MIN_RENEW_DELAY_MS. */
+  #renewTimer(entry: Admitted, delay: number | undefined): NodeJS.Timeout | undefined {
+    if (delay === undefined) return undefined;
+    const timer = setTimeout(
+      () => {
+        const key = entry.peerId.toString();
+        if (this.#admitted.get(key) !== entry) return;
+        if (delay > MAX_TIMER_MS) {
+          entry.renewTimer = this.#renewTimer(entry, renewDelay(entry.expiresAt - Date.now()));
+          return;
+        }
+        void this.renew(entry.peerId).then((renewed) => {
+          // A successful renewal replaced the entry and armed its own timer.
+          if (renewed || this.#admitted.get(key) !== entry) return;
+          const left = entry.expiresAt - Date.now();
+          this.#log.warn('admission renewal failed; retrying before the ticket ends', {
+            peer: key,
+            msLeft: left,
+          });
+          entry.renewTimer = this.#renewTimer(entry, left >= 2 * MIN_RENEW_DELAY_MS ? left / 2 : undefined);
+        });
       },
       Math.min(delay, MAX_TIMER_MS),
     );
@@ -448,7 +529,10 @@ export class AdmissionController {
   async #end(peerId: PeerId, reason: AdmissionEndReason): Promise<void> {
     const key = peerId.toString();
     const entry = this.#admitted.get(key);
-    if (entry) clearTimeout(entry.timer);
+    if (entry) {
+      clearTimeout(entry.timer);
+      clearTimeout(entry.renewTimer);
+    }
     this.#admitted.delete(key);
     this.#log.info('admission ended; disconnecting peer', { peer: key, reason });
     for (const l of this.#endedListeners) {
@@ -487,9 +571,26 @@ export class AdmissionController {
   }
 }
 
+/**
+ * When to renew a ticket with `msLeft` to live: ADMISSION_RENEW_BEFORE_MS before its end, or after
+ * ADMISSION_RENEW_AT_FRACTION of a shorter lifetime; undefined when too little is left to try.
+ */
+export function renewDelay(msLeft: number): number | undefined {
+  if (!(msLeft > 2 * MIN_RENEW_DELAY_MS)) return undefined;
+  return Math.max(
+    MIN_RENEW_DELAY_MS,
+    msLeft - ADMISSION_RENEW_BEFORE_MS,
+    msLeft * ADMISSION_RENEW_AT_FRACTION,
+  );
+}
+
 function failure(err: unknown): ExchangeOutcome {
   const code =
-    err instanceof P2pError && err.code === 'FRAME_TIMEOUT' ? VerdictCode.TIMEOUT : VerdictCode.MALFORMED;
+    err instanceof P2pError && err.code === 'FRAME_TIMEOUT'
+      ? VerdictCode.TIMEOUT
+      : err instanceof P2pError && err.code === 'CREDENTIAL_UNAVAILABLE'
+        ? VerdictCode.INTERNAL
+        : VerdictCode.MALFORMED;
   return { admitted: false, by: 'us', code, reason: (err as Error)?.message ?? String(err) };
 }
 

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { PeerId, Stream } from '@libp2p/interface';
 import { P2pError } from '../errors.ts';
 import { FramedStream } from '../frames.ts';
-import type { AdmissionAuthority, AdmissionGrant } from './authority.ts';
+import type { AdmissionAuthority, AdmissionCredential, AdmissionGrant } from './authority.ts';
 import { CHALLENGE_BYTES, MAX_ADMISSION_FRAME_BYTES, MAX_REASON_BYTES } from './constants.ts';
 import { decodeAdmissionMessage, encodeAdmissionMessage, MessageType, VerdictCode } from './messages.ts';
 
@@ -48,7 +48,25 @@ export async function runListenerExchange(stream: Stream, ctx: ExchangeContext):
     await framed.close(t);
     return verdict;
   }
-  const own = await ctx.authority.credentialFor(ctx.remotePeer, proof.challenge);
+  let own: AdmissionCredential;
+  try {
+    own = await ctx.authority.credentialFor(ctx.remotePeer, proof.challenge);
+  } catch (err) {
+    // We cannot prove ourselves: tell the dialer why at once instead of letting it time out.
+    const failed = credentialError(err);
+    await framed.write(
+      encodeAdmissionMessage({
+        type: MessageType.LISTENER_VERDICT,
+        code: VerdictCode.INTERNAL,
+        reason: clip(failed.message),
+        ticket: new Uint8Array(0),
+        authenticator: new Uint8Array(0),
+      }),
+      t,
+    );
+    await framed.close(t);
+    return { admitted: false, by: 'us', code: VerdictCode.INTERNAL, reason: clip(failed.message) };
+  }
   ctx.onAdmitted(verdict.grant);
   await framed.write(
     encodeAdmissionMessage({
@@ -79,7 +97,15 @@ export async function runDialerExchange(stream: Stream, ctx: ExchangeContext): P
     MessageType.CHALLENGE,
   );
   const ours = randomBytes(CHALLENGE_BYTES);
-  const own = await ctx.authority.credentialFor(ctx.remotePeer, theirs);
+  let own: AdmissionCredential;
+  try {
+    own = await ctx.authority.credentialFor(ctx.remotePeer, theirs);
+  } catch (err) {
+    // Nothing to present: reset the stream now so the listener does not wait out its message timeout.
+    const failed = credentialError(err);
+    framed.reset(failed);
+    throw failed;
+  }
   await framed.write(
     encodeAdmissionMessage({
       type: MessageType.PROOF,
@@ -145,6 +171,15 @@ function decodeOrReset<T extends 1 | 2 | 3 | 4>(framed: FramedStream, bytes: Uin
     framed.reset(err as Error);
     throw err;
   }
+}
+
+/** Wraps a failure of our own ticket layer in a CREDENTIAL_UNAVAILABLE error that says what to do. */
+function credentialError(err: unknown): P2pError {
+  return new P2pError(
+    'CREDENTIAL_UNAVAILABLE',
+    `this node cannot present a network ticket: ${(err as Error)?.message ?? String(err)}; check its network grant`,
+    { cause: err },
+  );
 }
 
 /** Maps a verifier's error code to a verdict code the remote understands. */
