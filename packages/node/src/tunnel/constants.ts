@@ -1,0 +1,71 @@
+/** Protocol id, limits and timeouts of the DIBS tunnel (`/dibs/tunnel/1.0`). */
+
+/** The libp2p protocol a client opens to reach a service through its host node. */
+export const TUNNEL_PROTOCOL = '/dibs/tunnel/1.0';
+/** Version carried in every control message and in the data-channel hello. */
+export const TUNNEL_VERSION = 1;
+
+/** Largest control message (CBOR) either side accepts; the open request (ticket ≤ 1 KiB) is the biggest. */
+export const MAX_CONTROL_MESSAGE_BYTES = 4096;
+/** Bytes of the big-endian length prefix in front of each control message. */
+export const CONTROL_LENGTH_BYTES = 2;
+/** Time allowed for each control message to arrive. */
+export const CONTROL_MESSAGE_TIMEOUT_MS = 5_000;
+
+/** Challenge the server sends first; the client's authenticator must bind it. */
+export const CHALLENGE_BYTES = 32;
+/** Fresh nonce each side contributes to the data-channel keys. */
+export const NONCE_BYTES = 32;
+/** Random tunnel session id (also the data-channel token id). */
+export const SESSION_ID_BYTES = 16;
+/** Longest host name or IP literal a client may ask for (DNS limit). */
+export const MAX_HOST_BYTES = 253;
+/** Longest human-readable error message in a result. */
+export const MAX_MESSAGE_BYTES = 512;
+/** Longest error code string. */
+export const MAX_CODE_BYTES = 48;
+/** Most data-channel addresses a server offers. */
+export const MAX_OFFER_HOSTS = 8;
+
+/** How long the server waits for the chain mirror when a ticket names a grant it has not seen yet. */
+export const TUNNEL_CATCH_UP_MS = 3_000;
+/** Most re-checks during that wait. */
+export const TUNNEL_CATCH_UP_ATTEMPTS = 40;
+/** Time allowed to connect to the service's target (or VPN destination). */
+export const TARGET_CONNECT_TIMEOUT_MS = 5_000;
+/** Time allowed to resolve a VPN destination name at the exit. */
+export const RESOLVE_TIMEOUT_MS = 5_000;
+
+/** Concurrent tunnels one peer may hold through one node. */
+export const MAX_TUNNELS_PER_PEER = 1024;
+/** Concurrent tunnels through one node. */
+export const MAX_TUNNELS_TOTAL = 4096;
+/** Inbound tunnel control streams libp2p lets one connection open at once (stream channels stay open). */
+export const MAX_TUNNEL_STREAMS = MAX_TUNNELS_PER_PEER + 16;
+
+/** Magic in front of a data-channel connection: "DIBT". */
+export const DATA_MAGIC = Uint8Array.of(0x44, 0x49, 0x42, 0x54);
+/** Bytes the client sends in clear on a new data connection: magic, version, session id. */
+export const DATA_PREAMBLE_BYTES = DATA_MAGIC.length + 1 + SESSION_ID_BYTES;
+/** Time the client waits for the data channel to answer before falling back to the libp2p stream. */
+export const DATA_CONNECT_TIMEOUT_MS = 1_500;
+/** Time the server keeps an unclaimed data-channel offer (and a data connection may take for its hello). */
+export const DATA_OFFER_TIMEOUT_MS = 5_000;
+/** Data connections not yet past their hello, at once (each holds at most one small record). */
+export const MAX_PENDING_DATA_CONNECTIONS = 256;
+
+/**
+ * Largest plaintext per data-channel record. Measured with bench/tunnel.ts on loopback (2 cores): see
+ * docs/tunnel.md. Records are read whole before decryption, so this also bounds per-record memory.
+ */
+export const MAX_RECORD_PLAINTEXT = 256 * 1024;
+/** Record header: u32 big-endian, top bit = FIN, the rest = plaintext length. */
+export const RECORD_HEADER_BYTES = 4;
+/** AES-GCM tag length. */
+export const RECORD_TAG_BYTES = 16;
+/** FIN flag in the record header. */
+export const RECORD_FIN = 0x8000_0000;
+/** Records per direction before the channel refuses to go on (nonce space stays far from wrap). */
+export const MAX_RECORDS_PER_DIRECTION = 2 ** 48;
+/** HKDF info label for the data-channel keys. */
+export const DATA_KEY_LABEL = 'dibs/tunnel/1/data';

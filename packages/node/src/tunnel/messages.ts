@@ -1,0 +1,266 @@
+/**
+ * The four control messages of `/dibs/tunnel/1.0`, as canonical CBOR arrays `[version, type, …fields]`.
+ * Decoding is strict: size bound first, then cborg in strict mode, then a schema check of every field,
+ * then a re-encode that must give back the same bytes (so exactly one encoding of each message exists).
+ */
+import { decode as cborDecode, encode as cborEncode } from 'cborg';
+import {
+  CHALLENGE_BYTES,
+  MAX_CODE_BYTES,
+  MAX_CONTROL_MESSAGE_BYTES,
+  MAX_HOST_BYTES,
+  MAX_MESSAGE_BYTES,
+  MAX_OFFER_HOSTS,
+  NONCE_BYTES,
+  SESSION_ID_BYTES,
+  TUNNEL_VERSION,
+} from './constants.ts';
+import { TunnelError } from './errors.ts';
+
+/** Message type tags. */
+export const TunnelMessageType = { CHALLENGE: 1, OPEN: 2, RESULT: 3, START: 4 } as const;
+
+/** Largest ticket / authenticator carried (the ticket library's own bounds are lower). */
+const MAX_TICKET_FIELD = 1024;
+const MAX_AUTHENTICATOR_FIELD = 256;
+
+/** A `host:port` the client asks a vpn service to reach inside its private network. */
+export interface Destination {
+  host: string;
+  port: number;
+}
+
+/** Server → client, first: the nonce the client's authenticator must bind. */
+export interface ChallengeMessage {
+  type: typeof TunnelMessageType.CHALLENGE;
+  challenge: Uint8Array;
+}
+
+/** Client → server: ticket, authenticator, optional destination, the client's key nonce, data channel wanted. */
+export interface OpenMessage {
+  type: typeof TunnelMessageType.OPEN;
+  ticket: Uint8Array;
+  authenticator: Uint8Array;
+  destination: Destination | null;
+  clientNonce: Uint8Array;
+  wantData: boolean;
+}
+
+/** Where and how to reach the server's data channel. */
+export interface DataOffer {
+  port: number;
+  hosts: string[];
+  serverNonce: Uint8Array;
+}
+
+/** Server → client: `OK` (with the session id and maybe a data-channel offer) or an error code. */
+export interface ResultMessage {
+  type: typeof TunnelMessageType.RESULT;
+  code: string;
+  message: string;
+  sessionId: Uint8Array;
+  offer: DataOffer | null;
+}
+
+/** Client → server: which channel carries the bytes (0 = data channel, 1 = this stream). */
+export interface StartMessage {
+  type: typeof TunnelMessageType.START;
+  channel: 'data' | 'stream';
+}
+
+/** Any tunnel control message. */
+export type TunnelMessage = ChallengeMessage | OpenMessage | ResultMessage | StartMessage;
+
+const EMPTY = new Uint8Array(0);
+
+function toWire(msg: TunnelMessage): unknown[] {
+  switch (msg.type) {
+    case TunnelMessageType.CHALLENGE:
+      return [TUNNEL_VERSION, msg.type, msg.challenge];
+    case TunnelMessageType.OPEN:
+      return [
+        TUNNEL_VERSION,
+        msg.type,
+        msg.ticket,
+        msg.authenticator,
+        msg.destination ? [msg.destination.host, msg.destination.port] : null,
+        msg.clientNonce,
+        msg.wantData,
+      ];
+    case TunnelMessageType.RESULT:
+      return [
+        TUNNEL_VERSION,
+        msg.type,
+        msg.code,
+        msg.message,
+        msg.sessionId,
+        msg.offer ? [msg.offer.port, msg.offer.hosts, msg.offer.serverNonce] : null,
+      ];
+    case TunnelMessageType.START:
+      return [TUNNEL_VERSION, msg.type, msg.channel === 'data' ? 0 : 1];
+  }
+}
+
+/** Encodes a message; throws MALFORMED when a field is out of its schema. */
+export function encodeTunnelMessage(msg: TunnelMessage): Uint8Array {
+  // Validating our own output keeps a bug here from ever putting off-schema bytes on the wire.
+  const bytes = new Uint8Array(cborEncode(toWire(msg)));
+  if (bytes.length > MAX_CONTROL_MESSAGE_BYTES) {
+    throw new TunnelError(
+      'TOO_LARGE',
+      `control message of ${bytes.length} bytes exceeds ${MAX_CONTROL_MESSAGE_BYTES}`,
+    );
+  }
+  fromWire(cborDecode(bytes, DECODE_OPTIONS));
+  return bytes;
+}
+
+const DECODE_OPTIONS = {
+  strict: true,
+  allowIndefinite: false,
+  allowUndefined: false,
+  allowInfinity: false,
+  allowNaN: false,
+  allowBigInt: false,
+  rejectDuplicateMapKeys: true,
+} as const;
+
+/** Decodes one control message; any deviation from the schema is MALFORMED (never a crash). */
+export function decodeTunnelMessage(bytes: Uint8Array): TunnelMessage {
+  if (!(bytes instanceof Uint8Array)) throw malformed('not bytes');
+  if (bytes.length > MAX_CONTROL_MESSAGE_BYTES) {
+    throw new TunnelError(
+      'TOO_LARGE',
+      `control message of ${bytes.length} bytes exceeds ${MAX_CONTROL_MESSAGE_BYTES}`,
+    );
+  }
+  let value: unknown;
+  try {
+    value = cborDecode(bytes, DECODE_OPTIONS);
+  } catch (err) {
+    throw malformed(`not canonical CBOR (${(err as Error).message})`, err);
+  }
+  const msg = fromWire(value);
+  const again = cborEncode(toWire(msg));
+  if (!equal(again, bytes)) throw malformed('not the canonical encoding');
+  return msg;
+}
+
+function fromWire(value: unknown): TunnelMessage {
+  if (!Array.isArray(value) || value.length < 2) throw malformed('expected an array [version, type, …]');
+  if (value[0] !== TUNNEL_VERSION) {
+    throw new TunnelError(
+      'UNSUPPORTED_VERSION',
+      `tunnel protocol version ${String(value[0])} is not supported (this node speaks ${TUNNEL_VERSION}); upgrade the older side`,
+    );
+  }
+  const f = value.slice(2);
+  switch (value[1]) {
+    case TunnelMessageType.CHALLENGE:
+      arity(f, 1);
+      return {
+        type: TunnelMessageType.CHALLENGE,
+        challenge: bytesField(f[0], 'challenge', CHALLENGE_BYTES, CHALLENGE_BYTES),
+      };
+    case TunnelMessageType.OPEN: {
+      arity(f, 5);
+      let destination: Destination | null = null;
+      if (f[2] !== null) {
+        const d = f[2];
+        if (!Array.isArray(d) || d.length !== 2) throw malformed('destination must be [host, port]');
+        destination = { host: hostField(d[0]), port: portField(d[1], 1) };
+      }
+      if (typeof f[4] !== 'boolean') throw malformed('wantData must be a boolean');
+      return {
+        type: TunnelMessageType.OPEN,
+        ticket: bytesField(f[0], 'ticket', 1, MAX_TICKET_FIELD),
+        authenticator: bytesField(f[1], 'authenticator', 1, MAX_AUTHENTICATOR_FIELD),
+        destination,
+        clientNonce: bytesField(f[3], 'clientNonce', NONCE_BYTES, NONCE_BYTES),
+        wantData: f[4],
+      };
+    }
+    case TunnelMessageType.RESULT: {
+      arity(f, 4);
+      const code = textField(f[0], 'code', MAX_CODE_BYTES);
+      if (!/^[A-Z][A-Z_]*$/.test(code)) throw malformed('code must be UPPER_SNAKE_CASE');
+      let offer: DataOffer | null = null;
+      if (f[3] !== null) {
+        const o = f[3];
+        if (!Array.isArray(o) || o.length !== 3) throw malformed('offer must be [port, hosts, serverNonce]');
+        if (!Array.isArray(o[1]) || o[1].length > MAX_OFFER_HOSTS) {
+          throw malformed(`offer hosts must be an array of at most ${MAX_OFFER_HOSTS}`);
+        }
+        offer = {
+          port: portField(o[0], 1),
+          hosts: o[1].map((h: unknown) => hostField(h)),
+          serverNonce: bytesField(o[2], 'serverNonce', NONCE_BYTES, NONCE_BYTES),
+        };
+      }
+      const sessionId = bytesField(f[2], 'sessionId', 0, SESSION_ID_BYTES);
+      if (code === 'OK' && sessionId.length !== SESSION_ID_BYTES)
+        throw malformed('an OK result needs a session id');
+      return {
+        type: TunnelMessageType.RESULT,
+        code,
+        message: textField(f[1], 'message', MAX_MESSAGE_BYTES),
+        sessionId,
+        offer,
+      };
+    }
+    case TunnelMessageType.START:
+      arity(f, 1);
+      if (f[0] !== 0 && f[0] !== 1) throw malformed('channel must be 0 (data) or 1 (stream)');
+      return { type: TunnelMessageType.START, channel: f[0] === 0 ? 'data' : 'stream' };
+    default:
+      throw malformed(`unknown message type ${String(value[1])}`);
+  }
+}
+
+function arity(fields: unknown[], n: number): void {
+  if (fields.length !== n) throw malformed(`expected ${n} fields, got ${fields.length}`);
+}
+
+function bytesField(v: unknown, name: string, min: number, max: number): Uint8Array {
+  if (!(v instanceof Uint8Array)) throw malformed(`${name} must be a byte string`);
+  if (v.length < min || v.length > max)
+    throw malformed(`${name} must be ${min}..${max} bytes, got ${v.length}`);
+  // cborg hands out views into the input on Node; callers keep their own copy.
+  return v.length === 0 ? EMPTY : new Uint8Array(v);
+}
+
+const UTF8 = new TextEncoder();
+
+function textField(v: unknown, name: string, maxBytes: number): string {
+  if (typeof v !== 'string') throw malformed(`${name} must be a text string`);
+  if (UTF8.encode(v).length > maxBytes) throw malformed(`${name} is longer than ${maxBytes} bytes`);
+  return v;
+}
+
+function hostField(v: unknown): string {
+  const host = textField(v, 'host', MAX_HOST_BYTES);
+  // Names and IP literals only: no spaces, no control characters, no URL syntax.
+  if (!/^[A-Za-z0-9._:-]+$/.test(host)) throw malformed('host must be a DNS name or an IP literal');
+  return host;
+}
+
+function portField(v: unknown, min: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 65535) {
+    throw malformed(`port must be an integer ${min}..65535`);
+  }
+  return v;
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function malformed(detail: string, cause?: unknown): TunnelError {
+  return new TunnelError(
+    'MALFORMED',
+    `malformed tunnel message: ${detail}; the peer does not follow /dibs/tunnel/1.0`,
+    cause === undefined ? undefined : { cause },
+  );
+}

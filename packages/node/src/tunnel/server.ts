@@ -1,0 +1,558 @@
+/**
+ * The host side of `/dibs/tunnel/1.0`: checks the service ticket (with a bounded wait for the chain
+ * mirror), picks and dials the destination, registers the session so chain state can end it, offers
+ * the encrypted data channel and forwards bytes both ways. Nothing reaches the target before the
+ * ticket checked out; a bad stream is reset with a logged reason and nothing else is disturbed.
+ */
+import { randomBytes } from 'node:crypto';
+import { connect, createServer, isIP, type Server, type Socket } from 'node:net';
+import type { SessionRegistry, TicketError, TicketVerifier, VerifiedSession } from '@dibs/core';
+import type { Connection, Stream } from '@libp2p/interface';
+import type { DibsHost } from '../p2p/host.ts';
+import { type P2pLogger, stderrLogger } from '../p2p/log.ts';
+import {
+  CHALLENGE_BYTES,
+  CONTROL_MESSAGE_TIMEOUT_MS,
+  DATA_MAGIC,
+  DATA_OFFER_TIMEOUT_MS,
+  DATA_PREAMBLE_BYTES,
+  TUNNEL_CATCH_UP_MS,
+  TUNNEL_CATCH_UP_ATTEMPTS,
+  MAX_OFFER_HOSTS,
+  MAX_PENDING_DATA_CONNECTIONS,
+  MAX_TUNNEL_STREAMS,
+  MAX_TUNNELS_PER_PEER,
+  MAX_TUNNELS_TOTAL,
+  NONCE_BYTES,
+  RECORD_HEADER_BYTES,
+  RECORD_TAG_BYTES,
+  SESSION_ID_BYTES,
+  TARGET_CONNECT_TIMEOUT_MS,
+  TUNNEL_PROTOCOL,
+  TUNNEL_VERSION,
+} from './constants.ts';
+import { chooseDestination, type HostedService, resolveHost } from './destination.ts';
+import { TunnelError } from './errors.ts';
+import { readControl, writeControl } from './control.ts';
+import { type Destination, type OpenMessage, TunnelMessageType } from './messages.ts';
+import { type DataKeys, deriveDataKeys, RecordOpener, RecordSealer } from './record.ts';
+import { SecureChannel } from './secure-channel.ts';
+import { StreamChannel } from './stream-channel.ts';
+import {
+  type TunnelChannel,
+  type TunnelPath,
+  type TunnelSessionInfo,
+  TunnelSessionTable,
+} from './sessions.ts';
+import { splice } from './splice.ts';
+
+/** Verifier codes meaning "the chain mirror has not seen it yet" rather than "invalid". */
+const NOT_YET_MIRRORED = new Set(['UNKNOWN_GRANT', 'UNKNOWN_CLIENT_KEY', 'UNKNOWN_SERVICE']);
+
+/** Data-channel listener settings. */
+export interface DataChannelOptions {
+  /** Interface to bind; default the libp2p TCP listener's (loopback-only host → 127.0.0.1, else all). */
+  host?: string;
+  /** Port to bind; default 0 (the OS picks). */
+  port?: number;
+  /** Addresses to offer instead of the host's own TCP addresses (a port forward, a public IP). */
+  announce?: { hosts?: string[]; port?: number };
+}
+
+/** Options of {@link TunnelServer.start}. */
+export interface TunnelServerOptions {
+  /** The node's libp2p host; the protocol is registered behind its admission gate. */
+  host: DibsHost;
+  /** Verifies service tickets against the node's GrantCache (without serviceIds: any service hosted here). */
+  verifier: TicketVerifier;
+  /** Live sessions on the same GrantCache: revocation, retirement and expiry close tunnels. */
+  sessions: SessionRegistry;
+  /** The hosted service behind a service id, or undefined when this node does not serve it. */
+  lookup(serviceId: bigint): HostedService | undefined;
+  /** Asks the chain mirror to poll now (the daemon wires `mirror.pollOnce()`). */
+  catchUp?: () => Promise<void>;
+  /** Longest wait for the mirror on a grant it has not seen; default TUNNEL_CATCH_UP_MS. */
+  catchUpMs?: number;
+  /** The data channel; `false` disables it (every tunnel uses the stream). Default on. */
+  dataChannel?: boolean | DataChannelOptions;
+  /** Name resolution at the exit (vpn destinations); default dns.lookup. */
+  resolve?: (host: string) => Promise<string[]>;
+  /** Per-peer and total tunnel limits; defaults MAX_TUNNELS_PER_PEER / MAX_TUNNELS_TOTAL. */
+  maxTunnelsPerPeer?: number;
+  maxTunnels?: number;
+  logger?: P2pLogger;
+}
+
+interface PendingData {
+  keys: DataKeys;
+  timer: NodeJS.Timeout;
+  bound?: SecureChannel;
+  onBound?: (channel: SecureChannel) => void;
+}
+
+/** The tunnel server of one node. */
+export class TunnelServer {
+  readonly #options: TunnelServerOptions;
+  readonly #log: P2pLogger;
+  readonly #table = new TunnelSessionTable();
+  readonly #pending = new Map<string, PendingData>();
+  readonly #closers = new Set<(err: Error) => void>();
+  readonly #perPeer: number;
+  readonly #total: number;
+  #dataServer: Server | undefined;
+  #dataPending = 0;
+  #handshakes = 0;
+  #stopped = false;
+
+  private constructor(options: TunnelServerOptions) {
+    this.#options = options;
+    this.#log = options.logger ?? stderrLogger;
+    this.#perPeer = options.maxTunnelsPerPeer ?? MAX_TUNNELS_PER_PEER;
+    this.#total = options.maxTunnels ?? MAX_TUNNELS_TOTAL;
+  }
+
+  /** Starts the data-channel listener and registers `/dibs/tunnel/1.0` on the host. */
+  static async start(options: TunnelServerOptions): Promise<TunnelServer> {
+    const server = new TunnelServer(options);
+    if (options.dataChannel !== false) await server.#listenData();
+    await options.host.handle(TUNNEL_PROTOCOL, (stream, connection) => server.#onStream(stream, connection), {
+      maxInboundStreams: MAX_TUNNEL_STREAMS,
+      maxOutboundStreams: MAX_TUNNEL_STREAMS,
+      runOnLimitedConnection: true,
+    });
+    return server;
+  }
+
+  /** Live inbound tunnels with their byte counts. */
+  sessions(): TunnelSessionInfo[] {
+    return this.#table.list();
+  }
+
+  /** The data channel's bound address, if it runs. */
+  dataAddress(): { host: string; port: number } | undefined {
+    const a = this.#dataServer?.address();
+    return a && typeof a === 'object' ? { host: a.address, port: a.port } : undefined;
+  }
+
+  /** Unregisters the protocol, closes every tunnel and the data listener. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await this.#options.host.libp2p.unhandle(TUNNEL_PROTOCOL).catch(() => {});
+    for (const close of [...this.#closers]) close(new TunnelError('CLOSED', 'the tunnel server stopped'));
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.timer);
+      p.bound?.destroy();
+    }
+    this.#pending.clear();
+    const server = this.#dataServer;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  async #listenData(): Promise<void> {
+    const opts = typeof this.#options.dataChannel === 'object' ? this.#options.dataChannel : {};
+    const host = opts.host ?? this.#defaultDataHost();
+    const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
+      this.#onDataSocket(socket),
+    );
+    server.maxConnections = MAX_TUNNELS_TOTAL + MAX_PENDING_DATA_CONNECTIONS;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.#log.warn('tunnel data listener error', { error: err.message }));
+    this.#dataServer = server;
+  }
+
+  #tcpHosts(): string[] {
+    const hosts: string[] = [];
+    for (const ma of this.#options.host.multiaddrs()) {
+      const s = ma.toString();
+      if (s.includes('/p2p-circuit') || s.includes('/ws')) continue;
+      const m = /^\/ip([46])\/([^/]+)\/tcp\/\d+/.exec(s);
+      if (m && !hosts.includes(m[2]!)) hosts.push(m[2]!);
+    }
+    return hosts;
+  }
+
+  #defaultDataHost(): string {
+    const hosts = this.#tcpHosts();
+    if (hosts.length > 0 && hosts.every((h) => h === '127.0.0.1')) return '127.0.0.1';
+    if (hosts.length > 0 && hosts.every((h) => h === '::1')) return '::1';
+    return '0.0.0.0';
+  }
+
+  #offerAddress(): { port: number; hosts: string[] } | undefined {
+    const bound = this.dataAddress();
+    if (!bound) return undefined;
+    const opts = typeof this.#options.dataChannel === 'object' ? this.#options.dataChannel : {};
+    const hosts =
+      opts.announce?.hosts ??
+      (isWildcard(bound.host) ? this.#tcpHosts() : [bound.host]).filter((h) => isIP(h));
+    return { port: opts.announce?.port ?? bound.port, hosts: hosts.slice(0, MAX_OFFER_HOSTS) };
+  }
+
+  /** One tunnel request on an admitted connection. */
+  async #onStream(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString();
+    let target: Socket | undefined;
+    let unregister: (() => void) | undefined;
+    let sessionIdHex: string | undefined;
+    this.#handshakes++;
+    try {
+      if (this.#table.size + this.#handshakes > this.#total || this.#table.countFor(peer) >= this.#perPeer) {
+        throw new TunnelError(
+          'TOO_MANY_TUNNELS',
+          `this node carries its maximum of tunnels (${this.#total} in all, ${this.#perPeer} per peer); close some and retry`,
+        );
+      }
+      const challenge = randomBytes(CHALLENGE_BYTES);
+      await writeControl(
+        stream,
+        { type: TunnelMessageType.CHALLENGE, challenge },
+        CONTROL_MESSAGE_TIMEOUT_MS,
+      );
+      const open = await readControl(stream, CONTROL_MESSAGE_TIMEOUT_MS, 'open request');
+      if (open.type !== TunnelMessageType.OPEN) {
+        throw new TunnelError('MALFORMED', `expected an open request, got message type ${open.type}`);
+      }
+      const session = await this.#verify(open, connection, challenge);
+      const service = this.#options.lookup(session.serviceId);
+      if (!service) {
+        throw new TunnelError('UNKNOWN_SERVICE', `service ${session.serviceId} is not served by this node`);
+      }
+      const destination = await chooseDestination(
+        service,
+        open.destination,
+        this.#options.resolve ?? resolveHost,
+      );
+      // The target is dialed only now: the ticket checked out and the destination is allowed.
+      target = await dialTarget(destination);
+      const sessionId = randomBytes(SESSION_ID_BYTES);
+      sessionIdHex = sessionId.toString('hex');
+      const path: TunnelPath = connection.remoteAddr.toString().includes('/p2p-circuit')
+        ? 'relayed'
+        : 'direct';
+      const offerAddress = open.wantData ? this.#offerAddress() : undefined;
+      let offer = null;
+      if (offerAddress) {
+        const serverNonce = randomBytes(NONCE_BYTES);
+        const keys = deriveDataKeys({
+          sessionKey: session.sessionKey,
+          challenge,
+          clientNonce: open.clientNonce,
+          serverNonce,
+          clientPeerId: connection.remotePeer.toMultihash().bytes,
+          serverPeerId: this.#options.host.peerId.toMultihash().bytes,
+          sessionId,
+        });
+        const id = sessionIdHex;
+        const timer = setTimeout(() => this.#dropPending(id), DATA_OFFER_TIMEOUT_MS);
+        timer.unref();
+        this.#pending.set(id, { keys, timer });
+        offer = { ...offerAddress, serverNonce };
+      }
+      // Chain state may end the session from here on (revocation, retirement, expiry).
+      let ended: TunnelError | undefined;
+      let closeNow: ((err: Error) => void) | undefined;
+      unregister = this.#options.sessions.register(session, (reason: TicketError) => {
+        ended = new TunnelError('SESSION_ENDED', `tunnel closed: ${reason.message}`, { detail: reason.code });
+        this.#log.info('tunnel closed by chain state', { peer, session: sessionIdHex, code: reason.code });
+        closeNow?.(ended);
+      });
+      if (ended) throw ended;
+      await writeControl(
+        stream,
+        { type: TunnelMessageType.RESULT, code: 'OK', message: '', sessionId, offer },
+        CONTROL_MESSAGE_TIMEOUT_MS,
+      );
+      const start = await readControl(stream, CONTROL_MESSAGE_TIMEOUT_MS, 'start');
+      if (start.type !== TunnelMessageType.START) {
+        throw new TunnelError('MALFORMED', `expected start, got message type ${start.type}`);
+      }
+      let channel: SecureChannel | StreamChannel;
+      let channelKind: TunnelChannel;
+      if (start.channel === 'data') {
+        if (!offer) throw new TunnelError('MALFORMED', 'the client chose a data channel it was not offered');
+        channel = await this.#claimData(sessionIdHex);
+        channelKind = 'data';
+        // The control stream's work is done; the data connection carries the tunnel from here.
+        stream.close().catch(() => {});
+      } else {
+        this.#dropPending(sessionIdHex);
+        channel = new StreamChannel(stream);
+        channelKind = 'stream';
+      }
+      if (ended) throw ended;
+      this.#handshakes--;
+      const targetSocket = target;
+      const removeEntry = this.#table.add({
+        id: sessionIdHex,
+        serviceId: session.serviceId,
+        peerId: peer,
+        direction: 'inbound',
+        path,
+        channel: channelKind,
+        openedAt: Date.now(),
+        bytesIn: () => channel.bytesIn,
+        bytesOut: () => channel.bytesOut,
+        destination,
+      });
+      const close = (err: Error) => {
+        channel.destroy(err);
+        targetSocket.destroy();
+      };
+      closeNow = close;
+      this.#closers.add(close);
+      const done = unregister;
+      splice(channel, targetSocket, (error) => {
+        this.#closers.delete(close);
+        removeEntry();
+        done();
+        this.#log.debug('tunnel ended', {
+          peer,
+          session: sessionIdHex,
+          bytesIn: channel.bytesIn,
+          bytesOut: channel.bytesOut,
+          ...(error ? { error: error.message } : {}),
+        });
+      });
+      return;
+    } catch (err) {
+      this.#handshakes--;
+      unregister?.();
+      target?.destroy();
+      if (sessionIdHex) this.#dropPending(sessionIdHex);
+      await this.#refuse(stream, peer, err as Error);
+    }
+  }
+
+  async #verify(open: OpenMessage, connection: Connection, challenge: Uint8Array): Promise<VerifiedSession> {
+    const input = {
+      ticket: open.ticket,
+      authenticator: open.authenticator,
+      remotePeerId: connection.remotePeer.toMultihash().bytes,
+      challenge,
+    };
+    const verifier = this.#options.verifier;
+    const catchUpMs = this.#options.catchUpMs ?? TUNNEL_CATCH_UP_MS;
+    const deadline = Date.now() + catchUpMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const session = verifier.verify(input);
+        if (session.kind !== 'service') {
+          throw new TunnelError(
+            'TICKET_REFUSED',
+            'a network ticket does not open tunnels; present a service ticket',
+            {
+              detail: 'WRONG_TYPE',
+            },
+          );
+        }
+        return session;
+      } catch (err) {
+        if (err instanceof TunnelError) throw err;
+        const code = String((err as { code?: unknown }).code ?? '');
+        const rest = deadline - Date.now();
+        // A client that just got its grant may be a block ahead of our mirror: wait for it, bounded.
+        if (!NOT_YET_MIRRORED.has(code) || rest <= 0 || attempt >= TUNNEL_CATCH_UP_ATTEMPTS) {
+          throw new TunnelError('TICKET_REFUSED', `ticket refused: ${(err as Error).message}`, {
+            detail: code || undefined,
+            cause: err,
+          });
+        }
+        await this.#waitForMirror(Math.min(rest, 500));
+      }
+    }
+  }
+
+  async #waitForMirror(ms: number): Promise<void> {
+    const catchUp = this.#options.catchUp;
+    let timer: NodeJS.Timeout | undefined;
+    const sleep = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    });
+    try {
+      if (catchUp) await Promise.race([catchUp().catch(() => {}), sleep]);
+      else await sleep;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #refuse(stream: Stream, peer: string, err: Error): Promise<void> {
+    const error =
+      err instanceof TunnelError
+        ? err
+        : new TunnelError('INTERNAL', `tunnel failed: ${err.message}`, { cause: err });
+    // Protocol violations get a reset; refusals get a result the client can show, then a close.
+    const protocolFault = [
+      'MALFORMED',
+      'TOO_LARGE',
+      'TIMEOUT',
+      'STREAM_ENDED',
+      'UNSUPPORTED_VERSION',
+    ].includes(error.code);
+    this.#log.info('tunnel refused', {
+      peer,
+      code: error.code,
+      ...(error.detail ? { detail: error.detail } : {}),
+      reason: error.message,
+    });
+    if (stream.status !== 'open') return;
+    if (protocolFault) {
+      stream.abort(error);
+      return;
+    }
+    try {
+      const message = error.message.length > 400 ? `${error.message.slice(0, 400)}…` : error.message;
+      await writeControl(
+        stream,
+        {
+          type: TunnelMessageType.RESULT,
+          code: error.code,
+          message: error.detail ? `[${error.detail}] ${message}` : message,
+          sessionId: new Uint8Array(0),
+          offer: null,
+        },
+        CONTROL_MESSAGE_TIMEOUT_MS,
+      );
+      await stream.close({ signal: AbortSignal.timeout(CONTROL_MESSAGE_TIMEOUT_MS) });
+    } catch (e) {
+      if (stream.status === 'open') stream.abort(e as Error);
+    }
+  }
+
+  #dropPending(id: string): void {
+    const p = this.#pending.get(id);
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.#pending.delete(id);
+    p.bound?.destroy();
+  }
+
+  /** The bound data channel of session `id` (the client only starts it after our hello, so it exists). */
+  #claimData(id: string): Promise<SecureChannel> {
+    const p = this.#pending.get(id);
+    if (!p) {
+      return Promise.reject(
+        new TunnelError('TIMEOUT', 'the data-channel offer expired before the client used it'),
+      );
+    }
+    if (p.bound) {
+      clearTimeout(p.timer);
+      this.#pending.delete(id);
+      return Promise.resolve(p.bound);
+    }
+    return Promise.reject(
+      new TunnelError('MALFORMED', 'the client started a data channel that never completed its hello'),
+    );
+  }
+
+  #onDataSocket(socket: Socket): void {
+    if (this.#dataPending >= MAX_PENDING_DATA_CONNECTIONS || this.#stopped) {
+      socket.destroy();
+      return;
+    }
+    this.#dataPending++;
+    const want = DATA_PREAMBLE_BYTES + RECORD_HEADER_BYTES + RECORD_TAG_BYTES;
+    const chunks: Buffer[] = [];
+    let have = 0;
+    let settled = false;
+    const settle = (reason?: string) => {
+      if (settled) return false;
+      settled = true;
+      this.#dataPending--;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      if (reason) {
+        this.#log.info('data connection refused', { remote: socket.remoteAddress, reason });
+        socket.destroy();
+      }
+      return true;
+    };
+    const timer = setTimeout(() => settle('no hello in time'), DATA_OFFER_TIMEOUT_MS);
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      have += chunk.length;
+      if (have < want) return;
+      const all = Buffer.concat(chunks, have);
+      if (
+        !all.subarray(0, DATA_MAGIC.length).equals(DATA_MAGIC) ||
+        all[DATA_MAGIC.length] !== TUNNEL_VERSION
+      ) {
+        settle('bad preamble');
+        return;
+      }
+      const id = all.subarray(DATA_MAGIC.length + 1, DATA_PREAMBLE_BYTES).toString('hex');
+      const pending = this.#pending.get(id);
+      if (!pending || pending.bound) {
+        settle('unknown or used session id');
+        return;
+      }
+      const opener = new RecordOpener(pending.keys.clientToServer);
+      try {
+        const records = opener.push(all.subarray(DATA_PREAMBLE_BYTES, want));
+        if (records.length !== 1 || records[0]!.fin || records[0]!.plaintext.length !== 0)
+          throw new Error('not a hello');
+      } catch {
+        // A forged hello leaves the offer in place for the real client.
+        settle('hello does not authenticate');
+        return;
+      }
+      if (!settle()) return;
+      socket.pause();
+      const sealer = new RecordSealer(pending.keys.serverToClient);
+      for (const part of sealer.seal(new Uint8Array(0))) socket.write(part);
+      pending.bound = new SecureChannel({ socket, sealer, opener, leftover: all.subarray(want) });
+      pending.bound.on('error', () => {});
+    };
+    socket.on('data', onData);
+    socket.on('error', () => settle('socket error'));
+  }
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
+}
+
+/** Connects to the destination within TARGET_CONNECT_TIMEOUT_MS; TARGET_UNREACHABLE otherwise. */
+function dialTarget(destination: Destination): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({
+      host: destination.host,
+      port: destination.port,
+      allowHalfOpen: true,
+      noDelay: true,
+    });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(
+        new TunnelError(
+          'TARGET_UNREACHABLE',
+          `${destination.host}:${destination.port} did not accept a connection within ${TARGET_CONNECT_TIMEOUT_MS} ms`,
+        ),
+      );
+    }, TARGET_CONNECT_TIMEOUT_MS);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      socket.pause();
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(
+        new TunnelError(
+          'TARGET_UNREACHABLE',
+          `cannot reach ${destination.host}:${destination.port} from the host node: ${err.message}`,
+          { cause: err },
+        ),
+      );
+    });
+  });
+}

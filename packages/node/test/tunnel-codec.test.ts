@@ -1,0 +1,279 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { encode as cborEncode } from 'cborg';
+import {
+  chooseDestination,
+  compileRules,
+  decodeTunnelMessage,
+  deriveDataKeys,
+  encodeTunnelMessage,
+  isAllowed,
+  MAX_CONTROL_MESSAGE_BYTES,
+  MAX_RECORD_PLAINTEXT,
+  RecordOpener,
+  RecordSealer,
+  TunnelError,
+  type TunnelMessage,
+  TunnelMessageType,
+} from '../src/tunnel/index.ts';
+
+/** A deterministic generator so a failing fuzz case can be replayed. */
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function bytes(next: () => number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.floor(next() * 256);
+  return out;
+}
+
+function sample(next: () => number): TunnelMessage {
+  const pick = Math.floor(next() * 4);
+  if (pick === 0) return { type: TunnelMessageType.CHALLENGE, challenge: bytes(next, 32) };
+  if (pick === 1) {
+    return {
+      type: TunnelMessageType.OPEN,
+      ticket: bytes(next, 1 + Math.floor(next() * 1000)),
+      authenticator: bytes(next, 1 + Math.floor(next() * 200)),
+      destination:
+        next() < 0.5
+          ? null
+          : { host: `h${Math.floor(next() * 1e6)}.example`, port: 1 + Math.floor(next() * 65535) },
+      clientNonce: bytes(next, 32),
+      wantData: next() < 0.5,
+    };
+  }
+  if (pick === 2) {
+    const ok = next() < 0.5;
+    return {
+      type: TunnelMessageType.RESULT,
+      code: ok ? 'OK' : 'TICKET_REFUSED',
+      message: ok ? '' : 'refused: grant 7 was revoked',
+      sessionId: ok ? bytes(next, 16) : new Uint8Array(0),
+      offer:
+        ok && next() < 0.7
+          ? {
+              port: 1 + Math.floor(next() * 65535),
+              hosts: ['127.0.0.1', '::1'],
+              serverNonce: bytes(next, 32),
+            }
+          : null,
+    };
+  }
+  return { type: TunnelMessageType.START, channel: next() < 0.5 ? 'data' : 'stream' };
+}
+
+describe('tunnel control messages', () => {
+  test('every message round-trips and re-encodes to the same bytes', () => {
+    const next = rng(1);
+    for (let i = 0; i < 500; i++) {
+      const msg = sample(next);
+      const wire = encodeTunnelMessage(msg);
+      const back = decodeTunnelMessage(wire);
+      assert.deepEqual(back, msg);
+      assert.deepEqual(encodeTunnelMessage(back), wire);
+    }
+  });
+
+  test('random bytes and mutations never crash: only typed errors', () => {
+    const next = rng(2);
+    let accepted = 0;
+    for (let i = 0; i < 3000; i++) {
+      let input: Uint8Array;
+      if (i % 2 === 0) {
+        input = bytes(next, Math.floor(next() * 200));
+      } else {
+        input = encodeTunnelMessage(sample(next)).slice();
+        const flips = 1 + Math.floor(next() * 4);
+        for (let f = 0; f < flips; f++) {
+          const at = Math.floor(next() * input.length);
+          input[at] = input[at]! ^ (1 << Math.floor(next() * 8));
+        }
+      }
+      try {
+        const msg = decodeTunnelMessage(input);
+        // Anything accepted is canonical: it re-encodes to exactly the input.
+        assert.deepEqual(encodeTunnelMessage(msg), input);
+        accepted++;
+      } catch (err) {
+        assert.ok(err instanceof TunnelError, `typed error, got ${err}`);
+        assert.ok(['MALFORMED', 'TOO_LARGE', 'UNSUPPORTED_VERSION'].includes(err.code));
+      }
+    }
+    assert.ok(accepted < 3000);
+  });
+
+  test('oversized, non-canonical, wrong-version and off-schema input is refused with its code', () => {
+    const big = new Uint8Array(MAX_CONTROL_MESSAGE_BYTES + 1);
+    assert.throws(() => decodeTunnelMessage(big), { code: 'TOO_LARGE' });
+    assert.throws(() => decodeTunnelMessage(new Uint8Array(cborEncode([2, 1, new Uint8Array(32)]))), {
+      code: 'UNSUPPORTED_VERSION',
+    });
+    assert.throws(() => decodeTunnelMessage(new Uint8Array(cborEncode([1, 1, new Uint8Array(31)]))), {
+      code: 'MALFORMED',
+    });
+    assert.throws(() => decodeTunnelMessage(new Uint8Array(cborEncode([1, 9]))), { code: 'MALFORMED' });
+    // 1 encoded in two bytes (0x18 0x01) instead of one: same value, not canonical.
+    assert.throws(() => decodeTunnelMessage(Uint8Array.of(0x83, 0x18, 0x01, 0x04, 0x00)), {
+      code: 'MALFORMED',
+    });
+    const destination = [
+      1,
+      2,
+      new Uint8Array(10),
+      new Uint8Array(10),
+      ['bad host/x', 80],
+      new Uint8Array(32),
+      true,
+    ];
+    assert.throws(() => decodeTunnelMessage(new Uint8Array(cborEncode(destination))), { code: 'MALFORMED' });
+    const port = [
+      1,
+      2,
+      new Uint8Array(10),
+      new Uint8Array(10),
+      ['ok.example', 70000],
+      new Uint8Array(32),
+      true,
+    ];
+    assert.throws(() => decodeTunnelMessage(new Uint8Array(cborEncode(port))), { code: 'MALFORMED' });
+  });
+});
+
+function keys() {
+  return deriveDataKeys({
+    sessionKey: randomBytes(32),
+    challenge: randomBytes(32),
+    clientNonce: randomBytes(32),
+    serverNonce: randomBytes(32),
+    clientPeerId: randomBytes(39),
+    serverPeerId: randomBytes(39),
+    sessionId: randomBytes(16),
+  });
+}
+
+function wire(parts: Buffer[][]): Buffer {
+  return Buffer.concat(parts.flat());
+}
+
+describe('data-channel records', () => {
+  test('keys differ per direction and per input; records round-trip across arbitrary splits', () => {
+    const k = keys();
+    assert.notDeepEqual(k.clientToServer, k.serverToClient);
+    assert.notDeepEqual(keys().clientToServer, k.clientToServer);
+    const next = rng(3);
+    const sealer = new RecordSealer(k.clientToServer);
+    const opener = new RecordOpener(k.clientToServer);
+    const payloads = Array.from({ length: 40 }, () => Buffer.from(bytes(next, Math.floor(next() * 70_000))));
+    const stream = wire([...payloads.map((p) => sealer.seal(p)), sealer.seal(new Uint8Array(0), true)]);
+    const got: Buffer[] = [];
+    let fin = false;
+    for (let at = 0; at < stream.length; ) {
+      const n = 1 + Math.floor(next() * 50_000);
+      for (const r of opener.push(stream.subarray(at, at + n))) {
+        if (r.fin) fin = true;
+        else got.push(r.plaintext);
+      }
+      at += n;
+    }
+    assert.ok(fin);
+    assert.deepEqual(Buffer.concat(got), Buffer.concat(payloads));
+  });
+
+  test('a flipped bit anywhere, a replayed, reordered or cut record is rejected', () => {
+    const k = keys();
+    const sealer = new RecordSealer(k.serverToClient);
+    const a = wire([sealer.seal(Buffer.from('first record'))]);
+    const b = wire([sealer.seal(Buffer.from('second record'))]);
+    for (let i = 0; i < a.length; i++) {
+      const bad = Buffer.from(a);
+      bad[i]! ^= 0x01;
+      let delivered: unknown[] = [];
+      try {
+        // A longer length waits for bytes that never come (a cut, seen when the socket ends); nothing is delivered.
+        delivered = new RecordOpener(k.serverToClient).push(bad);
+      } catch (err) {
+        assert.ok(
+          err instanceof TunnelError && ['RECORD_REJECTED', 'TOO_LARGE'].includes(err.code),
+          `flip at ${i}`,
+        );
+      }
+      assert.deepEqual(delivered, [], `flip at byte ${i} delivered nothing`);
+    }
+    const replay = new RecordOpener(k.serverToClient);
+    replay.push(a);
+    assert.throws(() => replay.push(a), { code: 'RECORD_REJECTED' });
+    assert.throws(() => new RecordOpener(k.serverToClient).push(b), { code: 'RECORD_REJECTED' }, 'reordered');
+    assert.throws(
+      () => new RecordOpener(k.clientToServer).push(a),
+      { code: 'RECORD_REJECTED' },
+      'other direction',
+    );
+    const oversize = Buffer.alloc(4);
+    oversize.writeUInt32BE(MAX_RECORD_PLAINTEXT + 1);
+    assert.throws(() => new RecordOpener(k.serverToClient).push(oversize), { code: 'TOO_LARGE' });
+    const fin = new RecordSealer(k.serverToClient);
+    const finWire = wire([fin.seal(new Uint8Array(0), true)]);
+    const afterFin = new RecordOpener(k.serverToClient);
+    assert.throws(() => afterFin.push(Buffer.concat([finWire, Buffer.of(1)])), { code: 'RECORD_REJECTED' });
+  });
+});
+
+describe('vpn destination rules', () => {
+  const rules = compileRules([
+    {
+      cidr: '10.1.0.0/16',
+      ports: [
+        [22, 22],
+        [8000, 8100],
+      ],
+    },
+    { cidr: '192.168.5.7' },
+  ]);
+
+  test('CIDR and port ranges', () => {
+    assert.equal(isAllowed(rules, '10.1.200.3', 22), true);
+    assert.equal(isAllowed(rules, '10.1.200.3', 8050), true);
+    assert.equal(isAllowed(rules, '10.1.200.3', 23), false);
+    assert.equal(isAllowed(rules, '10.2.0.1', 22), false);
+    assert.equal(isAllowed(rules, '192.168.5.7', 1), true);
+    assert.equal(isAllowed(rules, '192.168.5.8', 1), false);
+    assert.equal(isAllowed(rules, 'not-an-ip', 22), false);
+  });
+
+  test('names resolve at the exit and the resolved IP is what is checked and dialed', async () => {
+    const service = { serviceId: 1n, serviceType: 'vpn', allow: [{ cidr: '127.0.0.0/8' }] };
+    const resolve = async (h: string) => (h === 'inside.corp' ? ['127.0.0.9'] : ['93.184.216.34']);
+    assert.deepEqual(await chooseDestination(service, { host: 'inside.corp', port: 5432 }, resolve), {
+      host: '127.0.0.9',
+      port: 5432,
+    });
+    await assert.rejects(chooseDestination(service, { host: 'outside.example', port: 80 }, resolve), {
+      code: 'DESTINATION_NOT_ALLOWED',
+    });
+    await assert.rejects(chooseDestination(service, null, resolve), { code: 'DESTINATION_REQUIRED' });
+    await assert.rejects(
+      chooseDestination({ serviceId: 2n, serviceType: 'vpn' }, { host: '127.0.0.1', port: 1 }),
+      {
+        code: 'DESTINATION_NOT_ALLOWED',
+      },
+    );
+    const tcp = { serviceId: 3n, serviceType: 'tcp', target: { host: '127.0.0.1', port: 5000 } };
+    assert.deepEqual(await chooseDestination(tcp, null), { host: '127.0.0.1', port: 5000 });
+    await assert.rejects(chooseDestination(tcp, { host: '127.0.0.1', port: 22 }), {
+      code: 'DESTINATION_NOT_ALLOWED',
+    });
+    await assert.rejects(chooseDestination({ serviceId: 4n, serviceType: 'network' }, null), {
+      code: 'NOT_A_TUNNEL_SERVICE',
+    });
+  });
+});
