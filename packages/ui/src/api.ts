@@ -6,9 +6,18 @@
 
 export type Address = `0x${string}`;
 export type ServicePolicy = 'public' | 'allowlist' | 'organization' | 'token-holders';
-export type ServiceType = 'tcp' | 'http' | 'ssh' | 'socks5';
+export type ServiceType = 'tcp' | 'http' | 'vpn';
+export type PublishPolicy = 'public' | 'allowlist' | 'organization';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type ChangedResource = 'identity' | 'chain' | 'peers' | 'services' | 'grants' | 'sessions';
+export type ChangedResource =
+  | 'identity'
+  | 'chain'
+  | 'balance'
+  | 'peers'
+  | 'services'
+  | 'grants'
+  | 'sessions'
+  | 'proxies';
 
 /** GET /api/v1/identity */
 export interface Identity {
@@ -29,6 +38,14 @@ export interface ChainStatus {
   headBlock: number | null;
   headTime: number | null;
   contracts: { name: string; address: string }[];
+}
+
+/** GET /api/v1/balance: amounts in the smallest unit, as decimal strings */
+export interface Balance {
+  address: string;
+  native: string;
+  nativeSymbol: string;
+  token: { address: string; symbol: string; decimals: number; balance: string };
 }
 
 /** One entry of GET /api/v1/peers */
@@ -65,9 +82,12 @@ export interface Service {
 export interface PublishService {
   name: string;
   type: ServiceType;
-  target: string;
+  target?: string;
+  allow?: string[];
   price?: string;
-  policy?: ServicePolicy;
+  policy?: PublishPolicy;
+  allowlist?: string[];
+  organizationId?: string;
 }
 
 /** One entry of GET /api/v1/grants */
@@ -102,6 +122,20 @@ export interface Connection {
   serviceId: string;
   localAddress: string;
   sessionId: string | null;
+}
+
+/** One entry of GET /api/v1/proxies */
+export interface SocksProxy {
+  id: string;
+  localAddress: string;
+  openedAt: number;
+  tunnels: number;
+}
+
+/** Body of POST /api/v1/proxies */
+export interface StartProxy {
+  listen?: string;
+  via?: string;
 }
 
 /** One entry of GET /api/v1/logs */
@@ -212,17 +246,16 @@ export class ApiClient {
 
   identity = () => this.call<Identity>('GET', '/api/v1/identity');
   chain = () => this.call<ChainStatus>('GET', '/api/v1/chain');
+  balance = () => this.call<Balance>('GET', '/api/v1/balance');
+  proxies = async () => (await this.call<{ proxies: SocksProxy[] }>('GET', '/api/v1/proxies')).proxies;
+  startProxy = (input: StartProxy) => this.call<SocksProxy>('POST', '/api/v1/proxies', input);
+  stopProxy = (id: string) => this.call<void>('DELETE', `/api/v1/proxies/${encodeURIComponent(id)}`);
   peers = async () => (await this.call<{ peers: Peer[] }>('GET', '/api/v1/peers')).peers;
   services = async () => (await this.call<{ services: Service[] }>('GET', '/api/v1/services')).services;
   publishService = (input: PublishService) => this.call<Service>('POST', '/api/v1/services', input);
   retireService = (id: string) => this.call<void>('DELETE', `/api/v1/services/${encodeURIComponent(id)}`);
   grants = async () => (await this.call<{ grants: Grant[] }>('GET', '/api/v1/grants')).grants;
-  requestGrant = (serviceId: string, durationSeconds?: number) =>
-    this.call<Grant>(
-      'POST',
-      '/api/v1/grants',
-      durationSeconds ? { serviceId, durationSeconds } : { serviceId },
-    );
+  requestGrant = (serviceId: string) => this.call<Grant>('POST', '/api/v1/grants', { serviceId });
   revokeGrant = (id: string) => this.call<void>('DELETE', `/api/v1/grants/${encodeURIComponent(id)}`);
   sessions = async () => (await this.call<{ sessions: Session[] }>('GET', '/api/v1/sessions')).sessions;
   connect = (serviceId: string, localPort?: number) =>

@@ -58,3 +58,12 @@ export function clock(ms: number): string {
     ? d.toLocaleTimeString([], { hour12: false })
     : `${d.toLocaleDateString([], { day: 'numeric', month: 'short' })} ${d.toLocaleTimeString([], { hour12: false, hour: '2-digit', minute: '2-digit' })}`;
 }
+
+/** A smallest-unit amount (decimal string) with `decimals` → "1,250.5 DIBS", exact for any size. */
+export function units(amount: string, decimals: number, symbol: string): string {
+  const digits = /^\d+$/.test(amount) ? amount.replace(/^0+(?=\d)/, '') : '0';
+  const padded = digits.padStart(decimals + 1, '0');
+  const whole = decimals > 0 ? padded.slice(0, -decimals) : padded;
+  const frac = decimals > 0 ? padded.slice(-decimals).replace(/0+$/, '').slice(0, 4) : '';
+  return `${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}${frac ? `.${frac}` : ''} ${symbol}`;
+}

@@ -19,9 +19,12 @@ const typesAgree: [
   Same<ui.Session, node.Session>,
   Same<ui.Connection, node.Connection>,
   Same<ui.LogEntry, node.LogEntry>,
+  Same<ui.Balance, node.Balance>,
+  Same<ui.SocksProxy, node.SocksProxy>,
+  Same<ui.StartProxy, node.StartProxy>,
   Same<ui.ApiEvents['counters'], node.Infer<node.DibsEvents['counters']>>,
   Same<ui.ApiEvents['changed'], node.Infer<node.DibsEvents['changed']>>,
-] = [true, true, true, true, true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 
 describe('UI client and node API contract', () => {
   it('has identical types on both sides', () => {
@@ -36,6 +39,7 @@ describe('UI client and node API contract', () => {
     node.registerDibsApi(api, {
       identity: noop,
       chain: noop,
+      balance: noop,
       peers: noop,
       services: noop,
       publishService: noop,
@@ -46,6 +50,9 @@ describe('UI client and node API contract', () => {
       sessions: noop,
       connect: noop,
       disconnect: noop,
+      proxies: noop,
+      startProxy: noop,
+      stopProxy: noop,
       logs: noop,
     });
     const doc = api.openapi() as { paths: Record<string, Record<string, unknown>> };
@@ -63,6 +70,10 @@ describe('UI client and node API contract', () => {
       ['post', '/api/v1/connections'],
       ['delete', '/api/v1/connections/{id}'],
       ['get', '/api/v1/logs'],
+      ['get', '/api/v1/balance'],
+      ['get', '/api/v1/proxies'],
+      ['post', '/api/v1/proxies'],
+      ['delete', '/api/v1/proxies/{id}'],
       ['get', '/api/v1/events'],
     ];
     for (const [method, path] of used)

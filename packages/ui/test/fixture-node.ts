@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import {
   ApiError,
   type ApiServer,
+  type Balance,
   type ChainStatus,
   type Connection,
   createApiServer,
@@ -18,6 +19,7 @@ import {
   type Identity,
   type LogEntry,
   type Peer,
+  type SocksProxy,
   registerDibsApi,
   type Service,
   type Session,
@@ -172,7 +174,7 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
           {
             id: '2',
             name: 'office-ssh',
-            type: 'ssh',
+            type: 'tcp',
             owner: remoteOwner,
             own: false,
             host: peers[2]!.peerId,
@@ -187,7 +189,7 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
           {
             id: '3',
             name: 'lab-socks',
-            type: 'socks5',
+            type: 'vpn',
             owner: remoteOwner,
             own: false,
             host: peers[3]!.peerId,
@@ -259,8 +261,20 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
   let seq = 0;
   let nextId = 100;
   const connections = new Map<string, Connection>();
+  const proxies: SocksProxy[] = [];
+  const balance: Balance = {
+    address: self,
+    native: mode === 'empty' ? '0' : '9998765432100000000000',
+    nativeSymbol: 'ETH',
+    token: {
+      address: randomAddress(),
+      symbol: 'DIBS',
+      decimals: 18,
+      balance: mode === 'empty' ? '0' : '1250000000000000000000',
+    },
+  };
 
-  const changed = (resource: 'services' | 'grants' | 'sessions' | 'peers') =>
+  const changed = (resource: 'services' | 'grants' | 'sessions' | 'peers' | 'proxies') =>
     events.send('changed', { resource });
   const failing = () => {
     if (mode === 'failing') {
@@ -277,6 +291,10 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
     chain: () => {
       failing();
       return chain;
+    },
+    balance: () => {
+      failing();
+      return balance;
     },
     peers: () => {
       failing();
@@ -301,7 +319,7 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
         owner: self,
         own: true,
         host: selfPeer,
-        target: input.target,
+        target: input.target ?? null,
         price: input.price ?? '0',
         token: null,
         policy: input.policy ?? 'public',
@@ -335,7 +353,7 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
         owner: svc.owner,
         role: 'holder',
         issuedAt: now(),
-        expiresAt: now() + (input.durationSeconds ?? 3600),
+        expiresAt: now() + 3600,
         revoked: false,
       };
       grants.push(g);
@@ -400,6 +418,28 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
       if (svc) svc.connection = null;
       changed('services');
       changed('sessions');
+    },
+    proxies: () => proxies,
+    startProxy: (input) => {
+      const p: SocksProxy = {
+        id: `p-${nextId++}`,
+        localAddress:
+          input.listen && !input.listen.endsWith(':0') ? input.listen : `127.0.0.1:${21000 + nextId}`,
+        openedAt: Date.now(),
+        tunnels: 0,
+      };
+      if (proxies.some((x) => x.localAddress === p.localAddress)) {
+        throw new ApiError(409, 'ADDRESS_IN_USE', `${p.localAddress} is in use; pick another port.`);
+      }
+      proxies.push(p);
+      changed('proxies');
+      return p;
+    },
+    stopProxy: (id) => {
+      const i = proxies.findIndex((x) => x.id === id);
+      if (i < 0) throw new ApiError(404, 'PROXY_NOT_FOUND', `No proxy ${id}.`);
+      proxies.splice(i, 1);
+      changed('proxies');
     },
     logs: (query) => {
       const order = ['debug', 'info', 'warn', 'error'];

@@ -29,8 +29,21 @@ const path = s.enum(['direct', 'relayed'], { description: 'How the connection re
 
 /** Service access policies, as the Services contract knows them. */
 export const SERVICE_POLICIES = ['public', 'allowlist', 'organization', 'token-holders'] as const;
+/** Policies a node can publish a service under (token-holder services are set up on chain directly). */
+export const PUBLISH_POLICIES = ['public', 'allowlist', 'organization'] as const;
+/** Kinds of service a node hosts: a TCP port, an HTTP site, or a VPN exit with allow rules. */
+export const SERVICE_TYPES = ['tcp', 'http', 'vpn'] as const;
 /** Resources named by `changed` events; the UI refetches the matching list. */
-export const CHANGED_RESOURCES = ['identity', 'chain', 'peers', 'services', 'grants', 'sessions'] as const;
+export const CHANGED_RESOURCES = [
+  'identity',
+  'chain',
+  'balance',
+  'peers',
+  'services',
+  'grants',
+  'sessions',
+  'proxies',
+] as const;
 /** Log levels, lowest first. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -55,6 +68,19 @@ export const chainSchema = s.object({
   headBlock: s.nullable(s.integer({ min: 0 })),
   headTime: s.nullable(unixSeconds),
   contracts: s.array(s.object({ name: s.string({ maxLength: 64 }), address })),
+});
+
+/** GET /api/v1/balance: amounts in the smallest unit (wei), as decimal strings. */
+export const balanceSchema = s.object({
+  address,
+  native: decimal,
+  nativeSymbol: s.string({ maxLength: 16, description: 'symbol of the chain currency, e.g. ETH' }),
+  token: s.object({
+    address,
+    symbol: s.string({ maxLength: 32 }),
+    decimals: s.integer({ min: 0, max: 255 }),
+    balance: decimal,
+  }),
 });
 
 /** One known peer (connected or only known from the DHT / bootstrap list). */
@@ -103,14 +129,29 @@ export const publishServiceSchema = s.object({
     pattern: /^[A-Za-z0-9][A-Za-z0-9 ._-]*$/,
     patternName: 'a name of letters, digits, spaces and . _ - (starting with a letter or digit)',
   }),
-  type: s.enum(['tcp', 'http', 'ssh', 'socks5']),
-  target: s.string({
-    maxLength: 300,
-    pattern: /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/,
-    patternName: 'host:port, e.g. 127.0.0.1:8080',
-  }),
+  type: s.enum(SERVICE_TYPES),
+  target: s.optional(
+    s.string({
+      maxLength: 300,
+      pattern: /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/,
+      patternName: 'host:port, e.g. 127.0.0.1:8080',
+      description: 'required for tcp and http',
+    }),
+  ),
+  allow: s.optional(
+    s.array(
+      s.string({
+        maxLength: 64,
+        pattern: /^[0-9a-fA-F.:]+\/\d{1,3}(:\d{1,5}(-\d{1,5})?)?$/,
+        patternName: 'cidr[:port[-port]], e.g. 10.0.0.0/8:80-443',
+      }),
+      { maxItems: 64, description: 'vpn only: what clients may reach' },
+    ),
+  ),
   price: s.optional(decimal),
-  policy: s.optional(s.enum(SERVICE_POLICIES)),
+  policy: s.optional(s.enum(PUBLISH_POLICIES)),
+  allowlist: s.optional(s.array(address, { maxItems: 256, description: 'allowlist policy: who may' })),
+  organizationId: s.optional(id),
 });
 
 /** A grant of access to a service, held by this node or issued on a service this node owns. */
@@ -133,8 +174,10 @@ export const grantsSchema = s.object({ grants: s.array(grantSchema) });
 
 /** POST /api/v1/grants */
 export const requestGrantSchema = s.object({
-  serviceId: id,
-  durationSeconds: s.optional(s.integer({ min: 60, max: 366 * 24 * 3600 })),
+  serviceId: s.string({
+    pattern: /^[1-9]\d{0,76}$/,
+    patternName: 'a service id (a positive decimal integer)',
+  }),
 });
 
 /** An open session (tunnel, proxy, login) with its byte counters. */
@@ -165,6 +208,29 @@ export const connectionSchema = s.object({
   serviceId: id,
   localAddress: s.string({ maxLength: 100 }),
   sessionId: s.nullable(id),
+});
+
+/** A local SOCKS5 proxy sending each connection through DIBS tunnels. */
+export const proxySchema = s.object({
+  id,
+  localAddress: s.string({ maxLength: 100 }),
+  openedAt: unixMs,
+  tunnels: s.integer({ min: 0, description: 'tunnels open now' }),
+});
+
+/** GET /api/v1/proxies */
+export const proxiesSchema = s.object({ proxies: s.array(proxySchema) });
+
+/** POST /api/v1/proxies */
+export const startProxySchema = s.object({
+  listen: s.optional(
+    s.string({
+      maxLength: 100,
+      pattern: /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}:\d{1,5}$|^localhost:\d{1,5}$/,
+      patternName: 'a loopback host:port, e.g. 127.0.0.1:1080 (port 0 picks one)',
+    }),
+  ),
+  via: s.optional(id),
 });
 
 /** One log line. */
@@ -198,6 +264,9 @@ export const dibsEvents = {
 
 export type Identity = Infer<typeof identitySchema>;
 export type ChainStatus = Infer<typeof chainSchema>;
+export type Balance = Infer<typeof balanceSchema>;
+export type SocksProxy = Infer<typeof proxySchema>;
+export type StartProxy = Infer<typeof startProxySchema>;
 export type Peer = Infer<typeof peerSchema>;
 export type Service = Infer<typeof serviceSchema>;
 export type PublishService = Infer<typeof publishServiceSchema>;
@@ -217,6 +286,7 @@ type Ctx = RequestContext<unknown, unknown, unknown>;
 export interface DibsApiHandlers {
   identity(): Maybe<Identity>;
   chain(): Maybe<ChainStatus>;
+  balance(): Maybe<Balance>;
   peers(): Maybe<Peer[]>;
   services(): Maybe<Service[]>;
   publishService(input: PublishService, ctx: Ctx): Maybe<Service>;
@@ -227,6 +297,9 @@ export interface DibsApiHandlers {
   sessions(): Maybe<Session[]>;
   connect(input: Connect, ctx: Ctx): Maybe<Connection>;
   disconnect(id: string, ctx: Ctx): Maybe<void>;
+  proxies(): Maybe<SocksProxy[]>;
+  startProxy(input: StartProxy, ctx: Ctx): Maybe<SocksProxy>;
+  stopProxy(id: string, ctx: Ctx): Maybe<void>;
   logs(query: LogsQuery): Maybe<LogEntry[]>;
 }
 
@@ -250,6 +323,15 @@ export function registerDibsApi(api: ApiServer, handlers: DibsApiHandlers): Even
     tags: ['node'],
     response: chainSchema,
     handler: () => handlers.chain(),
+  });
+  api.route({
+    method: 'GET',
+    path: '/api/v1/balance',
+    summary: "This node's wallet balance: the chain currency and the DIBS token",
+    tags: ['node'],
+    response: balanceSchema,
+    errors: { 502: 'The chain is unreachable' },
+    handler: () => handlers.balance(),
   });
   api.route({
     method: 'GET',
@@ -353,6 +435,34 @@ export function registerDibsApi(api: ApiServer, handlers: DibsApiHandlers): Even
     params: byId,
     errors: notFound,
     handler: (ctx) => handlers.disconnect(ctx.params.id, ctx),
+  });
+  api.route({
+    method: 'GET',
+    path: '/api/v1/proxies',
+    summary: 'Local SOCKS5 proxies',
+    tags: ['sessions'],
+    response: proxiesSchema,
+    handler: async () => ({ proxies: await handlers.proxies() }),
+  });
+  api.route({
+    method: 'POST',
+    path: '/api/v1/proxies',
+    summary: 'Start a local SOCKS5 proxy whose connections go through DIBS',
+    tags: ['sessions'],
+    status: 201,
+    body: startProxySchema,
+    response: proxySchema,
+    errors: { 409: 'The address is in use', 503: 'This node runs without the p2p network' },
+    handler: (ctx) => handlers.startProxy(ctx.body, ctx),
+  });
+  api.route({
+    method: 'DELETE',
+    path: '/api/v1/proxies/:id',
+    summary: 'Stop a local SOCKS5 proxy',
+    tags: ['sessions'],
+    params: byId,
+    errors: notFound,
+    handler: (ctx) => handlers.stopProxy(ctx.params.id, ctx),
   });
   api.route({
     method: 'GET',

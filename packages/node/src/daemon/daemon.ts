@@ -1,8 +1,10 @@
 import { encryptionKeyFromWallet, formatDid, peerIdFromWallet, type Wallet } from '@dibs/core';
 import { openStore, type Store } from '@dibs/store';
+import type { ServicesRuntime } from '../services/types.ts';
+import { type ApiSettings, type MountedApi, mountApi } from './api-mount.ts';
 import { type ChainRuntime, type ChainSettings, startChain } from './chain-runtime.ts';
 import { STATUS_WRITE_INTERVAL_MS } from './constants.ts';
-import type { Logger } from './log.ts';
+import { LogRing, type Logger } from './log.ts';
 import { type NetworkRuntime, type NetworkStatus, type P2pSettings, startNetwork } from './network.ts';
 import { type RuntimeInfo, removeRuntimeInfo, writeRuntimeInfo } from './runtime-file.ts';
 
@@ -21,6 +23,11 @@ export interface DaemonOptions {
    * this node deployed (embedded), `operator` defaults to true: the node approves itself as bootstrap.
    */
   p2p?: P2pSettings | false | undefined;
+  /**
+   * The management API and web UI on 127.0.0.1 (default on, port 0 = the OS picks); false turns it
+   * off. Its token is kept in `<dataDir>/api-token`.
+   */
+  api?: ApiSettings | false | undefined;
 }
 
 /** What `dibs up` prints and `--json` returns. */
@@ -42,6 +49,8 @@ export interface DaemonInfo {
   identity: { registered: boolean; action: 'registered' | 'updated' | 'unchanged' | 'skipped' };
   /** The p2p node, when it runs: PeerId, multiaddrs, admitted peers. */
   network?: NetworkStatus | undefined;
+  /** The management API and UI; `uiUrl` carries the token in its fragment (print it, never log it). */
+  api?: { url: string; uiUrl: string } | undefined;
   dataDir: string;
 }
 
@@ -51,15 +60,19 @@ export interface Daemon {
   readonly store: Store;
   /** The network part, when started with `p2p`. */
   readonly network: NetworkRuntime | undefined;
+  /** The management API, unless started with `api: false`. */
+  readonly api: MountedApi | undefined;
   stop(): Promise<void>;
 }
 
 /** Starts a DIBS node: chain (embedded or external), contracts, identity registration. */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { wallet, log } = opts;
+  const startedAt = Date.now();
   const store = openStore(opts.databasePath);
   let chain: ChainRuntime | undefined;
   let network: NetworkRuntime | undefined;
+  let api: MountedApi | undefined;
   try {
     chain = await startChain({ dataDir: opts.dataDir, settings: opts.chain, wallet, store, log });
     const encryption = encryptionKeyFromWallet(wallet);
@@ -73,9 +86,29 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       const operator = opts.p2p.operator ?? (chain.supervisor !== undefined && d.source === 'deployed');
       network = await startNetwork({ chain, store, wallet, log, settings: { ...opts.p2p, operator } });
     }
+    const did = formatDid(wallet.address, d.chainId);
+    if (opts.api !== false) {
+      const net = network;
+      api = await mountApi({
+        dataDir: opts.dataDir,
+        settings: opts.api ?? {},
+        log,
+        deps: {
+          wallet,
+          did,
+          chain,
+          store,
+          network: net,
+          // The services runtime hangs off the network part once that part runs it.
+          services: () => (net as (NetworkRuntime & { services?: ServicesRuntime }) | undefined)?.services,
+          logs: log.ring ?? new LogRing(),
+          startedAt,
+        },
+      });
+    }
     const info: DaemonInfo = {
       address: wallet.address,
-      did: formatDid(wallet.address, d.chainId),
+      did,
       peerId: peerIdFromWallet(wallet).toString(),
       encryptionKey: encryptionKeyHex,
       chain: {
@@ -96,6 +129,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       },
       identity: { registered, action },
       network: network?.status(),
+      api: api ? { url: api.url, uiUrl: api.uiUrl } : undefined,
       dataDir: opts.dataDir,
     };
     const runtime: RuntimeInfo = {
@@ -106,8 +140,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       rpcUrl: chain.clients.rpcUrl,
       embeddedChain: chain.supervisor !== undefined,
       anvilPid: chain.supervisor?.pid,
+      api: api ? { url: api.url, tokenFile: api.tokenFile } : undefined,
     };
     const net = network;
+    const mounted = api;
     const writeStatus = () => {
       try {
         writeRuntimeInfo(opts.runtimePath, net ? { ...runtime, p2p: net.status() } : runtime);
@@ -125,11 +161,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       chain: running,
       store,
       network: net,
+      api: mounted,
       async stop() {
         if (stopped) return;
         stopped = true;
         clearInterval(statusTimer);
         removeRuntimeInfo(opts.runtimePath);
+        await mounted?.close();
         await net?.stop();
         await running.stop();
         store.close();
@@ -137,6 +175,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       },
     };
   } catch (err) {
+    await api?.close();
     await network?.stop();
     await chain?.stop();
     store.close();

@@ -13,8 +13,11 @@ export interface RuntimeInfo {
   anvilPid?: number | undefined;
   /** The p2p node's PeerId, multiaddrs and peers, rewritten every few seconds while it runs. */
   p2p?: NetworkStatus | undefined;
+  /** The management API: its base URL and the file holding its bearer token (never the token itself). */
+  api?: { url: string; tokenFile: string } | undefined;
 }
 
+/** Writes the runtime file atomically (temp file + rename), so readers never see half of it. */
 export function writeRuntimeInfo(path: string, info: RuntimeInfo): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
@@ -35,6 +38,7 @@ export function readRuntimeInfo(path: string): RuntimeInfo | null {
   return info;
 }
 
+/** Removes the runtime file (at stop). */
 export function removeRuntimeInfo(path: string): void {
   rmSync(path, { force: true });
 }

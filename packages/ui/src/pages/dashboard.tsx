@@ -1,12 +1,13 @@
 /** Dashboard: identity, chain and a summary of the network, services, grants and sessions. */
 import { Copyable, Field, LoadError, Loading, Page, Stat } from '../components.tsx';
-import { duration, shortHex } from '../format.ts';
+import { duration, shortHex, units } from '../format.ts';
 import { useApp, useNow, useResource } from '../store.ts';
 
 export function DashboardPage() {
   const { client } = useApp();
   const identity = useResource('identity', client.identity);
   const chain = useResource('chain', client.chain, 10_000);
+  const balance = useResource('balance', client.balance, 15_000);
   const peers = useResource('peers', client.peers, 15_000);
   const services = useResource('services', client.services);
   const grants = useResource('grants', client.grants);
@@ -50,6 +51,23 @@ export function DashboardPage() {
               </Field>
               <Field label="PeerId">
                 <Copyable value={identity.data.peerId} display={shortHex(identity.data.peerId, 12, 8)} />
+              </Field>
+              <Field label="Balance">
+                {balance.data ? (
+                  <span data-testid="balance">
+                    {units(balance.data.native, 18, balance.data.nativeSymbol)}
+                    <span class="muted"> · </span>
+                    {units(
+                      balance.data.token.balance,
+                      balance.data.token.decimals,
+                      balance.data.token.symbol,
+                    )}
+                  </span>
+                ) : balance.error ? (
+                  <span class="text-bad">unavailable: {balance.error.message}</span>
+                ) : (
+                  <span class="muted">…</span>
+                )}
               </Field>
               <Field label="Version">{identity.data.version}</Field>
               <Field label="Uptime">{duration((now - identity.data.startedAt) / 1000)}</Field>

@@ -1,29 +1,65 @@
 /** Services: publish one, retire own ones, request access to and connect to reachable ones. */
 import { useState } from 'preact/hooks';
-import type { PublishService, Service, ServicePolicy, ServiceType } from '../api.ts';
+import type { PublishPolicy, PublishService, Service, ServiceType } from '../api.ts';
 import { ActionButton, Badge, Empty, LoadError, Loading, Page } from '../components.tsx';
 import { shortPeer, tokenAmount } from '../format.ts';
 import { useApp, useNow, useResource } from '../store.ts';
 
-const TYPES: ServiceType[] = ['http', 'tcp', 'ssh', 'socks5'];
-const POLICIES: { value: ServicePolicy; label: string }[] = [
+const TYPES: ServiceType[] = ['http', 'tcp', 'vpn'];
+const POLICIES: { value: PublishPolicy; label: string }[] = [
   { value: 'public', label: 'Public — anyone who pays' },
   { value: 'allowlist', label: 'Allowlist' },
   { value: 'organization', label: 'Organization members' },
-  { value: 'token-holders', label: 'Token holders' },
 ];
+
+/** Comma- or space-separated text → list, empty entries dropped. */
+function list(text: string): string[] {
+  return text
+    .split(/[\s,]+/)
+    .map((x) => x.trim())
+    .filter(Boolean);
+}
+
+/** The form's fields as the API wants them: only what the chosen type and policy use. */
+function toRequest(form: FormState): PublishService {
+  const out: PublishService = {
+    name: form.name,
+    type: form.type,
+    price: form.price || '0',
+    policy: form.policy,
+  };
+  if (form.type === 'vpn') out.allow = list(form.allow);
+  else out.target = form.target;
+  if (form.policy === 'allowlist') out.allowlist = list(form.allowlist);
+  if (form.policy === 'organization') out.organizationId = form.organizationId.trim();
+  return out;
+}
+
+interface FormState {
+  name: string;
+  type: ServiceType;
+  target: string;
+  allow: string;
+  price: string;
+  policy: PublishPolicy;
+  allowlist: string;
+  organizationId: string;
+}
 
 function PublishForm(props: { onDone: () => void }) {
   const { client, notify } = useApp();
-  const [form, setForm] = useState<PublishService>({
+  const [form, setForm] = useState<FormState>({
     name: '',
     type: 'http',
     target: '127.0.0.1:8080',
+    allow: '10.0.0.0/8',
     price: '0',
     policy: 'public',
+    allowlist: '',
+    organizationId: '',
   });
   const [busy, setBusy] = useState(false);
-  const set = (k: keyof PublishService) => (e: Event) =>
+  const set = (k: keyof FormState) => (e: Event) =>
     setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
   return (
     <form
@@ -33,7 +69,7 @@ function PublishForm(props: { onDone: () => void }) {
         e.preventDefault();
         setBusy(true);
         try {
-          const svc = await client.publishService(form);
+          const svc = await client.publishService(toRequest(form));
           notify('success', `Published “${svc.name}”. Other nodes can now request access to it.`);
           setForm({ ...form, name: '' });
           props.onDone();
@@ -68,10 +104,24 @@ function PublishForm(props: { onDone: () => void }) {
             ))}
           </select>
         </label>
-        <label>
-          <span class="label">Target (host:port)</span>
-          <input class="input mono" name="target" required value={form.target} onInput={set('target')} />
-        </label>
+        {form.type === 'vpn' ? (
+          <label>
+            <span class="label">Allow (cidr[:ports])</span>
+            <input
+              class="input mono"
+              name="allow"
+              required
+              placeholder="10.0.0.0/8:80-443"
+              value={form.allow}
+              onInput={set('allow')}
+            />
+          </label>
+        ) : (
+          <label>
+            <span class="label">Target (host:port)</span>
+            <input class="input mono" name="target" required value={form.target} onInput={set('target')} />
+          </label>
+        )}
         <label>
           <span class="label">Price (wei)</span>
           <input
@@ -92,6 +142,32 @@ function PublishForm(props: { onDone: () => void }) {
             ))}
           </select>
         </label>
+        {form.policy === 'allowlist' && (
+          <label>
+            <span class="label">Allowed addresses</span>
+            <input
+              class="input mono"
+              name="allowlist"
+              required
+              placeholder="0x…, 0x…"
+              value={form.allowlist}
+              onInput={set('allowlist')}
+            />
+          </label>
+        )}
+        {form.policy === 'organization' && (
+          <label>
+            <span class="label">Organization id</span>
+            <input
+              class="input mono"
+              name="organizationId"
+              required
+              inputMode="numeric"
+              value={form.organizationId}
+              onInput={set('organizationId')}
+            />
+          </label>
+        )}
         <button class="btn btn-primary" type="submit" disabled={busy}>
           {busy ? 'Publishing…' : 'Publish'}
         </button>

@@ -111,6 +111,85 @@ function SessionCard(props: { s: Session; samples: Sample[]; now: number; onClos
   );
 }
 
+/** Local SOCKS5 proxies: start one on a loopback port, see its open tunnels, stop it. */
+function ProxiesCard() {
+  const { client, notify } = useApp();
+  const proxies = useResource('proxies', client.proxies, 5_000);
+  const [listen, setListen] = useState('127.0.0.1:1080');
+  const [busy, setBusy] = useState(false);
+  return (
+    <div class="card" data-testid="proxies">
+      <h2 class="card-title">SOCKS5 proxies</h2>
+      <form
+        class="form-row"
+        aria-label="Start a SOCKS5 proxy"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          setBusy(true);
+          try {
+            const p = await client.startProxy({ listen: listen.trim() });
+            notify('success', `SOCKS5 proxy listening on ${p.localAddress}.`);
+            proxies.reload();
+          } catch (err) {
+            notify('error', (err as Error).message);
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        <label>
+          <span class="label">Listen on</span>
+          <input
+            class="input mono"
+            name="listen"
+            value={listen}
+            onInput={(e) => setListen((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <button class="btn btn-primary" type="submit" disabled={busy}>
+          {busy ? 'Starting…' : 'Start proxy'}
+        </button>
+      </form>
+      {proxies.error && <LoadError error={proxies.error} what="proxies" retry={proxies.reload} />}
+      {proxies.data && proxies.data.length === 0 && (
+        <p class="muted">
+          No proxy runs. Point a browser or <span class="mono">curl --socks5-hostname</span> at one to reach
+          services through DIBS.
+        </p>
+      )}
+      {proxies.data && proxies.data.length > 0 && (
+        <table class="table">
+          <tbody>
+            {proxies.data.map((p) => (
+              <tr key={p.id}>
+                <td class="mono">{p.localAddress}</td>
+                <td>{p.tunnels} open tunnels</td>
+                <td class="muted">since {clock(p.openedAt)}</td>
+                <td>
+                  <ActionButton
+                    small
+                    label={`Stop proxy ${p.localAddress}`}
+                    onClick={async () => {
+                      try {
+                        await client.stopProxy(p.id);
+                        proxies.reload();
+                      } catch (err) {
+                        notify('error', (err as Error).message);
+                      }
+                    }}
+                  >
+                    Stop
+                  </ActionButton>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
 export function SessionsPage() {
   const { client, bus, traffic, notify } = useApp();
   const sessions = useResource('sessions', client.sessions);
@@ -149,6 +228,7 @@ export function SessionsPage() {
           />
         ))}
       </div>
+      <ProxiesCard />
     </Page>
   );
 }

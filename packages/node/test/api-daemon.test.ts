@@ -1,0 +1,282 @@
+/**
+ * The management API mounted on real daemons: two nodes (embedded anvil + a node joining it over
+ * RPC) with the p2p network, and one without it. Token file, runtime file, every read route over the
+ * real chain and libp2p host, bad input and errors that say what to do.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Wallet } from '@dibs/core';
+import { type Daemon, startDaemon } from '../src/daemon/daemon.ts';
+import { createLogger } from '../src/daemon/log.ts';
+import { readRuntimeInfo } from '../src/daemon/runtime-file.ts';
+import { waitFor } from './helpers.ts';
+
+const CHAIN_ID = 31337;
+const LISTEN = ['/ip4/127.0.0.1/tcp/0'];
+
+interface Answer {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: JSON answers, asserted field by field below
+  body: any;
+}
+
+function tokenOf(d: Daemon): string {
+  const tokenFile = readRuntimeInfoOf(d).api?.tokenFile;
+  assert.ok(tokenFile, 'the runtime file names the token file');
+  return readFileSync(tokenFile, 'utf8').trim();
+}
+
+const runtimePaths = new Map<Daemon, string>();
+function readRuntimeInfoOf(d: Daemon) {
+  const info = readRuntimeInfo(runtimePaths.get(d)!);
+  assert.ok(info, 'the runtime file exists while the node runs');
+  return info;
+}
+
+async function call(
+  d: Daemon,
+  method: string,
+  path: string,
+  opts: { body?: string; token?: string | null; type?: string } = {},
+): Promise<Answer> {
+  const token = opts.token === undefined ? tokenOf(d) : opts.token;
+  const res = await fetch(`${d.api!.url}${path}`, {
+    method,
+    headers: {
+      ...(token !== null ? { authorization: `Bearer ${token}` } : {}),
+      ...(opts.body !== undefined ? { 'content-type': opts.type ?? 'application/json' } : {}),
+    },
+    ...(opts.body !== undefined ? { body: opts.body } : {}),
+    signal: AbortSignal.timeout(20_000),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+describe('management API on real daemons', () => {
+  const dirs: string[] = [];
+  const daemons: Daemon[] = [];
+  let a: Daemon;
+  let b: Daemon;
+  let bare: Daemon;
+
+  async function start(
+    name: string,
+    chain: Parameters<typeof startDaemon>[0]['chain'],
+    p2p: boolean,
+  ): Promise<Daemon> {
+    const dir = mkdtempSync(join(tmpdir(), `dibs-api-${name}-`));
+    dirs.push(dir);
+    const d = await startDaemon({
+      dataDir: dir,
+      databasePath: join(dir, 'dibs.db'),
+      runtimePath: join(dir, 'run', 'node.json'),
+      chain,
+      wallet: Wallet.generate(),
+      log: createLogger({ console: null, component: name }),
+      p2p: p2p ? { listen: LISTEN, liveness: { intervalMs: 500 } } : false,
+      api: { port: 0 },
+    });
+    daemons.push(d);
+    runtimePaths.set(d, join(dir, 'run', 'node.json'));
+    return d;
+  }
+
+  before(async () => {
+    a = await start('a', { mode: 'embedded', chainId: CHAIN_ID }, true);
+    const contracts = { ...a.info.chain.contracts, networkServiceId: a.info.chain.networkServiceId };
+    const joined = { mode: 'rpc' as const, rpcUrl: a.info.chain.rpcUrl, chainId: CHAIN_ID, contracts };
+    b = await start('b', joined, true);
+    bare = await start('bare', joined, false);
+  });
+
+  after(async () => {
+    for (const d of daemons.reverse()) await d.stop().catch(() => {});
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps the token in a 0600 file, names it in the runtime file and the UI URL carries it in the fragment', () => {
+    const info = readRuntimeInfoOf(a);
+    assert.equal(info.api?.url, a.api?.url);
+    assert.equal(info.api?.tokenFile, join(a.info.dataDir, 'api-token'));
+    assert.equal(statSync(info.api!.tokenFile).mode & 0o777, 0o600);
+    const token = tokenOf(a);
+    assert.ok(token.length >= 24);
+    assert.equal(a.info.api?.uiUrl, `${a.api?.url}/#token=${encodeURIComponent(token)}`);
+    assert.match(a.info.api!.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.ok(!JSON.stringify(info).includes(token), 'the runtime file never holds the token itself');
+  });
+
+  it('answers identity, chain and balance from the real chain', async () => {
+    const id = await call(a, 'GET', '/api/v1/identity');
+    assert.equal(id.status, 200);
+    assert.equal(id.body.address, a.info.address);
+    assert.equal(id.body.peerId, a.info.peerId);
+    assert.equal(id.body.did, a.info.did);
+    assert.ok(id.body.listenAddresses.length > 0);
+
+    const chain = await call(a, 'GET', '/api/v1/chain');
+    assert.equal(chain.status, 200);
+    assert.equal(chain.body.chainId, CHAIN_ID);
+    assert.equal(chain.body.embedded, true);
+    assert.equal(chain.body.reachable, true);
+    assert.ok(chain.body.headBlock > 0);
+    assert.deepEqual(
+      chain.body.contracts.map((c: { name: string }) => c.name),
+      ['token', 'registry', 'services', 'accessGrants', 'organizations'],
+    );
+    assert.equal((await call(b, 'GET', '/api/v1/chain')).body.embedded, false);
+
+    const bal = await call(b, 'GET', '/api/v1/balance');
+    assert.equal(bal.status, 200);
+    assert.equal(bal.body.address, b.info.address);
+    assert.ok(BigInt(bal.body.native) > 0n, 'the joining node funded itself on the dev chain');
+    assert.equal(bal.body.token.address, a.info.chain.contracts.token);
+    assert.match(bal.body.token.balance, /^\d+$/);
+    assert.ok(bal.body.token.symbol.length > 0);
+  });
+
+  it('lists the other node as a connected, direct peer with its address and, once measured, its RTT', async () => {
+    const seen = await waitFor(async () => {
+      const r = await call(a, 'GET', '/api/v1/peers');
+      const p = r.body.peers.find((x: { peerId: string }) => x.peerId === b.info.peerId);
+      return p?.connected === true && p.rttMs !== null;
+    }, 20_000);
+    assert.ok(seen, 'node b shows up with an RTT');
+    const r = await call(a, 'GET', '/api/v1/peers');
+    const p = r.body.peers.find((x: { peerId: string }) => x.peerId === b.info.peerId);
+    assert.equal(p.address.toLowerCase(), b.info.address.toLowerCase());
+    assert.equal(p.path, 'direct');
+    assert.equal(p.relay, null);
+    assert.match(p.remoteAddress, /^\/ip4\/127\.0\.0\.1\/tcp\/\d+/);
+    assert.ok(p.since > 0);
+    // b sees a, the bootstrap node, with its Registry roles.
+    const fromB = (await call(b, 'GET', '/api/v1/peers')).body.peers.find(
+      (x: { peerId: string }) => x.peerId === a.info.peerId,
+    );
+    assert.ok(fromB, 'b lists a');
+    assert.ok(fromB.roles.includes('bootstrap'));
+  });
+
+  it('keeps recent log lines, newest last, filtered by level, with secrets redacted', async () => {
+    const r = await call(a, 'GET', '/api/v1/logs?limit=500');
+    assert.equal(r.status, 200);
+    const messages = r.body.entries.map((e: { message: string }) => e.message);
+    assert.ok(messages.includes('management API listening'));
+    const seqs = r.body.entries.map((e: { seq: number }) => e.seq);
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((x: number, y: number) => x - y),
+    );
+    const warn = await call(a, 'GET', '/api/v1/logs?level=warn');
+    for (const e of warn.body.entries) assert.ok(e.level === 'warn' || e.level === 'error');
+    const token = tokenOf(a);
+    assert.ok(!JSON.stringify(r.body).includes(token));
+    const limited = await call(a, 'GET', '/api/v1/logs?limit=1');
+    assert.equal(limited.body.entries.length, 1);
+  });
+
+  it('streams counters over SSE', async () => {
+    const res = await fetch(`${a.api!.url}/api/v1/events`, {
+      headers: { authorization: `Bearer ${tokenOf(a)}` },
+      signal: AbortSignal.timeout(15_000),
+    });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    let text = '';
+    for (let i = 0; i < 50 && (text.match(/event: counters/g) ?? []).length < 2; i++) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    await reader.cancel();
+    assert.ok((text.match(/event: counters/g) ?? []).length >= 2, 'the first counters and a timed one');
+  });
+
+  it('a node without p2p answers network routes with 503 and what to do, and still serves the rest', async () => {
+    for (const path of ['/api/v1/peers', '/api/v1/services']) {
+      const r = await call(bare, 'GET', path);
+      assert.equal(r.status, 503, path);
+      assert.equal(r.body.error.code, 'NO_NETWORK');
+      assert.match(r.body.error.message, /dibs up/);
+    }
+    const post = await call(bare, 'POST', '/api/v1/connections', { body: '{"serviceId":"1"}' });
+    assert.equal(post.status, 503);
+    const proxy = await call(bare, 'POST', '/api/v1/proxies', { body: '{}' });
+    assert.equal(proxy.status, 503);
+    assert.deepEqual((await call(bare, 'GET', '/api/v1/sessions')).body, { sessions: [] });
+    assert.deepEqual((await call(bare, 'GET', '/api/v1/proxies')).body, { proxies: [] });
+    assert.deepEqual((await call(bare, 'GET', '/api/v1/grants')).body, { grants: [] });
+    assert.equal((await call(bare, 'GET', '/api/v1/identity')).body.listenAddresses.length, 0);
+    assert.equal((await call(bare, 'GET', '/api/v1/balance')).status, 200);
+  });
+
+  it('refuses missing, malformed and wrong tokens with 401 and a hint', async () => {
+    const none = await call(a, 'GET', '/api/v1/identity', { token: null });
+    assert.equal(none.status, 401);
+    assert.match(none.body.error.message, /Authorization: Bearer/);
+    const wrong = await call(a, 'GET', '/api/v1/identity', { token: tokenOf(b) });
+    assert.equal(wrong.status, 401);
+    assert.match(wrong.body.error.message, /wrong API token/);
+    const res = await fetch(`${a.api!.url}/api/v1/identity`, { headers: { authorization: 'Basic abc' } });
+    assert.equal(res.status, 401);
+  });
+
+  it('refuses bad input with 4xx and a message naming the problem', async () => {
+    const malformed = await call(a, 'POST', '/api/v1/grants', { body: '{"serviceId": ' });
+    assert.equal(malformed.status, 400);
+    assert.equal(malformed.body.error.code, 'MALFORMED_JSON');
+
+    const wrongType = await call(a, 'POST', '/api/v1/grants', { body: '{"serviceId": 7}' });
+    assert.equal(wrongType.status, 400);
+    assert.match(wrongType.body.error.message, /serviceId/);
+
+    const notAnId = await call(a, 'POST', '/api/v1/grants', { body: '{"serviceId": "0x12"}' });
+    assert.equal(notAnId.status, 400);
+
+    const unknownField = await call(a, 'POST', '/api/v1/proxies', { body: '{"port": 1080}' });
+    assert.equal(unknownField.status, 400);
+    assert.match(unknownField.body.error.message, /port/);
+
+    const remoteProxy = await call(a, 'POST', '/api/v1/proxies', { body: '{"listen": "0.0.0.0:1080"}' });
+    assert.equal(remoteProxy.status, 400, 'a proxy never listens beyond loopback');
+
+    const text = await call(a, 'POST', '/api/v1/grants', { body: 'serviceId=1', type: 'text/plain' });
+    assert.equal(text.status, 415);
+
+    const vpnNoRules = await call(a, 'POST', '/api/v1/services', {
+      body: JSON.stringify({ name: 'x', type: 'vpn' }),
+    });
+    assert.ok(vpnNoRules.status === 400 || vpnNoRules.status === 503, String(vpnNoRules.status));
+
+    const badGrantId = await call(a, 'DELETE', '/api/v1/grants/abc');
+    assert.equal(badGrantId.status, 400);
+    assert.match(badGrantId.body.error.message, /grant id/);
+  });
+
+  it('maps chain answers to 404/403 with the reason: unknown service, unknown and foreign grants', async () => {
+    const unknown = await call(b, 'POST', '/api/v1/grants', { body: '{"serviceId": "999999"}' });
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.body.error.message, /999999/);
+
+    const noGrant = await call(b, 'DELETE', '/api/v1/grants/123456789');
+    assert.equal(noGrant.status, 404);
+
+    // a's network grant is on the network service, which b does not own: b may not revoke it.
+    const networkGrant = readRuntimeInfoOf(a).p2p?.grantId;
+    assert.ok(networkGrant);
+    const foreign = await call(b, 'DELETE', `/api/v1/grants/${networkGrant}`);
+    assert.equal(foreign.status, 403);
+    assert.equal(foreign.body.error.code, 'NOT_SERVICE_OWNER');
+  });
+
+  it('documents the added routes in the OpenAPI document', async () => {
+    const doc = await call(a, 'GET', '/api/v1/openapi.json');
+    assert.equal(doc.status, 200);
+    for (const p of ['/api/v1/balance', '/api/v1/proxies', '/api/v1/proxies/{id}'])
+      assert.ok(doc.body.paths[p], p);
+  });
+});
