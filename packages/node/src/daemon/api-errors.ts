@@ -2,15 +2,27 @@
 import { ApiError } from '../api/errors.ts';
 
 /** Codes (from any part: access, services, tunnel, chain) that mean "no such thing". */
-const NOT_FOUND = /NOT_FOUND|UNKNOWN_(SERVICE|GRANT|CONNECTION|PROXY|SESSION)|^NO_SUCH/;
+const NOT_FOUND = /NOT_FOUND|UNKNOWN_(SERVICE|GRANT|CONNECTION|PROXY|SESSION)|^NO_SUCH|^NO_VPN_SERVICE$/;
 /** Codes that mean "you may not": no grant, a revoked or expired one, someone else's service. */
 const FORBIDDEN = /FORBIDDEN|NOT_OWNER|NOT_SERVICE_OWNER|REVOKED|EXPIRED|NO_GRANT|DENIED|POLICY/;
 /** Codes that mean the request does not fit the current state (in use, retired, already there). */
-const CONFLICT = /IN_USE|ALREADY|RETIRED|EXISTS|DUPLICATE|LEFT_NETWORK/;
+const CONFLICT = /IN_USE|ALREADY|RETIRED|EXISTS|DUPLICATE|AMBIGUOUS|LEFT_NETWORK|^LISTEN_FAILED$/;
 /** Codes that mean the input was wrong in a way the schema could not tell. */
-const BAD_INPUT = /^BAD_|INVALID|MALFORMED|TOO_(LONG|MANY|LARGE)/;
+const BAD_INPUT = /^BAD_|INVALID|MALFORMED|_REQUIRED$|^NOT_A_|TOO_(LONG|MANY_RULES|LARGE)/;
 /** Codes that mean another machine (chain, service host, relay) failed or could not be reached. */
-const UPSTREAM = /UNREACHABLE|TIMEOUT|DIAL|CONNECT|HOST|CHAIN|REVERT|RPC/;
+const UPSTREAM = /UNREACHABLE|TIMEOUT|DIAL|CONNECT|HOST|CHAIN|REVERT|RPC|FAILED|CLOSED|ENDED|GONE/;
+/** Codes that mean "not now": a limit that frees up when other work ends. */
+const BUSY = /^TOO_MANY_(TUNNELS|STREAMS|SESSIONS)$/;
+
+/** First match wins: a code is tried against these in order. */
+const CODE_STATUS: ReadonlyArray<readonly [RegExp, number]> = [
+  [BUSY, 503],
+  [NOT_FOUND, 404],
+  [FORBIDDEN, 403],
+  [CONFLICT, 409],
+  [BAD_INPUT, 400],
+  [UPSTREAM, 502],
+];
 
 /** Contract errors that are the caller's fault rather than the chain's. */
 const REVERT_STATUS: Record<string, number> = {
@@ -38,21 +50,11 @@ export function toApiError(err: unknown): unknown {
   const e = err as { code?: unknown; message?: unknown; hint?: unknown; errorName?: unknown };
   if (typeof e.code !== 'string' || typeof e.message !== 'string') return err;
   const code = e.code;
-  const message = typeof e.hint === 'string' && e.hint ? `${e.message}; ${e.hint}` : e.message;
+  // Some errors already end their message with the hint; say it once.
+  const hint = typeof e.hint === 'string' && e.hint && !e.message.includes(e.hint) ? e.hint : '';
+  const message = hint ? `${e.message}; ${hint}` : e.message;
   const revert = typeof e.errorName === 'string' ? REVERT_STATUS[e.errorName] : undefined;
-  const status =
-    revert ??
-    (NOT_FOUND.test(code)
-      ? 404
-      : FORBIDDEN.test(code)
-        ? 403
-        : CONFLICT.test(code)
-          ? 409
-          : BAD_INPUT.test(code)
-            ? 400
-            : UPSTREAM.test(code)
-              ? 502
-              : 500);
+  const status = revert ?? CODE_STATUS.find(([re]) => re.test(code))?.[1] ?? 500;
   if (status === 500) return err;
   return new ApiError(status, code, message, { cause: err });
 }
