@@ -13,6 +13,7 @@ import { createDibsHost, type DibsHost } from '../p2p/host.ts';
 import { Liveness, type LivenessOptions } from '../p2p/liveness.ts';
 import { publishNodeRecord } from '../p2p/records.ts';
 import { createTicketAuthority, type TicketAuthority } from '../p2p/ticket-authority.ts';
+import { type RunningServices, startServices } from '../services/runtime.ts';
 import type { ChainRuntime } from './chain-runtime.ts';
 import {
   BOOTSTRAP_TIMEOUT_MS,
@@ -79,6 +80,8 @@ export interface NetworkRuntime {
   readonly mirror: ChainMirror;
   readonly liveness: Liveness;
   readonly roles: number;
+  /** Hosted services, connections, SOCKS5 proxies and tunnel sessions. */
+  readonly services: RunningServices;
   /** Our current network grant (requested or renewed on chain when needed). */
   grant(): Promise<TicketGrant>;
   status(): NetworkStatus;
@@ -212,17 +215,49 @@ export async function startNetwork(params: {
     let recordPublishedAt: string | undefined;
     let recordTimer: NodeJS.Timeout | undefined;
     let stopped = false;
-    const publish = async () => {
+    let publishing = false;
+    let publishAgain = false;
+    const services = await startServices({
+      host,
+      wallet,
+      store,
+      registry: chain.registry,
+      deployment: d,
+      cache,
+      sessions,
+      log: log.child('services'),
+      catchUp: async () => {
+        await mirror.syncOnce();
+      },
+      // The hosted set changed: advertise it now rather than at the next periodic republish.
+      onHostedChanged: () => {
+        if (stopped) return;
+        if (publishing) {
+          publishAgain = true;
+          return;
+        }
+        clearTimeout(recordTimer);
+        void publish();
+      },
+    });
+    cleanups.push(() => services.stop());
+    const publish = async (): Promise<void> => {
       let next = RECORD_REPUBLISH_INTERVAL_MS;
+      publishing = true;
       try {
         const peers = host.admission.admittedPeers().length;
-        await publishNodeRecord(host, { roles });
+        await publishNodeRecord(host, { roles, services: services.hostedIds() });
         recordPublishedAt = new Date().toISOString();
         // Published with no peer, the record sits only here: try again once the network is there.
         if (peers === 0) next = RECORD_RETRY_INTERVAL_MS;
       } catch (err) {
         next = RECORD_RETRY_INTERVAL_MS;
         log.debug('node record publish failed; retrying', { error: (err as Error).message });
+      }
+      publishing = false;
+      if (publishAgain && !stopped) {
+        publishAgain = false;
+        return publish();
       }
       if (!stopped) {
         recordTimer = setTimeout(() => void publish(), next);
@@ -243,6 +278,7 @@ export async function startNetwork(params: {
       mirror,
       liveness,
       roles,
+      services,
       grant: async () => {
         const g = await grant();
         ownGrant = g.grantId;

@@ -49,7 +49,7 @@ export class SocksServer {
 
   constructor(opts: SocksServerOptions) {
     this.#opts = opts;
-    this.#server = createServer({ pauseOnConnect: false }, (socket) => this.#accept(socket));
+    this.#server = createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
     this.#server.maxConnections = opts.maxClients ?? MAX_PROXY_CLIENTS;
   }
 

@@ -1,0 +1,238 @@
+/**
+ * The services part of a running node: hosts its catalog's services through a TunnelServer, keeps
+ * the node record's service list in step with the catalog, and opens local connections and SOCKS5
+ * proxies to services on other nodes.
+ */
+import type { Deployment, RegistryWriter } from '@dibs/chain';
+import {
+  encryptionKeyFromWallet,
+  type GrantCache,
+  peerIdFromWallet,
+  type SessionRegistry,
+  TicketVerifier,
+  type Wallet,
+} from '@dibs/core';
+import type { Store } from '@dibs/store';
+import type { Address } from 'viem';
+import { AccessClient } from '../access/access-client.ts';
+import type { DibsHost } from '../p2p/host.ts';
+import type { P2pLogger } from '../p2p/log.ts';
+import { type DataChannelOptions, TunnelServer, TunnelSessionTable } from '../tunnel/index.ts';
+import { ServiceCatalog } from './catalog.ts';
+import { ServiceConnector } from './connector.ts';
+import { ServiceError } from './errors.ts';
+import { LocalForward, parseListen } from './forward.ts';
+import { ServiceProxy } from './proxy.ts';
+import {
+  listServices,
+  publishService,
+  resolveService,
+  retireService,
+  type ServiceDirectory,
+  showService,
+} from './publish.ts';
+import type { ConnectionView, ProxyView, ServicesRuntime, SessionView } from './types.ts';
+
+/** What {@link startServices} needs from the node. */
+export interface ServicesOptions {
+  host: DibsHost;
+  wallet: Wallet;
+  store: Store;
+  registry: RegistryWriter;
+  deployment: Deployment;
+  cache: GrantCache;
+  sessions: SessionRegistry;
+  log: P2pLogger;
+  /** Asks the chain mirror to catch up (an unseen grant on a tunnel open). */
+  catchUp?: () => Promise<void>;
+  /** Called when the set of hosted services changed: republish the node record. */
+  onHostedChanged?: (ids: bigint[]) => void;
+  /** The tunnel data channel; default on, loopback. */
+  dataChannel?: boolean | DataChannelOptions;
+}
+
+/** The running services part, with what the daemon needs besides the public interface. */
+export interface RunningServices extends ServicesRuntime {
+  /** Ids of the services this node serves now (for the node record). */
+  hostedIds(): bigint[];
+  readonly catalog: ServiceCatalog;
+}
+
+/** Starts serving the catalog's services and returns the runtime. */
+export async function startServices(o: ServicesOptions): Promise<RunningServices> {
+  const self = o.wallet.address as Address;
+  const catalog = new ServiceCatalog(o.store);
+  const dir: ServiceDirectory = { registry: o.registry, catalog, self };
+  const access = new AccessClient({
+    store: o.store,
+    registry: o.registry,
+    wallet: o.wallet,
+    chainId: o.deployment.chainId,
+  });
+  const verifier = new TicketVerifier({
+    encryptionPrivateKey: encryptionKeyFromWallet(o.wallet).privateKey,
+    peerId: peerIdFromWallet(o.wallet).toMultihash().bytes,
+    nodeAddress: self,
+    chainId: o.deployment.chainId,
+    contract: o.deployment.accessGrants,
+    cache: o.cache,
+    networkServiceIds: [],
+  });
+  const server = await TunnelServer.start({
+    host: o.host,
+    verifier,
+    sessions: o.sessions,
+    lookup: (id) => catalog.lookup(id),
+    ...(o.catchUp ? { catchUp: o.catchUp } : {}),
+    dataChannel: o.dataChannel ?? true,
+    logger: o.log,
+  });
+  const outbound = new TunnelSessionTable();
+  const connector = new ServiceConnector({
+    host: o.host,
+    registry: o.registry,
+    access,
+    table: outbound,
+    log: o.log,
+  });
+  const forwards = new Map<string, LocalForward>();
+  const proxies = new Map<string, ServiceProxy>();
+  const names = new Map<bigint, string>();
+
+  const nameOf = (id: bigint): string => {
+    const cached = names.get(id);
+    if (cached !== undefined) return cached;
+    const own = catalog.get(id)?.name;
+    if (own) names.set(id, own);
+    const held = own ?? access.list().find((g) => g.serviceId === id)?.serviceName;
+    if (held) names.set(id, held);
+    return held ?? `service ${id}`;
+  };
+
+  // Keep the advertised service list equal to the catalog: the CLI may publish or retire from another process.
+  let advertised = catalog.activeIds().join(',');
+  const checkHosted = () => {
+    const ids = catalog.activeIds();
+    const key = ids.join(',');
+    if (key === advertised) return;
+    advertised = key;
+    o.onHostedChanged?.(ids);
+  };
+  const unsubscribe = o.cache.subscribe((event) => {
+    if (event.type === 'serviceRetired') {
+      const entry = catalog.get(event.serviceId);
+      if (entry && !entry.retired) catalog.markRetired(event.serviceId);
+    }
+    if (event.type === 'synced' || event.type === 'serviceRetired' || event.type === 'serviceChanged') {
+      try {
+        checkHosted();
+      } catch (err) {
+        o.log.warn('could not read the service catalog', { error: (err as Error).message });
+      }
+    }
+  });
+
+  let stopped = false;
+  const runtime: RunningServices = {
+    catalog,
+    hostedIds: () => catalog.activeIds(),
+    async publish(input) {
+      const view = await publishService(dir, input);
+      names.set(view.id, view.name);
+      checkHosted();
+      return view;
+    },
+    async retire(serviceId) {
+      await retireService(dir, serviceId);
+      checkHosted();
+    },
+    list: () => listServices(dir),
+    show: (serviceId) => showService(dir, serviceId),
+    async connect(input) {
+      const service = await connector.service(input.serviceId);
+      if (service.serviceType === 'vpn') {
+        throw new ServiceError(
+          'NOT_A_TUNNEL_SERVICE',
+          `service ${service.id} (${service.name}) is a vpn: it has no single target to forward a port to`,
+          'use `dibs proxy --socks 127.0.0.1:1080 --via <service>` instead',
+        );
+      }
+      // A grant up front, so an unauthorised user hears it now rather than on the first local connection.
+      await connector.ticket(service.id);
+      names.set(service.id, service.name);
+      const forward = new LocalForward({
+        serviceId: service.id,
+        serviceName: service.name,
+        open: (signal) => connector.open(service.id, { signal }),
+        log: o.log,
+      });
+      await forward.start(parseListen(input.listen));
+      forwards.set(forward.id, forward);
+      return forward.view();
+    },
+    async disconnect(connectionId) {
+      const f = forwards.get(connectionId);
+      if (!f)
+        throw new ServiceError(
+          'UNKNOWN_CONNECTION',
+          `there is no connection ${connectionId}`,
+          'see the connection list',
+        );
+      forwards.delete(connectionId);
+      await f.close();
+    },
+    connections: (): ConnectionView[] => [...forwards.values()].map((f) => f.view()),
+    async startProxy(input) {
+      const proxy = new ServiceProxy(
+        {
+          resolve: async (ref) => {
+            const v = await resolveService(dir, ref);
+            names.set(v.id, v.name);
+            return v;
+          },
+          open: (id, opts) => connector.open(id, opts),
+          access,
+          log: o.log,
+        },
+        parseListen(input.listen, 1080),
+        input.via,
+      );
+      await proxy.start();
+      proxies.set(proxy.id, proxy);
+      return proxy.view();
+    },
+    async stopProxy(proxyId) {
+      const p = proxies.get(proxyId);
+      if (!p) throw new ServiceError('UNKNOWN_PROXY', `there is no proxy ${proxyId}`, 'see the proxy list');
+      proxies.delete(proxyId);
+      await p.close();
+    },
+    proxies: (): ProxyView[] => [...proxies.values()].map((p) => p.view()),
+    sessions(): SessionView[] {
+      return [...server.sessions(), ...outbound.list()].map((s) => ({
+        id: s.id,
+        serviceId: s.serviceId,
+        serviceName: nameOf(s.serviceId),
+        peerId: s.peerId,
+        direction: s.direction,
+        path: s.path,
+        channel: s.channel,
+        openedAt: s.openedAt,
+        bytesIn: s.bytesIn,
+        bytesOut: s.bytesOut,
+        ...(s.destination ? { destination: `${s.destination.host}:${s.destination.port}` } : {}),
+      }));
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      unsubscribe();
+      for (const f of forwards.values()) await f.close().catch(() => {});
+      for (const p of proxies.values()) await p.close().catch(() => {});
+      forwards.clear();
+      proxies.clear();
+      await server.stop();
+    },
+  };
+  return runtime;
+}
