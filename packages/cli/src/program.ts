@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { accessCommands } from './commands/access.ts';
 import { chainCommands } from './commands/chain.ts';
+import { devnetCommands } from './commands/devnet.ts';
 import { idCommands } from './commands/id.ts';
 import { initCommand } from './commands/init.ts';
 import { nodeCommands } from './commands/node.ts';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   program.addCommand(chainCommands());
   program.addCommand(accessCommands());
   program.addCommand(nodeCommands());
+  program.addCommand(devnetCommands());
   for (const cmd of program.commands) propagateExitOverride(cmd);
   return program;
 }

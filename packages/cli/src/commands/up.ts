@@ -15,9 +15,31 @@ export function upCommand(): Command {
     .option('--no-register', 'do not register the identity on chain')
     .option('--no-p2p', 'run only the chain part: no network grant, no libp2p host')
     .option('--exit-after-start', 'stop again once everything is up (for scripts and tests)')
-    .action(async (opts: { register: boolean; p2p: boolean; exitAfterStart?: boolean }, cmd: Command) => {
-      await runNode(commandContext(cmd), opts);
-    });
+    .option('--api-port <port>', 'port of the management API and web UI on 127.0.0.1 (0 = any free port)')
+    .option('--no-api', 'do not serve the management API and web UI')
+    .action(
+      async (
+        opts: { register: boolean; p2p: boolean; exitAfterStart?: boolean; apiPort?: string; api: boolean },
+        cmd: Command,
+      ) => {
+        await runNode(commandContext(cmd), { ...opts, apiPort: parseApiPort(opts.apiPort) });
+      },
+    );
+}
+
+/** The API port from `--api-port` or DIBS_API_PORT; undefined lets the OS pick. */
+export function parseApiPort(flag: string | undefined, env = process.env): number | undefined {
+  const text = flag ?? env.DIBS_API_PORT;
+  if (text === undefined || text === '') return undefined;
+  const port = Number(text);
+  if (!/^\d{1,5}$/.test(text) || port > 65535) {
+    throw new CliError(
+      'BAD_API_PORT',
+      `API port "${text.slice(0, 20)}" is not a port number`,
+      'give 0..65535 to --api-port (0 lets the system choose)',
+    );
+  }
+  return port;
 }
 
 /** What {@link runNode} does besides the configured defaults. */
@@ -27,6 +49,9 @@ export interface RunNodeOptions {
   exitAfterStart?: boolean | undefined;
   /** Chain settings to use instead of the config's (e.g. with contracts from DIBS_CONTRACTS). */
   chain?: ChainSettings | undefined;
+  /** Port of the management API (default: any free port); `api: false` turns it off. */
+  apiPort?: number | undefined;
+  api?: boolean | undefined;
 }
 
 /** Starts the node daemon for `dibs up` and `dibs node start`, prints its info, runs until a stop signal. */
@@ -62,6 +87,7 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
     log,
     registerIdentity: opts.register,
     p2p: opts.p2p ? { listen: ctx.config.node.listen, bootstrap: ctx.config.node.bootstrap } : false,
+    api: opts.api === false ? false : { port: opts.apiPort ?? parseApiPort(undefined) },
   });
   const i = daemon.info;
   const net = i.network;
@@ -83,6 +109,12 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
               ['network', `service ${net.networkServiceId} · grant ${net.grantId} · roles ${net.roles}`],
               ['peers', `${net.admitted} admitted`],
               ...net.multiaddrs.map((a, n) => [n === 0 ? 'listening' : '', a] as [string, unknown]),
+            ] as Array<[string, unknown]>)
+          : []),
+        ...(i.api
+          ? ([
+              ['web UI', i.api.uiUrl],
+              ['API', `${i.api.url} (token in ${join(i.dataDir, 'api-token')})`],
             ] as Array<[string, unknown]>)
           : []),
         ['data', i.dataDir],

@@ -1,0 +1,140 @@
+/**
+ * `dibs devnet`: three real node processes on one embedded anvil, detached from the command; status
+ * sees them admitted to each other, the published demo service is reachable through a client's
+ * local port, and `down` stops every PID (twice is fine).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { runCli } from './cli-helpers.ts';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; Date.now() < deadline && i < 10_000; i++) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return check();
+}
+
+interface NodeStatus {
+  name: string;
+  role: string;
+  pid: number;
+  alive: boolean;
+  address: string;
+  admittedPeers: number | null;
+  uiUrl: string | null;
+}
+
+interface UpResult {
+  dir: string;
+  running: boolean;
+  rpcUrl: string;
+  nodes: NodeStatus[];
+  demo: { pid: number; target: string; serviceId: string | null } | null;
+}
+
+describe('dibs devnet', () => {
+  const root = mkdtempSync(join(tmpdir(), 'dibs-devnet-'));
+  const dir = join(root, 'net');
+  const env = { DIBS_HOME: join(root, 'home') };
+  let pids: number[] = [];
+
+  after(async () => {
+    await runCli(['devnet', 'down', '--dir', dir], env, 120_000).catch(() => {});
+    // Whatever survived a failed assertion is stopped by its own PID.
+    for (const pid of pids) {
+      try {
+        if (alive(pid)) process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('starts 3 detached nodes and a demo service, status sees them peered, a client reaches the service, down stops every PID', async () => {
+    const up = await runCli(['--json', 'devnet', 'up', '--nodes', '3', '--dir', dir], env, 420_000);
+    assert.equal(up.code, 0, up.stderr + up.stdout);
+    const result = JSON.parse(up.stdout) as UpResult;
+    const state = JSON.parse(readFileSync(join(dir, 'devnet.json'), 'utf8')) as {
+      anvilPid: number | null;
+      nodes: Array<{ pid: number }>;
+    };
+    pids = [...result.nodes.map((n) => n.pid), ...(state.anvilPid ? [state.anvilPid] : [])];
+    if (result.demo) pids.push(result.demo.pid);
+
+    // The command returned, and every process it started still runs.
+    assert.deepEqual(
+      result.nodes.map((n) => [n.name, n.role]),
+      [
+        ['node-0', 'bootstrap'],
+        ['node-1', 'service-host'],
+        ['node-2', 'client'],
+      ],
+    );
+    for (const pid of pids) assert.ok(alive(pid), `pid ${pid} runs after devnet up returned`);
+    assert.ok(state.anvilPid, 'the embedded chain runs under node-0');
+    for (const n of ['node-0', 'node-1', 'node-2']) {
+      const pass = join(dir, n, 'passphrase');
+      assert.equal(statSync(pass).mode & 0o777, 0o600, `${pass} is private`);
+    }
+
+    // status: all alive, each admitted by the others.
+    const peered = await waitUntil(async () => {
+      const st = await runCli(['--json', 'devnet', 'status', '--dir', dir], env);
+      const s = JSON.parse(st.stdout) as UpResult;
+      return s.nodes.length === 3 && s.nodes.every((n) => n.alive && (n.admittedPeers ?? 0) >= 2);
+    }, 60_000);
+    assert.ok(peered, 'every node admitted the two others');
+
+    // Each UI URL works with the token it carries.
+    for (const n of result.nodes) {
+      assert.ok(n.uiUrl, `${n.name} has a UI URL`);
+      const url = new URL(n.uiUrl);
+      const token = decodeURIComponent(url.hash.replace(/^#token=/, ''));
+      const res = await fetch(`${url.origin}/api/v1/identity`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(10_000),
+      });
+      assert.equal(res.status, 200);
+      assert.equal(((await res.json()) as { address: string }).address, n.address);
+    }
+
+    // The demo service node-1 published is reachable from node-2 through a local port.
+    assert.ok(result.demo?.serviceId, 'node-1 published the demo service');
+    const client = result.nodes[2]!;
+    const url = new URL(client.uiUrl!);
+    const auth = { authorization: `Bearer ${decodeURIComponent(url.hash.slice('#token='.length))}` };
+    const json = { ...auth, 'content-type': 'application/json' };
+    const body = JSON.stringify({ serviceId: result.demo.serviceId });
+    const grant = await fetch(`${url.origin}/api/v1/grants`, { method: 'POST', headers: json, body });
+    assert.equal(grant.status, 201, await grant.clone().text());
+    const conn = await fetch(`${url.origin}/api/v1/connections`, { method: 'POST', headers: json, body });
+    assert.equal(conn.status, 201, await conn.clone().text());
+    const { localAddress } = (await conn.json()) as { localAddress: string };
+    const page = await fetch(`http://${localAddress}/through-dibs`, { signal: AbortSignal.timeout(30_000) });
+    assert.match(await page.text(), /hello from the DIBS devnet demo service \(GET \/through-dibs\)/);
+
+    // down stops every PID, anvil and the demo service included, and is idempotent.
+    const down = await runCli(['--json', 'devnet', 'down', '--dir', dir], env, 180_000);
+    assert.equal(down.code, 0, down.stderr);
+    for (const pid of pids) assert.ok(!alive(pid), `pid ${pid} stopped`);
+    assert.ok(!existsSync(join(dir, 'devnet.json')));
+    const again = await runCli(['--json', 'devnet', 'down', '--dir', dir], env);
+    assert.equal(again.code, 0);
+    assert.deepEqual(JSON.parse(again.stdout).stopped, []);
+    const status = JSON.parse((await runCli(['--json', 'devnet', 'status', '--dir', dir], env)).stdout);
+    assert.equal(status.running, false);
+  });
+});
