@@ -1,10 +1,14 @@
 import { Command, CommanderError } from 'commander';
 import { accessCommands } from './commands/access.ts';
 import { chainCommands } from './commands/chain.ts';
+import { connectCommand } from './commands/connect.ts';
 import { devnetCommands } from './commands/devnet.ts';
 import { idCommands } from './commands/id.ts';
 import { initCommand } from './commands/init.ts';
 import { nodeCommands } from './commands/node.ts';
+import { proxyCommand } from './commands/proxy.ts';
+import { serviceCommands } from './commands/service.ts';
+import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
 import { reportError } from './output.ts';
 
@@ -40,6 +44,10 @@ export function buildProgram(): Command {
   program.addCommand(chainCommands());
   program.addCommand(accessCommands());
   program.addCommand(nodeCommands());
+  program.addCommand(serviceCommands());
+  program.addCommand(connectCommand());
+  program.addCommand(proxyCommand());
+  program.addCommand(statusCommand());
   program.addCommand(devnetCommands());
   for (const cmd of program.commands) propagateExitOverride(cmd);
   return program;

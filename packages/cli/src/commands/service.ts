@@ -1,0 +1,194 @@
+import {
+  listServices,
+  type PublishInput,
+  publishService,
+  resolveService,
+  retireService,
+  ServiceCatalog,
+  type ServiceDirectory,
+  type ServiceView,
+} from '@dibs/node';
+import { Command } from 'commander';
+import type { Address } from 'viem';
+import {
+  type CommandContext,
+  commandContext,
+  connectChain,
+  readIdentityFile,
+  unlockWallet,
+} from '../context.ts';
+import { CliError } from '../errors.ts';
+import { table } from '../output.ts';
+
+/** Longest comma-separated list option accepted. */
+const MAX_LIST_OPTION_CHARS = 64 * 1024;
+
+function splitList(text: string | undefined, what: string): string[] | undefined {
+  if (text === undefined) return undefined;
+  if (text.length > MAX_LIST_OPTION_CHARS) {
+    throw new CliError('BAD_ARGUMENT', `${what} is too long`, 'pass fewer entries');
+  }
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function describeService(v: ServiceView): Array<[string, unknown]> {
+  return [
+    ['service', `${v.id} ${v.name} (${v.type})`],
+    ['owner', v.owner],
+    ['host', `${v.host}${v.hostPeerId ? ` · ${v.hostPeerId}` : ''}${v.own ? ' (this node)' : ''}`],
+    ...(v.target ? ([['target', v.target]] as Array<[string, unknown]>) : []),
+    ...(v.allow ? ([['allow', v.allow.join(', ')]] as Array<[string, unknown]>) : []),
+    ['price', v.price === 0n ? 'free' : `${v.price}${v.token ? ` of ${v.token}` : ''}`],
+    ['policy', v.policy],
+    ['active', v.active],
+  ];
+}
+
+/** Runs `fn` on the chain directory of this identity (wallet unlocked when `sign`), then closes. */
+async function withDirectory<T>(
+  ctx: CommandContext,
+  sign: boolean,
+  fn: (dir: ServiceDirectory) => Promise<T>,
+): Promise<T> {
+  const wallet = sign ? await unlockWallet(ctx) : undefined;
+  const chain = await connectChain(ctx, wallet);
+  try {
+    // Reading needs no passphrase: the identity file beside the keystore names our address.
+    const self = (wallet?.address ?? readIdentityFile(ctx).address) as Address;
+    return await fn({ registry: chain.registry, catalog: new ServiceCatalog(chain.store), self });
+  } finally {
+    chain.close();
+  }
+}
+
+/** `dibs service publish|list|show|retire`. */
+export function serviceCommands(): Command {
+  const service = new Command('service').description('services this node hosts, and every service on chain');
+  service
+    .command('publish')
+    .description('publish a service hosted by this node (its target stays private, in the node database)')
+    .argument('<name>', 'service name (letters, digits, . _ -)')
+    .option('--target <host:port>', 'where tunnels go (tcp/http)')
+    .option('--type <type>', 'tcp, http or vpn', 'tcp')
+    .option('--allow-dest <rules>', 'vpn: comma-separated cidr[:ports] rules, e.g. 10.0.0.0/8:22+80-443')
+    .option('--price <amount>', 'price per grant in token base units', '0')
+    .option('--token <address>', 'ERC-20 payment token (default: the network token)')
+    .option('--public', 'anyone may get access (default)')
+    .option('--allow <addresses>', 'only these comma-separated addresses may get access')
+    .option('--org <id>', 'only members of this organization may get access')
+    .option('--duration <seconds>', 'how long each grant lasts (default 30 days)')
+    .action(
+      async (
+        name: string,
+        opts: {
+          target?: string;
+          type: string;
+          allowDest?: string;
+          price: string;
+          token?: string;
+          public?: boolean;
+          allow?: string;
+          org?: string;
+          duration?: string;
+        },
+        cmd: Command,
+      ) => {
+        const ctx = commandContext(cmd);
+        const policies = [opts.public, opts.allow !== undefined, opts.org !== undefined].filter(
+          Boolean,
+        ).length;
+        if (policies > 1) {
+          throw new CliError('BAD_ARGUMENT', 'choose one of --public, --allow and --org', 'pass only one');
+        }
+        if (!/^\d{1,29}$/.test(opts.price)) {
+          throw new CliError(
+            'BAD_ARGUMENT',
+            `price "${opts.price}" is not a whole number`,
+            'give base units',
+          );
+        }
+        if (opts.org !== undefined && !/^[1-9]\d{0,20}$/.test(opts.org)) {
+          throw new CliError('BAD_ARGUMENT', `organization "${opts.org}" is not an id`, 'give its number');
+        }
+        if (opts.duration !== undefined && !/^[1-9]\d{0,9}$/.test(opts.duration)) {
+          throw new CliError(
+            'BAD_ARGUMENT',
+            `duration "${opts.duration}" is not a number of seconds`,
+            'e.g. 86400',
+          );
+        }
+        const input: PublishInput = {
+          name,
+          type: opts.type as PublishInput['type'],
+          policy: opts.allow !== undefined ? 'allowlist' : opts.org !== undefined ? 'organization' : 'public',
+          price: BigInt(opts.price),
+        };
+        if (opts.target !== undefined) input.target = opts.target;
+        const allowDest = splitList(opts.allowDest, '--allow-dest');
+        if (allowDest) input.allow = allowDest;
+        if (opts.token !== undefined) input.token = opts.token as `0x${string}`;
+        const allowlist = splitList(opts.allow, '--allow');
+        if (allowlist) input.allowlist = allowlist as `0x${string}`[];
+        if (opts.org !== undefined) input.organizationId = BigInt(opts.org);
+        if (opts.duration !== undefined) input.grantDurationSeconds = Number(opts.duration);
+        await withDirectory(ctx, true, async (dir) => {
+          ctx.out.progress(`publishing ${name} on chain…`);
+          const view = await publishService(dir, input);
+          ctx.out.result(view, () => `service published\n${table(describeService(view))}`);
+        });
+      },
+    );
+  service
+    .command('list')
+    .description('services on chain: this node’s own and every active one')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      await withDirectory(ctx, false, async (dir) => {
+        const services = await listServices(dir);
+        ctx.out.result({ services }, () =>
+          services.length === 0
+            ? 'no services yet — publish one with: dibs service publish <name> --target host:port'
+            : table(
+                services.map(
+                  (v) =>
+                    [
+                      `${v.id}`,
+                      `${v.name} · ${v.type} · ${v.policy}${v.own ? ' · own' : ''}${v.active ? '' : ' · retired'}${v.target ? ` → ${v.target}` : ''}`,
+                    ] as [string, unknown],
+                ),
+              ),
+        );
+      });
+    });
+  service
+    .command('show')
+    .description('one service')
+    .argument('<service>', 'service id or name')
+    .action(async (ref: string, _opts: unknown, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      await withDirectory(ctx, false, async (dir) => {
+        const view = await resolveService(dir, ref);
+        ctx.out.result(view, () => table(describeService(view)));
+      });
+    });
+  service
+    .command('retire')
+    .description('retire one of your services on chain: no new grants, existing ones stop working')
+    .argument('<service>', 'service id or name')
+    .action(async (ref: string, _opts: unknown, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      await withDirectory(ctx, true, async (dir) => {
+        const view = await resolveService(dir, ref);
+        ctx.out.progress(`retiring ${view.id} ${view.name}…`);
+        await retireService(dir, view.id);
+        ctx.out.result(
+          { id: view.id, name: view.name, retired: true },
+          () => `service ${view.id} ${view.name} retired`,
+        );
+      });
+    });
+  return service;
+}

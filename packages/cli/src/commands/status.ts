@@ -1,0 +1,73 @@
+import { readRuntimeInfo } from '@dibs/node';
+import { Command } from 'commander';
+import { runningApi } from '../api-client.ts';
+import { commandContext } from '../context.ts';
+import { CliError } from '../errors.ts';
+import { table } from '../output.ts';
+
+interface SessionOut {
+  id: string;
+  serviceId: string;
+  serviceName: string;
+  peerId: string;
+  direction: string;
+  path: string;
+  openedAt: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** `dibs status`: the node, its peers and its sessions with bytes each way. */
+export function statusCommand(): Command {
+  return new Command('status')
+    .description('the running node: identity, peers, and tunnel sessions with bytes each way')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      const info = readRuntimeInfo(ctx.paths.runtime);
+      if (!info) {
+        throw new CliError(
+          'NOT_RUNNING',
+          `no DIBS node runs for ${ctx.paths.root}`,
+          'start one with `dibs up` or `dibs node start`',
+        );
+      }
+      const api = runningApi(ctx.paths.runtime);
+      let sessions: SessionOut[] | null = null;
+      if (api) sessions = (await api.get<{ sessions: SessionOut[] }>('/api/v1/sessions')).sessions;
+      const p2p = info.p2p;
+      const result = {
+        running: true,
+        pid: info.pid,
+        startedAt: info.startedAt,
+        address: info.address,
+        chainId: info.chainId,
+        peerId: p2p?.peerId ?? null,
+        peers: p2p?.peers ?? [],
+        sessions,
+      };
+      ctx.out.result(result, () =>
+        [
+          table([
+            ['address', info.address],
+            ['PeerId', p2p?.peerId ?? '(no p2p network)'],
+            ['started', info.startedAt],
+            ['peers', `${p2p?.admitted ?? 0} admitted of ${p2p?.peers.length ?? 0} connected`],
+          ]),
+          '',
+          sessions === null
+            ? 'sessions: the node announces no API to ask'
+            : sessions.length === 0
+              ? 'no sessions'
+              : table(
+                  sessions.map(
+                    (s) =>
+                      [
+                        `${s.direction} ${s.serviceId} ${s.serviceName}`,
+                        `${s.peerId} · ${s.path} · since ${new Date(s.openedAt).toISOString()} · ${s.bytesOut} B out · ${s.bytesIn} B in`,
+                      ] as [string, unknown],
+                  ),
+                ),
+        ].join('\n'),
+      );
+    });
+}
