@@ -12,7 +12,7 @@ export class ServiceError extends Error {
     hint?: string,
     options?: ErrorOptions & { transient?: boolean },
   ) {
-    super(hint ? `${message}; ${hint}` : message, options);
+    super(message, options);
     this.code = code;
     this.hint = hint;
     this.transient = options?.transient ?? false;
