@@ -42,5 +42,20 @@ export const DHT_ALPHA = 10;
 export const DHT_DISJOINT_PATHS = 10;
 /** Kad-DHT: bucket size K, the replication factor and closest-set size (the protocol's usual 20). */
 export const DHT_K_BUCKET_SIZE = 20;
+/**
+ * Kad-DHT: time an inbound DHT stream may take per message (libp2p's 10 s); a stalled stream from an
+ * admitted peer is reset after it, like admission's own per-message timeout.
+ */
+export const DHT_MESSAGE_TIMEOUT_MS = 5_000;
+/**
+ * Kad-DHT: largest message accepted from a peer. libp2p's DHT reads frames without any bound; the
+ * biggest DIBS message is a node record (< 9 KiB) plus 20 closer peers with their addresses.
+ */
+export const DHT_MAX_MESSAGE_BYTES = 256 * 1024;
 /** Kad-DHT: how often a node looks up its own id to refresh its neighbourhood (libp2p's 5 minutes). */
 export const DHT_QUERY_SELF_INTERVAL_MS = 5 * 60_000;
+/**
+ * Valid copies of a node record a lookup waits for before it stops querying. Copies are signed by the
+ * node, so one is authentic; a second guards against a stale copy from one peer.
+ */
+export const FIND_RECORD_QUORUM = 2;

@@ -25,6 +25,8 @@ import {
   DHT_ALPHA,
   DHT_DISJOINT_PATHS,
   DHT_K_BUCKET_SIZE,
+  DHT_MAX_MESSAGE_BYTES,
+  DHT_MESSAGE_TIMEOUT_MS,
   DHT_PROTOCOL,
   DHT_QUERY_SELF_INTERVAL_MS,
   INBOUND_CONNECTION_THRESHOLD,
@@ -54,6 +56,8 @@ export interface DhtTuning {
   disjointPaths?: number;
   kBucketSize?: number;
   querySelfIntervalMs?: number;
+  /** Per-message time on inbound DHT streams. */
+  messageTimeoutMs?: number;
 }
 
 /** Options of {@link createDibsHost}. */
@@ -98,6 +102,10 @@ export interface DibsHost {
   sign(data: Uint8Array): Promise<Uint8Array>;
   /** Dials `addr` and resolves once we admitted the remote (so it admitted us first); throws otherwise. */
   connect(addr: Multiaddr | PeerId, timeoutMs?: number): Promise<PeerId>;
+}
+
+interface DhtRpcHandle {
+  rpc?: { incomingMessageTimeout?: number };
 }
 
 interface RoutingTableHandle {
@@ -171,7 +179,12 @@ export async function createDibsHost(options: DibsHostOptions & { start?: boolea
     services: services as ServiceFactoryMap,
   });
   const svc = libp2p.services as Record<string, unknown>;
-  const dht = svc.dht as KadDHT & RoutingTableHandle;
+  const dht = svc.dht as KadDHT & RoutingTableHandle & DhtRpcHandle;
+  // @libp2p/kad-dht 16.4 declares `incomingMessageTimeout` but never hands it to its RPC handler.
+  if (dht.rpc && typeof dht.rpc.incomingMessageTimeout === 'number') {
+    dht.rpc.incomingMessageTimeout = options.dht?.messageTimeoutMs ?? DHT_MESSAGE_TIMEOUT_MS;
+  }
+  admission.limitFrames(DHT_PROTOCOL, DHT_MAX_MESSAGE_BYTES);
   const ident = svc.identify as { identify(c: unknown, o?: { signal?: AbortSignal }): Promise<unknown> };
 
   admission.onAdmitted((peer, connection) => {

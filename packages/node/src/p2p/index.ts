@@ -16,6 +16,7 @@ export { Liveness, type LivenessOptions, median, type Neighbour } from './livene
 export { type P2pLogger, silentLogger, stderrLogger } from './log.ts';
 export {
   DEFAULT_RECORD_TTL_MS,
+  type FindOptions,
   findNodeRecord,
   type NodeRecord,
   nodeRecordKey,

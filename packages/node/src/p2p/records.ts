@@ -6,7 +6,7 @@
 import { addressFromPeerId } from '@dibs/core';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { Reader, Writer } from './codec.ts';
-import { ROLE_MASK } from './constants.ts';
+import { FIND_RECORD_QUORUM, ROLE_MASK } from './constants.ts';
 import { P2pError } from './errors.ts';
 import type { DibsHost } from './host.ts';
 
@@ -222,21 +222,47 @@ export async function publishNodeRecord(host: DibsHost, options: PublishOptions)
   return record;
 }
 
-/** Looks a node up by address from any node; throws RECORD_NOT_FOUND when no valid record exists. */
+/** Options of {@link findNodeRecord}. */
+export interface FindOptions {
+  /** Give up after this long; default 15 s. */
+  timeoutMs?: number;
+  /** Stop once this many peers returned a valid copy; default FIND_RECORD_QUORUM. */
+  quorum?: number;
+}
+
+/**
+ * Looks a node up by address from any node; throws RECORD_NOT_FOUND when no valid record exists. The
+ * query stops as soon as `quorum` peers returned valid copies (each is signed by the node itself, so
+ * one is authentic; more guard against a stale copy) instead of walking the whole DHT path.
+ */
 export async function findNodeRecord(
   host: DibsHost,
   address: string,
-  timeoutMs = 15_000,
+  options: FindOptions | number = {},
 ): Promise<NodeRecord> {
+  const { timeoutMs = 15_000, quorum = FIND_RECORD_QUORUM } =
+    typeof options === 'number' ? { timeoutMs: options } : options;
   const key = nodeRecordKey(address);
   let best: NodeRecord | undefined;
+  let copies = 0;
+  const consider = async (value: Uint8Array) => {
+    try {
+      const r = await verifyNodeRecord(value, key);
+      copies++;
+      if (!best || r.seq > best.seq) best = r;
+    } catch {}
+  };
+  const stop = new AbortController();
+  const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(timeoutMs)]);
   try {
-    for await (const event of host.dht.get(key, { signal: AbortSignal.timeout(timeoutMs) })) {
-      if (event.name !== 'VALUE') continue;
-      try {
-        const r = await verifyNodeRecord(event.value, key);
-        if (!best || r.seq > best.seq) best = r;
-      } catch {}
+    for await (const event of host.dht.get(key, { signal })) {
+      // Responses carry the record as they come; VALUE only arrives after the whole query drained.
+      if (event.name === 'PEER_RESPONSE' && event.record) await consider(event.record.value);
+      else if (event.name === 'VALUE') await consider(event.value);
+      if (copies >= quorum) {
+        stop.abort();
+        break;
+      }
     }
   } catch (err) {
     if (!best) {

@@ -16,6 +16,7 @@ import type {
   TypedEventTarget,
 } from '@libp2p/interface';
 import { P2pError } from '../errors.ts';
+import { guardFrames } from '../frame-guard.ts';
 import type { P2pLogger } from '../log.ts';
 import type { AdmissionAuthority, AdmissionGrant } from './authority.ts';
 import {
@@ -102,6 +103,8 @@ export class AdmissionController {
   readonly #admittedBy = new Set<string>();
   readonly #revokedGrants = new Set<bigint>();
   readonly #gated = new Set<string>();
+  /** Frame bounds for gated protocols whose handlers read length-prefixed frames without one. */
+  readonly #frameLimits = new Map<string, number>();
   /** Peers with a renewal exchange under way (one at a time per peer from our side). */
   readonly #renewing = new Set<string>();
   readonly #admittedListeners: Array<(peer: AdmittedPeer, connection: Connection) => void> = [];
@@ -236,6 +239,14 @@ export class AdmissionController {
     chain.push(gate);
     this.#components.registrar.use(protocol, chain);
     this.#gated.add(protocol);
+  }
+
+  /**
+   * Bounds every length-prefixed frame an admitted peer sends on inbound `protocol` streams; a bigger
+   * announced frame resets the stream before its body is read.
+   */
+  limitFrames(protocol: string, maxFrameBytes: number): void {
+    this.#frameLimits.set(protocol, positive(maxFrameBytes, 'maxFrameBytes'));
   }
 
   /** The connection gater enforcing admission on dials and relays. */
@@ -552,6 +563,12 @@ export class AdmissionController {
     next: (s: Stream, c: Connection) => void | Promise<void>,
   ): Promise<void> {
     const peer = connection.remotePeer;
+    const limit = stream.direction === 'inbound' ? this.#frameLimits.get(stream.protocol ?? '') : undefined;
+    if (limit !== undefined) {
+      guardFrames(stream, limit, (err) =>
+        this.#log.warn('stream reset: frame over the bound', { peer: peer.toString(), error: err.message }),
+      );
+    }
     if (this.isAdmitted(peer)) return next(stream, connection);
     const pending = this.#pending.get(peer.toString());
     // Inbound streams only wait while an exchange is actually under way; otherwise they are reset at once.
