@@ -1,6 +1,5 @@
 import { encryptionKeyFromWallet, formatDid, peerIdFromWallet, type Wallet } from '@dibs/core';
 import { openStore, type Store } from '@dibs/store';
-import type { ServicesRuntime } from '../services/types.ts';
 import { type ApiSettings, type MountedApi, mountApi } from './api-mount.ts';
 import { type ChainRuntime, type ChainSettings, startChain } from './chain-runtime.ts';
 import { STATUS_WRITE_INTERVAL_MS } from './constants.ts';
@@ -99,8 +98,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           chain,
           store,
           network: net,
-          // The services runtime hangs off the network part once that part runs it.
-          services: () => (net as (NetworkRuntime & { services?: ServicesRuntime }) | undefined)?.services,
+          services: () => net?.services,
           logs: log.ring ?? new LogRing(),
           startedAt,
         },

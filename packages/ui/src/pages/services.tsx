@@ -242,7 +242,15 @@ function ServiceRow(props: { s: Service; hasGrant: boolean; reload: () => void }
             small
             kind="primary"
             label={`Connect ${s.name}`}
-            onClick={act(() => client.connect(s.id), `Connected to “${s.name}”.`)}
+            onClick={async () => {
+              try {
+                const c = await client.connect(s.id);
+                notify('success', `Connected to “${s.name}”: open ${c.localAddress} to reach it.`);
+                props.reload();
+              } catch (err) {
+                notify('error', (err as Error).message);
+              }
+            }}
           >
             Connect
           </ActionButton>

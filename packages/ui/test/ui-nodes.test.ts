@@ -1,0 +1,246 @@
+/**
+ * The management UI on two REAL nodes in Chromium: node A (embedded anvil, p2p) publishes a local
+ * HTTP server from its Services page; node B (joined over RPC) requests access and connects from its
+ * own UI, a fetch through the local address B shows reaches the server, and B's Sessions page shows
+ * the tunnel's bytes growing live. Screenshots land in test-artifacts/screenshots/.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Wallet } from '@dibs/core';
+import { createLogger, type Daemon, startDaemon } from '@dibs/node';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { build } from 'vite';
+
+const CHROMIUM = '/usr/bin/chromium';
+const UI_DIR = fileURLToPath(new URL('..', import.meta.url));
+const SHOTS = fileURLToPath(new URL('../../../test-artifacts/screenshots/', import.meta.url));
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const WAIT = { timeout: 30_000 };
+/** Chunks the streaming route sends at most (bounded even if nobody stops it). */
+const STREAM_CHUNKS = 600;
+const CHUNK = Buffer.alloc(16 * 1024, 0x61);
+
+function childPids(marker: string): number[] {
+  try {
+    const out = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
+    return out
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f.length > 2 && f.slice(2).join(' ').includes(marker))
+      .map((f) => Number(f[0]))
+      .filter((pid) => pid !== process.pid);
+  } catch {
+    return [];
+  }
+}
+
+/** "1.5 MiB" → bytes (what the session card shows). */
+function parseBytes(text: string): number {
+  const m = /([\d.]+)\s*(B|KiB|MiB|GiB)/.exec(text);
+  if (!m) return -1;
+  const unit = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 }[m[2] as 'B'];
+  return Number(m[1]) * unit;
+}
+
+describe('management UI on two real nodes', {
+  skip:
+    existsSync(CHROMIUM) || process.env.CI
+      ? false
+      : `${CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium`,
+}, () => {
+  let work: string;
+  let profile: string;
+  let context: BrowserContext;
+  let target: Server;
+  let targetPort: number;
+  const daemons: Daemon[] = [];
+  let a: Daemon;
+  let b: Daemon;
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'dibs-ui-nodes-'));
+    const dist = join(work, 'dist');
+    profile = join(work, 'profile');
+    await mkdir(SHOTS, { recursive: true });
+    await build({
+      root: UI_DIR,
+      configFile: join(UI_DIR, 'vite.config.ts'),
+      logLevel: 'warn',
+      build: { outDir: dist, emptyOutDir: true },
+    });
+    target = createServer((req, res) => {
+      if (req.url === '/stream') {
+        // A slow download: the session stays open and its counters keep moving.
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        let sent = 0;
+        const timer = setInterval(() => {
+          if (sent++ >= STREAM_CHUNKS || res.destroyed) {
+            clearInterval(timer);
+            res.end();
+            return;
+          }
+          res.write(CHUNK);
+        }, 100);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
+      res.end('hello through DIBS\n');
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    targetPort = (target.address() as { port: number }).port;
+
+    const start = async (name: string, chain: Parameters<typeof startDaemon>[0]['chain']) => {
+      const dir = join(work, name);
+      const d = await startDaemon({
+        dataDir: dir,
+        databasePath: join(dir, 'dibs.db'),
+        runtimePath: join(dir, 'run', 'node.json'),
+        chain,
+        wallet: Wallet.generate(),
+        log: createLogger({ console: null, component: name }),
+        p2p: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+        api: { port: 0, staticDir: dist },
+      });
+      daemons.push(d);
+      return d;
+    };
+    await mkdir(join(work, 'a'), { recursive: true });
+    await mkdir(join(work, 'b'), { recursive: true });
+    a = await start('a', { mode: 'embedded', chainId: 31337 });
+    const contracts = { ...a.info.chain.contracts, networkServiceId: a.info.chain.networkServiceId };
+    b = await start('b', { mode: 'rpc', rpcUrl: a.info.chain.rpcUrl, chainId: 31337, contracts });
+
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      args: ARGS,
+      viewport: { width: 1280, height: 800 },
+      deviceScaleFactor: 1,
+    });
+  });
+
+  after(async () => {
+    await context?.close().catch(() => {});
+    for (const pid of childPids(profile ?? '\0')) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+    for (const d of daemons.reverse()) await d.stop().catch(() => {});
+    target?.closeAllConnections();
+    await new Promise<void>((r) => (target ? target.close(() => r()) : r()));
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  const open = async (d: Daemon): Promise<Page> => {
+    const page = await context.newPage();
+    await page.goto(d.info.api!.uiUrl);
+    await page.getByRole('navigation', { name: 'Main' }).waitFor(WAIT);
+    return page;
+  };
+  const go = async (page: Page, label: string) => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label }).click();
+    await page.getByRole('heading', { level: 1, name: label }).waitFor(WAIT);
+  };
+  const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `nodes-${name}.png`) });
+
+  it('A publishes, B connects from its UI, a fetch goes through, and the session bytes grow live', async () => {
+    // Node A: dashboard with the real identity and balance, then publish the local server.
+    const pa = await open(a);
+    await pa.getByText(a.info.address).first().waitFor(WAIT);
+    await pa.getByTestId('balance').waitFor(WAIT);
+    assert.match((await pa.getByTestId('balance').textContent()) ?? '', /ETH · .*\S/);
+    await shot(pa, 'a-dashboard');
+    await go(pa, 'Services');
+    await pa.getByRole('button', { name: '+ Publish a service' }).click();
+    const form = pa.getByRole('form', { name: 'Publish a service' });
+    await form.getByLabel('Name').fill('web');
+    await form.getByLabel('Type').selectOption('http');
+    await form.getByLabel('Target (host:port)').fill(`127.0.0.1:${targetPort}`);
+    await form.getByRole('button', { name: 'Publish' }).click();
+    await pa.getByText('Published “web”', { exact: false }).waitFor({ timeout: 60_000 });
+    await pa.getByRole('button', { name: 'Retire web' }).waitFor(WAIT);
+    await shot(pa, 'a-published');
+
+    // Node B: the service shows up; request access, then connect.
+    const pb = await open(b);
+    await go(pb, 'Peers');
+    await pb.getByText('direct', { exact: true }).first().waitFor(WAIT);
+    await shot(pb, 'b-peers');
+    await go(pb, 'Services');
+    const request = pb.getByRole('button', { name: 'Request access to web' });
+    await request.waitFor(WAIT);
+    await request.click();
+    const connect = pb.getByRole('button', { name: 'Connect web' });
+    await connect.waitFor(WAIT);
+    await connect.click();
+    const badge = pb.getByText('connected · 127.0.0.1:', { exact: false });
+    await badge.waitFor(WAIT);
+    const local = /127\.0\.0\.1:\d+/.exec((await badge.textContent()) ?? '')?.[0];
+    assert.ok(local, 'the UI shows the local address');
+    await shot(pb, 'b-connected');
+
+    // Through the address the UI showed.
+    const hello = await fetch(`http://${local}/`, { signal: AbortSignal.timeout(30_000) });
+    assert.equal(await hello.text(), 'hello through DIBS\n');
+
+    // A slow download keeps a session open; its card on B's Sessions page counts up.
+    const abort = new AbortController();
+    const download = fetch(`http://${local}/stream`, { signal: abort.signal }).then(async (res) => {
+      const reader = res.body!.getReader();
+      let total = 0;
+      for (let i = 0; i < STREAM_CHUNKS * 4; i++) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        total += value.length;
+      }
+      return total;
+    });
+    download.catch(() => {});
+    try {
+      await go(pb, 'Sessions');
+      // Earlier requests may keep their own (idle, keep-alive) sessions: watch the total.
+      const cards = pb.locator('[data-testid^="session-"]').filter({ hasText: 'web' });
+      await cards.first().waitFor(WAIT);
+      const total = async () => {
+        let sum = 0;
+        for (const t of await cards.getByTestId('bytes-in').allTextContents()) sum += parseBytes(t);
+        return sum;
+      };
+      const first = await total();
+      let grown = -1;
+      for (let i = 0; i < 60; i++) {
+        await pb.waitForTimeout(500);
+        grown = await total();
+        if (grown > first) break;
+      }
+      assert.ok(grown > first, `bytes in grew from ${first} to ${grown}`);
+      await cards.getByTestId('traffic-chart').first().waitFor(WAIT);
+      await shot(pb, 'b-session-live');
+
+      // A, the host, sees the same tunnel as an inbound session.
+      await go(pa, 'Sessions');
+      await pa.getByText('inbound', { exact: true }).first().waitFor(WAIT);
+      await shot(pa, 'a-session-inbound');
+    } finally {
+      abort.abort();
+    }
+    await pa.close();
+    await pb.close();
+  });
+});
