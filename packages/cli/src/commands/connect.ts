@@ -1,14 +1,38 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger, type RunningServices, readRuntimeInfo, startDaemon } from '@dibs/node';
+import { loadDeployment } from '@dibs/chain';
+import {
+  type ChainSettings,
+  createLogger,
+  type RunningServices,
+  readRuntimeInfo,
+  resolveService,
+  ServiceCatalog,
+  type ServiceDirectory,
+  type ServiceView,
+  startDaemon,
+} from '@dibs/node';
+import { openStore } from '@dibs/store';
 import { Command } from 'commander';
-import { runningApi } from '../api-client.ts';
-import { type CommandContext, commandContext, unlockWallet } from '../context.ts';
+import { type ApiClient, runningApi } from '../api-client.ts';
+import {
+  type CommandContext,
+  commandContext,
+  connectChain,
+  readIdentityFile,
+  unlockWallet,
+} from '../context.ts';
 import { CliError } from '../errors.ts';
 import { table } from '../output.ts';
+import { initialize } from './init.ts';
+import { contractsFromEnv } from './node.ts';
 
-/** How often foreground commands print their byte counters. */
+/** How often foreground commands print their byte counters and check the node is still there. */
 const PROGRESS_INTERVAL_MS = 5_000;
+/** Contract names a node joining an external chain needs (as `dibs node start`). */
+const CONTRACT_KEYS = ['token', 'registry', 'services', 'accessGrants', 'organizations'] as const;
+/** The only host the running node's API opens listeners on. */
+const API_LISTEN_HOST = '127.0.0.1';
 
 /** Resolves on the first SIGINT or SIGTERM. */
 export function untilStopSignal(): Promise<void> {
@@ -23,13 +47,74 @@ export function untilStopSignal(): Promise<void> {
   });
 }
 
+/** `host:port` of a local listener; the host defaults to 127.0.0.1, port 0 picks a free one. */
+export function parseLocalListen(text: string, option: string): { host: string; port: number } {
+  const t = /^\d+$/.test(text) ? `:${text}` : text;
+  const m = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(t) ?? /^([A-Za-z0-9.-]*):(\d{1,5})$/.exec(t);
+  const port = Number(m?.[2]);
+  if (!m || port > 65535) {
+    throw new CliError(
+      'BAD_LISTEN',
+      `${option} "${text.slice(0, 80)}" is not host:port`,
+      `give e.g. ${option} 127.0.0.1:8080 (port 0 picks a free one)`,
+    );
+  }
+  return { host: m[1] || API_LISTEN_HOST, port };
+}
+
 /**
- * Runs `fn` on a node started in this process for the data dir (when none runs there), then keeps
- * it running until Ctrl-C and stops it.
+ * The service `ref` (an id, a name, or `<name>.dibs`) as the chain knows it, read with this data
+ * dir's chain settings and deployment: the way `dibs service show` resolves it.
+ */
+export async function resolveServiceRef(ctx: CommandContext, ref: string): Promise<ServiceView> {
+  const chain = await connectChain(ctx);
+  try {
+    const self = readIdentityFile(ctx).address as `0x${string}`;
+    return await resolveService(
+      { registry: chain.registry, catalog: new ServiceCatalog(chain.store), self },
+      ref,
+    );
+  } finally {
+    chain.close();
+  }
+}
+
+/**
+ * Chain settings for a node this command starts itself: on an external chain the contracts come
+ * from the config, DIBS_CONTRACTS or an earlier run's database, never from a fresh deployment.
+ */
+function localChainSettings(ctx: CommandContext): ChainSettings {
+  const chain = ctx.config.chain;
+  if (chain.mode !== 'rpc') return chain;
+  const contracts = { ...chain.contracts, ...contractsFromEnv(process.env.DIBS_CONTRACTS) };
+  const missing = CONTRACT_KEYS.filter((k) => contracts[k] === undefined);
+  if (missing.length > 0 && !hasRecordedDeployment(ctx.paths.database, chain.chainId)) {
+    throw new CliError(
+      'NO_CONTRACTS',
+      `the DIBS contract addresses on ${chain.rpcUrl} are not known (missing ${missing.join(', ')})`,
+      'set DIBS_CONTRACTS (or chain.contracts in the config) to the "contracts" object of `dibs up --json` on a node of that network',
+    );
+  }
+  return { ...chain, contracts };
+}
+
+function hasRecordedDeployment(databasePath: string, chainId: number): boolean {
+  if (!existsSync(databasePath)) return false;
+  const store = openStore(databasePath);
+  try {
+    return loadDeployment(store, chainId) !== undefined;
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * Runs `fn` on a node started in this process for the data dir (none may run there yet; a fresh
+ * data dir gets an identity first), then keeps it running until Ctrl-C and stops it.
  */
 export async function withLocalNode(
   ctx: CommandContext,
-  fn: (services: RunningServices) => Promise<() => void>,
+  fn: (services: RunningServices, dir: ServiceDirectory) => Promise<() => void>,
 ): Promise<void> {
   if (readRuntimeInfo(ctx.paths.runtime)) {
     throw new CliError(
@@ -38,12 +123,10 @@ export async function withLocalNode(
       'stop it and run this command alone (it starts the node itself), or restart the node so it serves its API',
     );
   }
+  const chain = localChainSettings(ctx);
   if (!existsSync(ctx.paths.keystore)) {
-    throw new CliError(
-      'NOT_INITIALIZED',
-      `no DIBS identity in ${ctx.paths.root}`,
-      'create one with `dibs init`',
-    );
+    ctx.out.progress(`no identity in ${ctx.paths.root} yet: creating one`);
+    await initialize(ctx);
   }
   const wallet = await unlockWallet(ctx);
   const log = createLogger({ file: join(ctx.paths.logDir, 'node.log'), console: null, component: 'node' });
@@ -52,18 +135,25 @@ export async function withLocalNode(
     dataDir: ctx.paths.root,
     databasePath: ctx.paths.database,
     runtimePath: ctx.paths.runtime,
-    chain: ctx.config.chain,
+    chain,
     wallet,
     log,
     p2p: { listen: ctx.config.node.listen, bootstrap: ctx.config.node.bootstrap },
   });
+  // From here on Ctrl-C stops the node cleanly, also while `fn` still sets up.
+  const stop = untilStopSignal();
   try {
     const services = daemon.network?.services;
     if (!services)
       throw new CliError('NO_NETWORK', 'the node started without its p2p network', 'check the log');
-    const progress = await fn(services);
+    const dir: ServiceDirectory = {
+      registry: daemon.chain.registry,
+      catalog: services.catalog,
+      self: wallet.address as `0x${string}`,
+    };
+    const progress = await fn(services, dir);
     const timer = ctx.out.json ? undefined : setInterval(progress, PROGRESS_INTERVAL_MS);
-    await untilStopSignal();
+    await stop;
     clearInterval(timer);
     ctx.out.progress('stopping…');
   } finally {
@@ -71,45 +161,151 @@ export async function withLocalNode(
   }
 }
 
+/** Outbound tunnels of the running node (all, or to one service) summed up for a progress line. */
+async function outboundSummary(api: ApiClient, serviceId?: string): Promise<string> {
+  const { sessions } = await api.get<{
+    sessions: Array<{ serviceId: string; direction: string; bytesIn: number; bytesOut: number }>;
+  }>('/api/v1/sessions');
+  const mine = sessions.filter(
+    (s) => s.direction === 'outbound' && (serviceId === undefined || s.serviceId === serviceId),
+  );
+  const inB = mine.reduce((a, s) => a + s.bytesIn, 0);
+  const outB = mine.reduce((a, s) => a + s.bytesOut, 0);
+  return `${mine.length} open · ${outB} B out · ${inB} B in`;
+}
+
+/**
+ * Keeps a listener the running node opened for this command until `stopSignal` (Ctrl-C), then
+ * closes it there.
+ * Ends with NODE_STOPPED when the node goes away meanwhile (its listeners went with it).
+ */
+export async function holdUntilStopped(
+  ctx: CommandContext,
+  api: ApiClient,
+  what: { path: string; serviceId?: string },
+  stopSignal: Promise<void>,
+): Promise<void> {
+  const stop = stopSignal.then(() => 'signal' as const);
+  let lost: unknown;
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const tick = new Promise<'tick'>((resolve) => {
+      timer = setTimeout(() => resolve('tick'), PROGRESS_INTERVAL_MS);
+    });
+    const next = await Promise.race([stop, tick]);
+    clearTimeout(timer);
+    if (next === 'signal') break;
+    try {
+      const line = await outboundSummary(api, what.serviceId);
+      ctx.out.progress(line);
+    } catch (err) {
+      lost = err;
+      break;
+    }
+  }
+  if (lost !== undefined) {
+    throw new CliError(
+      'NODE_STOPPED',
+      `the node serving this listener stopped answering: ${(lost as Error).message}`,
+      'start the node again (`dibs up` or `dibs node start`) and rerun this command',
+    );
+  }
+  ctx.out.progress('closing…');
+  try {
+    await api.delete(what.path);
+  } catch (err) {
+    // Already gone (closed from the UI, or the node restarted): nothing left to close.
+    const code = (err as { code?: string }).code;
+    if (code !== 'UNKNOWN_CONNECTION' && code !== 'UNKNOWN_PROXY' && code !== 'API_UNREACHABLE') throw err;
+  }
+}
+
+/** What `dibs connect --json` prints. */
+export interface ConnectResult {
+  id: string;
+  serviceId: string;
+  serviceName: string;
+  localAddress: string;
+  /** `node`: the running node holds the listener; `process`: a node started by this command. */
+  servedBy: 'node' | 'process';
+}
+
 /** `dibs connect <service>`: a local port forwarded to a service through DIBS. */
 export function connectCommand(): Command {
   return new Command('connect')
     .description('forward a local port to a service through DIBS (requests access first when needed)')
-    .argument('<service>', 'service id')
-    .option('--listen <addr>', 'local address to listen on', '127.0.0.1:0')
-    .action(async (ref: string, opts: { listen: string }, cmd: Command) => {
+    .argument('<service>', 'service id or name')
+    .option('--listen <addr>', 'local address to listen on (port 0 picks a free one)', '127.0.0.1:0')
+    .option('--detach', 'leave the listener in the running node and return at once')
+    .addHelpText(
+      'after',
+      '\nWith a node running for the data dir, the listener lives in that node (until Ctrl-C, or for good with --detach);\notherwise this command starts a node of its own and stops it on Ctrl-C.',
+    )
+    .action(async (ref: string, opts: { listen: string; detach?: boolean }, cmd: Command) => {
       const ctx = commandContext(cmd);
-      if (!/^[1-9]\d{0,20}$/.test(ref)) {
-        throw new CliError(
-          'BAD_ARGUMENT',
-          `service "${ref}" is not an id`,
-          'see `dibs service list` for ids',
+      const listen = parseLocalListen(opts.listen, '--listen');
+      const print = (r: ConnectResult, stopHint: string) =>
+        ctx.out.result(r, () =>
+          table([
+            ['service', `${r.serviceId} ${r.serviceName}`],
+            ['listening', r.localAddress],
+            ['', stopHint],
+          ]),
         );
-      }
       const api = runningApi(ctx.paths.runtime);
       if (api) {
-        const port = Number(opts.listen.split(':').at(-1));
-        const c = await api.post<{ id: string; localAddress: string }>('/api/v1/connections', {
-          serviceId: ref,
-          localPort: port,
-        });
-        ctx.out.result(c, () =>
-          table([
-            ['connection', c.id],
-            ['listening', c.localAddress],
-            ['served by', `the running node (${api.url}); stop with DELETE /api/v1/connections/${c.id}`],
-          ]),
+        if (listen.host !== API_LISTEN_HOST) {
+          throw new CliError(
+            'BAD_LISTEN',
+            `the running node opens listeners on ${API_LISTEN_HOST} only, not ${listen.host}`,
+            `use --listen ${API_LISTEN_HOST}:${listen.port}`,
+          );
+        }
+        const service = await resolveServiceRef(ctx, ref);
+        // Registered before the listener exists, so a Ctrl-C at any point still closes it.
+        const stop = opts.detach ? undefined : untilStopSignal();
+        const c = await api.post<{ id: string; serviceId: string; localAddress: string }>(
+          '/api/v1/connections',
+          { serviceId: service.id.toString(), localPort: listen.port },
         );
+        const path = `/api/v1/connections/${c.id}`;
+        print(
+          {
+            id: c.id,
+            serviceId: c.serviceId,
+            serviceName: service.name,
+            localAddress: c.localAddress,
+            servedBy: 'node',
+          },
+          opts.detach
+            ? `held by the running node (${api.url}); close it with DELETE ${path}`
+            : 'held by the running node · Press Ctrl-C to close it.',
+        );
+        if (stop) await holdUntilStopped(ctx, api, { path, serviceId: c.serviceId }, stop);
         return;
       }
-      await withLocalNode(ctx, async (services) => {
-        const c = await services.connect({ serviceId: BigInt(ref), listen: opts.listen });
-        ctx.out.result(c, () =>
-          table([
-            ['service', `${c.serviceId} ${c.serviceName}`],
-            ['listening', c.localAddress],
-            ['', 'Press Ctrl-C to stop.'],
-          ]),
+      if (opts.detach) {
+        throw new CliError(
+          'NOT_RUNNING',
+          `--detach needs a running node for ${ctx.paths.root}`,
+          'start one with `dibs up` or `dibs node start`, or drop --detach',
+        );
+      }
+      await withLocalNode(ctx, async (services, dir) => {
+        const service = await resolveService(dir, ref);
+        const c = await services.connect({
+          serviceId: service.id,
+          listen: `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`,
+        });
+        print(
+          {
+            id: c.id,
+            serviceId: c.serviceId.toString(),
+            serviceName: c.serviceName,
+            localAddress: c.localAddress,
+            servedBy: 'process',
+          },
+          'Press Ctrl-C to stop.',
         );
         return () => {
           const v = services.connections().find((x) => x.id === c.id);

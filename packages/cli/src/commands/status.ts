@@ -17,6 +17,13 @@ interface SessionOut {
   bytesOut: number;
 }
 
+interface ProxyOut {
+  id: string;
+  localAddress: string;
+  openedAt: number;
+  tunnels: number;
+}
+
 /** `dibs status`: the node, its peers and its sessions with bytes each way. */
 export function statusCommand(): Command {
   return new Command('status')
@@ -33,7 +40,15 @@ export function statusCommand(): Command {
       }
       const api = runningApi(ctx.paths.runtime);
       let sessions: SessionOut[] | null = null;
-      if (api) sessions = (await api.get<{ sessions: SessionOut[] }>('/api/v1/sessions')).sessions;
+      let proxies: ProxyOut[] | null = null;
+      if (api) {
+        const [s, p] = await Promise.all([
+          api.get<{ sessions: SessionOut[] }>('/api/v1/sessions'),
+          api.get<{ proxies: ProxyOut[] }>('/api/v1/proxies'),
+        ]);
+        sessions = s.sessions;
+        proxies = p.proxies;
+      }
       const p2p = info.p2p;
       const result = {
         running: true,
@@ -44,6 +59,7 @@ export function statusCommand(): Command {
         peerId: p2p?.peerId ?? null,
         peers: p2p?.peers ?? [],
         sessions,
+        proxies,
       };
       ctx.out.result(result, () =>
         [
@@ -67,6 +83,20 @@ export function statusCommand(): Command {
                       ] as [string, unknown],
                   ),
                 ),
+          ...(proxies && proxies.length > 0
+            ? [
+                '',
+                table(
+                  proxies.map(
+                    (p) =>
+                      [
+                        `SOCKS5 ${p.localAddress}`,
+                        `since ${new Date(p.openedAt).toISOString()} · ${p.tunnels} open`,
+                      ] as [string, unknown],
+                  ),
+                ),
+              ]
+            : []),
         ].join('\n'),
       );
     });
