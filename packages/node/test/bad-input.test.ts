@@ -11,6 +11,9 @@ import { createLibp2p } from 'libp2p';
 import { ADMISSION_PROTOCOL } from '../src/p2p/admission/constants.ts';
 import { ECHO, echo, echoHandler, startHost, TestNetwork, waitFor, walletKey } from './helpers.ts';
 
+// Every case dials with `force`: the host drops the attacker's previous connection after each bad
+// exchange, and a plain dial could hand back that connection while it is still closing.
+
 type Host = Awaited<ReturnType<typeof startHost>>;
 
 async function attacker(): Promise<Libp2p> {
@@ -39,7 +42,7 @@ describe('bad input on the admission protocol', () => {
     friend = await startHost(net);
     await host.handle(ECHO, echoHandler);
     evil = await attacker();
-    conn = await evil.dial(host.multiaddrs()[0]!);
+    conn = await evil.dial(host.multiaddrs()[0]!, { force: true });
   });
   after(async () => {
     await Promise.all([host.stop(), friend.stop(), evil.stop()]);
@@ -62,7 +65,7 @@ describe('bad input on the admission protocol', () => {
 
   it('raw random bytes reset the stream, whatever length they seem to announce', async () => {
     for (let i = 0; i < 5; i++) {
-      const c = await evil.dial(host.multiaddrs()[0]!);
+      const c = await evil.dial(host.multiaddrs()[0]!, { force: true });
       const stream = await c.newStream(ADMISSION_PROTOCOL);
       stream.send(randomBytes(64));
       assert.ok(await ended(stream));
@@ -71,7 +74,7 @@ describe('bad input on the admission protocol', () => {
   });
 
   it('an oversized frame is refused from its length prefix alone', async () => {
-    const conn2 = await evil.dial(host.multiaddrs()[0]!);
+    const conn2 = await evil.dial(host.multiaddrs()[0]!, { force: true });
     const stream = await conn2.newStream(ADMISSION_PROTOCOL);
     // varint length 16 MiB, then a little body: the reader must not wait for or buffer 16 MiB
     stream.send(Uint8Array.of(0x80, 0x80, 0x80, 0x08, 1, 2, 3));
@@ -81,7 +84,7 @@ describe('bad input on the admission protocol', () => {
   });
 
   it('a half-open slowloris stream is reset after the message timeout', async () => {
-    const conn3 = await evil.dial(host.multiaddrs()[0]!);
+    const conn3 = await evil.dial(host.multiaddrs()[0]!, { force: true });
     const stream = await conn3.newStream(ADMISSION_PROTOCOL);
     stream.send(Uint8Array.of(40, 1, 2)); // claims 40 bytes, sends 2, then stalls
     assert.ok(await ended(stream));
@@ -92,7 +95,7 @@ describe('bad input on the admission protocol', () => {
   it('many garbage streams at once do not stop the node', async () => {
     const streams: Stream[] = [];
     for (let i = 0; i < 20; i++) {
-      const c = await evil.dial(host.multiaddrs()[0]!).catch(() => undefined);
+      const c = await evil.dial(host.multiaddrs()[0]!, { force: true }).catch(() => undefined);
       if (!c) continue;
       const s = await c.newStream(ADMISSION_PROTOCOL).catch(() => undefined);
       if (!s) continue;

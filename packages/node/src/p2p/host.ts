@@ -78,7 +78,7 @@ export interface DibsHostOptions {
   admissionTimeoutMs?: number;
   /** Time allowed per admission message. */
   messageTimeoutMs?: number;
-  /** Start gossipsub. Default true. */
+  /** Start gossipsub. Default false: nothing in DIBS publishes yet, and an idle router costs memory. */
   pubsub?: boolean;
   /** Kad-DHT lookup parameters (defaults in constants.ts). */
   dht?: DhtTuning;
@@ -142,7 +142,7 @@ export async function createDibsHost(options: DibsHostOptions & { start?: boolea
       selectors: { [NODE_RECORD_NAMESPACE]: selectNodeRecord },
     }),
   };
-  if (options.pubsub !== false) {
+  if (options.pubsub === true) {
     // Loaded only when wanted, so nodes without pubsub do not carry its code.
     const { gossipsub } = await import('@libp2p/gossipsub');
     services.pubsub = gossipsub({ allowPublishToZeroTopicPeers: true });
