@@ -105,6 +105,8 @@ export class AdmissionController {
   readonly #gated = new Set<string>();
   /** Frame bounds for gated protocols whose handlers read length-prefixed frames without one. */
   readonly #frameLimits = new Map<string, number>();
+  /** Connections whose admission exchange completed; a further exchange on one is a renewal. */
+  readonly #exchanged = new Set<string>();
   /** Peers with a renewal exchange under way (one at a time per peer from our side). */
   readonly #renewing = new Set<string>();
   readonly #admittedListeners: Array<(peer: AdmittedPeer, connection: Connection) => void> = [];
@@ -317,6 +319,7 @@ export class AdmissionController {
           }
           this.#admitted.clear();
           this.#admittedBy.clear();
+          this.#exchanged.clear();
           for (const p of this.#pending.values()) p.wait.resolve(false);
           this.#pending.clear();
           await components.registrar.unhandle(ADMISSION_PROTOCOL).catch(() => {});
@@ -359,6 +362,7 @@ export class AdmissionController {
 
   #onConnectionClose = (evt: CustomEvent<Connection>): void => {
     const connection = evt.detail;
+    this.#exchanged.delete(connection.id);
     this.#settle(connection, false);
     const open = this.#components?.connectionManager
       .getConnections(connection.remotePeer)
@@ -367,7 +371,7 @@ export class AdmissionController {
   };
 
   async #dial(connection: Connection): Promise<ExchangeOutcome> {
-    const renewal = this.isAdmitted(connection.remotePeer);
+    const renewal = this.#exchanged.has(connection.id);
     let outcome: ExchangeOutcome;
     try {
       const stream = await connection.newStream(ADMISSION_PROTOCOL, {
@@ -385,7 +389,7 @@ export class AdmissionController {
   async #onStream(stream: Stream, connection: Connection): Promise<void> {
     const pending = this.#pending.get(connection.remotePeer.toString());
     if (pending) pending.started = true;
-    const renewal = this.isAdmitted(connection.remotePeer);
+    const renewal = this.#exchanged.has(connection.id);
     let outcome: ExchangeOutcome;
     try {
       outcome = await runListenerExchange(stream, this.#context(connection));
@@ -418,6 +422,7 @@ export class AdmissionController {
   ): void {
     const peer = connection.remotePeer.toString();
     if (outcome.admitted) {
+      if (connection.status === 'open') this.#exchanged.add(connection.id);
       const fields = { peer, role, grantId: outcome.grant.grantId.toString() };
       if (renewal) {
         // Same peer, fresh ticket: nothing new to announce (identify already ran).
