@@ -140,7 +140,7 @@ describe('dibs connect / proxy / status across two nodes of one network', () => 
       assert.ok(s, `an outbound session to web: ${JSON.stringify(status.sessions)}`);
       assert.equal(s.serviceName, 'web');
       assert.equal(s.peerId, upA.peerId, 'the peer is the node hosting web');
-      assert.ok(s.path === 'direct' || s.path === 'relayed', s.path);
+      assert.equal(s.path, 'direct', 'both nodes listen on loopback');
       assert.ok(s.openedAt > 0 && s.openedAt <= Date.now(), `start time ${s.openedAt}`);
       assert.ok(s.bytesOut > 0, 'request bytes went out');
       assert.ok(s.bytesIn >= PAGE.length, 'the page came in');
@@ -150,6 +150,16 @@ describe('dibs connect / proxy / status across two nodes of one network', () => 
 
     assert.equal(await stopChild(conn.child), 0, conn.output().stderr);
     assert.equal(await accepts(out.localAddress), false, 'the node closed the listener on Ctrl-C');
+
+    const kept = await runCli(['connect', `${out.serviceId}`, '--detach', '--json'], b.env);
+    assert.equal(kept.code, 0, kept.stderr + kept.stdout);
+    const k = lastJson<ConnectJson>(kept.stdout);
+    assert.equal(k.serviceName, 'web', 'an id resolves to the same service');
+    assert.equal(
+      await curl([`http://${k.localAddress}/`]),
+      PAGE,
+      'the node holds it after the command exits',
+    );
   });
 
   test('proxy through the running node: curl --socks5-hostname reaches web.dibs', async () => {

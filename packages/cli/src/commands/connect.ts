@@ -254,7 +254,7 @@ export function connectCommand(): Command {
         );
       const api = runningApi(ctx.paths.runtime);
       if (api) {
-        if (listen.host !== API_LISTEN_HOST) {
+        if (listen.host !== API_LISTEN_HOST && listen.host !== 'localhost') {
           throw new CliError(
             'BAD_LISTEN',
             `the running node opens listeners on ${API_LISTEN_HOST} only, not ${listen.host}`,
