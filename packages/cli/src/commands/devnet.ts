@@ -304,10 +304,29 @@ async function publishDemo(node: DevnetNode, target: string, out: Output): Promi
     out.warn(`${node.name} serves no API, so the demo service was not published`);
     return null;
   }
+  const auth = { authorization: `Bearer ${token}` };
   try {
+    // A devnet started again over the same data publishes afresh: retire the demo of the last run,
+    // whose target port is gone.
+    const listed = await fetch(`${node.apiUrl}/api/v1/services`, {
+      headers: auth,
+      signal: AbortSignal.timeout(30_000),
+    });
+    if (listed.ok) {
+      const { services } = (await listed.json()) as {
+        services: Array<{ id: string; name: string; own: boolean; active: boolean }>;
+      };
+      for (const old of services.filter((x) => x.own && x.active && x.name === DEVNET_DEMO_SERVICE)) {
+        await fetch(`${node.apiUrl}/api/v1/services/${encodeURIComponent(old.id)}`, {
+          method: 'DELETE',
+          headers: auth,
+          signal: AbortSignal.timeout(60_000),
+        });
+      }
+    }
     const res = await fetch(`${node.apiUrl}/api/v1/services`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      headers: { ...auth, 'content-type': 'application/json' },
       body: JSON.stringify({ name: DEVNET_DEMO_SERVICE, type: 'http', target, policy: 'public' }),
       signal: AbortSignal.timeout(60_000),
     });
@@ -568,8 +587,8 @@ export function devnetCommands(): Command {
             state.demo
               ? `demo service "${DEVNET_DEMO_SERVICE}" (${state.demo.serviceId ? `#${state.demo.serviceId}` : 'not published'}) → ${state.demo.target}`
               : '',
-            state.nodes.length > 2
-              ? `try:  dibs --data-dir ${state.nodes[2]!.dataDir} connect ${DEVNET_DEMO_SERVICE}`
+            state.nodes.length > 2 && state.demo?.serviceId
+              ? `try:  dibs --data-dir ${state.nodes[2]!.dataDir} connect ${state.demo?.serviceId ?? '<service id>'}`
               : '',
             `stop it with: dibs devnet down${dir === devnetDir(undefined) ? '' : ` --dir ${dir}`}`,
           ]
