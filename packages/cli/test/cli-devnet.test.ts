@@ -4,10 +4,13 @@
  * local port, and `down` stops every PID (twice is fine).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { isAlive, readDevnetState } from '../src/commands/devnet.ts';
+import { CliError } from '../src/errors.ts';
 import { runCli } from './cli-helpers.ts';
 
 function alive(pid: number): boolean {
@@ -136,5 +139,39 @@ describe('dibs devnet', () => {
     assert.deepEqual(JSON.parse(again.stdout).stopped, []);
     const status = JSON.parse((await runCli(['--json', 'devnet', 'status', '--dir', dir], env)).stdout);
     assert.equal(status.running, false);
+  });
+
+  it('refuses a corrupt or oversized devnet.json with a typed error, never a crash', async () => {
+    const bad = join(root, 'bad');
+    mkdirSync(bad, { recursive: true });
+    const file = join(bad, 'devnet.json');
+    const inputs = [
+      '',
+      '{',
+      'null',
+      '[]',
+      '{"version":2,"nodes":[]}',
+      '{"version":1}',
+      JSON.stringify({ version: 1, nodes: 'x' }),
+      ' '.repeat(1024 * 1024 + 1),
+      ...Array.from({ length: 30 }, () => randomBytes(Math.floor(Math.random() * 400)).toString('latin1')),
+    ];
+    for (const text of inputs) {
+      writeFileSync(file, text);
+      assert.throws(
+        () => readDevnetState(bad),
+        (err: unknown) => err instanceof CliError && err.code === 'CORRUPT_DEVNET',
+        JSON.stringify(text.slice(0, 40)),
+      );
+    }
+    writeFileSync(file, '{"version":1,"nodes":[{"pid":"12"}]}');
+    assert.equal(readDevnetState(bad)?.nodes.length, 1);
+    assert.equal(isAlive(Number.NaN), false);
+    assert.equal(isAlive(-1), false);
+    writeFileSync(file, '{');
+    const status = await runCli(['--json', 'devnet', 'status', '--dir', bad], env);
+    assert.equal(status.code, 1);
+    assert.equal(JSON.parse(status.stdout).error.code, 'CORRUPT_DEVNET');
+    assert.match(JSON.parse(status.stdout).error.hint, /delete/);
   });
 });
