@@ -31,7 +31,10 @@ export interface NetworkGrantProviderOptions {
   /** The mirror's view, consulted for revocations of our own grant. */
   cache: GrantCache;
   log: Logger;
-  /** Request a new grant when the held one has less than this left; default NETWORK_GRANT_RENEW_BEFORE_MS. */
+  /**
+   * Request a new grant when the held one has less than this left (or a third of its lifetime, when
+   * that is shorter); default NETWORK_GRANT_RENEW_BEFORE_MS.
+   */
   renewBeforeMs?: number;
 }
 
@@ -39,7 +42,11 @@ interface Row {
   grant_id: string;
   service_id: string;
   expires_at: string;
+  created_at: number;
 }
+
+/** Part of a grant's lifetime left when it is renewed, for grants shorter than the renewal margin. */
+const RENEW_AT_FRACTION_LEFT = 1 / 3;
 
 /** Returns a function yielding our current network grant, requesting or renewing it on chain when needed. */
 export function networkGrantProvider(options: NetworkGrantProviderOptions): () => Promise<TicketGrant> {
@@ -59,6 +66,9 @@ export function networkGrantProvider(options: NetworkGrantProviderOptions): () =
         expiresAt: BigInt(r.expires_at),
       };
       const msLeft = Number(grant.expiresAt) * 1000 - now;
+      // A network whose grants are shorter than the margin would otherwise cost a chain request per ticket.
+      const lifetimeMs = Number(grant.expiresAt) * 1000 - r.created_at;
+      const renewAt = Math.min(renewBeforeMs, lifetimeMs * RENEW_AT_FRACTION_LEFT);
       if (cache.grant(grant.grantId)?.revoked === true) {
         if (msLeft <= 0) continue;
         throw new DaemonError(
@@ -67,7 +77,7 @@ export function networkGrantProvider(options: NetworkGrantProviderOptions): () =
           `ask the network operator, then request a new one: dibs access request ${networkServiceId}`,
         );
       }
-      if (msLeft > renewBeforeMs) return grant;
+      if (msLeft > renewAt) return grant;
     }
     log.info('requesting a network grant on chain', { serviceId: networkServiceId.toString() });
     const g = await options.registry.requestAccess(networkServiceId);
