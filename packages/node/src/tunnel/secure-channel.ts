@@ -60,6 +60,10 @@ export class SecureChannel extends Duplex {
       const leftover = options.leftover;
       queueMicrotask(() => this.#onData(leftover));
     }
+    // Read ahead up to the high-water mark even before anyone reads, so a close or reset is seen.
+    queueMicrotask(() => {
+      if (!this.destroyed && socket.isPaused() && this.readableLength < this.readableHighWaterMark) socket.resume();
+    });
   }
 
   /** Plaintext bytes received from the peer. */

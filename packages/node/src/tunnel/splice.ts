@@ -1,5 +1,12 @@
 /** Joins two byte streams both ways with backpressure and half-close; any error tears both down. */
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+
+/** Ends `s` abruptly: a TCP socket gets a reset, so its peer cannot mistake a cut for a clean end. */
+function abort(s: Duplex): void {
+  if (s instanceof Socket && !s.destroyed && s.readyState !== 'closed') s.resetAndDestroy();
+  else s.destroy();
+}
 
 /** Pipes `a` ⇄ `b`; `onDone` fires once, after both are closed, with the first error if any. */
 export function splice(a: Duplex, b: Duplex, onDone: (error?: Error) => void): void {
@@ -7,8 +14,8 @@ export function splice(a: Duplex, b: Duplex, onDone: (error?: Error) => void): v
   let closed = 0;
   const fail = (err: Error) => {
     firstError ??= err;
-    a.destroy();
-    b.destroy();
+    abort(a);
+    abort(b);
   };
   const onClose = () => {
     closed++;
@@ -17,8 +24,7 @@ export function splice(a: Duplex, b: Duplex, onDone: (error?: Error) => void): v
     else if (!(a.destroyed && b.destroyed)) {
       const other = a.destroyed ? b : a;
       const gone = a.destroyed ? a : b;
-      if (!(gone.readableEnded && gone.writableFinished)) other.destroy();
-      else if (!other.destroyed && other.writableFinished && other.readableEnded) other.destroy();
+      if (!(gone.readableEnded && gone.writableFinished)) abort(other);
     }
   };
   a.on('error', fail);
