@@ -299,11 +299,19 @@ async function specFor(operator: Uint8Array, grantId: bigint): Promise<NodeSpec>
   };
 }
 
-/** Resident memory of a process, from /proc (Linux); undefined when it is gone. */
-function rssOf(pid: number): number | undefined {
+/**
+ * Resident memory of a process from /proc (Linux), MiB: all of it, and the part private to it (RSS
+ * minus the shared clean pages, mostly the node binary's own code, which every node process shares);
+ * undefined when it is gone.
+ */
+function memoryOf(pid: number): { rss: number; private: number } | undefined {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : undefined;
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+    return {
+      rss: kb('Rss') / 1024,
+      private: (kb('Private_Clean') + kb('Private_Dirty')) / 1024,
+    };
   } catch {
     return undefined;
   }
@@ -315,11 +323,13 @@ function rssOf(pid: number): number | undefined {
  * start (which deploys the contracts) and on a restart of the same data dir (the steady state).
  * `nodeOptions` goes to NODE_OPTIONS, as a launcher would set V8 flags.
  */
-async function dibsUpRss(nodeOptions: string): Promise<{ first: number; restart: number }> {
+async function dibsUpRss(
+  nodeOptions: string,
+): Promise<{ first: number; restart: number; restartPrivate: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'dibs-bench-up-'));
   const passFile = join(dir, 'passphrase');
   await writeFile(passFile, randomBytes(24).toString('hex'), { mode: 0o600 });
-  const once = async (): Promise<number> => {
+  const once = async (): Promise<{ rss: number; private: number }> => {
     const child = spawn(process.execPath, [CLI, '--data-dir', join(dir, 'node'), '--json', 'up'], {
       env: { ...process.env, DIBS_PASSPHRASE_FILE: passFile, NODE_OPTIONS: nodeOptions },
       stdio: ['ignore', 'pipe', 'ignore'],
@@ -336,9 +346,9 @@ async function dibsUpRss(nodeOptions: string): Promise<{ first: number; restart:
       }
       if (!out.includes('"running"')) throw new Error('dibs up did not report running within 120 s');
       await new Promise((r) => setTimeout(r, IDLE_MS));
-      const rss = rssOf(child.pid!);
-      if (rss === undefined) throw new Error('dibs up is gone before its RSS was read');
-      return rss;
+      const mem = memoryOf(child.pid!);
+      if (mem === undefined) throw new Error('dibs up is gone before its RSS was read');
+      return mem;
     } finally {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
@@ -349,7 +359,7 @@ async function dibsUpRss(nodeOptions: string): Promise<{ first: number; restart:
   try {
     const first = await once();
     const restart = await once();
-    return { first, restart };
+    return { first: first.rss, restart: restart.rss, restartPrivate: restart.private };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -473,6 +483,7 @@ async function main(): Promise<void> {
       log2_n: round(Math.log2(N)),
       network_form_ms: round(formMs),
       dibs_up_idle_rss_mib: round(up.restart),
+      dibs_up_idle_private_mib: round(up.restartPrivate),
       dibs_up_first_start_idle_rss_mib: round(up.first),
       dibs_up_idle_rss_mib_with_flags: round(upFlags.restart),
       p2p_host_idle_rss_mib: round(rss),
@@ -482,7 +493,7 @@ async function main(): Promise<void> {
       worker_rss_mib: workerRss.map((w) => round((w.rss as number) / 1024 / 1024)),
     };
     console.error(
-      `dht bench: ${N} nodes in ${WORKERS} processes, node record lookup median ${figures.record_lookup_median_ms} ms (p95 ${figures.record_lookup_p95_ms}); full getClosestPeers median ${figures.closest_peers_median_ms} ms (p95 ${figures.closest_peers_p95_ms}), hops median ${figures.hops_median} (max ${figures.hops_max}), peers queried median ${figures.queried_peers_median} vs log2(N) ${figures.log2_n}, idle \`dibs up\` node ${figures.dibs_up_idle_rss_mib} MiB (first start ${figures.dibs_up_first_start_idle_rss_mib}; ${figures.dibs_up_idle_rss_mib_with_flags} MiB with ${figures.idle_rss_node_flags}), p2p host alone ${figures.p2p_host_idle_rss_mib} MiB with those flags (${figures.p2p_host_idle_rss_mib_default_flags} MiB without)`,
+      `dht bench: ${N} nodes in ${WORKERS} processes, node record lookup median ${figures.record_lookup_median_ms} ms (p95 ${figures.record_lookup_p95_ms}); full getClosestPeers median ${figures.closest_peers_median_ms} ms (p95 ${figures.closest_peers_p95_ms}), hops median ${figures.hops_median} (max ${figures.hops_max}), peers queried median ${figures.queried_peers_median} vs log2(N) ${figures.log2_n}, idle \`dibs up\` node ${figures.dibs_up_idle_rss_mib} MiB RSS, ${figures.dibs_up_idle_private_mib} MiB private (first start ${figures.dibs_up_first_start_idle_rss_mib}; ${figures.dibs_up_idle_rss_mib_with_flags} MiB with ${figures.idle_rss_node_flags}), p2p host alone ${figures.p2p_host_idle_rss_mib} MiB with those flags (${figures.p2p_host_idle_rss_mib_default_flags} MiB without)`,
     );
     console.log(
       JSON.stringify({
