@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -271,6 +273,80 @@ describe('management API on real daemons', () => {
     const foreign = await call(b, 'DELETE', `/api/v1/grants/${networkGrant}`);
     assert.equal(foreign.status, 403);
     assert.equal(foreign.body.error.code, 'NOT_SERVICE_OWNER');
+  });
+
+  it('publish, grant, connect, sessions, proxies, revoke and retire over the real services runtime', async () => {
+    const target = createServer((_req, res) => res.end('through the API\n'));
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    try {
+      const port = (target.address() as AddressInfo).port;
+      const published = await call(a, 'POST', '/api/v1/services', {
+        body: JSON.stringify({ name: 'api-web', type: 'http', target: `127.0.0.1:${port}` }),
+      });
+      assert.equal(published.status, 201, JSON.stringify(published.body));
+      const id = published.body.id as string;
+      assert.equal(published.body.own, true);
+      assert.equal(published.body.target, `127.0.0.1:${port}`);
+
+      const seen = await waitFor(async () => {
+        const list = await call(b, 'GET', '/api/v1/services');
+        return list.body.services.some((x: { id: string; own: boolean }) => x.id === id && !x.own);
+      }, 20_000);
+      assert.ok(seen, 'b lists a’s service');
+      const notMine = await call(b, 'DELETE', `/api/v1/services/${id}`);
+      assert.equal(notMine.status, 403);
+
+      const grant = await call(b, 'POST', '/api/v1/grants', { body: JSON.stringify({ serviceId: id }) });
+      assert.equal(grant.status, 201, JSON.stringify(grant.body));
+      assert.equal(grant.body.owner, a.info.address);
+      const conn = await call(b, 'POST', '/api/v1/connections', { body: JSON.stringify({ serviceId: id }) });
+      assert.equal(conn.status, 201, JSON.stringify(conn.body));
+      const answer = await fetch(`http://${conn.body.localAddress}/`, {
+        signal: AbortSignal.timeout(20_000),
+      });
+      assert.equal(await answer.text(), 'through the API\n');
+      const listed = await call(b, 'GET', '/api/v1/services');
+      const row = listed.body.services.find((x: { id: string }) => x.id === id);
+      assert.equal(row.connection.localAddress, conn.body.localAddress);
+      const inbound = await waitFor(async () => {
+        const ss = (await call(a, 'GET', '/api/v1/sessions')).body.sessions;
+        return ss.some((x: { serviceId: string; direction: string }) => x.serviceId === id);
+      }, 10_000);
+      assert.ok(inbound, 'the host lists the tunnel of the kept-alive HTTP connection as a session');
+      const outbound = (await call(b, 'GET', '/api/v1/sessions')).body.sessions;
+      assert.ok(outbound.some((x: { serviceId: string; direction: string }) => x.direction === 'outbound'));
+
+      // a owns the service: it sees b's grant as owner and may revoke it.
+      const grants = (await call(a, 'GET', '/api/v1/grants')).body.grants;
+      const issued = grants.find((g: { id: string }) => g.id === grant.body.id);
+      assert.ok(issued, 'the owner lists the grant on its service');
+      assert.equal(issued.role, 'owner');
+      assert.equal(issued.grantee.toLowerCase(), b.info.address.toLowerCase());
+      const revoked = await call(a, 'DELETE', `/api/v1/grants/${grant.body.id}`);
+      assert.equal(revoked.status, 204, JSON.stringify(revoked.body));
+
+      const gone = await call(b, 'DELETE', `/api/v1/connections/${conn.body.id}`);
+      assert.equal(gone.status, 204);
+      assert.equal((await call(b, 'DELETE', `/api/v1/connections/${conn.body.id}`)).status, 404);
+
+      const proxy = await call(b, 'POST', '/api/v1/proxies', { body: '{"listen":"127.0.0.1:0"}' });
+      assert.equal(proxy.status, 201, JSON.stringify(proxy.body));
+      assert.match(proxy.body.localAddress, /^127\.0\.0\.1:\d+$/);
+      assert.equal((await call(b, 'GET', '/api/v1/proxies')).body.proxies.length, 1);
+      const taken = await call(b, 'POST', '/api/v1/proxies', {
+        body: JSON.stringify({ listen: proxy.body.localAddress }),
+      });
+      assert.equal(taken.status, 409, JSON.stringify(taken.body));
+      assert.equal((await call(b, 'DELETE', `/api/v1/proxies/${proxy.body.id}`)).status, 204);
+      assert.equal((await call(b, 'DELETE', `/api/v1/proxies/${proxy.body.id}`)).status, 404);
+
+      assert.equal((await call(a, 'DELETE', `/api/v1/services/${id}`)).status, 204);
+      const after = (await call(a, 'GET', '/api/v1/services')).body.services;
+      assert.equal(after.find((x: { id: string }) => x.id === id)?.active ?? false, false);
+    } finally {
+      target.closeAllConnections();
+      await new Promise<void>((r) => target.close(() => r()));
+    }
   });
 
   it('documents the added routes in the OpenAPI document', async () => {

@@ -353,12 +353,16 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
       const g = await mapErrors(() => access.request(serviceId));
       changed('grants');
       changed('balance');
+      const owner = await chain.registry.getService(serviceId).then(
+        (svc) => svc?.owner ?? g.host,
+        () => g.host,
+      );
       return {
         id: g.grantId.toString(),
         serviceId: g.serviceId.toString(),
         serviceName: g.serviceName.slice(0, 64),
         grantee: wallet.address,
-        owner: g.host,
+        owner,
         role: 'holder',
         issuedAt: Number(g.issuedAt),
         expiresAt: Number(g.expiresAt),
