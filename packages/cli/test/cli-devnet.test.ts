@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isAlive, readDevnetState } from '../src/commands/devnet.ts';
 import { CliError } from '../src/errors.ts';
-import { runCli } from './cli-helpers.ts';
+import { runCli, startCli, stopChild } from './cli-helpers.ts';
 
 function alive(pid: number): boolean {
   try {
@@ -114,20 +114,22 @@ describe('dibs devnet', () => {
       assert.equal(((await res.json()) as { address: string }).address, n.address);
     }
 
-    // The demo service node-1 published is reachable from node-2 through a local port.
+    // The README's tour: `dibs --data-dir <node-2> connect <id>` holds a local port; curl goes through.
     assert.ok(result.demo?.serviceId, 'node-1 published the demo service');
     const client = result.nodes[2]!;
-    const url = new URL(client.uiUrl!);
-    const auth = { authorization: `Bearer ${decodeURIComponent(url.hash.slice('#token='.length))}` };
-    const json = { ...auth, 'content-type': 'application/json' };
-    const body = JSON.stringify({ serviceId: result.demo.serviceId });
-    const grant = await fetch(`${url.origin}/api/v1/grants`, { method: 'POST', headers: json, body });
-    assert.equal(grant.status, 201, await grant.clone().text());
-    const conn = await fetch(`${url.origin}/api/v1/connections`, { method: 'POST', headers: json, body });
-    assert.equal(conn.status, 201, await conn.clone().text());
-    const { localAddress } = (await conn.json()) as { localAddress: string };
-    const page = await fetch(`http://${localAddress}/through-dibs`, { signal: AbortSignal.timeout(30_000) });
-    assert.match(await page.text(), /hello from the DIBS devnet demo service \(GET \/through-dibs\)/);
+    const connect = await startCli(
+      ['--data-dir', join(dir, client.name), 'connect', result.demo.serviceId],
+      env,
+      (stdout) => /listening:\s+127\.0\.0\.1:\d+/.test(stdout),
+      60_000,
+    );
+    try {
+      const local = /listening:\s+(127\.0\.0\.1:\d+)/.exec(connect.output().stdout)![1];
+      const page = await fetch(`http://${local}/through-dibs`, { signal: AbortSignal.timeout(30_000) });
+      assert.match(await page.text(), /hello from the DIBS devnet demo service \(GET \/through-dibs\)/);
+    } finally {
+      await stopChild(connect.child);
+    }
 
     // down stops every PID, anvil and the demo service included, and is idempotent.
     const down = await runCli(['--json', 'devnet', 'down', '--dir', dir], env, 180_000);
