@@ -62,7 +62,8 @@ export class SecureChannel extends Duplex {
     }
     // Read ahead up to the high-water mark even before anyone reads, so a close or reset is seen.
     queueMicrotask(() => {
-      if (!this.destroyed && socket.isPaused() && this.readableLength < this.readableHighWaterMark) socket.resume();
+      if (!this.destroyed && socket.isPaused() && this.readableLength < this.readableHighWaterMark)
+        socket.resume();
     });
   }
 

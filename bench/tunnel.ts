@@ -1,0 +1,397 @@
+/**
+ * Tunnel benchmark (`npm run bench:tunnel`): 512 MiB through raw loopback TCP, `ssh -L` (aes128-gcm,
+ * an sshd started here on loopback), a DIBS tunnel direct (data channel, and forced stream channel)
+ * and through a relay node; 1-byte RTTs; time to first byte cold (grant on chain + ticket + tunnel)
+ * and warm (ticket held); 1,000 concurrent tunnels with memory per tunnel. The service host runs in
+ * its own process (bench/tunnel/host.ts) with the targets; clients run here. Progress goes to
+ * stderr; the last stdout line is one JSON object.
+ */
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { Policy } from '@dibs/contracts';
+import type { NetworkRuntime } from '../packages/node/src/daemon/network.ts';
+import { openTunnel, type Tunnel } from '../packages/node/src/tunnel/index.ts';
+import { type ChainParty, startChainBed } from '../packages/node/test/chain-nodes.ts';
+
+const TOTAL = 512 * 1024 * 1024;
+const RUNS = 3;
+const RTT_ROUNDS = 2000;
+const CONCURRENT = 1000;
+const log = (msg: string) => process.stderr.write(`[bench:tunnel] ${msg}\n`);
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+
+/** Sends TOTAL bytes and waits for the sink's 8-byte count; MB/s. */
+async function throughput(open: () => Promise<Duplex>): Promise<number> {
+  const s = await open();
+  const block = Buffer.alloc(1 << 20, 7);
+  const reply = new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.once('end', () => resolve(Buffer.concat(chunks)));
+    s.once('error', reject);
+  });
+  const t0 = process.hrtime.bigint();
+  for (let sent = 0; sent < TOTAL; sent += block.length) {
+    if (!s.write(block)) await new Promise((r) => s.once('drain', r));
+  }
+  s.end();
+  const got = (await reply).readBigUInt64BE(0);
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (got !== BigInt(TOTAL)) throw new Error(`sink counted ${got} bytes, sent ${TOTAL}`);
+  s.destroy();
+  return TOTAL / 1e6 / secs;
+}
+
+/** 1-byte ping-pong against the echo target; µs per round trip. */
+async function rtt(s: Duplex): Promise<number[]> {
+  const out: number[] = [];
+  const one = Buffer.of(1);
+  for (let i = 0; i < RTT_ROUNDS; i++) {
+    const t0 = process.hrtime.bigint();
+    const got = new Promise((r) => s.once('data', r));
+    s.write(one);
+    await got;
+    out.push(Number(process.hrtime.bigint() - t0) / 1e3);
+  }
+  s.destroy();
+  return out;
+}
+
+function tcp(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port, allowHalfOpen: true, noDelay: true }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+async function waitPort(port: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (let i = 0; Date.now() < deadline && i < 1000; i++) {
+    try {
+      (await tcp(port)).destroy();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`port ${port} did not open within ${ms} ms`);
+}
+
+/** sshd on loopback with throwaway keys, and `ssh -N -L` through it with aes128-gcm. */
+async function sshForward(targetPort: number, dir: string): Promise<{ port: number; stop: () => void }> {
+  const run = (cmd: string, args: string[]) =>
+    new Promise<void>((resolve, reject) => {
+      const p = spawn(cmd, args, { stdio: 'ignore' });
+      p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}`))));
+    });
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const hostKey = join(dir, 'ssh_host_ed25519');
+  const userKey = join(dir, 'id_ed25519');
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', userKey]);
+  const { readFileSync } = await import('node:fs');
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${userKey}.pub`), { mode: 0o600 });
+  const sshPort = await freePort();
+  const cfg = join(dir, 'sshd_config');
+  writeFileSync(
+    cfg,
+    [
+      `Port ${sshPort}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'PasswordAuthentication no',
+      'PermitRootLogin yes',
+      'StrictModes no',
+      'UsePAM no',
+      'AllowTcpForwarding yes',
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      'Ciphers aes128-gcm@openssh.com',
+    ].join('\n'),
+  );
+  mkdirSync('/run/sshd', { recursive: true });
+  const sshd = spawn('/usr/sbin/sshd', ['-f', cfg, '-D', '-e'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await waitPort(sshPort, 10_000);
+  const localPort = await freePort();
+  const ssh = spawn(
+    'ssh',
+    [
+      '-N',
+      '-c',
+      'aes128-gcm@openssh.com',
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      `UserKnownHostsFile=${join(dir, 'known_hosts')}`,
+      '-o',
+      'BatchMode=yes',
+      '-i',
+      userKey,
+      '-p',
+      String(sshPort),
+      '-L',
+      `127.0.0.1:${localPort}:127.0.0.1:${targetPort}`,
+      `${process.env.USER ?? 'root'}@127.0.0.1`,
+    ],
+    { stdio: 'ignore' },
+  );
+  await waitPort(localPort, 10_000);
+  return {
+    port: localPort,
+    stop: () => {
+      if (ssh.pid) process.kill(ssh.pid);
+      if (sshd.pid) process.kill(sshd.pid);
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const figures: Record<string, number | null> = {};
+  const dir = mkdtempSync(join(tmpdir(), 'dibs-bench-tunnel-'));
+  log('starting anvil, relay/bootstrap node, host process, clients');
+  const bed = await startChainBed('dibs-bench-tunnel-chain-');
+  const children: ChildProcess[] = [];
+  const stops: Array<() => void> = [];
+  try {
+    const relay = await bed.startNode(bed.operator);
+    const relayAddr = relay.host
+      .multiaddrs()
+      .find((a) => a.toString().includes('/tcp/'))!
+      .toString();
+    const hostParty = await bed.party('host');
+    const child = fork(new URL('./tunnel/host.ts', import.meta.url), [], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    children.push(child);
+    const replies: Array<Record<string, unknown>> = [];
+    child.on('message', (m: Record<string, unknown>) => replies.push(m));
+    const next = async (key: string) => {
+      for (let i = 0; i < 1200; i++) {
+        const idx = replies.findIndex((m) => key in m);
+        if (idx >= 0) return replies.splice(idx, 1)[0]![key] as never;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`host process did not answer ${key}`);
+    };
+    const deployment = Object.fromEntries(
+      Object.entries(bed.deployment).map(([k, v]) => [k, typeof v === 'bigint' ? `${v}n` : v]),
+    );
+    child.send({
+      settings: {
+        rpcUrl: bed.anvil.rpcUrl,
+        deployment,
+        privateKeyHex: hostParty.wallet.exportPrivateKeyHex(),
+        db: join(dir, 'host.db'),
+        listen: ['/ip4/127.0.0.1/tcp/0', `${relayAddr}/p2p-circuit`],
+      },
+    });
+    const ready = (await next('ready')) as {
+      peerId: string;
+      multiaddrs: string[];
+      sinkPort: number;
+      echoPort: number;
+    };
+    const publish = async (name: string, port: 'sink' | 'echo') => {
+      const id = await bed.operator.registry.publishService({
+        serviceType: 'tcp',
+        name,
+        grantDuration: 3600n,
+        host: hostParty.wallet.address,
+        policy: Policy.Public,
+      });
+      child.send({ serve: { id: id.toString(), port } });
+      await next('served');
+      return id;
+    };
+    const sinkService = await publish('sink', 'sink');
+    const echoService = await publish('echo', 'echo');
+    const clientParty = await bed.party('client');
+    const client = await bed.startNode(clientParty);
+    const relayedParty = await bed.party('client-relayed');
+    const relayedClient = await bed.startNode(relayedParty);
+    const { multiaddr } = await import('@multiformats/multiaddr');
+    const { peerIdFromString } = await import('@libp2p/peer-id');
+    const hostPeer = peerIdFromString(ready.peerId);
+    const direct = multiaddr(ready.multiaddrs.find((a) => !a.includes('p2p-circuit'))!);
+    const circuit = multiaddr(`${relayAddr}/p2p-circuit/p2p/${ready.peerId}`);
+    const ticketOf = async (p: ChainParty, id: bigint) => {
+      const access = bed.access(p);
+      const held = await access.request(id);
+      return access.ticket(held.grantId);
+    };
+    const sinkTicket = await ticketOf(clientParty, sinkService);
+    const echoTicket = await ticketOf(clientParty, echoService);
+    const relayedSink = await ticketOf(relayedParty, sinkService);
+    const relayedEcho = await ticketOf(relayedParty, echoService);
+    const tunnel = (
+      node: NetworkRuntime,
+      peer: typeof direct,
+      t: typeof sinkTicket,
+      channel: 'auto' | 'stream' = 'auto',
+    ) => openTunnel({ host: node.host, peer, ticket: t, channel });
+
+    const measure = async (name: string, open: () => Promise<Duplex>) => {
+      const runs: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        runs.push(await throughput(open));
+        log(`${name} run ${i + 1}: ${runs.at(-1)!.toFixed(0)} MB/s`);
+      }
+      figures[`${name}_mb_s`] = Math.round(median(runs));
+    };
+    const latency = async (name: string, open: () => Promise<Duplex>) => {
+      const xs = await rtt(await open());
+      figures[`${name}_rtt_median_us`] = Math.round(median(xs));
+      figures[`${name}_rtt_p99_us`] = Math.round(pct(xs, 0.99));
+      log(
+        `${name} rtt median ${figures[`${name}_rtt_median_us`]} µs p99 ${figures[`${name}_rtt_p99_us`]} µs`,
+      );
+    };
+
+    await measure('raw', () => tcp(ready.sinkPort));
+    await latency('raw', () => tcp(ready.echoPort));
+    try {
+      const sshSink = await sshForward(ready.sinkPort, join(dir, 'ssh-sink'));
+      stops.push(sshSink.stop);
+      await measure('ssh', () => tcp(sshSink.port));
+      const sshEcho = await sshForward(ready.echoPort, join(dir, 'ssh-echo'));
+      stops.push(sshEcho.stop);
+      await latency('ssh', () => tcp(sshEcho.port));
+    } catch (err) {
+      log(`ssh -L unavailable: ${(err as Error).message}`);
+      figures.ssh_mb_s = null;
+    }
+    const open = async (
+      node: NetworkRuntime,
+      peer: typeof direct,
+      t: typeof sinkTicket,
+      channel: 'auto' | 'stream',
+      want: string,
+    ) => {
+      const tn = await tunnel(node, peer, t, channel);
+      if (`${tn.path}/${tn.channel}` !== want)
+        throw new Error(`expected ${want}, got ${tn.path}/${tn.channel}`);
+      return tn.socket;
+    };
+    await measure('dibs_direct', () => open(client, direct, sinkTicket, 'auto', 'direct/data'));
+    await latency('dibs_direct', () => open(client, direct, echoTicket, 'auto', 'direct/data'));
+    await measure('dibs_direct_stream', () => open(client, direct, sinkTicket, 'stream', 'direct/stream'));
+    try {
+      await relayedClient.host.connect(circuit, 15_000);
+      await measure('dibs_relayed_data', () =>
+        open(relayedClient, circuit, relayedSink, 'auto', 'relayed/data'),
+      );
+      await measure('dibs_relayed_stream', () =>
+        open(relayedClient, circuit, relayedSink, 'stream', 'relayed/stream'),
+      );
+      await latency('dibs_relayed_stream', () =>
+        open(relayedClient, circuit, relayedEcho, 'stream', 'relayed/stream'),
+      );
+    } catch (err) {
+      log(`relayed path failed: ${(err as Error).message}`);
+      figures.dibs_relayed_stream_mb_s = null;
+    }
+
+    // Time to first byte: warm = ticket held; cold = grant on chain + ticket + tunnel.
+    const firstByte = async (t: Tunnel) => {
+      const got = new Promise((r) => t.socket.once('data', r));
+      t.socket.write('x');
+      await got;
+      t.close();
+    };
+    const warm: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await firstByte(await tunnel(client, hostPeer as never, echoTicket));
+      warm.push(performance.now() - t0);
+    }
+    figures.ttfb_warm_ms = Number(median(warm).toFixed(1));
+    const cold: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      const t = await ticketOf(clientParty, echoService);
+      await firstByte(await tunnel(client, hostPeer as never, t));
+      cold.push(performance.now() - t0);
+    }
+    figures.ttfb_cold_ms = Number(median(cold).toFixed(1));
+    log(`ttfb warm ${figures.ttfb_warm_ms} ms, cold ${figures.ttfb_cold_ms} ms`);
+
+    // 1,000 concurrent tunnels: memory of the host process (its own RSS, sampled over IPC).
+    const hostMemory = async () => {
+      child.send({ rss: true });
+      return (await next('memory')) as { rss: number; heapUsed: number };
+    };
+    const hostBefore = await hostMemory();
+    const before = process.memoryUsage();
+    const tunnels: Tunnel[] = [];
+    for (let i = 0; i < CONCURRENT; i += 50) {
+      const batch = await Promise.all(
+        Array.from({ length: 50 }, () => tunnel(client, hostPeer as never, echoTicket)),
+      );
+      tunnels.push(...batch);
+    }
+    await Promise.all(tunnels.map((t) => firstByte({ ...t, close: () => {} })));
+    globalThis.gc?.();
+    const afterMem = process.memoryUsage();
+    const hostAfter = await hostMemory();
+    figures.concurrent_tunnels = tunnels.length;
+    figures.host_rss_per_tunnel_kib = Math.round((hostAfter.rss - hostBefore.rss) / CONCURRENT / 1024);
+    figures.host_heap_per_tunnel_kib = Math.round(
+      (hostAfter.heapUsed - hostBefore.heapUsed) / CONCURRENT / 1024,
+    );
+    figures.client_rss_per_tunnel_kib = Math.round((afterMem.rss - before.rss) / CONCURRENT / 1024);
+    figures.client_heap_per_tunnel_kib = Math.round(
+      (afterMem.heapUsed - before.heapUsed) / CONCURRENT / 1024,
+    );
+    for (const t of tunnels) t.close();
+    log(
+      `1000 tunnels: host RSS ${figures.host_rss_per_tunnel_kib} KiB/tunnel, client ${figures.client_rss_per_tunnel_kib}`,
+    );
+
+    const ssh = figures.ssh_mb_s;
+    const d = figures.dibs_direct_mb_s!;
+    const relayed = figures.dibs_relayed_stream_mb_s ?? null;
+    const goal = (value: number | null, target: number, higher = true) => ({
+      value,
+      goal: target,
+      met: value !== null && (higher ? value >= target : value <= target),
+    });
+    const goals = {
+      direct_vs_ssh: goal(ssh ? Number((d / ssh).toFixed(2)) : null, 1.0),
+      relayed_vs_direct: goal(relayed ? Number((relayed / d).toFixed(2)) : null, 0.5),
+      rtt_added_us: goal(
+        (figures.dibs_direct_rtt_median_us ?? 0) - (figures.raw_rtt_median_us ?? 0),
+        150,
+        false,
+      ),
+      ttfb_warm_ms: goal(figures.ttfb_warm_ms, 50, false),
+      ttfb_cold_ms: goal(figures.ttfb_cold_ms, 250, false),
+      kib_per_tunnel: goal(figures.host_rss_per_tunnel_kib ?? null, 64, false),
+    };
+    if (ssh) figures.ratio_direct_to_ssh = Number((d / ssh).toFixed(2));
+    process.stdout.write(`${JSON.stringify({ bench: 'tunnel', figures, goals })}\n`);
+  } finally {
+    for (const s of stops) s();
+    for (const c of children) c.kill();
+    await bed.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
+process.exit(0);

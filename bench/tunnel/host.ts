@@ -1,0 +1,123 @@
+/**
+ * bench/tunnel helper, run as a child process: a DIBS service-host node with its tunnel server, plus
+ * the sink and echo targets it forwards to. Gets its settings (incl. the wallet key) as the first IPC
+ * message, never from argv; answers {ready: {peerId, multiaddrs, sinkPort, echoPort}}.
+ */
+import { createServer, type Server } from 'node:net';
+import { createChainClients, RegistryWriter } from '@dibs/chain';
+import { encryptionKeyFromWallet, peerIdFromWallet, TicketVerifier, Wallet } from '@dibs/core';
+import { openStore } from '@dibs/store';
+import { createLogger } from '../../packages/node/src/daemon/log.ts';
+import { startNetwork } from '../../packages/node/src/daemon/network.ts';
+import { type HostedService, TUNNEL_PROTOCOL, TunnelServer } from '../../packages/node/src/tunnel/index.ts';
+
+interface Settings {
+  rpcUrl: string;
+  deployment: Record<string, unknown>;
+  privateKeyHex: `0x${string}`;
+  db: string;
+  listen: string[];
+}
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as { port: number }).port;
+}
+
+const input = await new Promise<Settings>((resolve) =>
+  process.once('message', (m: { settings: Settings }) => resolve(m.settings)),
+);
+const deployment = Object.fromEntries(
+  Object.entries(input.deployment).map(([k, v]) => [
+    k,
+    typeof v === 'string' && /^\d+n$/.test(v) ? BigInt(v.slice(0, -1)) : v,
+  ]),
+) as never;
+const wallet = Wallet.fromPrivateKey(input.privateKeyHex);
+const clients = await createChainClients({ rpcUrl: input.rpcUrl, account: input.privateKeyHex });
+const registry = new RegistryWriter(clients, deployment);
+const store = openStore(input.db);
+// Sink: counts bytes and answers the total (8 bytes) when the sender ends. Echo: sends everything back.
+const sink = createServer({ allowHalfOpen: true }, (s) => {
+  let n = 0;
+  s.on('data', (c: Buffer) => {
+    n += c.length;
+  });
+  s.on('end', () => {
+    const out = Buffer.alloc(8);
+    out.writeBigUInt64BE(BigInt(n));
+    s.end(out);
+  });
+  s.on('error', () => {});
+});
+const echo = createServer({ allowHalfOpen: true, noDelay: true }, (s) => {
+  s.setNoDelay(true);
+  s.pipe(s);
+  s.on('error', () => {});
+});
+const sinkPort = await listen(sink);
+const echoPort = await listen(echo);
+const node = await startNetwork({
+  chain: {
+    clients,
+    deployment,
+    registry,
+    supervisor: undefined,
+    deploymentAction: 'configured',
+    stop: async () => {},
+  },
+  store,
+  wallet,
+  log: createLogger({ console: null }),
+  settings: { listen: input.listen },
+});
+const services = new Map<bigint, HostedService>();
+await node.host.libp2p.unhandle(TUNNEL_PROTOCOL);
+const server = await TunnelServer.start({
+  host: node.host,
+  verifier: new TicketVerifier({
+    encryptionPrivateKey: encryptionKeyFromWallet(wallet).privateKey,
+    peerId: peerIdFromWallet(wallet).toMultihash().bytes,
+    chainId: (deployment as { chainId: number }).chainId,
+    contract: (deployment as { accessGrants: string }).accessGrants,
+    cache: node.cache,
+  }),
+  sessions: node.sessions,
+  lookup: (id) => services.get(id),
+  catchUp: async () => {
+    await node.mirror.syncOnce();
+  },
+  logger: { debug() {}, info() {}, warn() {}, error() {} },
+});
+// The parent names the services to serve, over IPC.
+process.on('message', (msg: { serve?: { id: string; port: 'sink' | 'echo' } }) => {
+  if (msg.serve) {
+    const id = BigInt(msg.serve.id);
+    services.set(id, {
+      serviceId: id,
+      serviceType: 'tcp',
+      target: { host: '127.0.0.1', port: msg.serve.port === 'sink' ? sinkPort : echoPort },
+    });
+    process.send?.({ served: msg.serve.id });
+  }
+  if ((msg as { rss?: boolean }).rss) {
+    globalThis.gc?.();
+    const m = process.memoryUsage();
+    process.send?.({ memory: { rss: m.rss, heapUsed: m.heapUsed } });
+  }
+  if ((msg as { stop?: boolean }).stop) {
+    void server
+      .stop()
+      .then(() => node.stop())
+      .then(() => process.exit(0));
+  }
+});
+process.send?.({
+  ready: {
+    peerId: node.host.peerId.toString(),
+    multiaddrs: node.host.multiaddrs().map(String),
+    sinkPort,
+    echoPort,
+    rss: process.memoryUsage().rss,
+  },
+});
