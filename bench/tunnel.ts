@@ -358,7 +358,11 @@ async function main(): Promise<void> {
     figures.client_heap_per_tunnel_kib = Math.round(
       (afterMem.heapUsed - before.heapUsed) / CONCURRENT / 1024,
     );
-    for (const t of tunnels) t.close();
+    for (const t of tunnels) {
+      // The host sees these cuts as truncations; on this side nothing is left to report.
+      t.socket.on('error', () => {});
+      t.close();
+    }
     log(
       `1000 tunnels: host RSS ${figures.host_rss_per_tunnel_kib} KiB/tunnel, client ${figures.client_rss_per_tunnel_kib}`,
     );
