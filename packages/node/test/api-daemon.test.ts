@@ -167,7 +167,7 @@ describe('management API on real daemons', () => {
     const r = await call(a, 'GET', '/api/v1/logs?limit=500');
     assert.equal(r.status, 200);
     const messages = r.body.entries.map((e: { message: string }) => e.message);
-    assert.ok(messages.includes('management API listening'));
+    assert.ok(messages.includes('API listening'));
     const seqs = r.body.entries.map((e: { seq: number }) => e.seq);
     assert.deepEqual(
       seqs,

@@ -195,6 +195,19 @@ describe('management UI on two real nodes', {
     assert.ok(local, 'the UI shows the local address');
     await shot(pb, 'b-connected');
 
+    // B's grant counts down; the map draws both nodes; the log page has the node's own lines.
+    await go(pb, 'Grants');
+    await pb.getByRole('cell', { name: /web/ }).first().waitFor(WAIT);
+    assert.match((await pb.getByTestId('countdown').first().textContent()) ?? '', /left/);
+    await shot(pb, 'b-grants');
+    await go(pb, 'Network map');
+    await pb.getByTestId('network-graph').waitFor(WAIT);
+    assert.ok((await pb.locator('[data-testid=network-graph] g.node').count()) >= 2);
+    await shot(pb, 'b-network');
+    await go(pb, 'Logs');
+    await pb.getByText('API listening').first().waitFor(WAIT);
+    await shot(pb, 'b-logs');
+
     // Through the address the UI showed.
     const hello = await fetch(`http://${local}/`, { signal: AbortSignal.timeout(30_000) });
     assert.equal(await hello.text(), 'hello through DIBS\n');

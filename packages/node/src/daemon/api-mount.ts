@@ -138,7 +138,6 @@ export async function mountApi(params: {
       { cause: err },
     );
   }
-  log.info('management API listening', { url: address.url, ui });
   return {
     url: address.url,
     uiUrl: server.uiUrl(),
