@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isAlive, readDevnetState } from '../src/commands/devnet.ts';
+import { parseApiPort } from '../src/commands/up.ts';
 import { CliError } from '../src/errors.ts';
 import { runCli, startCli, stopChild } from './cli-helpers.ts';
 
@@ -175,5 +176,27 @@ describe('dibs devnet', () => {
     assert.equal(status.code, 1);
     assert.equal(JSON.parse(status.stdout).error.code, 'CORRUPT_DEVNET');
     assert.match(JSON.parse(status.stdout).error.hint, /delete/);
+  });
+
+  it('picks the API port from --api-port, then DIBS_API_PORT, then api.port in the config', () => {
+    const cfg = join(root, 'api-port-config.json');
+    writeFileSync(cfg, JSON.stringify({ version: 1, api: { port: 7411 } }));
+    assert.equal(parseApiPort('7400', { DIBS_API_PORT: '7401' }, cfg), 7400);
+    assert.equal(parseApiPort(undefined, { DIBS_API_PORT: '7401' }, cfg), 7401);
+    assert.equal(parseApiPort(undefined, {}, cfg), 7411);
+    assert.equal(parseApiPort(undefined, {}, join(root, 'missing.json')), undefined);
+    assert.equal(parseApiPort('0', {}), 0);
+    for (const bad of ['-1', '65536', 'http', '80a', '1e3']) {
+      assert.throws(
+        () => parseApiPort(bad, {}),
+        (err: unknown) => err instanceof CliError && err.code === 'BAD_API_PORT',
+        bad,
+      );
+    }
+    writeFileSync(cfg, JSON.stringify({ api: { port: '7411' } }));
+    assert.throws(
+      () => parseApiPort(undefined, {}, cfg),
+      (err: unknown) => err instanceof CliError,
+    );
   });
 });

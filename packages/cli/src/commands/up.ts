@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ChainSettings, createLogger, readRuntimeInfo, startDaemon } from '@dibs/node';
 import { Command } from 'commander';
@@ -22,14 +22,22 @@ export function upCommand(): Command {
         opts: { register: boolean; p2p: boolean; exitAfterStart?: boolean; apiPort?: string; api: boolean },
         cmd: Command,
       ) => {
-        await runNode(commandContext(cmd), { ...opts, apiPort: parseApiPort(opts.apiPort) });
+        const ctx = commandContext(cmd);
+        await runNode(ctx, { ...opts, apiPort: parseApiPort(opts.apiPort, process.env, ctx.paths.config) });
       },
     );
 }
 
-/** The API port from `--api-port` or DIBS_API_PORT; undefined lets the OS pick. */
-export function parseApiPort(flag: string | undefined, env = process.env): number | undefined {
-  const text = flag ?? env.DIBS_API_PORT;
+/**
+ * The API port: `--api-port`, else DIBS_API_PORT, else `api.port` in the config file; undefined
+ * lets the OS pick.
+ */
+export function parseApiPort(
+  flag: string | undefined,
+  env = process.env,
+  configPath?: string,
+): number | undefined {
+  const text = flag ?? env.DIBS_API_PORT ?? (configPath ? configApiPort(configPath) : undefined);
   if (text === undefined || text === '') return undefined;
   const port = Number(text);
   if (!/^\d{1,5}$/.test(text) || port > 65535) {
@@ -40,6 +48,22 @@ export function parseApiPort(flag: string | undefined, env = process.env): numbe
     );
   }
   return port;
+}
+
+/** `api.port` of the config file, as text (the config loader keeps only the chain and node parts). */
+function configApiPort(path: string): string | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const port = (raw as { api?: { port?: unknown } } | null)?.api?.port;
+  if (port === undefined) return undefined;
+  if (typeof port !== 'number') {
+    throw new CliError('CORRUPT_CONFIG', `config file ${path}: "api.port" must be a number`, `edit ${path}`);
+  }
+  return String(port);
 }
 
 /** What {@link runNode} does besides the configured defaults. */
@@ -87,7 +111,10 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
     log,
     registerIdentity: opts.register,
     p2p: opts.p2p ? { listen: ctx.config.node.listen, bootstrap: ctx.config.node.bootstrap } : false,
-    api: opts.api === false ? false : { port: opts.apiPort ?? parseApiPort(undefined) },
+    api:
+      opts.api === false
+        ? false
+        : { port: opts.apiPort ?? parseApiPort(undefined, process.env, ctx.paths.config) },
   });
   const i = daemon.info;
   const net = i.network;
