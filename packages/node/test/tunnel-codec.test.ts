@@ -161,6 +161,9 @@ function keys() {
   });
 }
 
+/** Most bytes an opener may hold for one unfinished record. */
+const RECORD_BOUND = 4 + MAX_RECORD_PLAINTEXT + 16;
+
 function wire(parts: Buffer[][]): Buffer {
   return Buffer.concat(parts.flat());
 }
@@ -225,6 +228,67 @@ describe('data-channel records', () => {
     const finWire = wire([fin.seal(new Uint8Array(0), true)]);
     const afterFin = new RecordOpener(k.serverToClient);
     assert.throws(() => afterFin.push(Buffer.concat([finWire, Buffer.of(1)])), { code: 'RECORD_REJECTED' });
+  });
+});
+
+describe('data-channel records, streamed opening', () => {
+  test('byte-by-byte and whole-stream feeding deliver the same bytes; small and big records alike', () => {
+    const k = keys();
+    const next = rng(11);
+    const sizes = [0, 1, 2, 15, 16, 17, 4096, 16 * 1024, 16 * 1024 + 1, 100_000, MAX_RECORD_PLAINTEXT];
+    const payloads = sizes.map((n) => Buffer.from(bytes(next, n)));
+    const sealer = new RecordSealer(k.clientToServer);
+    const records = payloads.map((p) => sealer.seal(p));
+    // Small records go out as one buffer, big ones as header, body and tag.
+    assert.equal(records[sizes.indexOf(16 * 1024)]!.length, 1);
+    assert.equal(records[sizes.indexOf(16 * 1024 + 1)]!.length, 3);
+    const stream = wire([...records, sealer.seal(new Uint8Array(0), true)]);
+    const whole: Buffer[] = [];
+    let fins = 0;
+    new RecordOpener(k.clientToServer).feed(stream, (parts, fin) => {
+      if (fin) fins++;
+      else whole.push(Buffer.concat(parts));
+    });
+    assert.equal(fins, 1);
+    assert.deepEqual(whole, payloads);
+    const slow = new RecordOpener(k.clientToServer);
+    const got: Buffer[] = [];
+    for (let i = 0; i < stream.length; i++) {
+      slow.feed(stream.subarray(i, i + 1), (parts, fin) => {
+        if (!fin) got.push(Buffer.concat(parts));
+      });
+      if (i < stream.length - 1) assert.ok(slow.buffered <= RECORD_BOUND, `bounded at byte ${i}`);
+    }
+    assert.ok(slow.ended);
+    assert.deepEqual(Buffer.concat(got), Buffer.concat(payloads));
+  });
+
+  test('a record whose tag fails delivers none of its plaintext, however it was split', () => {
+    const k = keys();
+    const next = rng(12);
+    for (let round = 0; round < 30; round++) {
+      const sealer = new RecordSealer(k.serverToClient);
+      const good = wire([sealer.seal(Buffer.from(bytes(next, 1 + Math.floor(next() * 200_000))))]);
+      const bad = wire([sealer.seal(Buffer.from(bytes(next, 1 + Math.floor(next() * 200_000))))]);
+      // Flip one bit in the second record's body or tag.
+      bad[4 + Math.floor(next() * (bad.length - 4))]! ^= 1 << Math.floor(next() * 8);
+      const all = Buffer.concat([good, bad]);
+      const opener = new RecordOpener(k.serverToClient);
+      let delivered = 0;
+      assert.throws(
+        () => {
+          for (let at = 0; at < all.length; ) {
+            const n = 1 + Math.floor(next() * 70_000);
+            opener.feed(all.subarray(at, at + n), (parts) => {
+              for (const p of parts) delivered += p.length;
+            });
+            at += n;
+          }
+        },
+        { code: 'RECORD_REJECTED' },
+      );
+      assert.equal(delivered, good.length - 20, `round ${round}: only the good record arrived`);
+    }
   });
 });
 

@@ -11,6 +11,7 @@ import type { Multiaddr } from '@multiformats/multiaddr';
 import type { HeldTicket } from '../access/access-client.ts';
 import type { DibsHost } from '../p2p/host.ts';
 import {
+  CHANNEL_SOCKET_OPTIONS,
   CONTROL_MESSAGE_TIMEOUT_MS,
   DATA_CONNECT_TIMEOUT_MS,
   DATA_MAGIC,
@@ -248,7 +249,11 @@ function tryData(
   recordBytes: number | undefined,
 ): Promise<SecureChannel> {
   return new Promise((resolve, reject) => {
-    const socket: Socket = connect({ host: hostAddr, port, allowHalfOpen: true, noDelay: true });
+    const socket: Socket = connect({
+      host: hostAddr,
+      port,
+      ...CHANNEL_SOCKET_OPTIONS,
+    });
     const sealer = new RecordSealer(keys.clientToServer);
     const opener = new RecordOpener(keys.serverToClient);
     const helloBytes = RECORD_HEADER_BYTES + RECORD_TAG_BYTES;

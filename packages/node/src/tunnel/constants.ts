@@ -59,6 +59,29 @@ export const MAX_PENDING_DATA_CONNECTIONS = 256;
  * docs/tunnel.md. Records are read whole before decryption, so this also bounds per-record memory.
  */
 export const MAX_RECORD_PLAINTEXT = 256 * 1024;
+/**
+ * Records up to this size are sealed into one buffer (one write, one packet); bigger ones go out as
+ * header, body and tag so the body is never copied.
+ */
+export const SMALL_RECORD_BYTES = 16 * 1024;
+/**
+ * High-water mark of a data-channel socket and of the channel's own buffers, both ways. Node's default
+ * (16 KiB) makes every big record wait for the kernel to take the previous one before the next is
+ * sealed; a few records in flight keep both cores busy. A limit, not an allocation: idle tunnels cost
+ * nothing.
+ */
+export const CHANNEL_HIGH_WATER_MARK = 1024 * 1024;
+/**
+ * Options for every socket the tunnel connects (data channel, target): half-open, no Nagle delay, and
+ * the high-water marks above (Node's `connect` honours them; its typings leave them out, hence a
+ * separate object rather than a checked literal).
+ */
+export const CHANNEL_SOCKET_OPTIONS = {
+  allowHalfOpen: true,
+  noDelay: true,
+  readableHighWaterMark: CHANNEL_HIGH_WATER_MARK,
+  writableHighWaterMark: CHANNEL_HIGH_WATER_MARK,
+} as const;
 /** Record header: u32 big-endian, top bit = FIN, the rest = plaintext length. */
 export const RECORD_HEADER_BYTES = 4;
 /** AES-GCM tag length. */

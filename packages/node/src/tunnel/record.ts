@@ -3,7 +3,15 @@
  * and the 4-byte header (FIN flag + length) as additional data. Any record that does not open under
  * the next counter (forged, altered, replayed, reordered, cut) is refused and the channel closes.
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createSecretKey,
+  type DecipherGCM,
+  hkdfSync,
+  type KeyObject,
+} from 'node:crypto';
 import {
   DATA_KEY_LABEL,
   MAX_RECORD_PLAINTEXT,
@@ -11,6 +19,7 @@ import {
   RECORD_FIN,
   RECORD_HEADER_BYTES,
   RECORD_TAG_BYTES,
+  SMALL_RECORD_BYTES,
 } from './constants.ts';
 import { TunnelError } from './errors.ts';
 
@@ -54,37 +63,52 @@ export function deriveDataKeys(input: DataKeyInput): DataKeys {
   return { clientToServer: okm.subarray(0, 32), serverToClient: okm.subarray(32, 64) };
 }
 
-function nonceFor(counter: number): Buffer {
-  const nonce = Buffer.alloc(12);
-  nonce.writeUIntBE(counter, 6, 6);
-  return nonce;
-}
+const ALGORITHM = 'aes-256-gcm';
+/** GCM nonce: 96 bits, the record counter in its low 48. */
+const NONCE_LENGTH = 12;
 
-/** Seals outgoing records under one direction's key. */
+/**
+ * Seals outgoing records under one direction's key. The key is imported once as a KeyObject: passing
+ * raw key bytes to every createCipheriv re-imports them, which costs more than sealing a small record.
+ */
 export class RecordSealer {
-  readonly #key: Buffer;
+  readonly #key: KeyObject;
+  // createCipheriv copies the IV, so one buffer serves every record.
+  readonly #nonce = Buffer.alloc(NONCE_LENGTH);
   #counter = 0;
 
   constructor(key: Buffer) {
-    this.#key = key;
+    this.#key = createSecretKey(key);
   }
 
-  /** One record as buffers to write in order: header, ciphertext, tag. */
+  /**
+   * One record as buffers to write in order: a single buffer up to SMALL_RECORD_BYTES (one write,
+   * one packet), else header, ciphertext and tag (no copy of a big body).
+   */
   seal(plaintext: Uint8Array, fin = false): Buffer[] {
-    if (plaintext.length > MAX_RECORD_PLAINTEXT) {
-      throw new TunnelError(
-        'TOO_LARGE',
-        `record of ${plaintext.length} bytes exceeds ${MAX_RECORD_PLAINTEXT}`,
-      );
+    const n = plaintext.length;
+    if (n > MAX_RECORD_PLAINTEXT) {
+      throw new TunnelError('TOO_LARGE', `record of ${n} bytes exceeds ${MAX_RECORD_PLAINTEXT}`);
     }
     if (this.#counter >= MAX_RECORDS_PER_DIRECTION) {
       throw new TunnelError('CLOSED', 'this data channel used up its record counter; open a new tunnel');
     }
+    this.#nonce.writeUIntBE(this.#counter++, 6, 6);
+    const cipher = createCipheriv(ALGORITHM, this.#key, this.#nonce, { authTagLength: RECORD_TAG_BYTES });
+    const head = (fin ? RECORD_FIN : 0) + n;
+    if (n <= SMALL_RECORD_BYTES) {
+      const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + n + RECORD_TAG_BYTES);
+      out.writeUInt32BE(head, 0);
+      cipher.setAAD(out.subarray(0, RECORD_HEADER_BYTES));
+      if (n > 0) cipher.update(plaintext).copy(out, RECORD_HEADER_BYTES);
+      cipher.final();
+      cipher.getAuthTag().copy(out, RECORD_HEADER_BYTES + n);
+      return [out];
+    }
     const header = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
-    header.writeUInt32BE((fin ? RECORD_FIN : 0) + plaintext.length);
-    const cipher = createCipheriv('aes-256-gcm', this.#key, nonceFor(this.#counter++));
+    header.writeUInt32BE(head, 0);
     cipher.setAAD(header);
-    const body = plaintext.length > 0 ? cipher.update(plaintext) : Buffer.alloc(0);
+    const body = cipher.update(plaintext);
     cipher.final();
     return [header, body, cipher.getAuthTag()];
   }
@@ -96,19 +120,31 @@ export interface OpenedRecord {
   plaintext: Buffer;
 }
 
+/** Receives each record that authenticated: its plaintext in pieces, in order, and the FIN flag. */
+export type RecordHandler = (parts: Buffer[], fin: boolean) => void;
+
 /**
- * Parses and opens incoming records from a byte stream, buffering at most one record
- * (MAX_RECORD_PLAINTEXT + header + tag) at a time.
+ * Parses and opens incoming records from a byte stream. Ciphertext is decrypted straight from the
+ * chunks as they arrive (no reassembly copy); the plaintext of a record is held back until its tag
+ * verified, so at most one record's plaintext (MAX_RECORD_PLAINTEXT) waits at a time.
  */
 export class RecordOpener {
-  readonly #key: Buffer;
+  readonly #key: KeyObject;
+  readonly #nonce = Buffer.alloc(NONCE_LENGTH);
+  readonly #header = Buffer.alloc(RECORD_HEADER_BYTES);
+  readonly #tag = Buffer.alloc(RECORD_TAG_BYTES);
   #counter = 0;
-  #chunks: Buffer[] = [];
-  #buffered = 0;
+  #headerHave = 0;
+  #decipher: DecipherGCM | undefined;
+  #length = 0;
+  #fin = false;
+  #bodyLeft = 0;
+  #tagHave = 0;
+  #parts: Buffer[] = [];
   #ended = false;
 
   constructor(key: Buffer) {
-    this.#key = key;
+    this.#key = createSecretKey(key);
   }
 
   /** True once a FIN record was opened; nothing may follow it. */
@@ -116,86 +152,104 @@ export class RecordOpener {
     return this.#ended;
   }
 
-  /** Bytes held waiting for the rest of a record. */
+  /** Bytes of a record received so far and waiting for the rest of it. */
   get buffered(): number {
-    return this.#buffered;
+    if (!this.#decipher) return this.#headerHave;
+    return RECORD_HEADER_BYTES + this.#length - this.#bodyLeft + this.#tagHave;
   }
 
   /** Feeds bytes; returns the records they complete, or throws RECORD_REJECTED / TOO_LARGE. */
   push(chunk: Buffer): OpenedRecord[] {
-    if (chunk.length === 0) return [];
-    if (this.#ended) throw rejected('bytes after the final record');
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
     const out: OpenedRecord[] = [];
-    for (;;) {
-      if (this.#buffered < RECORD_HEADER_BYTES) break;
-      const header = this.#peekHeader();
-      const length = header & 0x7fff_ffff;
-      const fin = (header & RECORD_FIN) !== 0;
-      if (length > MAX_RECORD_PLAINTEXT) {
-        throw new TunnelError('TOO_LARGE', `record announces ${length} bytes, over ${MAX_RECORD_PLAINTEXT}`);
+    this.feed(chunk, (parts, fin) => {
+      out.push({ fin, plaintext: parts.length === 1 ? parts[0]! : Buffer.concat(parts) });
+    });
+    return out;
+  }
+
+  /**
+   * Feeds bytes; calls `onRecord` for each record they complete once it authenticated. Throws
+   * RECORD_REJECTED / TOO_LARGE at the first bad record (records before it were delivered).
+   */
+  feed(chunk: Buffer, onRecord: RecordHandler): void {
+    const n = chunk.length;
+    let at = 0;
+    while (at < n) {
+      if (this.#ended) throw rejected('bytes after the final record');
+      const decipher = this.#decipher;
+      if (decipher === undefined) {
+        let header: Buffer;
+        if (this.#headerHave === 0 && n - at >= RECORD_HEADER_BYTES) {
+          header = chunk.subarray(at, at + RECORD_HEADER_BYTES);
+          at += RECORD_HEADER_BYTES;
+        } else {
+          const take = Math.min(RECORD_HEADER_BYTES - this.#headerHave, n - at);
+          chunk.copy(this.#header, this.#headerHave, at, at + take);
+          this.#headerHave += take;
+          at += take;
+          if (this.#headerHave < RECORD_HEADER_BYTES) break;
+          header = this.#header;
+        }
+        this.#begin(header);
+        continue;
       }
-      if (fin && length !== 0) throw rejected('a final record carries data');
-      const total = RECORD_HEADER_BYTES + length + RECORD_TAG_BYTES;
-      if (this.#buffered < total) break;
-      const record = this.#take(total);
-      out.push({ fin, plaintext: this.#open(record, length) });
+      if (this.#bodyLeft > 0) {
+        const take = Math.min(this.#bodyLeft, n - at);
+        this.#parts.push(decipher.update(chunk.subarray(at, at + take)));
+        this.#bodyLeft -= take;
+        at += take;
+        continue;
+      }
+      let tag: Buffer;
+      if (this.#tagHave === 0 && n - at >= RECORD_TAG_BYTES) {
+        tag = chunk.subarray(at, at + RECORD_TAG_BYTES);
+        at += RECORD_TAG_BYTES;
+      } else {
+        const take = Math.min(RECORD_TAG_BYTES - this.#tagHave, n - at);
+        chunk.copy(this.#tag, this.#tagHave, at, at + take);
+        this.#tagHave += take;
+        at += take;
+        if (this.#tagHave < RECORD_TAG_BYTES) break;
+        tag = this.#tag;
+      }
+      decipher.setAuthTag(tag);
+      try {
+        decipher.final();
+      } catch (err) {
+        throw rejected('authentication failed (forged, altered, replayed or reordered)', err);
+      }
+      const parts = this.#parts;
+      const fin = this.#fin;
+      this.#parts = [];
+      this.#decipher = undefined;
+      this.#headerHave = 0;
+      this.#tagHave = 0;
       if (fin) {
         this.#ended = true;
-        if (this.#buffered > 0) throw rejected('bytes after the final record');
-        break;
+        if (at < n) throw rejected('bytes after the final record');
       }
+      onRecord(parts, fin);
     }
-    return out;
   }
 
-  #open(record: Buffer, length: number): Buffer {
+  #begin(header: Buffer): void {
+    const word = header.readUInt32BE(0);
+    const length = word & 0x7fff_ffff;
+    const fin = (word & RECORD_FIN) !== 0;
+    if (length > MAX_RECORD_PLAINTEXT) {
+      throw new TunnelError('TOO_LARGE', `record announces ${length} bytes, over ${MAX_RECORD_PLAINTEXT}`);
+    }
+    if (fin && length !== 0) throw rejected('a final record carries data');
     if (this.#counter >= MAX_RECORDS_PER_DIRECTION) throw rejected('record counter exhausted');
-    const decipher = createDecipheriv('aes-256-gcm', this.#key, nonceFor(this.#counter++));
-    decipher.setAAD(record.subarray(0, RECORD_HEADER_BYTES));
-    decipher.setAuthTag(record.subarray(RECORD_HEADER_BYTES + length));
-    const plaintext =
-      length > 0
-        ? decipher.update(record.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + length))
-        : Buffer.alloc(0);
-    try {
-      decipher.final();
-    } catch (err) {
-      throw rejected('authentication failed (forged, altered, replayed or reordered)', err);
-    }
-    return plaintext;
-  }
-
-  #peekHeader(): number {
-    const first = this.#chunks[0]!;
-    if (first.length >= RECORD_HEADER_BYTES) return first.readUInt32BE(0);
-    const joined = Buffer.concat(this.#chunks);
-    this.#chunks = [joined];
-    return joined.readUInt32BE(0);
-  }
-
-  #take(n: number): Buffer {
-    const first = this.#chunks[0]!;
-    let out: Buffer;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(n);
-    } else {
-      out = Buffer.allocUnsafe(n);
-      let at = 0;
-      while (at < n) {
-        const c = this.#chunks[0]!;
-        const take = Math.min(c.length, n - at);
-        c.copy(out, at, 0, take);
-        at += take;
-        if (take === c.length) this.#chunks.shift();
-        else this.#chunks[0] = c.subarray(take);
-      }
-    }
-    this.#buffered -= n;
-    return out;
+    this.#nonce.writeUIntBE(this.#counter++, 6, 6);
+    const decipher = createDecipheriv(ALGORITHM, this.#key, this.#nonce, {
+      authTagLength: RECORD_TAG_BYTES,
+    });
+    decipher.setAAD(header);
+    this.#decipher = decipher;
+    this.#length = length;
+    this.#fin = fin;
+    this.#bodyLeft = length;
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { MAX_RECORD_PLAINTEXT } from './constants.ts';
+import { CHANNEL_HIGH_WATER_MARK, MAX_RECORD_PLAINTEXT } from './constants.ts';
 import { TunnelError } from './errors.ts';
 import type { RecordOpener, RecordSealer } from './record.ts';
 
@@ -29,10 +29,15 @@ export class SecureChannel extends Duplex {
   #bytesIn = 0;
   #bytesOut = 0;
   #remoteEnded = false;
+  #full = false;
 
   constructor(options: SecureChannelOptions) {
     const recordBytes = Math.min(options.recordBytes ?? MAX_RECORD_PLAINTEXT, MAX_RECORD_PLAINTEXT);
-    super({ allowHalfOpen: true, writableHighWaterMark: recordBytes, readableHighWaterMark: recordBytes });
+    super({
+      allowHalfOpen: true,
+      writableHighWaterMark: CHANNEL_HIGH_WATER_MARK,
+      readableHighWaterMark: CHANNEL_HIGH_WATER_MARK,
+    });
     this.socket = options.socket;
     this.#sealer = options.sealer;
     this.#opener = options.opener;
@@ -79,28 +84,31 @@ export class SecureChannel extends Duplex {
 
   #onData(chunk: Buffer): void {
     if (this.destroyed) return;
-    let records: ReturnType<RecordOpener['push']>;
+    this.#full = false;
     try {
-      records = this.#opener.push(chunk);
+      this.#opener.feed(chunk, this.#onRecord);
     } catch (err) {
       // A bad record ends the channel at once; nothing it carried reaches the other side.
       this.socket.destroy();
       this.destroy(err as Error);
       return;
     }
-    let more = true;
-    for (const r of records) {
-      if (r.fin) {
-        this.#remoteEnded = true;
-        this.push(null);
-        break;
-      }
-      if (r.plaintext.length === 0) continue;
-      this.#bytesIn += r.plaintext.length;
-      more = this.push(r.plaintext);
-    }
-    if (!more) this.socket.pause();
+    if (this.#full && !this.destroyed) this.socket.pause();
   }
+
+  readonly #onRecord = (parts: Buffer[], fin: boolean): void => {
+    if (this.destroyed) return;
+    if (fin) {
+      this.#remoteEnded = true;
+      this.push(null);
+      return;
+    }
+    for (const part of parts) {
+      if (part.length === 0) continue;
+      this.#bytesIn += part.length;
+      if (!this.push(part)) this.#full = true;
+    }
+  };
 
   override _read(): void {
     if (this.socket.isPaused()) this.socket.resume();

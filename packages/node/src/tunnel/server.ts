@@ -12,6 +12,8 @@ import type { DibsHost } from '../p2p/host.ts';
 import { type P2pLogger, stderrLogger } from '../p2p/log.ts';
 import {
   CHALLENGE_BYTES,
+  CHANNEL_HIGH_WATER_MARK,
+  CHANNEL_SOCKET_OPTIONS,
   CONTROL_MESSAGE_TIMEOUT_MS,
   DATA_MAGIC,
   DATA_OFFER_TIMEOUT_MS,
@@ -152,8 +154,9 @@ export class TunnelServer {
   async #listenData(): Promise<void> {
     const opts = typeof this.#options.dataChannel === 'object' ? this.#options.dataChannel : {};
     const host = opts.host ?? this.#defaultDataHost();
-    const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
-      this.#onDataSocket(socket),
+    const server = createServer(
+      { allowHalfOpen: true, noDelay: true, highWaterMark: CHANNEL_HIGH_WATER_MARK },
+      (socket) => this.#onDataSocket(socket),
     );
     server.maxConnections = MAX_TUNNELS_TOTAL + MAX_PENDING_DATA_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
@@ -525,8 +528,7 @@ function dialTarget(destination: Destination): Promise<Socket> {
     const socket = connect({
       host: destination.host,
       port: destination.port,
-      allowHalfOpen: true,
-      noDelay: true,
+      ...CHANNEL_SOCKET_OPTIONS,
     });
     const timer = setTimeout(() => {
       socket.destroy();
