@@ -174,53 +174,62 @@ async function main(): Promise<void> {
       .multiaddrs()
       .find((a) => a.toString().includes('/tcp/'))!
       .toString();
-    const hostParty = await bed.party('host');
-    const child = fork(new URL('./tunnel/host.ts', import.meta.url), [], {
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    });
-    children.push(child);
-    const replies: Array<Record<string, unknown>> = [];
-    child.on('message', (m: Record<string, unknown>) => replies.push(m));
-    const next = async (key: string) => {
-      for (let i = 0; i < 1200; i++) {
-        const idx = replies.findIndex((m) => key in m);
-        if (idx >= 0) return replies.splice(idx, 1)[0]![key] as never;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error(`host process did not answer ${key}`);
-    };
-    const deployment = Object.fromEntries(
-      Object.entries(bed.deployment).map(([k, v]) => [k, typeof v === 'bigint' ? `${v}n` : v]),
-    );
-    child.send({
-      settings: {
-        rpcUrl: bed.anvil.rpcUrl,
-        deployment,
-        privateKeyHex: hostParty.wallet.exportPrivateKeyHex(),
-        db: join(dir, 'host.db'),
-        listen: ['/ip4/127.0.0.1/tcp/0', `${relayAddr}/p2p-circuit`],
-      },
-    });
-    const ready = (await next('ready')) as {
-      peerId: string;
-      multiaddrs: string[];
-      sinkPort: number;
-      echoPort: number;
-    };
-    const publish = async (name: string, port: 'sink' | 'echo') => {
-      const id = await bed.operator.registry.publishService({
-        serviceType: 'tcp',
-        name,
-        grantDuration: 3600n,
-        host: hostParty.wallet.address,
-        policy: Policy.Public,
+    /** A service-host node in its own process with its sink and echo targets, and two services on it. */
+    const startHost = async (name: string, listen: string[]) => {
+      const party = await bed.party(name);
+      const child = fork(new URL('./tunnel/host.ts', import.meta.url), [], {
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       });
-      child.send({ serve: { id: id.toString(), port } });
-      await next('served');
-      return id;
+      children.push(child);
+      const replies: Array<Record<string, unknown>> = [];
+      child.on('message', (m: Record<string, unknown>) => replies.push(m));
+      const next = async (key: string) => {
+        for (let i = 0; i < 1200; i++) {
+          const idx = replies.findIndex((m) => key in m);
+          if (idx >= 0) return replies.splice(idx, 1)[0]![key] as never;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        throw new Error(`host process ${name} did not answer ${key}`);
+      };
+      const deployment = Object.fromEntries(
+        Object.entries(bed.deployment).map(([k, v]) => [k, typeof v === 'bigint' ? `${v}n` : v]),
+      );
+      child.send({
+        settings: {
+          rpcUrl: bed.anvil.rpcUrl,
+          deployment,
+          privateKeyHex: party.wallet.exportPrivateKeyHex(),
+          db: join(dir, `${name}.db`),
+          listen,
+        },
+      });
+      const ready = (await next('ready')) as {
+        peerId: string;
+        multiaddrs: string[];
+        sinkPort: number;
+        echoPort: number;
+      };
+      const publish = async (service: string, port: 'sink' | 'echo') => {
+        const id = await bed.operator.registry.publishService({
+          serviceType: 'tcp',
+          name: `${name}-${service}`,
+          grantDuration: 3600n,
+          host: party.wallet.address,
+          policy: Policy.Public,
+        });
+        child.send({ serve: { id: id.toString(), port } });
+        await next('served');
+        return id;
+      };
+      return { child, next, ready, sink: await publish('sink', 'sink'), echo: await publish('echo', 'echo') };
     };
-    const sinkService = await publish('sink', 'sink');
-    const echoService = await publish('echo', 'echo');
+    // The direct host has only a TCP address. The relayed host listens only through the relay: it has
+    // no address of its own a client could dial, so every byte to it crosses the relay.
+    const directHost = await startHost('host', ['/ip4/127.0.0.1/tcp/0']);
+    const relayedHost = await startHost('host-relayed', [`${relayAddr}/p2p-circuit`]);
+    const { child, next, ready } = directHost;
+    const sinkService = directHost.sink;
+    const echoService = directHost.echo;
     const clientParty = await bed.party('client');
     const client = await bed.startNode(clientParty);
     const relayedParty = await bed.party('client-relayed');
@@ -229,7 +238,7 @@ async function main(): Promise<void> {
     const { peerIdFromString } = await import('@libp2p/peer-id');
     const hostPeer = peerIdFromString(ready.peerId);
     const direct = multiaddr(ready.multiaddrs.find((a) => !a.includes('p2p-circuit'))!);
-    const circuit = multiaddr(`${relayAddr}/p2p-circuit/p2p/${ready.peerId}`);
+    const circuit = multiaddr(`${relayAddr}/p2p-circuit/p2p/${relayedHost.ready.peerId}`);
     const ticketOf = async (p: ChainParty, id: bigint) => {
       const access = bed.access(p);
       const held = await access.request(id);
@@ -237,8 +246,8 @@ async function main(): Promise<void> {
     };
     const sinkTicket = await ticketOf(clientParty, sinkService);
     const echoTicket = await ticketOf(clientParty, echoService);
-    const relayedSink = await ticketOf(relayedParty, sinkService);
-    const relayedEcho = await ticketOf(relayedParty, echoService);
+    const relayedSink = await ticketOf(relayedParty, relayedHost.sink);
+    const relayedEcho = await ticketOf(relayedParty, relayedHost.echo);
     const tunnel = (
       node: NetworkRuntime,
       peer: typeof direct,
@@ -292,15 +301,29 @@ async function main(): Promise<void> {
     await latency('dibs_direct', () => open(client, direct, echoTicket, 'auto', 'direct/data'));
     await measure('dibs_direct_stream', () => open(client, direct, sinkTicket, 'stream', 'direct/stream'));
     try {
-      await relayedClient.host.connect(circuit, 15_000);
-      await measure('dibs_relayed_data', () =>
-        open(relayedClient, circuit, relayedSink, 'auto', 'relayed/data'),
-      );
+      // The relayed host's reservation may still be on its way: retry the circuit dial, bounded.
+      let relayedPeer: Awaited<ReturnType<typeof relayedClient.host.connect>> | undefined;
+      for (let i = 0; i < 60 && !relayedPeer; i++) {
+        relayedPeer = await relayedClient.host.connect(circuit, 5_000).catch(async () => {
+          await new Promise((r) => setTimeout(r, 250));
+          return undefined;
+        });
+      }
+      if (!relayedPeer) throw new Error('the relayed host never became reachable through the relay');
+      const conns = relayedClient.host.libp2p.getConnections(relayedPeer);
+      figures.relayed_connections_via_circuit = conns.filter((c) =>
+        c.remoteAddr.toString().includes('/p2p-circuit'),
+      ).length;
+      if (conns.length === 0 || figures.relayed_connections_via_circuit !== conns.length) {
+        throw new Error(`relayed client holds a direct connection: ${conns.map((c) => c.remoteAddr)}`);
+      }
+      log(`relayed client reaches the host only via ${conns.map((c) => c.remoteAddr).join(', ')}`);
+      // What a NATed pair gets today: the data channel has no address to reach, so the stream carries it.
       await measure('dibs_relayed_stream', () =>
-        open(relayedClient, circuit, relayedSink, 'stream', 'relayed/stream'),
+        open(relayedClient, circuit, relayedSink, 'auto', 'relayed/stream'),
       );
       await latency('dibs_relayed_stream', () =>
-        open(relayedClient, circuit, relayedEcho, 'stream', 'relayed/stream'),
+        open(relayedClient, circuit, relayedEcho, 'auto', 'relayed/stream'),
       );
     } catch (err) {
       log(`relayed path failed: ${(err as Error).message}`);
