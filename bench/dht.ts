@@ -8,7 +8,7 @@
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,8 +35,9 @@ const IDLE_PEERS = 4;
  */
 const NODE_FLAGS = ['--max-semi-space-size=2'];
 const STEP_TIMEOUT_MS = 20_000;
-/** The `dibs` CLI entry, run the way a user runs it. */
-const CLI = new URL('../packages/cli/src/main.ts', import.meta.url).pathname;
+/** The compiled `dibs` CLI and node's flags for it, exactly as `npm start` runs it (`npm run build` first). */
+const CLI = new URL('../packages/cli/dist/main.js', import.meta.url).pathname;
+const CLI_NODE_ARGS = ['--conditions=dibs-dist'];
 const JOIN_ATTEMPTS = 4;
 /** Optional override of the record lookup's quorum (a large one drains the whole query, as before). */
 const RECORD_QUORUM = envNumber('DIBS_BENCH_QUORUM');
@@ -330,10 +331,15 @@ async function dibsUpRss(
   const passFile = join(dir, 'passphrase');
   await writeFile(passFile, randomBytes(24).toString('hex'), { mode: 0o600 });
   const once = async (): Promise<{ rss: number; private: number }> => {
-    const child = spawn(process.execPath, [CLI, '--data-dir', join(dir, 'node'), '--json', 'up'], {
-      env: { ...process.env, DIBS_PASSPHRASE_FILE: passFile, NODE_OPTIONS: nodeOptions },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    const child = spawn(
+      process.execPath,
+      [...CLI_NODE_ARGS, CLI, '--data-dir', join(dir, 'node'), '--json', 'up'],
+      {
+        env: { ...process.env, DIBS_PASSPHRASE_FILE: passFile, NODE_OPTIONS: nodeOptions },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     try {
       let out = '';
