@@ -59,7 +59,10 @@ describe('SOCKS5 server over real sockets', () => {
   const failures: string[] = [];
 
   before(async () => {
-    echo = createServer((s) => s.pipe(s));
+    echo = createServer((s) => {
+      s.on('error', () => {});
+      s.pipe(s);
+    });
     echo.listen(0, '127.0.0.1');
     await once(echo, 'listening');
     echoPort = (echo.address() as { port: number }).port;
