@@ -37,7 +37,7 @@ const NODE_FLAGS = ['--max-semi-space-size=2'];
 const STEP_TIMEOUT_MS = 20_000;
 /** The compiled `dibs` CLI and node's flags for it, exactly as `npm start` runs it (`npm run build` first). */
 const CLI = new URL('../packages/cli/dist/main.js', import.meta.url).pathname;
-const CLI_NODE_ARGS = ['--conditions=dibs-dist'];
+const CLI_NODE_ARGS = ['--conditions=dibs-dist', '--v8-pool-size=1'];
 const JOIN_ATTEMPTS = 4;
 /** Optional override of the record lookup's quorum (a large one drains the whole query, as before). */
 const RECORD_QUORUM = envNumber('DIBS_BENCH_QUORUM');
