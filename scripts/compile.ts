@@ -11,11 +11,18 @@
  * next to themselves. `new URL('./x.ts', import.meta.url)` literals naming a compiled module are
  * rewritten to `.js` as well, so a module that spawns a sibling entry point spawns the compiled one.
  *
- * Usage: node scripts/compile.ts [--check]   (--check: compile in memory, write nothing)
+ * viem is bundled, not loaded from node_modules: its root entry pulls in ~350 modules (~32 MiB RSS)
+ * of which the workspace uses a few dozen names. After transpiling, the value names compiled modules
+ * import from 'viem' / 'viem/accounts' are re-exported by generated entries that rolldown bundles,
+ * tree-shaken, into packages/chain/dist/vendor/; the compiled modules' specifiers are rewritten to
+ * those files. Sources, tests and the type check keep importing viem itself.
+ *
+ * Usage: node scripts/compile.ts [--check]   (--check: compile and bundle in memory, write nothing)
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build, type RolldownOutput } from 'rolldown';
 import ts from 'typescript';
 
 /** The repository root. */
@@ -24,6 +31,18 @@ const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const SKIP_PACKAGES = new Set(['ui']);
 /** Where compiled output goes, per package. */
 const OUT_DIR = 'dist';
+
+/** Bare specifiers bundled rather than loaded from node_modules, and the vendor entry each becomes. */
+const VENDORED: ReadonlyMap<string, string> = new Map([
+  ['viem', 'viem.js'],
+  ['viem/accounts', 'viem-accounts.js'],
+]);
+/** Where the vendor bundle goes. */
+const VENDOR_DIR = join(ROOT, 'packages', 'chain', OUT_DIR, 'vendor');
+/** Prefix of the generated (in-memory) vendor entry modules' ids. */
+const VENDOR_ENTRY_PREFIX = '\0dibs-vendor:';
+/** Marks a specifier imported as a whole namespace (`import * as`, `export *`, `import()`). */
+const WHOLE = '*';
 
 /** Compiler options mirroring tsconfig.json's emit-relevant settings. */
 const OPTIONS: ts.CompilerOptions = {
@@ -165,14 +184,152 @@ function removeStale(keep: Set<string>): void {
   }
 }
 
+/** Value names imported per vendored specifier, across all compiled modules. */
+type VendorImports = Map<string, Set<string>>;
+
+function stringSpecifier(node: ts.Expression | undefined): string | undefined {
+  return node && ts.isStringLiteralLike(node) ? node.text : undefined;
+}
+
+/**
+ * Runs after type elision, so only value imports remain: records what each vendored specifier is
+ * asked for and points the specifier at the vendor bundle.
+ */
+function vendorRewriter(outFile: string, wanted: VendorImports): ts.TransformerFactory<ts.SourceFile> {
+  const target = (spec: string): string => {
+    let rel = relative(dirname(outFile), join(VENDOR_DIR, VENDORED.get(spec)!))
+      .split(sep)
+      .join('/');
+    if (!rel.startsWith('.')) rel = `./${rel}`;
+    return rel;
+  };
+  const want = (spec: string, name: string): void => {
+    const names = wanted.get(spec) ?? new Set<string>();
+    names.add(name);
+    wanted.set(spec, names);
+  };
+  return (context) => {
+    const f = context.factory;
+    const visit = (node: ts.Node): ts.Node => {
+      if (ts.isImportDeclaration(node)) {
+        const spec = stringSpecifier(node.moduleSpecifier);
+        if (spec !== undefined && VENDORED.has(spec)) {
+          const clause = node.importClause;
+          if (clause?.name) want(spec, 'default');
+          const bindings = clause?.namedBindings;
+          if (bindings && ts.isNamespaceImport(bindings)) want(spec, WHOLE);
+          else if (bindings)
+            for (const el of bindings.elements) want(spec, (el.propertyName ?? el.name).text);
+          return f.updateImportDeclaration(
+            node,
+            node.modifiers,
+            node.importClause,
+            f.createStringLiteral(target(spec), true),
+            node.attributes,
+          );
+        }
+      } else if (ts.isExportDeclaration(node)) {
+        const spec = stringSpecifier(node.moduleSpecifier);
+        if (spec !== undefined && VENDORED.has(spec)) {
+          const clause = node.exportClause;
+          if (!clause || ts.isNamespaceExport(clause)) want(spec, WHOLE);
+          else for (const el of clause.elements) want(spec, (el.propertyName ?? el.name).text);
+          return f.updateExportDeclaration(
+            node,
+            node.modifiers,
+            node.isTypeOnly,
+            node.exportClause,
+            f.createStringLiteral(target(spec), true),
+            node.attributes,
+          );
+        }
+      } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+        const spec = stringSpecifier(node.arguments[0]);
+        if (spec !== undefined && VENDORED.has(spec)) {
+          want(spec, WHOLE);
+          return f.updateCallExpression(node, node.expression, node.typeArguments, [
+            f.createStringLiteral(target(spec), true),
+            ...node.arguments.slice(1),
+          ]);
+        }
+      }
+      return ts.visitEachChild(node, visit, context);
+    };
+    return (sf) => ts.visitNode(sf, visit) as ts.SourceFile;
+  };
+}
+
+/** The generated entry for one vendored specifier: re-exports exactly the names asked for. */
+function vendorEntry(spec: string, names: Set<string>): string {
+  if (names.has(WHOLE)) return `export * from '${spec}';\n`;
+  const list = [...names].sort();
+  return `export { ${list.join(', ')} } from '${spec}';\n`;
+}
+
+/**
+ * Bundles the vendored specifiers' wanted names with rolldown (ESM for Node, tree-shaken); returns
+ * the bundle files by path. Throws CompileError when bundling fails.
+ */
+async function bundleVendor(wanted: VendorImports): Promise<Map<string, string>> {
+  const entries = new Map<string, string>();
+  const input: Record<string, string> = {};
+  for (const [spec, file] of VENDORED) {
+    const names = wanted.get(spec);
+    if (!names || names.size === 0) continue;
+    const id = `${VENDOR_ENTRY_PREFIX}${spec}`;
+    entries.set(id, vendorEntry(spec, names));
+    input[file.replace(/\.js$/, '')] = id;
+  }
+  const files = new Map<string, string>();
+  if (entries.size === 0) return files;
+  let output: RolldownOutput;
+  try {
+    output = await build({
+      cwd: ROOT,
+      input,
+      platform: 'node',
+      treeshake: true,
+      logLevel: 'silent',
+      plugins: [
+        {
+          name: 'dibs-vendor-entries',
+          resolveId: (id) => (entries.has(id) ? id : null),
+          load: (id) => entries.get(id) ?? null,
+        },
+      ],
+      write: false,
+      output: {
+        format: 'esm',
+        entryFileNames: '[name].js',
+        chunkFileNames: 'viem-[name]-[hash].js',
+        minify: false,
+        comments: { legal: true, annotation: false, jsdoc: false },
+      },
+    });
+  } catch (err) {
+    throw new CompileError(
+      `bundle of ${[...entries.keys()].map((id) => id.slice(VENDOR_ENTRY_PREFIX.length)).join(', ')}`,
+      `rolldown failed: ${(err as Error).message}`,
+    );
+  }
+  for (const item of output.output) {
+    if (item.type !== 'chunk') continue;
+    files.set(join(VENDOR_DIR, item.fileName), item.code);
+  }
+  return files;
+}
+
 /** Transpiles one file; throws CompileError on syntax errors. */
-function transpile(file: string, compiled: Map<string, string>): string {
+function transpile(file: string, compiled: Map<string, string>, wanted: VendorImports): string {
   const text = readFileSync(file, 'utf8');
   const result = ts.transpileModule(text, {
     compilerOptions: OPTIONS,
     fileName: file,
     reportDiagnostics: true,
-    transformers: { before: [urlRewriter(file, compiled)] },
+    transformers: {
+      before: [urlRewriter(file, compiled)],
+      after: [vendorRewriter(compiled.get(file)!, wanted)],
+    },
   });
   const errors = (result.diagnostics ?? []).filter((d) => d.category === ts.DiagnosticCategory.Error);
   if (errors.length > 0) {
@@ -188,7 +345,7 @@ function transpile(file: string, compiled: Map<string, string>): string {
  * Compiles the workspace; returns the files written (or that would be). With `write` false nothing
  * touches the disk.
  */
-export function compileWorkspace(write = true): string[] {
+export async function compileWorkspace(write = true): Promise<string[]> {
   const compiled = sources();
   // Relative .ts imports that leave src (contracts/generated) are compiled beside themselves;
   // follow them transitively so every module a dist file names exists.
@@ -205,7 +362,9 @@ export function compileWorkspace(write = true): string[] {
     }
   }
   // Everything transpiles before anything is written, so a bad source leaves the old dist whole.
-  const outputs = [...compiled].map(([file, out]) => [out, transpile(file, compiled)] as const);
+  const wanted: VendorImports = new Map();
+  const outputs = [...compiled].map(([file, out]) => [out, transpile(file, compiled, wanted)] as const);
+  outputs.push(...(await bundleVendor(wanted)));
   const written: string[] = [];
   for (const [out, js] of outputs) {
     if (write) {
@@ -224,7 +383,7 @@ export function compileWorkspace(write = true): string[] {
 if (import.meta.main) {
   const started = performance.now();
   const write = !process.argv.includes('--check');
-  const files = compileWorkspace(write);
+  const files = await compileWorkspace(write);
   console.log(
     `compile: ${files.length} modules ${write ? 'written' : 'checked'} in ${Math.round(performance.now() - started)} ms`,
   );

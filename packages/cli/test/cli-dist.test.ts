@@ -2,6 +2,7 @@
  * The compiled CLI (scripts/compile.ts, the last step of `npm run build`) as `npm start` and
  * `npm run dibs` run it: `node --conditions=dibs-dist packages/cli/dist/main.js`. Every run here also
  * passes --no-experimental-strip-types, so a single TypeScript module reached from dist fails it.
+ * viem is reached only through the tree-shaken bundle compile.ts writes to packages/chain/dist/vendor/.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -9,13 +10,15 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { tempHome } from './cli-helpers.ts';
+import { lastJson, tempHome } from './cli-helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DIST_MAIN = join(ROOT, 'packages/cli/dist/main.js');
 const COMPILE = join(ROOT, 'scripts/compile.ts');
 /** The flags `npm start` / `npm run dibs` give node, plus the one that refuses TypeScript. */
 const DIST_FLAGS = ['--no-experimental-strip-types', '--conditions=dibs-dist'];
+/** The viem bundle compile.ts writes. */
+const VENDOR = join(ROOT, 'packages/chain/dist/vendor');
 
 interface Run {
   code: number | null;
@@ -126,4 +129,67 @@ test('compiled CLI: init, then id show --json on a temp data dir', async () => {
   assert.match(id.peerId, /^16Uiu2/);
   assert.equal(id.keystore, join(dataDir, 'keystore.json'));
   assert.match(init.stdout, new RegExp(id.address));
+});
+
+/** Every static or dynamic module specifier in a compiled file. */
+function specifiers(text: string): string[] {
+  const found: string[] = [];
+  const forms = [
+    /^\s*(?:import|export)\s[^'"]*?\bfrom\s*["']([^"']+)["']/gm,
+    /^\s*import\s*["']([^"']+)["']/gm,
+    /\bimport\(\s*["']([^"']+)["']\s*\)/g,
+  ];
+  for (const re of forms) {
+    for (const m of text.matchAll(re)) found.push(m[1]!);
+  }
+  return found;
+}
+
+test('no compiled module loads viem from node_modules; they use the self-contained vendor bundle', () => {
+  const packages = join(ROOT, 'packages');
+  const compiled: string[] = [];
+  for (const pkg of readdirSync(packages)) {
+    for (const dir of ['dist', 'generated']) {
+      try {
+        jsFiles(join(packages, pkg, dir), compiled);
+      } catch {}
+    }
+  }
+  let vendorUsers = 0;
+  for (const file of compiled) {
+    const specs = specifiers(readFileSync(file, 'utf8'));
+    for (const spec of specs) assert.doesNotMatch(spec, /^viem(\/|$)/, `${file} imports ${spec}`);
+    if (file.startsWith(VENDOR)) {
+      // The bundle carries viem's own dependencies (ox, abitype, @noble, @scure) inside it.
+      for (const spec of specs) assert.match(spec, /^(node:|\.\/)/, `${file} imports ${spec}`);
+    } else if (specs.some((s) => /\/chain\/dist\/vendor\/viem\.js$|^\.\/vendor\/viem\.js$/.test(s))) {
+      vendorUsers++;
+    }
+  }
+  assert.ok(statSync(join(VENDOR, 'viem.js')).isFile());
+  assert.ok(statSync(join(VENDOR, 'viem-accounts.js')).isFile());
+  assert.ok(vendorUsers >= 5, `only ${vendorUsers} compiled modules import the viem bundle`);
+});
+
+test('compiled CLI: dibs up on a fresh data dir starts chain, contracts, identity and p2p, then stops', async () => {
+  const dataDir = join(home.root, 'up');
+  const r = await run(
+    [...DIST_FLAGS, DIST_MAIN, '--data-dir', dataDir, '--json', 'up', '--exit-after-start'],
+    home.env,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const up = lastJson<{
+    status: string;
+    address: string;
+    chain: { embedded: boolean; deployment: string; contracts: Record<string, string> };
+    identity: { registered: boolean; action: string };
+    network: { multiaddrs: string[] } | null;
+  }>(r.stdout);
+  assert.equal(up.status, 'running');
+  assert.equal(up.chain.embedded, true);
+  assert.equal(up.chain.deployment, 'deployed');
+  assert.ok(Object.keys(up.chain.contracts).length >= 3, JSON.stringify(up.chain.contracts));
+  assert.equal(up.identity.action, 'registered');
+  assert.equal(up.identity.registered, true);
+  assert.ok(up.network && up.network.multiaddrs.length > 0, 'p2p listens');
 });
