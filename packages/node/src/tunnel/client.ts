@@ -19,6 +19,7 @@ import {
   NONCE_BYTES,
   RECORD_HEADER_BYTES,
   RECORD_TAG_BYTES,
+  RELAY_MAGIC,
   TUNNEL_PROTOCOL,
   TUNNEL_VERSION,
 } from './constants.ts';
@@ -164,6 +165,7 @@ async function handshake(
     channel = await connectData(
       candidates(connection, result.offer),
       result.offer.port,
+      result.offer.relayToken,
       sessionId,
       keys,
       options.dataConnectTimeoutMs ?? DATA_CONNECT_TIMEOUT_MS,
@@ -212,11 +214,16 @@ async function handshake(
   };
 }
 
-/** Addresses to try for the data channel: the peer's own IP on a direct TCP connection first. */
+/**
+ * Addresses to try for the data channel: the peer's own IP on a direct TCP connection first; for a
+ * rendezvous offer, the IP we reach the relay at first.
+ */
 function candidates(connection: Connection, offer: DataOffer): string[] {
   const out: string[] = [];
-  const m = /^\/ip[46]\/([^/]+)\/tcp\//.exec(connection.remoteAddr.toString());
-  if (m && !connection.remoteAddr.toString().includes('/p2p-circuit')) out.push(m[1]!);
+  const remote = connection.remoteAddr.toString();
+  const m = /^\/ip[46]\/([^/]+)\/tcp\//.exec(remote);
+  const relayed = remote.includes('/p2p-circuit');
+  if (m && (!relayed || offer.relayToken)) out.push(m[1]!);
   for (const h of offer.hosts) if (!out.includes(h)) out.push(h);
   return out;
 }
@@ -225,6 +232,7 @@ function candidates(connection: Connection, offer: DataOffer): string[] {
 async function connectData(
   hosts: string[],
   port: number,
+  relayToken: Uint8Array | undefined,
   sessionId: Uint8Array,
   keys: DataKeys,
   timeoutMs: number,
@@ -234,7 +242,9 @@ async function connectData(
   for (const h of hosts) {
     const left = deadline - Date.now();
     if (left <= 0) break;
-    const channel = await tryData(h, port, sessionId, keys, left, recordBytes).catch(() => undefined);
+    const channel = await tryData(h, port, relayToken, sessionId, keys, left, recordBytes).catch(
+      () => undefined,
+    );
     if (channel) return channel;
   }
   return undefined;
@@ -243,6 +253,7 @@ async function connectData(
 function tryData(
   hostAddr: string,
   port: number,
+  relayToken: Uint8Array | undefined,
   sessionId: Uint8Array,
   keys: DataKeys,
   timeoutMs: number,
@@ -274,6 +285,8 @@ function tryData(
     socket.once('error', fail);
     socket.once('connect', () => {
       socket.cork();
+      // At a relay rendezvous our token comes first; everything after it reaches the host unchanged.
+      if (relayToken) socket.write(Buffer.concat([RELAY_MAGIC, Buffer.of(TUNNEL_VERSION), relayToken]));
       socket.write(Buffer.concat([DATA_MAGIC, Buffer.of(TUNNEL_VERSION), sessionId]));
       for (const part of sealer.seal(new Uint8Array(0))) socket.write(part);
       socket.uncork();

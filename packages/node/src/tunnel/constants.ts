@@ -90,5 +90,25 @@ export const RECORD_TAG_BYTES = 16;
 export const RECORD_FIN = 0x8000_0000;
 /** Records per direction before the channel refuses to go on (nonce space stays far from wrap). */
 export const MAX_RECORDS_PER_DIRECTION = 2 ** 48;
+/** The libp2p protocol a host opens on its relay to get a rendezvous pairing for a relayed data channel. */
+export const TUNNEL_RELAY_PROTOCOL = '/dibs/tunnel-relay/1.0';
+/** Magic in front of a rendezvous connection to a relay: "DIBR". */
+export const RELAY_MAGIC = Uint8Array.of(0x44, 0x49, 0x42, 0x52);
+/** One-time pairing token: one for the host's side, one for the client's. */
+export const RELAY_TOKEN_BYTES = 16;
+/** Bytes a side sends first on a rendezvous connection: magic, version, token. */
+export const RELAY_PREAMBLE_BYTES = RELAY_MAGIC.length + 1 + RELAY_TOKEN_BYTES;
+/** Life of a pairing: both sides must have arrived by then, or it is forgotten and their sockets closed. */
+export const RELAY_PAIR_TIMEOUT_MS = 5_000;
+/** Time for the pairing request and its answer on `/dibs/tunnel-relay/1.0`. */
+export const RELAY_REQUEST_TIMEOUT_MS = 3_000;
+/** Pairings one peer may hold open (issued, not yet joined) at once. */
+export const MAX_RELAY_PAIRS_PER_PEER = 64;
+/** Pairings open at once on one relay. */
+export const MAX_RELAY_PAIRS = 1024;
+/** Relayed data channels (joined pairs) one relay carries at once. */
+export const MAX_RELAY_SPLICES = 4096;
+/** Inbound pairing streams on one connection at once. */
+export const MAX_RELAY_STREAMS = 32;
 /** HKDF info label for the data-channel keys. */
 export const DATA_KEY_LABEL = 'dibs/tunnel/1/data';

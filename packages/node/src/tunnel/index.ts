@@ -15,6 +15,8 @@ export { TunnelError, type TunnelErrorCode } from './errors.ts';
 export {
   type DataOffer,
   type Destination,
+  type PairMessage,
+  type PairRequestMessage,
   decodeTunnelMessage,
   encodeTunnelMessage,
   type TunnelMessage,
@@ -28,6 +30,7 @@ export {
   RecordOpener,
   RecordSealer,
 } from './record.ts';
+export { TunnelRelay, type TunnelRelayOptions } from './relay.ts';
 export { SecureChannel, type SecureChannelOptions } from './secure-channel.ts';
 export { type DataChannelOptions, TunnelServer, type TunnelServerOptions } from './server.ts';
 export {

@@ -1,5 +1,6 @@
 /**
- * The four control messages of `/dibs/tunnel/1.0`, as canonical CBOR arrays `[version, type, …fields]`.
+ * The control messages of `/dibs/tunnel/1.0` (and the pairing exchange of `/dibs/tunnel-relay/1.0`), as
+ * canonical CBOR arrays `[version, type, …fields]`.
  * Decoding is strict: size bound first, then cborg in strict mode, then a schema check of every field,
  * then a re-encode that must give back the same bytes (so exactly one encoding of each message exists).
  */
@@ -12,13 +13,21 @@ import {
   MAX_MESSAGE_BYTES,
   MAX_OFFER_HOSTS,
   NONCE_BYTES,
+  RELAY_TOKEN_BYTES,
   SESSION_ID_BYTES,
   TUNNEL_VERSION,
 } from './constants.ts';
 import { TunnelError } from './errors.ts';
 
 /** Message type tags. */
-export const TunnelMessageType = { CHALLENGE: 1, OPEN: 2, RESULT: 3, START: 4 } as const;
+export const TunnelMessageType = {
+  CHALLENGE: 1,
+  OPEN: 2,
+  RESULT: 3,
+  START: 4,
+  PAIR_REQUEST: 5,
+  PAIR: 6,
+} as const;
 
 /** Largest ticket / authenticator carried (the ticket library's own bounds are lower). */
 const MAX_TICKET_FIELD = 1024;
@@ -51,6 +60,8 @@ export interface DataOffer {
   port: number;
   hosts: string[];
   serverNonce: Uint8Array;
+  /** Set when the address is a relay's rendezvous port: the client's one-time pairing token there. */
+  relayToken?: Uint8Array;
 }
 
 /** Server → client: `OK` (with the session id and maybe a data-channel offer) or an error code. */
@@ -68,10 +79,36 @@ export interface StartMessage {
   channel: 'data' | 'stream';
 }
 
+/** Host → relay: issue a rendezvous pairing for one relayed data channel. */
+export interface PairRequestMessage {
+  type: typeof TunnelMessageType.PAIR_REQUEST;
+}
+
+/** Relay → host: the rendezvous address and the two one-time tokens (host's side, client's side). */
+export interface PairMessage {
+  type: typeof TunnelMessageType.PAIR;
+  port: number;
+  hosts: string[];
+  hostToken: Uint8Array;
+  clientToken: Uint8Array;
+}
+
 /** Any tunnel control message. */
-export type TunnelMessage = ChallengeMessage | OpenMessage | ResultMessage | StartMessage;
+export type TunnelMessage =
+  | ChallengeMessage
+  | OpenMessage
+  | ResultMessage
+  | StartMessage
+  | PairRequestMessage
+  | PairMessage;
 
 const EMPTY = new Uint8Array(0);
+
+function offerToWire(offer: DataOffer): unknown[] {
+  const wire: unknown[] = [offer.port, offer.hosts, offer.serverNonce];
+  if (offer.relayToken) wire.push(offer.relayToken);
+  return wire;
+}
 
 function toWire(msg: TunnelMessage): unknown[] {
   switch (msg.type) {
@@ -94,10 +131,14 @@ function toWire(msg: TunnelMessage): unknown[] {
         msg.code,
         msg.message,
         msg.sessionId,
-        msg.offer ? [msg.offer.port, msg.offer.hosts, msg.offer.serverNonce] : null,
+        msg.offer ? offerToWire(msg.offer) : null,
       ];
     case TunnelMessageType.START:
       return [TUNNEL_VERSION, msg.type, msg.channel === 'data' ? 0 : 1];
+    case TunnelMessageType.PAIR_REQUEST:
+      return [TUNNEL_VERSION, msg.type];
+    case TunnelMessageType.PAIR:
+      return [TUNNEL_VERSION, msg.type, msg.port, msg.hosts, msg.hostToken, msg.clientToken];
   }
 }
 
@@ -187,15 +228,17 @@ function fromWire(value: unknown): TunnelMessage {
       let offer: DataOffer | null = null;
       if (f[3] !== null) {
         const o = f[3];
-        if (!Array.isArray(o) || o.length !== 3) throw malformed('offer must be [port, hosts, serverNonce]');
-        if (!Array.isArray(o[1]) || o[1].length > MAX_OFFER_HOSTS) {
-          throw malformed(`offer hosts must be an array of at most ${MAX_OFFER_HOSTS}`);
+        if (!Array.isArray(o) || (o.length !== 3 && o.length !== 4)) {
+          throw malformed('offer must be [port, hosts, serverNonce, relayToken?]');
         }
         offer = {
           port: portField(o[0], 1),
-          hosts: o[1].map((h: unknown) => hostField(h)),
+          hosts: hostsField(o[1]),
           serverNonce: bytesField(o[2], 'serverNonce', NONCE_BYTES, NONCE_BYTES),
         };
+        if (o.length === 4) {
+          offer.relayToken = bytesField(o[3], 'relayToken', RELAY_TOKEN_BYTES, RELAY_TOKEN_BYTES);
+        }
       }
       const sessionId = bytesField(f[2], 'sessionId', 0, SESSION_ID_BYTES);
       if (code === 'OK' && sessionId.length !== SESSION_ID_BYTES)
@@ -212,6 +255,18 @@ function fromWire(value: unknown): TunnelMessage {
       arity(f, 1);
       if (f[0] !== 0 && f[0] !== 1) throw malformed('channel must be 0 (data) or 1 (stream)');
       return { type: TunnelMessageType.START, channel: f[0] === 0 ? 'data' : 'stream' };
+    case TunnelMessageType.PAIR_REQUEST:
+      arity(f, 0);
+      return { type: TunnelMessageType.PAIR_REQUEST };
+    case TunnelMessageType.PAIR:
+      arity(f, 4);
+      return {
+        type: TunnelMessageType.PAIR,
+        port: portField(f[0], 1),
+        hosts: hostsField(f[1]),
+        hostToken: bytesField(f[2], 'hostToken', RELAY_TOKEN_BYTES, RELAY_TOKEN_BYTES),
+        clientToken: bytesField(f[3], 'clientToken', RELAY_TOKEN_BYTES, RELAY_TOKEN_BYTES),
+      };
     default:
       throw malformed(`unknown message type ${String(value[1])}`);
   }
@@ -242,6 +297,13 @@ function hostField(v: unknown): string {
   // Names and IP literals only: no spaces, no control characters, no URL syntax.
   if (!/^[A-Za-z0-9._:-]+$/.test(host)) throw malformed('host must be a DNS name or an IP literal');
   return host;
+}
+
+function hostsField(v: unknown): string[] {
+  if (!Array.isArray(v) || v.length > MAX_OFFER_HOSTS) {
+    throw malformed(`hosts must be an array of at most ${MAX_OFFER_HOSTS}`);
+  }
+  return v.map((h: unknown) => hostField(h));
 }
 
 function portField(v: unknown, min: number): number {

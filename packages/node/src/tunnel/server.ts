@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { connect, createServer, isIP, type Server, type Socket } from 'node:net';
 import type { SessionRegistry, TicketError, TicketVerifier, VerifiedSession } from '@dibs/core';
 import type { Connection, Stream } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
 import type { DibsHost } from '../p2p/host.ts';
 import { type P2pLogger, stderrLogger } from '../p2p/log.ts';
 import {
@@ -15,6 +16,7 @@ import {
   CHANNEL_HIGH_WATER_MARK,
   CHANNEL_SOCKET_OPTIONS,
   CONTROL_MESSAGE_TIMEOUT_MS,
+  DATA_CONNECT_TIMEOUT_MS,
   DATA_MAGIC,
   DATA_OFFER_TIMEOUT_MS,
   DATA_PREAMBLE_BYTES,
@@ -28,15 +30,19 @@ import {
   NONCE_BYTES,
   RECORD_HEADER_BYTES,
   RECORD_TAG_BYTES,
+  RELAY_MAGIC,
+  RELAY_REQUEST_TIMEOUT_MS,
   SESSION_ID_BYTES,
   TARGET_CONNECT_TIMEOUT_MS,
   TUNNEL_PROTOCOL,
+  TUNNEL_RELAY_PROTOCOL,
   TUNNEL_VERSION,
 } from './constants.ts';
+import { defaultBindHost, isWildcard, relayOf, tcpHosts } from './addresses.ts';
 import { chooseDestination, type HostedService, resolveHost } from './destination.ts';
 import { TunnelError } from './errors.ts';
 import { readControl, writeControl } from './control.ts';
-import { type Destination, type OpenMessage, TunnelMessageType } from './messages.ts';
+import { type Destination, type OpenMessage, type TunnelMessage, TunnelMessageType } from './messages.ts';
 import { type DataKeys, deriveDataKeys, RecordOpener, RecordSealer } from './record.ts';
 import { SecureChannel } from './secure-channel.ts';
 import { StreamChannel } from './stream-channel.ts';
@@ -77,6 +83,11 @@ export interface TunnelServerOptions {
   catchUpMs?: number;
   /** The data channel; `false` disables it (every tunnel uses the stream). Default on. */
   dataChannel?: boolean | DataChannelOptions;
+  /**
+   * Tunnels arriving through a relay that runs `/dibs/tunnel-relay/1.0` get a data channel met at the
+   * relay's rendezvous port; `false` keeps them on the stream. Default on.
+   */
+  relayedData?: boolean;
   /** Name resolution at the exit (vpn destinations); default dns.lookup. */
   resolve?: (host: string) => Promise<string[]>;
   /** Per-peer and total tunnel limits; defaults MAX_TUNNELS_PER_PEER / MAX_TUNNELS_TOTAL. */
@@ -84,6 +95,9 @@ export interface TunnelServerOptions {
   maxTunnels?: number;
   logger?: P2pLogger;
 }
+
+/** Where a data-channel offer points: our own listener, or a relay rendezvous with the client's token. */
+type OfferAddress = { port: number; hosts: string[]; relayToken?: Uint8Array };
 
 interface PendingData {
   keys: DataKeys;
@@ -153,7 +167,7 @@ export class TunnelServer {
 
   async #listenData(): Promise<void> {
     const opts = typeof this.#options.dataChannel === 'object' ? this.#options.dataChannel : {};
-    const host = opts.host ?? this.#defaultDataHost();
+    const host = opts.host ?? defaultBindHost(this.#options.host);
     const server = createServer(
       { allowHalfOpen: true, noDelay: true, highWaterMark: CHANNEL_HIGH_WATER_MARK },
       (socket) => this.#onDataSocket(socket),
@@ -170,32 +184,51 @@ export class TunnelServer {
     this.#dataServer = server;
   }
 
-  #tcpHosts(): string[] {
-    const hosts: string[] = [];
-    for (const ma of this.#options.host.multiaddrs()) {
-      const s = ma.toString();
-      if (s.includes('/p2p-circuit') || s.includes('/ws')) continue;
-      const m = /^\/ip([46])\/([^/]+)\/tcp\/\d+/.exec(s);
-      if (m && !hosts.includes(m[2]!)) hosts.push(m[2]!);
-    }
-    return hosts;
-  }
-
-  #defaultDataHost(): string {
-    const hosts = this.#tcpHosts();
-    if (hosts.length > 0 && hosts.every((h) => h === '127.0.0.1')) return '127.0.0.1';
-    if (hosts.length > 0 && hosts.every((h) => h === '::1')) return '::1';
-    return '0.0.0.0';
-  }
-
-  #offerAddress(): { port: number; hosts: string[] } | undefined {
+  #offerAddress(): OfferAddress | undefined {
     const bound = this.dataAddress();
     if (!bound) return undefined;
     const opts = typeof this.#options.dataChannel === 'object' ? this.#options.dataChannel : {};
     const hosts =
       opts.announce?.hosts ??
-      (isWildcard(bound.host) ? this.#tcpHosts() : [bound.host]).filter((h) => isIP(h));
+      (isWildcard(bound.host) ? tcpHosts(this.#options.host) : [bound.host]).filter((h) => isIP(h));
     return { port: opts.announce?.port ?? bound.port, hosts: hosts.slice(0, MAX_OFFER_HOSTS) };
+  }
+
+  /**
+   * Asks the relay the client came through for a rendezvous pairing, dials the rendezvous with our
+   * token and treats that socket like an inbound data connection; the offer carries the client's
+   * token. Undefined (no relayed data channel) when the relay does not offer one or cannot be reached.
+   */
+  async #relayOffer(relay: { peerId: string; ip: string | undefined }): Promise<OfferAddress | undefined> {
+    if (this.#options.relayedData === false) return undefined;
+    try {
+      const libp2p = this.#options.host.libp2p;
+      const signal = AbortSignal.timeout(RELAY_REQUEST_TIMEOUT_MS);
+      const stream = await libp2p.dialProtocol(peerIdFromString(relay.peerId), TUNNEL_RELAY_PROTOCOL, {
+        signal,
+      });
+      let pair: TunnelMessage;
+      try {
+        await writeControl(stream, { type: TunnelMessageType.PAIR_REQUEST }, RELAY_REQUEST_TIMEOUT_MS);
+        pair = await readControl(stream, RELAY_REQUEST_TIMEOUT_MS, 'pairing');
+      } finally {
+        stream.close().catch(() => {});
+      }
+      if (pair.type !== TunnelMessageType.PAIR) {
+        const why =
+          pair.type === TunnelMessageType.RESULT ? `${pair.code}: ${pair.message}` : `type ${pair.type}`;
+        throw new TunnelError('MALFORMED', `the relay gave no pairing (${why})`);
+      }
+      const hosts = [...new Set([...(relay.ip ? [relay.ip] : []), ...pair.hosts])]
+        .filter((h) => isIP(h))
+        .slice(0, MAX_OFFER_HOSTS);
+      const socket = await dialRendezvous(hosts, pair.port, pair.hostToken);
+      this.#onDataSocket(socket);
+      return { port: pair.port, hosts, relayToken: pair.clientToken };
+    } catch (err) {
+      this.#log.info('no relayed data channel', { relay: relay.peerId, reason: (err as Error).message });
+      return undefined;
+    }
   }
 
   /** One tunnel request on an admitted connection. */
@@ -239,7 +272,12 @@ export class TunnelServer {
       const path: TunnelPath = connection.remoteAddr.toString().includes('/p2p-circuit')
         ? 'relayed'
         : 'direct';
-      const offerAddress = open.wantData ? this.#offerAddress() : undefined;
+      let offerAddress: OfferAddress | undefined;
+      if (open.wantData && this.#dataServer) {
+        // Behind a relay our own address is likely unreachable: meet the client at the relay instead.
+        const relay = path === 'relayed' ? relayOf(connection.remoteAddr.toString()) : undefined;
+        offerAddress = (relay && (await this.#relayOffer(relay))) || this.#offerAddress();
+      }
       let offer = null;
       if (offerAddress) {
         const serverNonce = randomBytes(NONCE_BYTES);
@@ -518,8 +556,38 @@ export class TunnelServer {
   }
 }
 
-function isWildcard(host: string): boolean {
-  return host === '0.0.0.0' || host === '::';
+/** Our side of a relay rendezvous: the first address that connects within the time, token sent. */
+async function dialRendezvous(hosts: string[], port: number, token: Uint8Array): Promise<Socket> {
+  const deadline = Date.now() + DATA_CONNECT_TIMEOUT_MS;
+  let last: Error = new TunnelError('TIMEOUT', 'the relay offered no address to meet at');
+  for (const host of hosts) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    try {
+      const socket = await new Promise<Socket>((resolve, reject) => {
+        const s = connect({ host, port, ...CHANNEL_SOCKET_OPTIONS });
+        const timer = setTimeout(() => {
+          s.destroy();
+          reject(new TunnelError('TIMEOUT', `relay rendezvous ${host}:${port} did not answer in ${left} ms`));
+        }, left);
+        s.once('connect', () => {
+          clearTimeout(timer);
+          s.off('error', reject);
+          resolve(s);
+        });
+        s.once('error', (err) => {
+          clearTimeout(timer);
+          s.destroy();
+          reject(err);
+        });
+      });
+      socket.write(Buffer.concat([RELAY_MAGIC, Buffer.of(TUNNEL_VERSION), token]));
+      return socket;
+    } catch (err) {
+      last = err as Error;
+    }
+  }
+  throw last;
 }
 
 /** Connects to the destination within TARGET_CONNECT_TIMEOUT_MS; TARGET_UNREACHABLE otherwise. */
