@@ -1,7 +1,8 @@
 /**
  * Tunnel benchmark (`npm run bench:tunnel`): 512 MiB through raw loopback TCP, `ssh -L` (aes128-gcm,
  * an sshd started here on loopback), a DIBS tunnel direct (data channel, and forced stream channel)
- * and through a relay node; 1-byte RTTs; time to first byte cold (grant on chain + ticket + tunnel)
+ * and to a host reachable only through a relay node (data channel met at the relay's rendezvous, and
+ * the libp2p stream through circuit-relay-v2); 1-byte RTTs; time to first byte cold (grant on chain + ticket + tunnel)
  * and warm (ticket held); 1,000 concurrent tunnels with memory per tunnel. The service host runs in
  * its own process (bench/tunnel/host.ts) with the targets; clients run here. Progress goes to
  * stderr; the last stdout line is one JSON object.
@@ -12,10 +13,18 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
 import { Policy } from '@dibs/contracts';
 import type { NetworkRuntime } from '../packages/node/src/daemon/network.ts';
-import { openTunnel, type Tunnel } from '../packages/node/src/tunnel/index.ts';
+import { openTunnel, type Tunnel, TunnelRelay } from '../packages/node/src/tunnel/index.ts';
 import { type ChainParty, startChainBed } from '../packages/node/test/chain-nodes.ts';
+
+// A node's buffers live outside the JS heap; by default every ~64 MiB of them forces a full GC of
+// the whole heap, which dominates a data path in a process with a big heap (docs/tunnel.md).
+// BENCH_TUNNEL_EXTERNAL_IN_GLOBAL_LIMIT=1 measures with V8 counting them in its global limit instead.
+if (process.env.BENCH_TUNNEL_EXTERNAL_IN_GLOBAL_LIMIT === '1') {
+  setFlagsFromString('--external-memory-accounted-in-global-limit');
+}
 
 const TOTAL = 512 * 1024 * 1024;
 const RUNS = 3;
@@ -170,6 +179,12 @@ async function main(): Promise<void> {
   const stops: Array<() => void> = [];
   try {
     const relay = await bed.startNode(bed.operator);
+    // The relay's rendezvous for relayed data channels (it only ever forwards sealed records).
+    const tunnelRelay = await TunnelRelay.start({
+      host: relay.host,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    stops.push(() => void tunnelRelay.stop());
     const relayAddr = relay.host
       .multiaddrs()
       .find((a) => a.toString().includes('/tcp/'))!
@@ -209,7 +224,7 @@ async function main(): Promise<void> {
         sinkPort: number;
         echoPort: number;
       };
-      const publish = async (service: string, port: 'sink' | 'echo') => {
+      const publish = async (service: string, port: 'sink' | 'echo' | 'far-echo') => {
         const id = await bed.operator.registry.publishService({
           serviceType: 'tcp',
           name: `${name}-${service}`,
@@ -221,7 +236,14 @@ async function main(): Promise<void> {
         await next('served');
         return id;
       };
-      return { child, next, ready, sink: await publish('sink', 'sink'), echo: await publish('echo', 'echo') };
+      return {
+        child,
+        next,
+        ready,
+        sink: await publish('sink', 'sink'),
+        echo: await publish('echo', 'echo'),
+        farEcho: await publish('far-echo', 'far-echo'),
+      };
     };
     // The direct host has only a TCP address. The relayed host listens only through the relay: it has
     // no address of its own a client could dial, so every byte to it crosses the relay.
@@ -246,6 +268,7 @@ async function main(): Promise<void> {
     };
     const sinkTicket = await ticketOf(clientParty, sinkService);
     const echoTicket = await ticketOf(clientParty, echoService);
+    const farEchoTicket = await ticketOf(clientParty, directHost.farEcho);
     const relayedSink = await ticketOf(relayedParty, relayedHost.sink);
     const relayedEcho = await ticketOf(relayedParty, relayedHost.echo);
     const tunnel = (
@@ -318,16 +341,22 @@ async function main(): Promise<void> {
         throw new Error(`relayed client holds a direct connection: ${conns.map((c) => c.remoteAddr)}`);
       }
       log(`relayed client reaches the host only via ${conns.map((c) => c.remoteAddr).join(', ')}`);
-      // What a NATed pair gets today: the data channel has no address to reach, so the stream carries it.
+      // The data channel met at the relay's rendezvous port: sealed records, spliced TCP at the relay.
+      await measure('dibs_relayed_data', () =>
+        open(relayedClient, circuit, relayedSink, 'auto', 'relayed/data'),
+      );
+      await latency('dibs_relayed_data', () =>
+        open(relayedClient, circuit, relayedEcho, 'auto', 'relayed/data'),
+      );
+      // The libp2p stream through circuit-relay-v2: what a NATed pair gets without a rendezvous.
       await measure('dibs_relayed_stream', () =>
-        open(relayedClient, circuit, relayedSink, 'auto', 'relayed/stream'),
+        open(relayedClient, circuit, relayedSink, 'stream', 'relayed/stream'),
       );
       await latency('dibs_relayed_stream', () =>
-        open(relayedClient, circuit, relayedEcho, 'auto', 'relayed/stream'),
+        open(relayedClient, circuit, relayedEcho, 'stream', 'relayed/stream'),
       );
     } catch (err) {
       log(`relayed path failed: ${(err as Error).message}`);
-      figures.dibs_relayed_stream_mb_s = null;
     }
 
     // Time to first byte: warm = ticket held; cold = grant on chain + ticket + tunnel.
@@ -354,7 +383,8 @@ async function main(): Promise<void> {
     figures.ttfb_cold_ms = Number(median(cold).toFixed(1));
     log(`ttfb warm ${figures.ttfb_warm_ms} ms, cold ${figures.ttfb_cold_ms} ms`);
 
-    // 1,000 concurrent tunnels: memory of the host process (its own RSS, sampled over IPC).
+    // 1,000 concurrent tunnels: memory of the host process (its own RSS, sampled over IPC); their
+    // target runs in a process of its own, so the figure is the tunnel's, not the service's sockets.
     const hostMemory = async () => {
       child.send({ rss: true });
       return (await next('memory')) as { rss: number; heapUsed: number };
@@ -364,7 +394,7 @@ async function main(): Promise<void> {
     const tunnels: Tunnel[] = [];
     for (let i = 0; i < CONCURRENT; i += 50) {
       const batch = await Promise.all(
-        Array.from({ length: 50 }, () => tunnel(client, hostPeer as never, echoTicket)),
+        Array.from({ length: 50 }, () => tunnel(client, hostPeer as never, farEchoTicket)),
       );
       tunnels.push(...batch);
     }
@@ -392,7 +422,8 @@ async function main(): Promise<void> {
 
     const ssh = figures.ssh_mb_s;
     const d = figures.dibs_direct_mb_s!;
-    const relayed = figures.dibs_relayed_stream_mb_s ?? null;
+    const relayed = figures.dibs_relayed_data_mb_s ?? null;
+    const relayedStream = figures.dibs_relayed_stream_mb_s ?? null;
     const goal = (value: number | null, target: number, higher = true) => ({
       value,
       goal: target,
@@ -401,6 +432,7 @@ async function main(): Promise<void> {
     const goals = {
       direct_vs_ssh: goal(ssh ? Number((d / ssh).toFixed(2)) : null, 1.0),
       relayed_vs_direct: goal(relayed ? Number((relayed / d).toFixed(2)) : null, 0.5),
+      relayed_stream_vs_direct: goal(relayedStream ? Number((relayedStream / d).toFixed(2)) : null, 0.5),
       rtt_added_us: goal(
         (figures.dibs_direct_rtt_median_us ?? 0) - (figures.raw_rtt_median_us ?? 0),
         150,
@@ -411,6 +443,8 @@ async function main(): Promise<void> {
       kib_per_tunnel: goal(figures.host_rss_per_tunnel_kib ?? null, 64, false),
     };
     if (ssh) figures.ratio_direct_to_ssh = Number((d / ssh).toFixed(2));
+    figures.external_memory_in_global_limit =
+      process.env.BENCH_TUNNEL_EXTERNAL_IN_GLOBAL_LIMIT === '1' ? 1 : 0;
     process.stdout.write(`${JSON.stringify({ bench: 'tunnel', figures, goals })}\n`);
   } finally {
     for (const s of stops) s();

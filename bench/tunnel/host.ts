@@ -1,15 +1,25 @@
 /**
  * bench/tunnel helper, run as a child process: a DIBS service-host node with its tunnel server, plus
- * the sink and echo targets it forwards to. Gets its settings (incl. the wallet key) as the first IPC
+ * the sink and echo targets it forwards to (in this process, as a small service would share a machine
+ * with its node), and an echo target in a process of its own for the memory-per-tunnel figure. Gets its settings (incl. the wallet key) as the first IPC
  * message, never from argv; answers {ready: {peerId, multiaddrs, sinkPort, echoPort}}.
  */
+import { fork } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
 import { createChainClients, RegistryWriter } from '@dibs/chain';
 import { encryptionKeyFromWallet, peerIdFromWallet, TicketVerifier, Wallet } from '@dibs/core';
 import { openStore } from '@dibs/store';
 import { createLogger } from '../../packages/node/src/daemon/log.ts';
 import { startNetwork } from '../../packages/node/src/daemon/network.ts';
 import { type HostedService, TUNNEL_PROTOCOL, TunnelServer } from '../../packages/node/src/tunnel/index.ts';
+
+// A node's buffers live outside the JS heap; by default every ~64 MiB of them forces a full GC of
+// the whole heap, which dominates a data path in a process with a big heap (docs/tunnel.md).
+// BENCH_TUNNEL_EXTERNAL_IN_GLOBAL_LIMIT=1 measures with V8 counting them in its global limit instead.
+if (process.env.BENCH_TUNNEL_EXTERNAL_IN_GLOBAL_LIMIT === '1') {
+  setFlagsFromString('--external-memory-accounted-in-global-limit');
+}
 
 interface Settings {
   rpcUrl: string;
@@ -57,6 +67,13 @@ const echo = createServer({ allowHalfOpen: true, noDelay: true }, (s) => {
 });
 const sinkPort = await listen(sink);
 const echoPort = await listen(echo);
+const far = fork(new URL('./targets.ts', import.meta.url), [], {
+  stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+});
+const farEchoPort = await new Promise<number>((resolve) =>
+  far.once('message', (m: { port: number }) => resolve(m.port)),
+);
+process.on('exit', () => far.kill());
 const node = await startNetwork({
   chain: {
     clients,
@@ -90,13 +107,16 @@ const server = await TunnelServer.start({
   logger: { debug() {}, info() {}, warn() {}, error() {} },
 });
 // The parent names the services to serve, over IPC.
-process.on('message', (msg: { serve?: { id: string; port: 'sink' | 'echo' } }) => {
+process.on('message', (msg: { serve?: { id: string; port: 'sink' | 'echo' | 'far-echo' } }) => {
   if (msg.serve) {
     const id = BigInt(msg.serve.id);
     services.set(id, {
       serviceId: id,
       serviceType: 'tcp',
-      target: { host: '127.0.0.1', port: msg.serve.port === 'sink' ? sinkPort : echoPort },
+      target: {
+        host: '127.0.0.1',
+        port: { sink: sinkPort, echo: echoPort, 'far-echo': farEchoPort }[msg.serve.port],
+      },
     });
     process.send?.({ served: msg.serve.id });
   }
