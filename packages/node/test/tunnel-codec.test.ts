@@ -37,7 +37,17 @@ function bytes(next: () => number, n: number): Uint8Array {
 }
 
 function sample(next: () => number): TunnelMessage {
-  const pick = Math.floor(next() * 4);
+  const pick = Math.floor(next() * 6);
+  if (pick === 4) return { type: TunnelMessageType.PAIR_REQUEST };
+  if (pick === 5) {
+    return {
+      type: TunnelMessageType.PAIR,
+      port: 1 + Math.floor(next() * 65535),
+      hosts: next() < 0.5 ? [] : ['10.0.0.1', 'relay.example'],
+      hostToken: bytes(next, 16),
+      clientToken: bytes(next, 16),
+    };
+  }
   if (pick === 0) return { type: TunnelMessageType.CHALLENGE, challenge: bytes(next, 32) };
   if (pick === 1) {
     return {
@@ -65,6 +75,7 @@ function sample(next: () => number): TunnelMessage {
               port: 1 + Math.floor(next() * 65535),
               hosts: ['127.0.0.1', '::1'],
               serverNonce: bytes(next, 32),
+              ...(next() < 0.5 ? { relayToken: bytes(next, 16) } : {}),
             }
           : null,
     };
@@ -146,6 +157,19 @@ describe('tunnel control messages', () => {
       true,
     ];
     assert.throws(() => decodeTunnelMessage(new Uint8Array(cborEncode(port))), { code: 'MALFORMED' });
+    const t16 = new Uint8Array(16);
+    const refuse = (v: unknown[]) =>
+      assert.throws(() => decodeTunnelMessage(new Uint8Array(cborEncode(v))), { code: 'MALFORMED' });
+    refuse([1, 5, 0]);
+    refuse([1, 6, 80, [], t16, new Uint8Array(15)]);
+    refuse([1, 6, 0, [], t16, t16]);
+    refuse([1, 6, 80, ['a b'], t16, t16]);
+    refuse([1, 3, 'OK', '', t16, [80, [], new Uint8Array(32), new Uint8Array(17)]]);
+    refuse([1, 3, 'OK', '', t16, [80, [], new Uint8Array(32), t16, t16]]);
+    const good = decodeTunnelMessage(
+      new Uint8Array(cborEncode([1, 3, 'OK', '', t16, [80, ['10.0.0.1'], new Uint8Array(32), t16]])),
+    );
+    assert.equal(good.type === TunnelMessageType.RESULT && good.offer?.relayToken?.length, 16);
   });
 });
 
