@@ -22,6 +22,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import { build, type RolldownOutput } from 'rolldown';
 import ts from 'typescript';
 
@@ -309,7 +310,8 @@ async function bundleVendor(wanted: VendorImports): Promise<Map<string, string>>
   } catch (err) {
     throw new CompileError(
       `bundle of ${[...entries.keys()].map((id) => id.slice(VENDOR_ENTRY_PREFIX.length)).join(', ')}`,
-      `rolldown failed: ${(err as Error).message}`,
+      // rolldown colours its diagnostics; the error may end up in a log file.
+      `rolldown failed: ${stripVTControlCharacters((err as Error).message)}`,
     );
   }
   for (const item of output.output) {
