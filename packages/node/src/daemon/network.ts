@@ -14,6 +14,7 @@ import { Liveness, type LivenessOptions } from '../p2p/liveness.ts';
 import { publishNodeRecord } from '../p2p/records.ts';
 import { createTicketAuthority, type TicketAuthority } from '../p2p/ticket-authority.ts';
 import { type RunningServices, startServices } from '../services/runtime.ts';
+import { TunnelRelay } from '../tunnel/index.ts';
 import type { ChainRuntime } from './chain-runtime.ts';
 import {
   BOOTSTRAP_TIMEOUT_MS,
@@ -34,6 +35,8 @@ export interface P2pSettings {
   bootstrap?: readonly string[];
   /** Role bits to register (1 bootstrap, 2 relay, 4 service host); relay runs a circuit-relay server. */
   roles?: number;
+  /** On relay nodes, run the tunnel's relayed data channel (/dibs/tunnel-relay); default true. */
+  tunnelRelay?: boolean;
   /** Approve this node as a bootstrap node on chain (network operator = Registry owner only). */
   operator?: boolean;
   /** A peer not admitted this long after connecting is dropped. */
@@ -163,6 +166,12 @@ export async function startNetwork(params: {
     });
     authority.attach(host);
     cleanups.push(() => host.stop());
+    if ((roles & ROLE_RELAY) !== 0 && settings.tunnelRelay !== false) {
+      // The tunnel's relayed data channel: NATed pairs splice sealed records through this node
+      // instead of carrying bulk data on the circuit-relay stream.
+      const tunnelRelay = await TunnelRelay.start({ host, logger: log.child('tunnel-relay') });
+      cleanups.push(() => tunnelRelay.stop());
+    }
 
     await registerNode(chain, wallet, host, roles, log);
     if (settings.operator) await approveBootstrap(chain, wallet.address as Address, log);
@@ -264,7 +273,10 @@ export async function startNetwork(params: {
         recordTimer.unref();
       }
     };
-    await publish();
+    // With no admitted peer (the first node of a network) a DHT put only waits for its query to time
+    // out and stores the record here: publish in the background and retry once peers exist.
+    if (host.admission.admittedPeers().length > 0) await publish();
+    else void publish();
     cleanups.push(() => {
       stopped = true;
       clearTimeout(recordTimer);
