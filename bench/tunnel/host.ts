@@ -16,8 +16,9 @@ import { type HostedService, TUNNEL_PROTOCOL, TunnelServer } from '../../package
 
 // A node's buffers live outside the JS heap; by default every ~64 MiB of them forces a full GC of
 // the whole heap, which dominates a data path in a process with a big heap (docs/tunnel.md).
-// BENCH_TUNNEL_EXTERNAL_IN_GLOBAL_LIMIT=1 measures with V8 counting them in its global limit instead.
-if (process.env.BENCH_TUNNEL_EXTERNAL_IN_GLOBAL_LIMIT === '1') {
+// `dibs` counts them in V8's global limit (packages/cli/src/v8-flags.ts), so the bench does too;
+// BENCH_TUNNEL_EXTERNAL_IN_GLOBAL_LIMIT=0 measures with V8's default instead.
+if (process.env.BENCH_TUNNEL_EXTERNAL_IN_GLOBAL_LIMIT !== '0') {
   setFlagsFromString('--external-memory-accounted-in-global-limit');
 }
 

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: V8 flags must be set before the node's modules allocate.
+import './v8-flags.ts';
 import { runCli } from './program.ts';
 
 /** Export condition under which the @dibs packages resolve to their compiled dist/ modules. */
