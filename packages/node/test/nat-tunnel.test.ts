@@ -1,5 +1,5 @@
 /**
- * A service reached across two NATs through `connect` (test/netns/topology.sh): a relay node with the
+ * A service reached across two NATs through `connect` (netns/topology.sh): a relay node with the
  * chain (anvil) on the shared segment, a service node behind MASQUERADE NAT B publishing an HTTP
  * target, a client node behind NAT A forwarding a local port to it. The client cannot route to the
  * service's LAN, so the tunnel runs through the relay; curl in the client's namespace fetches a page
@@ -28,7 +28,7 @@ import { createLogger } from '../src/daemon/log.ts';
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
-const TOPOLOGY = join(ROOT, 'test/netns/topology.sh');
+const TOPOLOGY = fileURLToPath(new URL('./netns/topology.sh', import.meta.url));
 const RELAY_IP = '10.201.0.1';
 const CHAIN_ID = 31337;
 /** At least 16 MiB, and not a multiple of any frame or chunk size. */
