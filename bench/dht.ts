@@ -27,6 +27,12 @@ const N = Number(process.env.DIBS_BENCH_NODES ?? 50);
 const LOOKUPS = Number(process.env.DIBS_BENCH_LOOKUPS ?? 200);
 const WORKERS = Math.max(1, Math.min(N, Number(process.env.DIBS_BENCH_WORKERS ?? 4)));
 const IDLE_MS = 5_000;
+/**
+ * How long a `dibs up` node sits before its RSS is read. The first node of a network publishes its
+ * record in the background after it reports running, and that DHT put with no peers takes ~30 s to
+ * give up: until then the node is still starting, not idle.
+ */
+const DIBS_UP_IDLE_MS = 40_000;
 const IDLE_PEERS = 4;
 /**
  * V8 flags for the idle-node measurement, as a DIBS daemon would run with: a 2 MiB semi-space (V8's
@@ -351,7 +357,7 @@ async function dibsUpRss(
         await new Promise((r) => setTimeout(r, 500));
       }
       if (!out.includes('"running"')) throw new Error('dibs up did not report running within 120 s');
-      await new Promise((r) => setTimeout(r, IDLE_MS));
+      await new Promise((r) => setTimeout(r, DIBS_UP_IDLE_MS));
       const mem = memoryOf(child.pid!);
       if (mem === undefined) throw new Error('dibs up is gone before its RSS was read');
       return mem;
