@@ -25,9 +25,9 @@ import {
   RELAY_REQUEST_TIMEOUT_MS,
   RELAY_TOKEN_BYTES,
   TUNNEL_RELAY_PROTOCOL,
-  TUNNEL_VERSION,
 } from './constants.ts';
 import { readControl, writeControl } from './control.ts';
+import { readPreamble } from './preamble.ts';
 import { TunnelError } from './errors.ts';
 import { TunnelMessageType } from './messages.ts';
 import { splice } from './splice.ts';
@@ -234,67 +234,44 @@ export class TunnelRelay {
       return;
     }
     this.#pending++;
-    const chunks: Buffer[] = [];
-    let have = 0;
-    let settled = false;
-    const settle = (reason?: string) => {
-      if (settled) return false;
-      settled = true;
-      this.#pending--;
-      clearTimeout(timer);
-      socket.off('data', onData);
-      if (reason) {
-        this.#log.info('rendezvous connection refused', { remote: socket.remoteAddress, reason });
-        socket.destroy();
-      }
-      return true;
-    };
-    const timer = setTimeout(
-      () => settle('no token in time'),
-      this.#options.pairTimeoutMs ?? RELAY_PAIR_TIMEOUT_MS,
-    );
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      have += chunk.length;
-      if (have < RELAY_PREAMBLE_BYTES) return;
-      const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, have);
-      if (
-        !all.subarray(0, RELAY_MAGIC.length).equals(RELAY_MAGIC) ||
-        all[RELAY_MAGIC.length] !== TUNNEL_VERSION
-      ) {
-        settle('bad preamble');
-        return;
-      }
-      const token = all.subarray(RELAY_MAGIC.length + 1, RELAY_PREAMBLE_BYTES).toString('hex');
-      const pair = this.#byToken.get(token);
-      if (!pair) {
-        settle('unknown, used or expired token');
-        return;
-      }
-      if (!settle()) return;
-      // One use per token: a second connection with it is refused above.
-      this.#byToken.delete(token);
-      socket.pause();
-      const rest = all.subarray(RELAY_PREAMBLE_BYTES);
-      const other = pair.parked;
-      if (!other) {
-        pair.parked = socket;
-        pair.parkedRest = rest;
-        // A side that gives up while waiting takes the pairing with it.
-        pair.onParkedClose = () => {
-          if (pair.parked === socket) this.#forget(pair);
+    readPreamble(socket, {
+      bytes: RELAY_PREAMBLE_BYTES,
+      magic: RELAY_MAGIC,
+      timeoutMs: this.#options.pairTimeoutMs ?? RELAY_PAIR_TIMEOUT_MS,
+      timeoutReason: 'no token in time',
+      onSettled: () => {
+        this.#pending--;
+      },
+      onRefused: (reason) =>
+        this.#log.info('rendezvous connection refused', { remote: socket.remoteAddress, reason }),
+      inspect: (all) => {
+        const token = all.subarray(RELAY_MAGIC.length + 1, RELAY_PREAMBLE_BYTES).toString('hex');
+        const pair = this.#byToken.get(token);
+        if (!pair) return 'unknown, used or expired token';
+        return () => {
+          // One use per token: a second connection with it is refused above.
+          this.#byToken.delete(token);
+          socket.pause();
+          const rest = all.subarray(RELAY_PREAMBLE_BYTES);
+          const other = pair.parked;
+          if (!other) {
+            pair.parked = socket;
+            pair.parkedRest = rest;
+            // A side that gives up while waiting takes the pairing with it.
+            pair.onParkedClose = () => {
+              if (pair.parked === socket) this.#forget(pair);
+            };
+            socket.once('close', pair.onParkedClose);
+            return;
+          }
+          if (pair.onParkedClose) other.off('close', pair.onParkedClose);
+          const otherRest = pair.parkedRest;
+          pair.parked = undefined;
+          this.#forget(pair);
+          this.#join(other, otherRest, socket, rest);
         };
-        socket.once('close', pair.onParkedClose);
-        return;
-      }
-      if (pair.onParkedClose) other.off('close', pair.onParkedClose);
-      const otherRest = pair.parkedRest;
-      pair.parked = undefined;
-      this.#forget(pair);
-      this.#join(other, otherRest, socket, rest);
-    };
-    socket.on('data', onData);
-    socket.on('error', () => settle('socket error'));
+      },
+    });
   }
 
   #join(a: Socket, aRest: Buffer | undefined, b: Socket, bRest: Buffer): void {

@@ -42,6 +42,7 @@ import { defaultBindHost, isWildcard, relayOf, tcpHosts } from './addresses.ts';
 import { chooseDestination, type HostedService, resolveHost } from './destination.ts';
 import { TunnelError } from './errors.ts';
 import { readControl, writeControl } from './control.ts';
+import { readPreamble } from './preamble.ts';
 import { type Destination, type OpenMessage, type TunnelMessage, TunnelMessageType } from './messages.ts';
 import { type DataKeys, deriveDataKeys, RecordOpener, RecordSealer } from './record.ts';
 import { SecureChannel } from './secure-channel.ts';
@@ -500,59 +501,38 @@ export class TunnelServer {
     }
     this.#dataPending++;
     const want = DATA_PREAMBLE_BYTES + RECORD_HEADER_BYTES + RECORD_TAG_BYTES;
-    const chunks: Buffer[] = [];
-    let have = 0;
-    let settled = false;
-    const settle = (reason?: string) => {
-      if (settled) return false;
-      settled = true;
-      this.#dataPending--;
-      clearTimeout(timer);
-      socket.off('data', onData);
-      if (reason) {
-        this.#log.info('data connection refused', { remote: socket.remoteAddress, reason });
-        socket.destroy();
-      }
-      return true;
-    };
-    const timer = setTimeout(() => settle('no hello in time'), DATA_OFFER_TIMEOUT_MS);
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      have += chunk.length;
-      if (have < want) return;
-      const all = Buffer.concat(chunks, have);
-      if (
-        !all.subarray(0, DATA_MAGIC.length).equals(DATA_MAGIC) ||
-        all[DATA_MAGIC.length] !== TUNNEL_VERSION
-      ) {
-        settle('bad preamble');
-        return;
-      }
-      const id = all.subarray(DATA_MAGIC.length + 1, DATA_PREAMBLE_BYTES).toString('hex');
-      const pending = this.#pending.get(id);
-      if (!pending || pending.bound) {
-        settle('unknown or used session id');
-        return;
-      }
-      const opener = new RecordOpener(pending.keys.clientToServer);
-      try {
-        const records = opener.push(all.subarray(DATA_PREAMBLE_BYTES, want));
-        if (records.length !== 1 || records[0]!.fin || records[0]!.plaintext.length !== 0)
-          throw new Error('not a hello');
-      } catch {
-        // A forged hello leaves the offer in place for the real client.
-        settle('hello does not authenticate');
-        return;
-      }
-      if (!settle()) return;
-      socket.pause();
-      const sealer = new RecordSealer(pending.keys.serverToClient);
-      for (const part of sealer.seal(new Uint8Array(0))) socket.write(part);
-      pending.bound = new SecureChannel({ socket, sealer, opener, leftover: all.subarray(want) });
-      pending.bound.on('error', () => {});
-    };
-    socket.on('data', onData);
-    socket.on('error', () => settle('socket error'));
+    readPreamble(socket, {
+      bytes: want,
+      magic: DATA_MAGIC,
+      timeoutMs: DATA_OFFER_TIMEOUT_MS,
+      timeoutReason: 'no hello in time',
+      onSettled: () => {
+        this.#dataPending--;
+      },
+      onRefused: (reason) =>
+        this.#log.info('data connection refused', { remote: socket.remoteAddress, reason }),
+      inspect: (all) => {
+        const id = all.subarray(DATA_MAGIC.length + 1, DATA_PREAMBLE_BYTES).toString('hex');
+        const pending = this.#pending.get(id);
+        if (!pending || pending.bound) return 'unknown or used session id';
+        const opener = new RecordOpener(pending.keys.clientToServer);
+        try {
+          const records = opener.push(all.subarray(DATA_PREAMBLE_BYTES, want));
+          if (records.length !== 1 || records[0]!.fin || records[0]!.plaintext.length !== 0)
+            throw new Error('not a hello');
+        } catch {
+          // A forged hello leaves the offer in place for the real client.
+          return 'hello does not authenticate';
+        }
+        return () => {
+          socket.pause();
+          const sealer = new RecordSealer(pending.keys.serverToClient);
+          for (const part of sealer.seal(new Uint8Array(0))) socket.write(part);
+          pending.bound = new SecureChannel({ socket, sealer, opener, leftover: all.subarray(want) });
+          pending.bound.on('error', () => {});
+        };
+      },
+    });
   }
 }
 
