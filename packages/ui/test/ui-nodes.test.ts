@@ -5,50 +5,20 @@
  * the tunnel's bytes growing live. Screenshots land in test-artifacts/screenshots/.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Wallet } from '@dibs/core';
 import { createLogger, type Daemon, startDaemon } from '@dibs/node';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { build } from 'vite';
+import type { BrowserContext, Page } from 'playwright-core';
+import { buildUi, chromiumSkip, closeBrowser, launchBrowser, SHOTS } from './browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const UI_DIR = fileURLToPath(new URL('..', import.meta.url));
-const SHOTS = fileURLToPath(new URL('../../../test-artifacts/screenshots/', import.meta.url));
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const WAIT = { timeout: 30_000 };
 /** Chunks the streaming route sends at most (bounded even if nobody stops it). */
 const STREAM_CHUNKS = 600;
 const CHUNK = Buffer.alloc(16 * 1024, 0x61);
-
-function childPids(marker: string): number[] {
-  try {
-    const out = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
-    return out
-      .split('\n')
-      .map((l) => l.trim().split(/\s+/))
-      .filter((f) => f.length > 2 && f.slice(2).join(' ').includes(marker))
-      .map((f) => Number(f[0]))
-      .filter((pid) => pid !== process.pid);
-  } catch {
-    return [];
-  }
-}
 
 /** "1.5 MiB" → bytes (what the session card shows). */
 function parseBytes(text: string): number {
@@ -58,12 +28,7 @@ function parseBytes(text: string): number {
   return Number(m[1]) * unit;
 }
 
-describe('management UI on two real nodes', {
-  skip:
-    existsSync(CHROMIUM) || process.env.CI
-      ? false
-      : `${CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium`,
-}, () => {
+describe('management UI on two real nodes', { skip: chromiumSkip }, () => {
   let work: string;
   let profile: string;
   let context: BrowserContext;
@@ -78,12 +43,7 @@ describe('management UI on two real nodes', {
     const dist = join(work, 'dist');
     profile = join(work, 'profile');
     await mkdir(SHOTS, { recursive: true });
-    await build({
-      root: UI_DIR,
-      configFile: join(UI_DIR, 'vite.config.ts'),
-      logLevel: 'warn',
-      build: { outDir: dist, emptyOutDir: true },
-    });
+    await buildUi(dist);
     target = createServer((req, res) => {
       if (req.url === '/stream') {
         // A slow download: the session stays open and its counters keep moving.
@@ -126,21 +86,11 @@ describe('management UI on two real nodes', {
     const contracts = { ...a.info.chain.contracts, networkServiceId: a.info.chain.networkServiceId };
     b = await start('b', { mode: 'rpc', rpcUrl: a.info.chain.rpcUrl, chainId: 31337, contracts });
 
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: ARGS,
-      viewport: { width: 1280, height: 800 },
-      deviceScaleFactor: 1,
-    });
+    context = await launchBrowser(profile);
   });
 
   after(async () => {
-    await context?.close().catch(() => {});
-    for (const pid of childPids(profile ?? '\0')) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {}
-    }
+    await closeBrowser(context, profile);
     for (const d of daemons.reverse()) await d.stop().catch(() => {});
     target?.closeAllConnections();
     await new Promise<void>((r) => (target ? target.close(() => r()) : r()));

@@ -4,54 +4,17 @@
  * test-artifacts/screenshots/ for people to look at.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { build } from 'vite';
+import type { BrowserContext, Page } from 'playwright-core';
+import { buildUi, chromiumSkip, closeBrowser, launchBrowser, SHOTS } from './browser.ts';
 import { type FixtureNode, startFixtureNode } from './fixture-node.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const UI_DIR = fileURLToPath(new URL('..', import.meta.url));
-const SHOTS = fileURLToPath(new URL('../../../test-artifacts/screenshots/', import.meta.url));
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const WAIT = { timeout: 15_000 };
 
-/** PIDs of this process's children whose command line mentions `marker` (the browser's profile dir). */
-function childPids(marker: string): number[] {
-  try {
-    const out = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
-    return out
-      .split('\n')
-      .map((l) => l.trim().split(/\s+/))
-      .filter((f) => f.length > 2 && f.slice(2).join(' ').includes(marker))
-      .map((f) => Number(f[0]))
-      .filter((pid) => pid !== process.pid);
-  } catch {
-    return [];
-  }
-}
-
-// In CI a missing browser is a failure (CI installs it); elsewhere the suite says what to install.
-describe('management UI in Chromium', {
-  skip:
-    existsSync(CHROMIUM) || process.env.CI
-      ? false
-      : `${CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium`,
-}, () => {
+describe('management UI in Chromium', { skip: chromiumSkip }, () => {
   let work: string;
   let dist: string;
   let profile: string;
@@ -63,29 +26,12 @@ describe('management UI in Chromium', {
     dist = join(work, 'dist');
     profile = join(work, 'profile');
     await mkdir(SHOTS, { recursive: true });
-    await build({
-      root: UI_DIR,
-      configFile: join(UI_DIR, 'vite.config.ts'),
-      logLevel: 'warn',
-      build: { outDir: dist, emptyOutDir: true },
-    });
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: ARGS,
-      viewport: { width: 1280, height: 800 },
-      deviceScaleFactor: 1,
-    });
+    await buildUi(dist);
+    context = await launchBrowser(profile);
   });
 
   after(async () => {
-    await context?.close().catch(() => {});
-    for (const pid of childPids(profile ?? '\0')) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    await closeBrowser(context, profile);
     for (const n of nodes) await n.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
