@@ -5,12 +5,11 @@
  * viem is reached only through the tree-shaken bundle compile.ts writes to packages/chain/dist/vendor/.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { lastJson, tempHome } from './cli-helpers.ts';
+import { type CliRun, lastJson, runNode, tempHome } from './cli-helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DIST_MAIN = join(ROOT, 'packages/cli/dist/main.js');
@@ -20,42 +19,13 @@ const DIST_FLAGS = ['--no-experimental-strip-types', '--conditions=dibs-dist'];
 /** The viem bundle compile.ts writes. */
 const VENDOR = join(ROOT, 'packages/chain/dist/vendor');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs node with `args` to completion, bounded by `timeoutMs`. */
-function run(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const clean: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) {
-      if (!k.startsWith('DIBS_') && k !== 'NODE_OPTIONS') clean[k] = v;
-    }
-    const child = spawn(process.execPath, args, {
-      cwd: ROOT,
-      env: { ...clean, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`node ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** Runs node with `args` to completion, bounded by `timeoutMs`, with no DIBS_* or NODE_OPTIONS from outside. */
+function run(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliRun> {
+  const clean: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('DIBS_') && k !== 'NODE_OPTIONS') clean[k] = v;
+  }
+  return runNode(args, { ...clean, ...env }, timeoutMs, undefined, ROOT);
 }
 
 function jsFiles(dir: string, out: string[] = []): string[] {

@@ -36,11 +36,19 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 /** Runs `dibs <args>` to completion (bounded by `timeoutMs`). */
 export function runCli(args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliRun> {
+  return runNode([CLI, ...args], childEnv(env), timeoutMs, `dibs ${args.join(' ')}`);
+}
+
+/** Runs node with `args` to completion (bounded by `timeoutMs`), collecting its output. */
+export function runNode(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  label = `node ${args.join(' ')}`,
+  cwd?: string,
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: childEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(process.execPath, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -51,7 +59,7 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs = 
     });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`dibs ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
+      reject(new Error(`${label} did not finish in ${timeoutMs} ms\n${stderr}`));
     }, timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
