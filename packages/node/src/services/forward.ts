@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import type { P2pLogger } from '../p2p/log.ts';
 import { relay } from '../socks/server.ts';
+import { CHANNEL_HIGH_WATER_MARK } from '../tunnel/constants.ts';
 import type { Tunnel } from '../tunnel/index.ts';
 import { DEFAULT_LISTEN_HOST, MAX_LOCAL_CONNECTIONS } from './constants.ts';
 import { ServiceError } from './errors.ts';
@@ -78,7 +79,12 @@ export class LocalForward {
     this.serviceName = opts.serviceName;
     this.#open = opts.open;
     this.#log = opts.log;
-    this.#server = createServer({ allowHalfOpen: true }, (s) => this.#accept(s));
+    // Local connections get the data path's socket settings: no Nagle delay, and a high-water mark
+    // big enough for a few records in flight toward the application.
+    this.#server = createServer(
+      { allowHalfOpen: true, noDelay: true, highWaterMark: CHANNEL_HIGH_WATER_MARK },
+      (s) => this.#accept(s),
+    );
     this.#server.maxConnections = MAX_LOCAL_CONNECTIONS;
   }
 

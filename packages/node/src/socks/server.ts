@@ -25,6 +25,8 @@ import {
   REPLY_SUCCEEDED,
   REPLY_TTL_EXPIRED,
 } from './constants.ts';
+import { CHANNEL_HIGH_WATER_MARK } from '../tunnel/constants.ts';
+import { pipeInto } from '../tunnel/splice.ts';
 import { SocksError } from './errors.ts';
 
 /** Options of {@link SocksServer}. */
@@ -49,7 +51,11 @@ export class SocksServer {
 
   constructor(opts: SocksServerOptions) {
     this.#opts = opts;
-    this.#server = createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
+    // The data path's socket settings (no Nagle delay, records in flight toward the application).
+    this.#server = createServer(
+      { allowHalfOpen: true, noDelay: true, highWaterMark: CHANNEL_HIGH_WATER_MARK },
+      (socket) => this.#accept(socket),
+    );
     this.#server.maxConnections = opts.maxClients ?? MAX_PROXY_CLIENTS;
   }
 
@@ -194,8 +200,8 @@ export function relay(a: Duplex, b: Duplex): void {
     a.destroy();
     b.destroy();
   };
-  a.pipe(b);
-  b.pipe(a);
+  pipeInto(a, b);
+  pipeInto(b, a);
   a.once('error', teardown);
   b.once('error', teardown);
   a.once('close', teardown);

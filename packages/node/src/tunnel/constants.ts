@@ -82,6 +82,11 @@ export const CHANNEL_SOCKET_OPTIONS = {
   readableHighWaterMark: CHANNEL_HIGH_WATER_MARK,
   writableHighWaterMark: CHANNEL_HIGH_WATER_MARK,
 } as const;
+/**
+ * The one buffer every data-path socket of a process reads into (read-buffer.ts): the largest read
+ * one syscall returns. One per process, not per tunnel.
+ */
+export const READ_BUFFER_BYTES = 1024 * 1024;
 /** Record header: u32 big-endian, top bit = FIN, the rest = plaintext length. */
 export const RECORD_HEADER_BYTES = 4;
 /** AES-GCM tag length. */

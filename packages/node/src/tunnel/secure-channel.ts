@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { CHANNEL_HIGH_WATER_MARK, MAX_RECORD_PLAINTEXT } from './constants.ts';
 import { TunnelError } from './errors.ts';
+import { readInto } from './read-buffer.ts';
 import type { RecordOpener, RecordSealer } from './record.ts';
 
 /** Options of {@link SecureChannel}. */
@@ -30,6 +31,8 @@ export class SecureChannel extends Duplex {
   #bytesOut = 0;
   #remoteEnded = false;
   #full = false;
+  /** Where opened plaintext goes straight to, once pumpTo() took over from the Readable side. */
+  #target: Socket | undefined;
 
   constructor(options: SecureChannelOptions) {
     const recordBytes = Math.min(options.recordBytes ?? MAX_RECORD_PLAINTEXT, MAX_RECORD_PLAINTEXT);
@@ -44,7 +47,6 @@ export class SecureChannel extends Duplex {
     this.#recordBytes = recordBytes;
     const socket = this.socket;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => {
       if (!this.#remoteEnded) {
         this.destroy(
@@ -61,14 +63,16 @@ export class SecureChannel extends Duplex {
         this.destroy(new TunnelError('CLOSED', 'the data connection closed'));
       }
     });
-    if (options.leftover && options.leftover.length > 0) {
-      const leftover = options.leftover;
-      queueMicrotask(() => this.#onData(leftover));
-    }
-    // Read ahead up to the high-water mark even before anyone reads, so a close or reset is seen.
+    const leftover = options.leftover;
+    // Records are opened straight from the socket's reads (into the shared read buffer where the
+    // runtime allows), and reading runs ahead up to the high-water mark even before anyone reads, so a
+    // close or reset is seen.
     queueMicrotask(() => {
-      if (!this.destroyed && socket.isPaused() && this.readableLength < this.readableHighWaterMark)
-        socket.resume();
+      if (this.destroyed) return;
+      if (leftover && leftover.length > 0 && !this.#onData(leftover)) socket.pause();
+      if (this.destroyed) return;
+      readInto(socket, this.#onData);
+      if (this.readableLength >= this.readableHighWaterMark) socket.pause();
     });
   }
 
@@ -82,36 +86,101 @@ export class SecureChannel extends Duplex {
     return this.#bytesOut;
   }
 
-  #onData(chunk: Buffer): void {
-    if (this.destroyed) return;
+  /** Opens what one read brought; false = our readable side is full, stop reading for now. */
+  readonly #onData = (chunk: Buffer): boolean => {
+    if (this.destroyed) return false;
     this.#full = false;
+    const target = this.#target;
     try {
-      this.#opener.feed(chunk, this.#onRecord);
+      // Everything one read opens reaches the target in one batch (one writev, not one per record).
+      if (target) target.cork();
+      try {
+        this.#opener.feed(chunk, this.#onRecord);
+      } finally {
+        if (target) target.uncork();
+      }
     } catch (err) {
       // A bad record ends the channel at once; nothing it carried reaches the other side.
       this.socket.destroy();
       this.destroy(err as Error);
-      return;
+      return false;
     }
-    if (this.#full && !this.destroyed) this.socket.pause();
-  }
+    return !this.#full;
+  };
 
   readonly #onRecord = (parts: Buffer[], fin: boolean): void => {
     if (this.destroyed) return;
     if (fin) {
       this.#remoteEnded = true;
+      this.#target?.end();
       this.push(null);
       return;
     }
+    const target = this.#target;
     for (const part of parts) {
       if (part.length === 0) continue;
       this.#bytesIn += part.length;
-      if (!this.push(part)) this.#full = true;
+      if (target) {
+        if (!target.write(part)) this.#full = true;
+      } else if (!this.push(part)) this.#full = true;
     }
   };
 
   override _read(): void {
+    // A pumped channel reads as fast as its target takes the bytes, not as its Readable is read.
+    if (this.#target) return;
     if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  /**
+   * Writes every byte opened from now on straight to `target` (after what the Readable side already
+   * holds) and ends it at the peer's final record: the data path's `channel.pipe(target)`, without the
+   * stream hop per record. Backpressure: a full target stops reading the data socket until it drains.
+   */
+  pumpTo(target: Socket): void {
+    for (let c = this.read() as Buffer | null; c !== null; c = this.read() as Buffer | null) target.write(c);
+    this.#target = target;
+    target.on('drain', () => {
+      if (!this.destroyed && this.socket.isPaused()) this.socket.resume();
+    });
+    // Flowing with no reader, so the end of the Readable side (after the final record) is emitted.
+    this.resume();
+    if (this.#remoteEnded) target.end();
+    else if (this.socket.isPaused() && target.writableLength < target.writableHighWaterMark)
+      this.socket.resume();
+  }
+
+  /**
+   * Seals everything `source` sends into records on this channel straight from its reads (no copy of
+   * the plaintext, no buffer per read) and ends the channel's sending side when `source` ends: the
+   * data path's `source.pipe(channel)`. While it runs nothing else may write to the channel.
+   * Backpressure: a full data socket stops reading `source` until the socket drains.
+   */
+  pumpFrom(source: Socket): void {
+    const socket = this.socket;
+    let waiting = false;
+    const onDrain = () => {
+      waiting = false;
+      if (!source.destroyed) source.resume();
+    };
+    readInto(source, (chunk) => {
+      if (this.destroyed || this.writableEnded) return false;
+      let ok: boolean;
+      try {
+        ok = this.#seal([chunk]);
+      } catch (err) {
+        this.destroy(err as Error);
+        return false;
+      }
+      if (!ok && !waiting) {
+        waiting = true;
+        socket.once('drain', onDrain);
+      }
+      return ok;
+    });
+    source.once('end', () => {
+      if (!this.destroyed) this.end();
+    });
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -129,11 +198,27 @@ export class SecureChannel extends Duplex {
   }
 
   #send(chunks: Buffer[], callback: (error?: Error | null) => void): void {
+    let ok: boolean;
+    try {
+      ok = this.#seal(chunks);
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    if (ok) callback();
+    else this.socket.once('drain', () => callback());
+  }
+
+  /**
+   * Seals `chunks` into records of up to recordBytes (small writes gathered, big ones split) and
+   * writes them in one corked batch; returns whether the socket wants more now. The chunks are not
+   * kept: the cipher copies them.
+   */
+  #seal(chunks: Buffer[]): boolean {
     const socket = this.socket;
     let ok = true;
+    socket.cork();
     try {
-      socket.cork();
-      // Small writes are gathered into records of up to recordBytes; big ones are split.
       let pending: Buffer[] = [];
       let pendingBytes = 0;
       const flush = () => {
@@ -154,14 +239,10 @@ export class SecureChannel extends Duplex {
         }
       }
       flush();
-    } catch (err) {
+    } finally {
       socket.uncork();
-      callback(err as Error);
-      return;
     }
-    socket.uncork();
-    if (ok) callback();
-    else socket.once('drain', () => callback());
+    return ok;
   }
 
   override _final(callback: (error?: Error | null) => void): void {

@@ -1,6 +1,18 @@
 /** Joins two byte streams both ways with backpressure and half-close; any error tears both down. */
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { SecureChannel } from './secure-channel.ts';
+
+/**
+ * `from.pipe(to)`, except between a data channel and a TCP socket: the socket's reads are sealed
+ * straight into records (SecureChannel.pumpFrom) and opened records are written straight to the socket
+ * (SecureChannel.pumpTo): no buffer per read, no stream hop per record.
+ */
+export function pipeInto(from: Duplex, to: Duplex): void {
+  if (to instanceof SecureChannel && from instanceof Socket) to.pumpFrom(from);
+  else if (from instanceof SecureChannel && to instanceof Socket) from.pumpTo(to);
+  else from.pipe(to);
+}
 
 /** Ends `s` abruptly: a TCP socket gets a reset, so its peer cannot mistake a cut for a clean end. */
 function abort(s: Duplex): void {
@@ -31,6 +43,6 @@ export function splice(a: Duplex, b: Duplex, onDone: (error?: Error) => void): v
   b.on('error', fail);
   a.on('close', onClose);
   b.on('close', onClose);
-  a.pipe(b);
-  b.pipe(a);
+  pipeInto(a, b);
+  pipeInto(b, a);
 }
