@@ -21,6 +21,7 @@ import { createDibsHost } from '../packages/node/src/p2p/host.ts';
 import { silentLogger } from '../packages/node/src/p2p/log.ts';
 import { findNodeRecord, publishNodeRecord } from '../packages/node/src/p2p/records.ts';
 import { walletKey } from '../packages/node/test/helpers.ts';
+import { DIBS_NODE_OPTIONS } from '../packages/cli/src/node-options.ts';
 import { issueTicket, ticketAuthority } from '../test/netns/ticket.ts';
 
 const N = Number(process.env.DIBS_BENCH_NODES ?? 50);
@@ -43,7 +44,7 @@ const NODE_FLAGS = ['--max-semi-space-size=2'];
 const STEP_TIMEOUT_MS = 20_000;
 /** The compiled `dibs` CLI and node's flags for it, exactly as `npm start` runs it (`npm run build` first). */
 const CLI = new URL('../packages/cli/dist/main.js', import.meta.url).pathname;
-const CLI_NODE_ARGS = ['--conditions=dibs-dist', '--v8-pool-size=1'];
+const CLI_NODE_ARGS = [...DIBS_NODE_OPTIONS];
 const JOIN_ATTEMPTS = 4;
 /** Optional override of the record lookup's quorum (a large one drains the whole query, as before). */
 const RECORD_QUORUM = envNumber('DIBS_BENCH_QUORUM');

@@ -1,16 +1,8 @@
 #!/usr/bin/env node
 // First: V8 flags must be set before the node's modules allocate.
 import './v8-flags.ts';
+import { DIBS_NODE_OPTIONS, DIST_CONDITION } from './node-options.ts';
 import { runCli } from './program.ts';
-
-/** Export condition under which the @dibs packages resolve to their compiled dist/ modules. */
-const DIST_CONDITION = 'dibs-dist';
-/**
- * Node options a real run (the compiled form) passes on to the node processes it starts: the dist
- * condition, and one V8 platform thread instead of one per core (an idle node needs no parallel GC
- * or compilation; measured ~2 MiB RSS less per process).
- */
-const CHILD_NODE_OPTIONS = [`--conditions=${DIST_CONDITION}`, '--v8-pool-size=1'];
 
 /** Whether node was started with `--conditions=dibs-dist` (or `-C dibs-dist`) on its command line. */
 function startedWithDistCondition(execArgv: string[]): boolean {
@@ -31,7 +23,7 @@ const distRun =
 if (distRun) {
   // Child processes do not inherit execArgv, but they do inherit NODE_OPTIONS.
   const options = (process.env.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
-  for (const option of CHILD_NODE_OPTIONS) if (!options.includes(option)) options.push(option);
+  for (const option of DIBS_NODE_OPTIONS) if (!options.includes(option)) options.push(option);
   process.env.NODE_OPTIONS = options.join(' ');
 }
 

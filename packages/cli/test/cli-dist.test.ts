@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { DIBS_NODE_OPTIONS } from '../src/node-options.ts';
 import { type CliRun, lastJson, runNode, tempHome } from './cli-helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -43,6 +44,17 @@ after(() => home.cleanup());
 before(async () => {
   const built = await run([COMPILE]);
   assert.equal(built.code, 0, `scripts/compile.ts failed:\n${built.stderr}`);
+});
+
+test('npm start and npm run dibs run node with every DIBS node option', () => {
+  const scripts = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts as Record<
+    string,
+    string
+  >;
+  for (const name of ['start', 'dibs']) {
+    const argv = scripts[name]!.split(/\s+/);
+    for (const option of DIBS_NODE_OPTIONS) assert.ok(argv.includes(option), `${name} lacks ${option}`);
+  }
 });
 
 test('every dibs-dist export names a compiled module, and no compiled module names a .ts file', () => {
