@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { CHANNEL_HIGH_WATER_MARK, MAX_RECORD_PLAINTEXT } from './constants.ts';
+import { CHANNEL_HIGH_WATER_MARK, MAX_RECORD_PLAINTEXT, SMALL_RECORD_BYTES } from './constants.ts';
 import { TunnelError } from './errors.ts';
 import { readInto } from './read-buffer.ts';
 import type { RecordOpener, RecordSealer } from './record.ts';
@@ -27,6 +27,8 @@ export class SecureChannel extends Duplex {
   readonly #sealer: RecordSealer;
   readonly #opener: RecordOpener;
   readonly #recordBytes: number;
+  /** Writes up to this size go out as one record in one buffer (interactive traffic). */
+  readonly #smallRecord: number;
   #bytesIn = 0;
   #bytesOut = 0;
   #remoteEnded = false;
@@ -45,6 +47,7 @@ export class SecureChannel extends Duplex {
     this.#sealer = options.sealer;
     this.#opener = options.opener;
     this.#recordBytes = recordBytes;
+    this.#smallRecord = Math.min(SMALL_RECORD_BYTES, recordBytes);
     const socket = this.socket;
     socket.setNoDelay(true);
     socket.on('end', () => {
@@ -90,14 +93,15 @@ export class SecureChannel extends Duplex {
   readonly #onData = (chunk: Buffer): boolean => {
     if (this.destroyed) return false;
     this.#full = false;
-    const target = this.#target;
+    // Everything a big read opens reaches the target in one batch (one writev, not one per record);
+    // a small one (an interactive message) is written as it is, without the batching's cost.
+    const batch = this.#target !== undefined && chunk.length > SMALL_RECORD_BYTES ? this.#target : undefined;
     try {
-      // Everything one read opens reaches the target in one batch (one writev, not one per record).
-      if (target) target.cork();
+      batch?.cork();
       try {
         this.#opener.feed(chunk, this.#onRecord);
       } finally {
-        if (target) target.uncork();
+        batch?.uncork();
       }
     } catch (err) {
       // A bad record ends the channel at once; nothing it carried reaches the other side.
@@ -216,6 +220,13 @@ export class SecureChannel extends Duplex {
    */
   #seal(chunks: Buffer[]): boolean {
     const socket = this.socket;
+    const first = chunks[0];
+    if (chunks.length === 1 && first && first.length > 0 && first.length <= this.#smallRecord) {
+      // One small write (an interactive message): one record in one buffer, one write, no batching.
+      const [record] = this.#sealer.seal(first);
+      this.#bytesOut += first.length;
+      return socket.write(record!);
+    }
     let ok = true;
     socket.cork();
     try {
