@@ -1,14 +1,18 @@
 /**
  * Tunnel benchmark (`npm run bench:tunnel`): 512 MiB through raw loopback TCP, `ssh -L` (aes128-gcm,
- * an sshd started here on loopback), a DIBS tunnel direct (data channel, and forced stream channel)
- * and to a host reachable only through a relay node (data channel met at the relay's rendezvous, and
- * the libp2p stream through circuit-relay-v2); 1-byte RTTs; time to first byte cold (grant on chain + ticket + tunnel)
- * and warm (ticket held); 1,000 concurrent tunnels with memory per tunnel. The service host runs in
- * its own process (bench/tunnel/host.ts) with the targets; clients run here. Progress goes to
- * stderr; the last stdout line is one JSON object.
+ * an sshd started here on loopback) and DIBS, direct (data channel; forced stream channel) and to a
+ * host reachable only through a relay node (data channel met at the relay's rendezvous; the libp2p
+ * stream through circuit-relay-v2). Every path is measured the same way: an application process of
+ * its own (bench/tunnel/app.ts) writes into a local port, a forwarder carries the bytes (ssh + sshd,
+ * or a `dibs connect` listener in this process's client node + the host node in its own process),
+ * and the service is a process of its own (bench/tunnel/targets.ts). One warm-up run per path, then
+ * medians of 3. Also: the library path (this process writes into the tunnel's Duplex), 1-byte RTTs,
+ * time to first byte cold (grant on chain + ticket + tunnel) and warm (ticket held), and 1,000
+ * concurrent tunnels with the host's memory per tunnel. Progress goes to stderr; the last stdout line
+ * is one JSON object.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +20,8 @@ import type { Duplex } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { Policy } from '@dibs/contracts';
 import type { NetworkRuntime } from '../packages/node/src/daemon/network.ts';
+import { DIBS_V8_OPTIONS } from '../packages/cli/src/node-options.ts';
+import { LocalForward } from '../packages/node/src/services/forward.ts';
 import { openTunnel, type Tunnel, TunnelRelay } from '../packages/node/src/tunnel/index.ts';
 import { type ChainParty, startChainBed } from '../packages/node/test/chain-nodes.ts';
 
@@ -28,10 +34,20 @@ if (process.env.BENCH_TUNNEL_EXTERNAL_IN_GLOBAL_LIMIT !== '0') {
 }
 
 const TOTAL = 512 * 1024 * 1024;
+/** Measured runs per path, after one warm-up run that is not counted (the same for every path). */
 const RUNS = 3;
 const RTT_ROUNDS = 2000;
 const CONCURRENT = 1000;
 const log = (msg: string) => process.stderr.write(`[bench:tunnel] ${msg}\n`);
+/**
+ * BENCH_TUNNEL_PARTS=throughput,latency,relayed,ttfb,memory (default: all) runs only those parts; a
+ * figure's name (e.g. dibs_direct) runs just that throughput.
+ */
+const PARTS = new Set(
+  (process.env.BENCH_TUNNEL_PARTS ?? 'throughput,latency,relayed,ttfb,memory')
+    .split(',')
+    .map((p) => p.trim()),
+);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const pct = (xs: number[], p: number) =>
@@ -172,6 +188,11 @@ async function sshForward(targetPort: number, dir: string): Promise<{ port: numb
 }
 
 async function main(): Promise<void> {
+  // The client nodes run in this process: it must run with a real `dibs` process's V8 settings.
+  const missing = DIBS_V8_OPTIONS.filter((o) => !process.execArgv.includes(o));
+  if (missing.length > 0) {
+    throw new Error(`run as \`npm run bench:tunnel\` (node ${missing.join(' ')} is missing)`);
+  }
   const figures: Record<string, number | null> = {};
   const dir = mkdtempSync(join(tmpdir(), 'dibs-bench-tunnel-'));
   log('starting anvil, relay/bootstrap node, host process, clients');
@@ -194,8 +215,15 @@ async function main(): Promise<void> {
     /** A service-host node in its own process with its sink and echo targets, and two services on it. */
     const startHost = async (name: string, listen: string[]) => {
       const party = await bed.party(name);
+      // The node runs with the V8 settings of a real `dibs` process.
       const child = fork(new URL('./tunnel/host.ts', import.meta.url), [], {
         stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        // BENCH_TUNNEL_HOST_ARGS adds node options for the host processes (e.g. --cpu-prof).
+        execArgv: [
+          '--expose-gc',
+          ...DIBS_V8_OPTIONS,
+          ...(process.env.BENCH_TUNNEL_HOST_ARGS ?? '').split(' ').filter(Boolean),
+        ],
       });
       children.push(child);
       const replies: Array<Record<string, unknown>> = [];
@@ -225,8 +253,9 @@ async function main(): Promise<void> {
         multiaddrs: string[];
         sinkPort: number;
         echoPort: number;
+        targetsPid: number;
       };
-      const publish = async (service: string, port: 'sink' | 'echo' | 'far-echo') => {
+      const publish = async (service: string, port: 'sink' | 'echo') => {
         const id = await bed.operator.registry.publishService({
           serviceType: 'tcp',
           name: `${name}-${service}`,
@@ -244,7 +273,6 @@ async function main(): Promise<void> {
         ready,
         sink: await publish('sink', 'sink'),
         echo: await publish('echo', 'echo'),
-        farEcho: await publish('far-echo', 'far-echo'),
       };
     };
     // The direct host has only a TCP address. The relayed host listens only through the relay: it has
@@ -270,7 +298,6 @@ async function main(): Promise<void> {
     };
     const sinkTicket = await ticketOf(clientParty, sinkService);
     const echoTicket = await ticketOf(clientParty, echoService);
-    const farEchoTicket = await ticketOf(clientParty, directHost.farEcho);
     const relayedSink = await ticketOf(relayedParty, relayedHost.sink);
     const relayedEcho = await ticketOf(relayedParty, relayedHost.echo);
     const tunnel = (
@@ -280,36 +307,128 @@ async function main(): Promise<void> {
       channel: 'auto' | 'stream' = 'auto',
     ) => openTunnel({ host: node.host, peer, ticket: t, channel });
 
-    const measure = async (name: string, open: () => Promise<Duplex>) => {
+    // The application end of every path runs in a process of its own (bench/tunnel/app.ts).
+    const app = fork(new URL('./tunnel/app.ts', import.meta.url), [], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      execArgv: [],
+    });
+    children.push(app);
+    await new Promise((r) => app.once('message', r));
+    const appCall = <T>(msg: object): Promise<T> =>
+      new Promise((resolve, reject) => {
+        app.once('message', (m: { error?: string } & T) =>
+          m.error ? reject(new Error(m.error)) : resolve(m),
+        );
+        app.send(msg);
+      });
+    const silent = { debug() {}, info() {}, warn() {}, error() {} };
+    /** CPU seconds used so far by each process of the path (Linux /proc), for the progress lines. */
+    const cpuSeconds = (): Record<string, number> => {
+      const pids: Record<string, number | undefined> = {
+        bench: process.pid,
+        host: child.pid,
+        app: app.pid,
+        services: ready.targetsPid,
+      };
+      const out: Record<string, number> = {};
+      for (const [k, pid] of Object.entries(pids)) {
+        try {
+          const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+          out[k] = (Number(f[11]) + Number(f[12])) / 100;
+        } catch {
+          // not on Linux, or gone
+        }
+      }
+      return out;
+    };
+    /**
+     * A local listener that forwards each connection through a tunnel of its own, exactly as
+     * `dibs connect` does (LocalForward); fails the connection if the tunnel took another path.
+     */
+    const forward = async (
+      node: NetworkRuntime,
+      peer: typeof direct,
+      t: typeof sinkTicket,
+      channel: 'auto' | 'stream',
+      want: string,
+    ) => {
+      const fwd = new LocalForward({
+        serviceId: 0n,
+        serviceName: 'bench',
+        log: silent,
+        open: async () => {
+          const tn = await tunnel(node, peer, t, channel);
+          if (`${tn.path}/${tn.channel}` !== want) {
+            tn.close();
+            throw new Error(`expected ${want}, got ${tn.path}/${tn.channel}`);
+          }
+          return tn;
+        },
+      });
+      await fwd.start({ host: '127.0.0.1', port: 0 });
+      stops.push(() => void fwd.close());
+      return Number(fwd.view().localAddress.split(':').at(-1));
+    };
+    /** Throughput of the app process through `port` (a sink behind it), RUNS times. */
+    const measure = async (name: string, port: () => Promise<number>) => {
+      if (!PARTS.has('throughput') && !PARTS.has(name)) return;
+      const p = await port();
       const runs: number[] = [];
-      for (let i = 0; i < RUNS; i++) {
-        runs.push(await throughput(open));
-        log(`${name} run ${i + 1}: ${runs.at(-1)!.toFixed(0)} MB/s`);
+      for (let i = 0; i <= RUNS; i++) {
+        const before = cpuSeconds();
+        const mbps = (await appCall<{ mbps: number }>({ throughput: { port: p, bytes: TOTAL } })).mbps;
+        const after = cpuSeconds();
+        const used = Object.entries(after)
+          .map(([k, v]) => `${k} ${(v - (before[k] ?? 0)).toFixed(2)}`)
+          .join(', ');
+        log(`${name} ${i === 0 ? 'warm-up' : `run ${i}`}: ${mbps.toFixed(0)} MB/s (CPU s: ${used})`);
+        if (i > 0) runs.push(mbps);
       }
       figures[`${name}_mb_s`] = Math.round(median(runs));
     };
-    const latency = async (name: string, open: () => Promise<Duplex>) => {
-      const xs = await rtt(await open());
+    const record = (name: string, xs: number[]) => {
       figures[`${name}_rtt_median_us`] = Math.round(median(xs));
       figures[`${name}_rtt_p99_us`] = Math.round(pct(xs, 0.99));
       log(
         `${name} rtt median ${figures[`${name}_rtt_median_us`]} µs p99 ${figures[`${name}_rtt_p99_us`]} µs`,
       );
     };
+    /** 1-byte round trips of the app process through `port` (an echo behind it). */
+    const latency = async (name: string, port: () => Promise<number>) => {
+      if (!PARTS.has('latency')) return;
+      const p = await port();
+      record(name, (await appCall<{ us: number[] }>({ rtt: { port: p, rounds: RTT_ROUNDS } })).us);
+    };
+    /** The library path: this process writes into the tunnel's Duplex itself (no local TCP hop). */
+    const measureInProcess = async (name: string, open: () => Promise<Duplex>) => {
+      if (!PARTS.has('throughput') && !PARTS.has(name)) return;
+      const runs: number[] = [];
+      for (let i = 0; i <= RUNS; i++) {
+        const mbps = await throughput(open);
+        log(`${name} ${i === 0 ? 'warm-up' : `run ${i}`}: ${mbps.toFixed(0)} MB/s`);
+        if (i > 0) runs.push(mbps);
+      }
+      figures[`${name}_mb_s`] = Math.round(median(runs));
+    };
+    const latencyInProcess = async (name: string, open: () => Promise<Duplex>) => {
+      if (!PARTS.has('latency')) return;
+      record(name, await rtt(await open()));
+    };
 
-    await measure('raw', () => tcp(ready.sinkPort));
-    await latency('raw', () => tcp(ready.echoPort));
-    try {
-      const sshSink = await sshForward(ready.sinkPort, join(dir, 'ssh-sink'));
-      stops.push(sshSink.stop);
-      await measure('ssh', () => tcp(sshSink.port));
-      const sshEcho = await sshForward(ready.echoPort, join(dir, 'ssh-echo'));
-      stops.push(sshEcho.stop);
-      await latency('ssh', () => tcp(sshEcho.port));
-    } catch (err) {
-      log(`ssh -L unavailable: ${(err as Error).message}`);
-      figures.ssh_mb_s = null;
-    }
+    await measure('raw', async () => ready.sinkPort);
+    await latency('raw', async () => ready.echoPort);
+    if (PARTS.has('throughput') || PARTS.has('latency'))
+      try {
+        const sshSink = await sshForward(ready.sinkPort, join(dir, 'ssh-sink'));
+        stops.push(sshSink.stop);
+        await measure('ssh', async () => sshSink.port);
+        const sshEcho = await sshForward(ready.echoPort, join(dir, 'ssh-echo'));
+        stops.push(sshEcho.stop);
+        await latency('ssh', async () => sshEcho.port);
+      } catch (err) {
+        log(`ssh -L unavailable: ${(err as Error).message}`);
+        figures.ssh_mb_s = null;
+      }
     const open = async (
       node: NetworkRuntime,
       peer: typeof direct,
@@ -322,44 +441,53 @@ async function main(): Promise<void> {
         throw new Error(`expected ${want}, got ${tn.path}/${tn.channel}`);
       return tn.socket;
     };
-    await measure('dibs_direct', () => open(client, direct, sinkTicket, 'auto', 'direct/data'));
-    await latency('dibs_direct', () => open(client, direct, echoTicket, 'auto', 'direct/data'));
-    await measure('dibs_direct_stream', () => open(client, direct, sinkTicket, 'stream', 'direct/stream'));
-    try {
-      // The relayed host's reservation may still be on its way: retry the circuit dial, bounded.
-      let relayedPeer: Awaited<ReturnType<typeof relayedClient.host.connect>> | undefined;
-      for (let i = 0; i < 60 && !relayedPeer; i++) {
-        relayedPeer = await relayedClient.host.connect(circuit, 5_000).catch(async () => {
-          await new Promise((r) => setTimeout(r, 250));
-          return undefined;
-        });
+    // `dibs connect`: app → local listener → tunnel → host → service, as ssh -L is measured.
+    await measure('dibs_direct', () => forward(client, direct, sinkTicket, 'auto', 'direct/data'));
+    await latency('dibs_direct', () => forward(client, direct, echoTicket, 'auto', 'direct/data'));
+    await measure('dibs_direct_stream', () => forward(client, direct, sinkTicket, 'stream', 'direct/stream'));
+    // The library: an application holding the tunnel's Duplex in its own process.
+    await measureInProcess('dibs_direct_inprocess', () =>
+      open(client, direct, sinkTicket, 'auto', 'direct/data'),
+    );
+    await latencyInProcess('dibs_direct_inprocess', () =>
+      open(client, direct, echoTicket, 'auto', 'direct/data'),
+    );
+    if (PARTS.has('relayed'))
+      try {
+        // The relayed host's reservation may still be on its way: retry the circuit dial, bounded.
+        let relayedPeer: Awaited<ReturnType<typeof relayedClient.host.connect>> | undefined;
+        for (let i = 0; i < 60 && !relayedPeer; i++) {
+          relayedPeer = await relayedClient.host.connect(circuit, 5_000).catch(async () => {
+            await new Promise((r) => setTimeout(r, 250));
+            return undefined;
+          });
+        }
+        if (!relayedPeer) throw new Error('the relayed host never became reachable through the relay');
+        const conns = relayedClient.host.libp2p.getConnections(relayedPeer);
+        figures.relayed_connections_via_circuit = conns.filter((c) =>
+          c.remoteAddr.toString().includes('/p2p-circuit'),
+        ).length;
+        if (conns.length === 0 || figures.relayed_connections_via_circuit !== conns.length) {
+          throw new Error(`relayed client holds a direct connection: ${conns.map((c) => c.remoteAddr)}`);
+        }
+        log(`relayed client reaches the host only via ${conns.map((c) => c.remoteAddr).join(', ')}`);
+        // The data channel met at the relay's rendezvous port: sealed records, spliced TCP at the relay.
+        await measure('dibs_relayed_data', () =>
+          forward(relayedClient, circuit, relayedSink, 'auto', 'relayed/data'),
+        );
+        await latency('dibs_relayed_data', () =>
+          forward(relayedClient, circuit, relayedEcho, 'auto', 'relayed/data'),
+        );
+        // The libp2p stream through circuit-relay-v2: what a NATed pair gets without a rendezvous.
+        await measure('dibs_relayed_stream', () =>
+          forward(relayedClient, circuit, relayedSink, 'stream', 'relayed/stream'),
+        );
+        await latency('dibs_relayed_stream', () =>
+          forward(relayedClient, circuit, relayedEcho, 'stream', 'relayed/stream'),
+        );
+      } catch (err) {
+        log(`relayed path failed: ${(err as Error).message}`);
       }
-      if (!relayedPeer) throw new Error('the relayed host never became reachable through the relay');
-      const conns = relayedClient.host.libp2p.getConnections(relayedPeer);
-      figures.relayed_connections_via_circuit = conns.filter((c) =>
-        c.remoteAddr.toString().includes('/p2p-circuit'),
-      ).length;
-      if (conns.length === 0 || figures.relayed_connections_via_circuit !== conns.length) {
-        throw new Error(`relayed client holds a direct connection: ${conns.map((c) => c.remoteAddr)}`);
-      }
-      log(`relayed client reaches the host only via ${conns.map((c) => c.remoteAddr).join(', ')}`);
-      // The data channel met at the relay's rendezvous port: sealed records, spliced TCP at the relay.
-      await measure('dibs_relayed_data', () =>
-        open(relayedClient, circuit, relayedSink, 'auto', 'relayed/data'),
-      );
-      await latency('dibs_relayed_data', () =>
-        open(relayedClient, circuit, relayedEcho, 'auto', 'relayed/data'),
-      );
-      // The libp2p stream through circuit-relay-v2: what a NATed pair gets without a rendezvous.
-      await measure('dibs_relayed_stream', () =>
-        open(relayedClient, circuit, relayedSink, 'stream', 'relayed/stream'),
-      );
-      await latency('dibs_relayed_stream', () =>
-        open(relayedClient, circuit, relayedEcho, 'stream', 'relayed/stream'),
-      );
-    } catch (err) {
-      log(`relayed path failed: ${(err as Error).message}`);
-    }
 
     // Time to first byte: warm = ticket held; cold = grant on chain + ticket + tunnel.
     const firstByte = async (t: Tunnel) => {
@@ -368,62 +496,69 @@ async function main(): Promise<void> {
       await got;
       t.close();
     };
-    const warm: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
-      await firstByte(await tunnel(client, hostPeer as never, echoTicket));
-      warm.push(performance.now() - t0);
+    if (PARTS.has('ttfb')) {
+      const warm: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        await firstByte(await tunnel(client, hostPeer as never, echoTicket));
+        warm.push(performance.now() - t0);
+      }
+      figures.ttfb_warm_ms = Number(median(warm).toFixed(1));
+      const cold: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        const t = await ticketOf(clientParty, echoService);
+        await firstByte(await tunnel(client, hostPeer as never, t));
+        cold.push(performance.now() - t0);
+      }
+      figures.ttfb_cold_ms = Number(median(cold).toFixed(1));
+      log(`ttfb warm ${figures.ttfb_warm_ms} ms, cold ${figures.ttfb_cold_ms} ms`);
     }
-    figures.ttfb_warm_ms = Number(median(warm).toFixed(1));
-    const cold: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const t0 = performance.now();
-      const t = await ticketOf(clientParty, echoService);
-      await firstByte(await tunnel(client, hostPeer as never, t));
-      cold.push(performance.now() - t0);
-    }
-    figures.ttfb_cold_ms = Number(median(cold).toFixed(1));
-    log(`ttfb warm ${figures.ttfb_warm_ms} ms, cold ${figures.ttfb_cold_ms} ms`);
 
-    // 1,000 concurrent tunnels: memory of the host process (its own RSS, sampled over IPC); their
-    // target runs in a process of its own, so the figure is the tunnel's, not the service's sockets.
-    const hostMemory = async () => {
-      child.send({ rss: true });
-      return (await next('memory')) as { rss: number; heapUsed: number };
-    };
-    const hostBefore = await hostMemory();
-    const before = process.memoryUsage();
-    const tunnels: Tunnel[] = [];
-    for (let i = 0; i < CONCURRENT; i += 50) {
-      const batch = await Promise.all(
-        Array.from({ length: 50 }, () => tunnel(client, hostPeer as never, farEchoTicket)),
+    if (PARTS.has('memory')) {
+      // 1,000 concurrent tunnels: memory of the host process (its own RSS, sampled over IPC); their
+      // target runs in a process of its own, so the figure is the tunnel's, not the service's sockets.
+      const hostMemory = async () => {
+        child.send({ rss: true });
+        return (await next('memory')) as NodeJS.MemoryUsage;
+      };
+      const hostBefore = await hostMemory();
+      const before = process.memoryUsage();
+      const tunnels: Tunnel[] = [];
+      for (let i = 0; i < CONCURRENT; i += 50) {
+        const batch = await Promise.all(
+          Array.from({ length: 50 }, () => tunnel(client, hostPeer as never, echoTicket)),
+        );
+        tunnels.push(...batch);
+      }
+      await Promise.all(tunnels.map((t) => firstByte({ ...t, close: () => {} })));
+      globalThis.gc?.();
+      const afterMem = process.memoryUsage();
+      const hostAfter = await hostMemory();
+      figures.concurrent_tunnels = tunnels.length;
+      figures.host_rss_per_tunnel_kib = Math.round((hostAfter.rss - hostBefore.rss) / CONCURRENT / 1024);
+      figures.host_heap_per_tunnel_kib = Math.round(
+        (hostAfter.heapUsed - hostBefore.heapUsed) / CONCURRENT / 1024,
       );
-      tunnels.push(...batch);
+      for (const k of ['heapTotal', 'external', 'arrayBuffers'] as const) {
+        figures[`host_${k}_per_tunnel_kib`] = Math.round((hostAfter[k] - hostBefore[k]) / CONCURRENT / 1024);
+      }
+      figures.client_rss_per_tunnel_kib = Math.round((afterMem.rss - before.rss) / CONCURRENT / 1024);
+      figures.client_heap_per_tunnel_kib = Math.round(
+        (afterMem.heapUsed - before.heapUsed) / CONCURRENT / 1024,
+      );
+      for (const t of tunnels) {
+        // The host sees these cuts as truncations; on this side nothing is left to report.
+        t.socket.on('error', () => {});
+        t.close();
+      }
+      log(
+        `1000 tunnels: host RSS ${figures.host_rss_per_tunnel_kib} KiB/tunnel, client ${figures.client_rss_per_tunnel_kib}`,
+      );
     }
-    await Promise.all(tunnels.map((t) => firstByte({ ...t, close: () => {} })));
-    globalThis.gc?.();
-    const afterMem = process.memoryUsage();
-    const hostAfter = await hostMemory();
-    figures.concurrent_tunnels = tunnels.length;
-    figures.host_rss_per_tunnel_kib = Math.round((hostAfter.rss - hostBefore.rss) / CONCURRENT / 1024);
-    figures.host_heap_per_tunnel_kib = Math.round(
-      (hostAfter.heapUsed - hostBefore.heapUsed) / CONCURRENT / 1024,
-    );
-    figures.client_rss_per_tunnel_kib = Math.round((afterMem.rss - before.rss) / CONCURRENT / 1024);
-    figures.client_heap_per_tunnel_kib = Math.round(
-      (afterMem.heapUsed - before.heapUsed) / CONCURRENT / 1024,
-    );
-    for (const t of tunnels) {
-      // The host sees these cuts as truncations; on this side nothing is left to report.
-      t.socket.on('error', () => {});
-      t.close();
-    }
-    log(
-      `1000 tunnels: host RSS ${figures.host_rss_per_tunnel_kib} KiB/tunnel, client ${figures.client_rss_per_tunnel_kib}`,
-    );
 
     const ssh = figures.ssh_mb_s;
-    const d = figures.dibs_direct_mb_s!;
+    const d = figures.dibs_direct_mb_s ?? null;
     const relayed = figures.dibs_relayed_data_mb_s ?? null;
     const relayedStream = figures.dibs_relayed_stream_mb_s ?? null;
     const goal = (value: number | null, target: number, higher = true) => ({
@@ -432,19 +567,28 @@ async function main(): Promise<void> {
       met: value !== null && (higher ? value >= target : value <= target),
     });
     const goals = {
-      direct_vs_ssh: goal(ssh ? Number((d / ssh).toFixed(2)) : null, 1.0),
-      relayed_vs_direct: goal(relayed ? Number((relayed / d).toFixed(2)) : null, 0.5),
-      relayed_stream_vs_direct: goal(relayedStream ? Number((relayedStream / d).toFixed(2)) : null, 0.5),
+      direct_vs_ssh: goal(ssh && d ? Number((d / ssh).toFixed(2)) : null, 1.0),
+      relayed_vs_direct: goal(relayed && d ? Number((relayed / d).toFixed(2)) : null, 0.5),
       rtt_added_us: goal(
-        (figures.dibs_direct_rtt_median_us ?? 0) - (figures.raw_rtt_median_us ?? 0),
+        figures.dibs_direct_rtt_median_us != null && figures.raw_rtt_median_us != null
+          ? figures.dibs_direct_rtt_median_us - figures.raw_rtt_median_us
+          : null,
         150,
         false,
       ),
-      ttfb_warm_ms: goal(figures.ttfb_warm_ms, 50, false),
-      ttfb_cold_ms: goal(figures.ttfb_cold_ms, 250, false),
+      ttfb_warm_ms: goal(figures.ttfb_warm_ms ?? null, 50, false),
+      ttfb_cold_ms: goal(figures.ttfb_cold_ms ?? null, 250, false),
       kib_per_tunnel: goal(figures.host_rss_per_tunnel_kib ?? null, 64, false),
     };
-    if (ssh) figures.ratio_direct_to_ssh = Number((d / ssh).toFixed(2));
+    if (ssh && d) figures.ratio_direct_to_ssh = Number((d / ssh).toFixed(2));
+    // The library path and the circuit-relay fallback, for comparison (no goal of their own).
+    const inProcess = figures.dibs_direct_inprocess_mb_s ?? null;
+    if (ssh && inProcess) figures.ratio_direct_inprocess_to_ssh = Number((inProcess / ssh).toFixed(2));
+    if (relayedStream && d) figures.ratio_relayed_stream_to_direct = Number((relayedStream / d).toFixed(2));
+    if (figures.dibs_direct_inprocess_rtt_median_us != null && figures.raw_rtt_median_us != null) {
+      figures.rtt_added_inprocess_us =
+        figures.dibs_direct_inprocess_rtt_median_us - figures.raw_rtt_median_us;
+    }
     figures.external_memory_in_global_limit =
       process.env.BENCH_TUNNEL_EXTERNAL_IN_GLOBAL_LIMIT !== '0' ? 1 : 0;
     process.stdout.write(`${JSON.stringify({ bench: 'tunnel', figures, goals })}\n`);

@@ -1,11 +1,10 @@
 /**
- * bench/tunnel helper, run as a child process: a DIBS service-host node with its tunnel server, plus
- * the sink and echo targets it forwards to (in this process, as a small service would share a machine
- * with its node), and an echo target in a process of its own for the memory-per-tunnel figure. Gets its settings (incl. the wallet key) as the first IPC
- * message, never from argv; answers {ready: {peerId, multiaddrs, sinkPort, echoPort}}.
+ * bench/tunnel helper, run as a child process: a DIBS service-host node with its tunnel server; the
+ * sink and echo services it forwards to run in a process of their own (targets.ts). Gets its settings
+ * (incl. the wallet key) as the first IPC message, never from argv; answers
+ * {ready: {peerId, multiaddrs, sinkPort, echoPort}}.
  */
 import { fork } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { createChainClients, RegistryWriter } from '@dibs/chain';
 import { encryptionKeyFromWallet, peerIdFromWallet, TicketVerifier, Wallet } from '@dibs/core';
@@ -30,11 +29,6 @@ interface Settings {
   listen: string[];
 }
 
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return (server.address() as { port: number }).port;
-}
-
 const input = await new Promise<Settings>((resolve) =>
   process.once('message', (m: { settings: Settings }) => resolve(m.settings)),
 );
@@ -48,31 +42,13 @@ const wallet = Wallet.fromPrivateKey(input.privateKeyHex);
 const clients = await createChainClients({ rpcUrl: input.rpcUrl, account: input.privateKeyHex });
 const registry = new RegistryWriter(clients, deployment);
 const store = openStore(input.db);
-// Sink: counts bytes and answers the total (8 bytes) when the sender ends. Echo: sends everything back.
-const sink = createServer({ allowHalfOpen: true }, (s) => {
-  let n = 0;
-  s.on('data', (c: Buffer) => {
-    n += c.length;
-  });
-  s.on('end', () => {
-    const out = Buffer.alloc(8);
-    out.writeBigUInt64BE(BigInt(n));
-    s.end(out);
-  });
-  s.on('error', () => {});
-});
-const echo = createServer({ allowHalfOpen: true, noDelay: true }, (s) => {
-  s.setNoDelay(true);
-  s.pipe(s);
-  s.on('error', () => {});
-});
-const sinkPort = await listen(sink);
-const echoPort = await listen(echo);
+// The services run in a process of their own (targets.ts), as a real service would.
 const far = fork(new URL('./targets.ts', import.meta.url), [], {
   stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  execArgv: [],
 });
-const farEchoPort = await new Promise<number>((resolve) =>
-  far.once('message', (m: { port: number }) => resolve(m.port)),
+const { sinkPort, echoPort } = await new Promise<{ sinkPort: number; echoPort: number }>((resolve) =>
+  far.once('message', (m: { sinkPort: number; echoPort: number }) => resolve(m)),
 );
 process.on('exit', () => far.kill());
 const node = await startNetwork({
@@ -108,7 +84,7 @@ const server = await TunnelServer.start({
   logger: { debug() {}, info() {}, warn() {}, error() {} },
 });
 // The parent names the services to serve, over IPC.
-process.on('message', (msg: { serve?: { id: string; port: 'sink' | 'echo' | 'far-echo' } }) => {
+process.on('message', (msg: { serve?: { id: string; port: 'sink' | 'echo' } }) => {
   if (msg.serve) {
     const id = BigInt(msg.serve.id);
     services.set(id, {
@@ -116,15 +92,14 @@ process.on('message', (msg: { serve?: { id: string; port: 'sink' | 'echo' | 'far
       serviceType: 'tcp',
       target: {
         host: '127.0.0.1',
-        port: { sink: sinkPort, echo: echoPort, 'far-echo': farEchoPort }[msg.serve.port],
+        port: msg.serve.port === 'sink' ? sinkPort : echoPort,
       },
     });
     process.send?.({ served: msg.serve.id });
   }
   if ((msg as { rss?: boolean }).rss) {
     globalThis.gc?.();
-    const m = process.memoryUsage();
-    process.send?.({ memory: { rss: m.rss, heapUsed: m.heapUsed } });
+    process.send?.({ memory: process.memoryUsage() });
   }
   if ((msg as { stop?: boolean }).stop) {
     void server
@@ -139,6 +114,9 @@ process.send?.({
     multiaddrs: node.host.multiaddrs().map(String),
     sinkPort,
     echoPort,
+    targetsPid: far.pid,
     rss: process.memoryUsage().rss,
   },
 });
+// A kill from the bench ends the process through exit, so --cpu-prof and exit hooks still run.
+process.on('SIGTERM', () => process.exit(0));
