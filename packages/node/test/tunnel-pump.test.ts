@@ -162,6 +162,7 @@ describe('tunnel data path: channel ⇄ socket pumps', () => {
       }),
     );
     for (const r of results) assert.equal(r.got, r.sent);
+    assert.ok(await waitFor(() => bed.sockets.size === 0, 5_000), `${bed.sockets.size} sockets left open`);
   });
 
   test('a target that stops reading stops the sender; nothing is lost when it reads again', async () => {
@@ -199,6 +200,8 @@ describe('tunnel data path: channel ⇄ socket pumps', () => {
     held!.resume();
     assert.equal(await done, sha(data));
     assert.equal((await reply).toString(), sha(data));
+    // Both ends finished politely: every socket of the path closes (none left half-open).
+    assert.ok(await waitFor(() => bed.sockets.size === 0, 5_000), `${bed.sockets.size} sockets left open`);
   });
 
   test('half-close: the application ends, the target still answers after its end', async () => {
@@ -213,6 +216,7 @@ describe('tunnel data path: channel ⇄ socket pumps', () => {
     const reply = readAll(s);
     s.end(randomBytes(100_000));
     assert.equal((await reply).toString(), 'got 100000');
+    assert.ok(await waitFor(() => bed.sockets.size === 0, 5_000), `${bed.sockets.size} sockets left open`);
   });
 
   test('a data connection cut mid-stream resets the target, not a clean end', async () => {

@@ -268,8 +268,11 @@ export class SecureChannel extends Duplex {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     // Only a channel that finished both ways ends politely; anything else is cut so the peer sees it.
+    // A polite end closes the connection once our side is flushed: the peer's final record came in,
+    // so nothing more may be read, and a socket left half-open (its reading paused by backpressure
+    // when that record arrived) would otherwise never see the peer's TCP FIN and stay open.
     if (error || !(this.#remoteEnded && this.writableFinished)) this.socket.destroy();
-    else this.socket.end();
+    else this.socket.end(() => this.socket.destroy());
     callback(error);
   }
 }
