@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { CHANNEL_SOCKET_OPTIONS } from '../src/tunnel/constants.ts';
+import { CHANNEL_SOCKET_OPTIONS, DATA_KEY_BYTES } from '../src/tunnel/constants.ts';
 import { readInto, userBufferReads } from '../src/tunnel/read-buffer.ts';
 import { RecordOpener, RecordSealer } from '../src/tunnel/record.ts';
 import { SecureChannel } from '../src/tunnel/secure-channel.ts';
@@ -64,7 +64,7 @@ class Bed {
       this.onTarget(s);
     });
     this.#targetPort = await listen(target);
-    const keys = [randomBytes(32), randomBytes(32)] as const;
+    const keys = [randomBytes(DATA_KEY_BYTES), randomBytes(DATA_KEY_BYTES)] as const;
     // Host: accepted data connection → channel ⇄ target.
     const host = createServer({ allowHalfOpen: true }, (data) => {
       track(data);
@@ -112,6 +112,16 @@ class Bed {
     await Promise.all(this.#servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
   }
 }
+
+test('data-channel keys are AES-128 keys: any other length is refused', () => {
+  for (const n of [0, 15, 17, 32]) {
+    assert.throws(() => new RecordSealer(randomBytes(n)), { code: 'INTERNAL' });
+    assert.throws(() => new RecordOpener(randomBytes(n)), { code: 'INTERNAL' });
+  }
+  const key = randomBytes(DATA_KEY_BYTES);
+  const [record] = new RecordSealer(key).seal(Buffer.from('x'));
+  assert.deepEqual(new RecordOpener(key).push(record!)[0]?.plaintext, Buffer.from('x'));
+});
 
 describe('tunnel data path: channel ⇄ socket pumps', () => {
   const bed = new Bed();

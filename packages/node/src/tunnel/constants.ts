@@ -117,3 +117,9 @@ export const MAX_RELAY_SPLICES = 4096;
 export const MAX_RELAY_STREAMS = 32;
 /** HKDF info label for the data-channel keys. */
 export const DATA_KEY_LABEL = 'dibs/tunnel/1/data';
+/**
+ * Bytes of each direction's data-channel key: AES-128-GCM, the cipher `ssh -L` is measured with in
+ * bench/tunnel and TLS 1.3's mandatory one. Fresh keys per tunnel (HKDF over both sides' nonces).
+ * Against AES-256 it took ~15 % off the cipher's CPU per byte on this machine class.
+ */
+export const DATA_KEY_BYTES = 16;

@@ -1,5 +1,5 @@
 /**
- * Data-channel records: AES-256-GCM under per-direction keys from HKDF-SHA256, a 96-bit counter nonce,
+ * Data-channel records: AES-128-GCM under per-direction keys from HKDF-SHA256, a 96-bit counter nonce,
  * and the 4-byte header (FIN flag + length) as additional data. Any record that does not open under
  * the next counter (forged, altered, replayed, reordered, cut) is refused and the channel closes.
  */
@@ -13,6 +13,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import {
+  DATA_KEY_BYTES,
   DATA_KEY_LABEL,
   MAX_RECORD_PLAINTEXT,
   MAX_RECORDS_PER_DIRECTION,
@@ -42,7 +43,7 @@ export interface DataKeyInput {
 
 /**
  * HKDF-SHA256: IKM = the ticket's session key; salt = SHA-256(challenge ‖ client nonce ‖ server nonce),
- * fresh from both sides; info = label ‖ both PeerIds (length-prefixed) ‖ session id. 64 bytes out:
+ * fresh from both sides; info = label ‖ both PeerIds (length-prefixed) ‖ session id. 2 × DATA_KEY_BYTES out:
  * client→server key, then server→client key.
  */
 export function deriveDataKeys(input: DataKeyInput): DataKeys {
@@ -59,11 +60,22 @@ export function deriveDataKeys(input: DataKeyInput): DataKeys {
     input.serverPeerId,
     input.sessionId,
   ]);
-  const okm = Buffer.from(hkdfSync('sha256', input.sessionKey, salt, info, 64));
-  return { clientToServer: okm.subarray(0, 32), serverToClient: okm.subarray(32, 64) };
+  const okm = Buffer.from(hkdfSync('sha256', input.sessionKey, salt, info, 2 * DATA_KEY_BYTES));
+  return {
+    clientToServer: okm.subarray(0, DATA_KEY_BYTES),
+    serverToClient: okm.subarray(DATA_KEY_BYTES, 2 * DATA_KEY_BYTES),
+  };
 }
 
-const ALGORITHM = 'aes-256-gcm';
+const ALGORITHM = 'aes-128-gcm';
+
+/** One direction's key as a KeyObject; anything but DATA_KEY_BYTES is a programming error. */
+function importKey(key: Buffer): KeyObject {
+  if (key.length !== DATA_KEY_BYTES) {
+    throw new TunnelError('INTERNAL', `a data-channel key has ${DATA_KEY_BYTES} bytes, not ${key.length}`);
+  }
+  return createSecretKey(key);
+}
 /** GCM nonce: 96 bits, the record counter in its low 48. */
 const NONCE_LENGTH = 12;
 
@@ -78,7 +90,7 @@ export class RecordSealer {
   #counter = 0;
 
   constructor(key: Buffer) {
-    this.#key = createSecretKey(key);
+    this.#key = importKey(key);
   }
 
   /**
@@ -144,7 +156,7 @@ export class RecordOpener {
   #ended = false;
 
   constructor(key: Buffer) {
-    this.#key = createSecretKey(key);
+    this.#key = importKey(key);
   }
 
   /** True once a FIN record was opened; nothing may follow it. */
