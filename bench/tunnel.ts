@@ -76,10 +76,10 @@ async function throughput(open: () => Promise<Duplex>): Promise<number> {
 }
 
 /** 1-byte ping-pong against the echo target; µs per round trip. */
-async function rtt(s: Duplex): Promise<number[]> {
+async function rtt(s: Duplex, rounds: number): Promise<number[]> {
   const out: number[] = [];
   const one = Buffer.of(1);
-  for (let i = 0; i < RTT_ROUNDS; i++) {
+  for (let i = 0; i < rounds; i++) {
     const t0 = process.hrtime.bigint();
     const got = new Promise((r) => s.once('data', r));
     s.write(one);
@@ -355,7 +355,7 @@ async function main(): Promise<void> {
       const fwd = new LocalForward({
         serviceId: 0n,
         serviceName: 'bench',
-        log: silent,
+        log: { ...silent, warn: (msg, fields) => log(`connect listener: ${msg} ${JSON.stringify(fields)}`) },
         open: async () => {
           const tn = await tunnel(node, peer, t, channel);
           if (`${tn.path}/${tn.channel}` !== want) {
@@ -369,50 +369,89 @@ async function main(): Promise<void> {
       stops.push(() => void fwd.close());
       return Number(fwd.view().localAddress.split(':').at(-1));
     };
-    /** Throughput of the app process through `port` (a sink behind it), RUNS times. */
+    // Paths are measured in rounds, one run of every path per round (a warm-up round first, not
+    // counted), so a slow spell of this shared machine hits all paths alike instead of one of them.
+    interface Job {
+      name: string;
+      /** One throughput run in MB/s, or one batch of RTT samples in µs. */
+      run: () => Promise<number | number[]>;
+      cpu: boolean;
+    }
+    const throughputJobs: Job[] = [];
+    const latencyJobs: Job[] = [];
+    const RTT_BATCHES = 4;
+    /** Throughput of the app process through `port` (a sink behind it). */
     const measure = async (name: string, port: () => Promise<number>) => {
       if (!PARTS.has('throughput') && !PARTS.has(name)) return;
       const p = await port();
-      const runs: number[] = [];
-      for (let i = 0; i <= RUNS; i++) {
-        const before = cpuSeconds();
-        const mbps = (await appCall<{ mbps: number }>({ throughput: { port: p, bytes: TOTAL } })).mbps;
-        const after = cpuSeconds();
-        const used = Object.entries(after)
-          .map(([k, v]) => `${k} ${(v - (before[k] ?? 0)).toFixed(2)}`)
-          .join(', ');
-        log(`${name} ${i === 0 ? 'warm-up' : `run ${i}`}: ${mbps.toFixed(0)} MB/s (CPU s: ${used})`);
-        if (i > 0) runs.push(mbps);
-      }
-      figures[`${name}_mb_s`] = Math.round(median(runs));
-    };
-    const record = (name: string, xs: number[]) => {
-      figures[`${name}_rtt_median_us`] = Math.round(median(xs));
-      figures[`${name}_rtt_p99_us`] = Math.round(pct(xs, 0.99));
-      log(
-        `${name} rtt median ${figures[`${name}_rtt_median_us`]} µs p99 ${figures[`${name}_rtt_p99_us`]} µs`,
-      );
+      throughputJobs.push({
+        name,
+        cpu: true,
+        run: async () => (await appCall<{ mbps: number }>({ throughput: { port: p, bytes: TOTAL } })).mbps,
+      });
     };
     /** 1-byte round trips of the app process through `port` (an echo behind it). */
     const latency = async (name: string, port: () => Promise<number>) => {
       if (!PARTS.has('latency')) return;
       const p = await port();
-      record(name, (await appCall<{ us: number[] }>({ rtt: { port: p, rounds: RTT_ROUNDS } })).us);
+      latencyJobs.push({
+        name,
+        cpu: false,
+        run: async () =>
+          (await appCall<{ us: number[] }>({ rtt: { port: p, rounds: RTT_ROUNDS / RTT_BATCHES } })).us,
+      });
     };
     /** The library path: this process writes into the tunnel's Duplex itself (no local TCP hop). */
     const measureInProcess = async (name: string, open: () => Promise<Duplex>) => {
       if (!PARTS.has('throughput') && !PARTS.has(name)) return;
-      const runs: number[] = [];
-      for (let i = 0; i <= RUNS; i++) {
-        const mbps = await throughput(open);
-        log(`${name} ${i === 0 ? 'warm-up' : `run ${i}`}: ${mbps.toFixed(0)} MB/s`);
-        if (i > 0) runs.push(mbps);
-      }
-      figures[`${name}_mb_s`] = Math.round(median(runs));
+      throughputJobs.push({ name, cpu: false, run: () => throughput(open) });
     };
     const latencyInProcess = async (name: string, open: () => Promise<Duplex>) => {
       if (!PARTS.has('latency')) return;
-      record(name, await rtt(await open()));
+      latencyJobs.push({ name, cpu: false, run: async () => rtt(await open(), RTT_ROUNDS / RTT_BATCHES) });
+    };
+    /** Runs the planned jobs in rounds and forgets them (each group of paths is measured apart). */
+    const runRounds = async () => {
+      const mbps = new Map<string, number[]>();
+      for (let round = 0; round <= RUNS; round++) {
+        for (const job of throughputJobs) {
+          try {
+            const before = cpuSeconds();
+            const value = (await job.run()) as number;
+            const after = cpuSeconds();
+            const used = Object.entries(after)
+              .map(([k, v]) => `${k} ${(v - (before[k] ?? 0)).toFixed(2)}`)
+              .join(', ');
+            log(
+              `${job.name} ${round === 0 ? 'warm-up' : `run ${round}`}: ${value.toFixed(0)} MB/s${job.cpu ? ` (CPU s: ${used})` : ''}`,
+            );
+            if (round > 0) mbps.set(job.name, [...(mbps.get(job.name) ?? []), value]);
+          } catch (err) {
+            log(`${job.name} run ${round} failed: ${(err as Error).message}`);
+          }
+        }
+      }
+      for (const [name, runs] of mbps) figures[`${name}_mb_s`] = Math.round(median(runs));
+      const samples = new Map<string, number[]>();
+      for (let batch = 0; batch < RTT_BATCHES; batch++) {
+        for (const job of latencyJobs) {
+          try {
+            samples.set(job.name, [...(samples.get(job.name) ?? []), ...((await job.run()) as number[])]);
+          } catch (err) {
+            log(`${job.name} rtt batch ${batch} failed: ${(err as Error).message}`);
+          }
+        }
+      }
+      for (const [name, xs] of samples) record(name, xs);
+      throughputJobs.length = 0;
+      latencyJobs.length = 0;
+    };
+    const record = (name: string, xs: number[]) => {
+      figures[`${name}_rtt_median_us`] = Math.round(median(xs));
+      figures[`${name}_rtt_p99_us`] = Math.round(pct(xs, 0.99));
+      log(
+        `${name} rtt median ${figures[`${name}_rtt_median_us`]} µs p99 ${figures[`${name}_rtt_p99_us`]} µs (${xs.length} round trips)`,
+      );
     };
 
     await measure('raw', async () => ready.sinkPort);
@@ -452,6 +491,9 @@ async function main(): Promise<void> {
     await latencyInProcess('dibs_direct_inprocess', () =>
       open(client, direct, echoTicket, 'auto', 'direct/data'),
     );
+    // The direct paths, compared in rounds; the relayed ones (whose circuit-relay fallback is heavy on
+    // this process, which hosts the relay) are measured after them, in rounds of their own.
+    await runRounds();
     if (PARTS.has('relayed'))
       try {
         // The relayed host's reservation may still be on its way: retry the circuit dial, bounded.
@@ -488,6 +530,8 @@ async function main(): Promise<void> {
       } catch (err) {
         log(`relayed path failed: ${(err as Error).message}`);
       }
+
+    await runRounds();
 
     // Time to first byte: warm = ticket held; cold = grant on chain + ticket + tunnel.
     const firstByte = async (t: Tunnel) => {

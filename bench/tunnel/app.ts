@@ -17,15 +17,31 @@ function tcp(port: number): Promise<Socket> {
 async function throughput(port: number, bytes: number): Promise<number> {
   const s = await tcp(port);
   const block = Buffer.alloc(1 << 20, 7);
+  let failed: Error | undefined;
   const reply = new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     s.on('data', (c: Buffer) => chunks.push(c));
     s.once('end', () => resolve(Buffer.concat(chunks)));
-    s.once('error', reject);
+    s.once('close', () => reject(failed ?? new Error('the connection closed before the sink answered')));
+    s.on('error', (err) => {
+      failed ??= err;
+    });
   });
+  reply.catch(() => {});
   const t0 = process.hrtime.bigint();
   for (let sent = 0; sent < bytes; sent += block.length) {
-    if (!s.write(block)) await new Promise((r) => s.once('drain', r));
+    if (failed || s.destroyed) throw failed ?? new Error('the connection closed mid-transfer');
+    if (!s.write(block)) {
+      await new Promise<void>((r) => {
+        const done = () => {
+          s.off('drain', done);
+          s.off('close', done);
+          r();
+        };
+        s.once('drain', done);
+        s.once('close', done);
+      });
+    }
   }
   s.end();
   const got = (await reply).readBigUInt64BE(0);
@@ -39,9 +55,15 @@ async function rtt(port: number, rounds: number): Promise<number[]> {
   const s = await tcp(port);
   const out: number[] = [];
   const one = Buffer.of(1);
+  let fail: ((err: Error) => void) | undefined;
+  s.on('error', () => {});
+  s.once('close', () => fail?.(new Error('the echo connection closed')));
   for (let i = 0; i < rounds; i++) {
     const t0 = process.hrtime.bigint();
-    const got = new Promise((r) => s.once('data', r));
+    const got = new Promise((resolve, reject) => {
+      fail = reject;
+      s.once('data', resolve);
+    });
     s.write(one);
     await got;
     out.push(Number(process.hrtime.bigint() - t0) / 1e3);
