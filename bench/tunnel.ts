@@ -341,6 +341,21 @@ async function main(): Promise<void> {
       }
       return out;
     };
+    /** A tunnel that took the path wanted (`direct/data`, `relayed/stream`, …), else an error. */
+    const pathTunnel = async (
+      node: NetworkRuntime,
+      peer: typeof direct,
+      t: typeof sinkTicket,
+      channel: 'auto' | 'stream',
+      want: string,
+    ) => {
+      const tn = await tunnel(node, peer, t, channel);
+      if (`${tn.path}/${tn.channel}` !== want) {
+        tn.close();
+        throw new Error(`expected ${want}, got ${tn.path}/${tn.channel}`);
+      }
+      return tn;
+    };
     /**
      * A local listener that forwards each connection through a tunnel of its own, exactly as
      * `dibs connect` does (LocalForward); fails the connection if the tunnel took another path.
@@ -356,14 +371,7 @@ async function main(): Promise<void> {
         serviceId: 0n,
         serviceName: 'bench',
         log: { ...silent, warn: (msg, fields) => log(`connect listener: ${msg} ${JSON.stringify(fields)}`) },
-        open: async () => {
-          const tn = await tunnel(node, peer, t, channel);
-          if (`${tn.path}/${tn.channel}` !== want) {
-            tn.close();
-            throw new Error(`expected ${want}, got ${tn.path}/${tn.channel}`);
-          }
-          return tn;
-        },
+        open: () => pathTunnel(node, peer, t, channel, want),
       });
       await fwd.start({ host: '127.0.0.1', port: 0 });
       stops.push(() => void fwd.close());
@@ -468,18 +476,7 @@ async function main(): Promise<void> {
         log(`ssh -L unavailable: ${(err as Error).message}`);
         figures.ssh_mb_s = null;
       }
-    const open = async (
-      node: NetworkRuntime,
-      peer: typeof direct,
-      t: typeof sinkTicket,
-      channel: 'auto' | 'stream',
-      want: string,
-    ) => {
-      const tn = await tunnel(node, peer, t, channel);
-      if (`${tn.path}/${tn.channel}` !== want)
-        throw new Error(`expected ${want}, got ${tn.path}/${tn.channel}`);
-      return tn.socket;
-    };
+    const open = async (...args: Parameters<typeof pathTunnel>) => (await pathTunnel(...args)).socket;
     // `dibs connect`: app → local listener → tunnel → host → service, as ssh -L is measured.
     await measure('dibs_direct', () => forward(client, direct, sinkTicket, 'auto', 'direct/data'));
     await latency('dibs_direct', () => forward(client, direct, echoTicket, 'auto', 'direct/data'));

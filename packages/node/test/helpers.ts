@@ -1,5 +1,6 @@
 /** Test support: a signature-checking network authority, host factories and bounded waits. */
 import { createHash, randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { privateKeyFromRaw } from '@libp2p/crypto/keys';
 import type { PeerId, PrivateKey, Stream } from '@libp2p/interface';
 import type { Multiaddr } from '@multiformats/multiaddr';
@@ -14,6 +15,16 @@ import { createDibsHost, type DibsHost, type DibsHostOptions } from '../src/p2p/
 import type { P2pLogger } from '../src/p2p/log.ts';
 
 /** A fresh random secp256k1 wallet key (32 bytes). */
+/** Everything a readable side delivers until its end (rejects on error). */
+export function readAll(stream: Duplex): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.once('end', () => resolve(Buffer.concat(chunks)));
+    stream.once('error', reject);
+  });
+}
+
 export function walletKey(): Uint8Array {
   for (let i = 0; i < 16; i++) {
     const raw = randomBytes(32);

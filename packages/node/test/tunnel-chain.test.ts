@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Policy } from '@dibs/contracts';
 import type { HeldTicket } from '../src/access/access-client.ts';
@@ -17,7 +16,7 @@ import {
   TUNNEL_PROTOCOL,
 } from '../src/tunnel/index.ts';
 import { type ChainBed, type ChainParty, startChainBed } from './chain-nodes.ts';
-import { memoryLogger, waitFor } from './helpers.ts';
+import { memoryLogger, readAll, waitFor } from './helpers.ts';
 
 /** A TCP server on loopback port 0 that tracks its sockets. */
 async function target(
@@ -32,16 +31,6 @@ async function target(
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, port: (server.address() as { port: number }).port, sockets };
-}
-
-/** Everything a readable side delivers until its end (rejects on error). */
-function readAll(stream: Duplex): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.once('end', () => resolve(Buffer.concat(chunks)));
-    stream.once('error', reject);
-  });
 }
 
 describe('tunnels on a real chain with real service tickets', () => {

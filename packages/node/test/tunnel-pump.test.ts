@@ -12,7 +12,7 @@ import { readInto, userBufferReads } from '../src/tunnel/read-buffer.ts';
 import { RecordOpener, RecordSealer } from '../src/tunnel/record.ts';
 import { SecureChannel } from '../src/tunnel/secure-channel.ts';
 import { splice } from '../src/tunnel/splice.ts';
-import { waitFor } from './helpers.ts';
+import { readAll, waitFor } from './helpers.ts';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -24,16 +24,6 @@ async function listen(server: Server): Promise<number> {
 function dial(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect({ host: '127.0.0.1', port, ...CHANNEL_SOCKET_OPTIONS }, () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
-/** Everything a socket receives until its end. */
-function readAll(s: Socket): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.once('end', () => resolve(Buffer.concat(chunks)));
     s.once('error', reject);
   });
 }

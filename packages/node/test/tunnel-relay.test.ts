@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Policy } from '@dibs/contracts';
 import { multiaddr } from '@multiformats/multiaddr';
@@ -20,16 +19,7 @@ import {
 } from '../src/tunnel/index.ts';
 import { readControl, writeControl } from '../src/tunnel/control.ts';
 import { type ChainBed, type ChainParty, startChainBed } from './chain-nodes.ts';
-import { memoryLogger, waitFor } from './helpers.ts';
-
-function readAll(stream: Duplex): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.once('end', () => resolve(Buffer.concat(chunks)));
-    stream.once('error', reject);
-  });
-}
+import { memoryLogger, readAll, waitFor } from './helpers.ts';
 
 /** Resolves once the peer ended or closed `socket`; true when it sent nothing before that. */
 function closedSilently(socket: Socket): Promise<boolean> {
