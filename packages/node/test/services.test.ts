@@ -275,6 +275,13 @@ describe('services: publish, connect and SOCKS5 between two real nodes on one re
     await assert.rejects(clientNode.services.connect({ serviceId: 9999n }), (e: unknown) => {
       return e instanceof ServiceError && e.code === 'UNKNOWN_SERVICE';
     });
+    // The network's own admission service is joined, not connected to: said so, not "no host".
+    await assert.rejects(
+      clientNode.services.connect({ serviceId: deployment.networkServiceId }),
+      (e: unknown) => {
+        return e instanceof ServiceError && e.code === 'NOT_CONNECTABLE' && /is a network/.test(e.message);
+      },
+    );
     const closed = createServer();
     closed.listen(0, '127.0.0.1');
     await once(closed, 'listening');

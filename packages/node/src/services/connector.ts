@@ -3,7 +3,7 @@
  * Registry entry) → a connection (direct, else through an admitted relay) → a held ticket (requesting
  * a grant on chain when none is valid) → a tunnel. Transient failures are retried with bounded backoff.
  */
-import type { RegistryWriter, ServiceRecord } from '@dibs/chain';
+import { NETWORK_SERVICE_TYPE, type RegistryWriter, type ServiceRecord } from '@dibs/chain';
 import { addressFromPeerId } from '@dibs/core';
 import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -66,6 +66,13 @@ export class ServiceConnector {
         'SERVICE_RETIRED',
         `service ${serviceId} (${s.name}) is retired`,
         'ask its owner for another one',
+      );
+    }
+    if (s.serviceType === NETWORK_SERVICE_TYPE) {
+      throw new ServiceError(
+        'NOT_CONNECTABLE',
+        `service ${serviceId} (${s.name}) is a network: nodes join it (\`dibs up\`), there is no target to connect to`,
+        'connect to a tcp, http or vpn service; `dibs service list` shows them',
       );
     }
     if (s.host === zeroAddress) {
