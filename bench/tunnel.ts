@@ -199,6 +199,27 @@ async function main(): Promise<void> {
   const bed = await startChainBed('dibs-bench-tunnel-chain-');
   const children: ChildProcess[] = [];
   const stops: Array<() => void> = [];
+  /** A child process of the bench: stopped at the end; a message to one that died is logged, not fatal. */
+  const track = (child: ChildProcess) => {
+    children.push(child);
+    child.on('error', (err) => log(`child process ${child.pid}: ${err.message}`));
+  };
+  let cleaned = false;
+  const cleanUp = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    for (const s of stops) s();
+    for (const c of children) c.kill();
+    try {
+      await bed.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  // Interrupted (Ctrl-C, a kill), the bench still stops sshd, ssh, its child processes and anvil.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
+  }
   try {
     // The bench starts the relay's rendezvous itself (below), with a silent logger.
     const relay = await bed.startNode(bed.operator, { tunnelRelay: false });
@@ -225,7 +246,7 @@ async function main(): Promise<void> {
           ...(process.env.BENCH_TUNNEL_HOST_ARGS ?? '').split(' ').filter(Boolean),
         ],
       });
-      children.push(child);
+      track(child);
       const replies: Array<Record<string, unknown>> = [];
       child.on('message', (m: Record<string, unknown>) => replies.push(m));
       const next = async (key: string) => {
@@ -312,7 +333,7 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       execArgv: [],
     });
-    children.push(app);
+    track(app);
     await new Promise((r) => app.once('message', r));
     const appCall = <T>(msg: object): Promise<T> =>
       new Promise((resolve, reject) => {
@@ -360,18 +381,12 @@ async function main(): Promise<void> {
      * A local listener that forwards each connection through a tunnel of its own, exactly as
      * `dibs connect` does (LocalForward); fails the connection if the tunnel took another path.
      */
-    const forward = async (
-      node: NetworkRuntime,
-      peer: typeof direct,
-      t: typeof sinkTicket,
-      channel: 'auto' | 'stream',
-      want: string,
-    ) => {
+    const forward = async (...path: Parameters<typeof pathTunnel>) => {
       const fwd = new LocalForward({
         serviceId: 0n,
         serviceName: 'bench',
         log: { ...silent, warn: (msg, fields) => log(`connect listener: ${msg} ${JSON.stringify(fields)}`) },
-        open: () => pathTunnel(node, peer, t, channel, want),
+        open: () => pathTunnel(...path),
       });
       await fwd.start({ host: '127.0.0.1', port: 0 });
       stops.push(() => void fwd.close());
@@ -634,10 +649,7 @@ async function main(): Promise<void> {
       process.env.BENCH_TUNNEL_EXTERNAL_IN_GLOBAL_LIMIT !== '0' ? 1 : 0;
     process.stdout.write(`${JSON.stringify({ bench: 'tunnel', figures, goals })}\n`);
   } finally {
-    for (const s of stops) s();
-    for (const c of children) c.kill();
-    await bed.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await cleanUp();
   }
 }
 
