@@ -9,8 +9,10 @@ import {
   deriveDataKeys,
   encodeTunnelMessage,
   isAllowed,
+  COMPACT_RECORD_BYTES,
   MAX_CONTROL_MESSAGE_BYTES,
   MAX_RECORD_PLAINTEXT,
+  RECORD_COMPACT,
   RecordOpener,
   RecordSealer,
   TunnelError,
@@ -221,21 +223,33 @@ describe('data-channel records', () => {
     const sealer = new RecordSealer(k.serverToClient);
     const a = wire([sealer.seal(Buffer.from('first record'))]);
     const b = wire([sealer.seal(Buffer.from('second record'))]);
-    for (let i = 0; i < a.length; i++) {
-      const bad = Buffer.from(a);
-      bad[i]! ^= 0x01;
-      let delivered: unknown[] = [];
-      try {
-        // A longer length waits for bytes that never come (a cut, seen when the socket ends); nothing is delivered.
-        delivered = new RecordOpener(k.serverToClient).push(bad);
-      } catch (err) {
-        assert.ok(
-          err instanceof TunnelError && ['RECORD_REJECTED', 'TOO_LARGE'].includes(err.code),
-          `flip at ${i}`,
-        );
+    // Both ciphers: a compact record (ChaCha20-Poly1305) and a bulk one (AES-GCM), every bit of each,
+    // the header's FIN and compact flags included.
+    const bulkSealer = new RecordSealer(k.serverToClient);
+    const bulk = wire([bulkSealer.seal(Buffer.alloc(COMPACT_RECORD_BYTES + 1, 7))]);
+    assert.equal(a.readUInt32BE(0) & RECORD_COMPACT, RECORD_COMPACT, 'a small record is compact');
+    assert.equal(bulk.readUInt32BE(0) & RECORD_COMPACT, 0, 'a bigger one is not');
+    for (const record of [a, bulk]) {
+      for (let bit = 0; bit < record.length * 8; bit++) {
+        const bad = Buffer.from(record);
+        bad[bit >> 3]! ^= 1 << (bit & 7);
+        let delivered: unknown[] = [];
+        try {
+          // A longer length waits for bytes that never come (a cut, seen when the socket ends); nothing is delivered.
+          delivered = new RecordOpener(k.serverToClient).push(bad);
+        } catch (err) {
+          assert.ok(
+            err instanceof TunnelError && ['RECORD_REJECTED', 'TOO_LARGE'].includes(err.code),
+            `flip of bit ${bit}`,
+          );
+        }
+        assert.deepEqual(delivered, [], `flip of bit ${bit} delivered nothing`);
       }
-      assert.deepEqual(delivered, [], `flip at byte ${i} delivered nothing`);
     }
+    // A compact record may not announce more than COMPACT_RECORD_BYTES (bounds the gathering).
+    const bigCompact = Buffer.alloc(4);
+    bigCompact.writeUInt32BE(RECORD_COMPACT + COMPACT_RECORD_BYTES + 1);
+    assert.throws(() => new RecordOpener(k.serverToClient).push(bigCompact), { code: 'TOO_LARGE' });
     const replay = new RecordOpener(k.serverToClient);
     replay.push(a);
     assert.throws(() => replay.push(a), { code: 'RECORD_REJECTED' });
@@ -259,11 +273,30 @@ describe('data-channel records, streamed opening', () => {
   test('byte-by-byte and whole-stream feeding deliver the same bytes; small and big records alike', () => {
     const k = keys();
     const next = rng(11);
-    const sizes = [0, 1, 2, 15, 16, 17, 4096, 16 * 1024, 16 * 1024 + 1, 100_000, MAX_RECORD_PLAINTEXT];
+    const sizes = [
+      0,
+      1,
+      2,
+      15,
+      16,
+      17,
+      COMPACT_RECORD_BYTES - 1,
+      COMPACT_RECORD_BYTES,
+      COMPACT_RECORD_BYTES + 1,
+      4096,
+      16 * 1024,
+      16 * 1024 + 1,
+      100_000,
+      MAX_RECORD_PLAINTEXT,
+    ];
     const payloads = sizes.map((n) => Buffer.from(bytes(next, n)));
     const sealer = new RecordSealer(k.clientToServer);
     const records = payloads.map((p) => sealer.seal(p));
-    // Small records go out as one buffer, big ones as header, body and tag.
+    // Small records go out as one buffer, big ones as header, body and tag; up to
+    // COMPACT_RECORD_BYTES they are compact (ChaCha20-Poly1305).
+    const compact = (n: number) => (records[sizes.indexOf(n)]![0]!.readUInt32BE(0) & RECORD_COMPACT) !== 0;
+    assert.ok(compact(1) && compact(COMPACT_RECORD_BYTES));
+    assert.ok(!compact(COMPACT_RECORD_BYTES + 1) && !compact(16 * 1024));
     assert.equal(records[sizes.indexOf(16 * 1024)]!.length, 1);
     assert.equal(records[sizes.indexOf(16 * 1024 + 1)]!.length, 3);
     const stream = wire([...records, sealer.seal(new Uint8Array(0), true)]);

@@ -103,8 +103,8 @@ class Bed {
   }
 }
 
-test('data-channel keys are AES-128 keys: any other length is refused', () => {
-  for (const n of [0, 15, 17, 32]) {
+test('data-channel keys are an AES-128 key and a ChaCha20 key: any other length is refused', () => {
+  for (const n of [0, 16, 32, DATA_KEY_BYTES - 1, DATA_KEY_BYTES + 1]) {
     assert.throws(() => new RecordSealer(randomBytes(n)), { code: 'INTERNAL' });
     assert.throws(() => new RecordOpener(randomBytes(n)), { code: 'INTERNAL' });
   }

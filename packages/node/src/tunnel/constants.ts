@@ -87,12 +87,24 @@ export const CHANNEL_SOCKET_OPTIONS = {
  * one syscall returns. One per process, not per tunnel.
  */
 export const READ_BUFFER_BYTES = 1024 * 1024;
-/** Record header: u32 big-endian, top bit = FIN, the rest = plaintext length. */
+/** Record header: u32 big-endian: bit 31 = FIN, bit 30 = compact, the rest = plaintext length. */
 export const RECORD_HEADER_BYTES = 4;
-/** AES-GCM tag length. */
+/** Tag length of both record ciphers. */
 export const RECORD_TAG_BYTES = 16;
 /** FIN flag in the record header. */
 export const RECORD_FIN = 0x8000_0000;
+/** Compact flag in the record header: the record is sealed with ChaCha20-Poly1305, not AES-GCM. */
+export const RECORD_COMPACT = 0x4000_0000;
+/** The plaintext length bits of the record header. */
+export const RECORD_LENGTH_MASK = 0x3fff_ffff;
+/**
+ * Records of up to this many plaintext bytes are compact: sealed by the JS ChaCha20-Poly1305
+ * (chacha20-poly1305.ts), which allocates nothing per record, instead of an AES-GCM cipher object
+ * from node:crypto, whose creation dominates the cost of a small record. Interactive messages (a
+ * keystroke, a ping, a small request) take this path; bulk data does not. Where the two cost the same
+ * on this machine class: see docs/tunnel.md. A compact record that announces more is refused.
+ */
+export const COMPACT_RECORD_BYTES = 512;
 /** Records per direction before the channel refuses to go on (nonce space stays far from wrap). */
 export const MAX_RECORDS_PER_DIRECTION = 2 ** 48;
 /** The libp2p protocol a host opens on its relay to get a rendezvous pairing for a relayed data channel. */
@@ -115,11 +127,18 @@ export const MAX_RELAY_PAIRS = 1024;
 export const MAX_RELAY_SPLICES = 4096;
 /** Inbound pairing streams on one connection at once. */
 export const MAX_RELAY_STREAMS = 32;
-/** HKDF info label for the data-channel keys. */
-export const DATA_KEY_LABEL = 'dibs/tunnel/1/data';
+/** HKDF info label for the data-channel keys (names the record ciphers: a change of suite changes it). */
+export const DATA_KEY_LABEL = 'dibs/tunnel/1/data/aes128gcm+chacha20poly1305';
 /**
- * Bytes of each direction's data-channel key: AES-128-GCM, the cipher `ssh -L` is measured with in
- * bench/tunnel and TLS 1.3's mandatory one. Fresh keys per tunnel (HKDF over both sides' nonces).
- * Against AES-256 it took ~15 % off the cipher's CPU per byte on this machine class.
+ * Bytes of the AES-128-GCM key (bulk records): the cipher `ssh -L` is measured with in bench/tunnel
+ * and TLS 1.3's mandatory one. Against AES-256 it took ~15 % off the cipher's CPU per byte on this
+ * machine class.
  */
-export const DATA_KEY_BYTES = 16;
+export const GCM_KEY_BYTES = 16;
+/** Bytes of the ChaCha20-Poly1305 key (compact records). */
+export const CHACHA_KEY_BYTES = 32;
+/**
+ * Bytes of each direction's data-channel key material: the AES-128-GCM key, then the ChaCha20-Poly1305
+ * key. Fresh per tunnel (HKDF over both sides' nonces); the two ciphers never share a key.
+ */
+export const DATA_KEY_BYTES = GCM_KEY_BYTES + CHACHA_KEY_BYTES;
