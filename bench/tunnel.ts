@@ -21,7 +21,6 @@ import { setFlagsFromString } from 'node:v8';
 import { Policy } from '@dibs/contracts';
 import type { NetworkRuntime } from '../packages/node/src/daemon/network.ts';
 import { DIBS_V8_OPTIONS } from '../packages/cli/src/node-options.ts';
-import { LocalForward } from '../packages/node/src/services/forward.ts';
 import { openTunnel, type Tunnel, TunnelRelay } from '../packages/node/src/tunnel/index.ts';
 import { type ChainParty, startChainBed } from '../packages/node/test/chain-nodes.ts';
 
@@ -37,6 +36,11 @@ const TOTAL = 512 * 1024 * 1024;
 /** Measured runs per path, after one warm-up run that is not counted (the same for every path). */
 const RUNS = 3;
 const RTT_ROUNDS = 2000;
+/**
+ * Round trips per path before the counted ones, not counted: a node's JIT optimizes the data path
+ * only after some thousands of records, and a long-running node runs it optimized (ssh has no JIT).
+ */
+const RTT_WARM_UP_ROUNDS = 2000;
 const CONCURRENT = 1000;
 const log = (msg: string) => process.stderr.write(`[bench:tunnel] ${msg}\n`);
 /**
@@ -233,13 +237,17 @@ async function main(): Promise<void> {
       .multiaddrs()
       .find((a) => a.toString().includes('/tcp/'))!
       .toString();
-    /** A service-host node in its own process with its sink and echo targets, and two services on it. */
-    const startHost = async (name: string, listen: string[]) => {
+    /**
+     * A DIBS node in a process of its own (`script`: tunnel/host.ts or tunnel/connect.ts) for a new
+     * party, run with the V8 settings of a real `dibs` process; `next(key)` takes its next answer.
+     */
+    const startNodeProcess = async (script: string, name: string, listen: string[]) => {
       const party = await bed.party(name);
-      // The node runs with the V8 settings of a real `dibs` process.
-      const child = fork(new URL('./tunnel/host.ts', import.meta.url), [], {
+      const child = fork(new URL(script, import.meta.url), [], {
         stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-        // BENCH_TUNNEL_HOST_ARGS adds node options for the host processes (e.g. --cpu-prof).
+        // Tickets (with bigints) cross to the connect processes.
+        serialization: 'advanced',
+        // BENCH_TUNNEL_HOST_ARGS adds node options for the node processes (e.g. --cpu-prof).
         execArgv: [
           '--expose-gc',
           ...DIBS_V8_OPTIONS,
@@ -251,11 +259,15 @@ async function main(): Promise<void> {
       child.on('message', (m: Record<string, unknown>) => replies.push(m));
       const next = async (key: string) => {
         for (let i = 0; i < 1200; i++) {
-          const idx = replies.findIndex((m) => key in m);
-          if (idx >= 0) return replies.splice(idx, 1)[0]![key] as never;
+          const idx = replies.findIndex((m) => key in m || 'error' in m);
+          if (idx >= 0) {
+            const m = replies.splice(idx, 1)[0]!;
+            if (!(key in m)) throw new Error(`${name}: ${String(m.error)}`);
+            return m[key] as never;
+          }
           await new Promise((r) => setTimeout(r, 50));
         }
-        throw new Error(`host process ${name} did not answer ${key}`);
+        throw new Error(`node process ${name} did not answer ${key}`);
       };
       const deployment = Object.fromEntries(
         Object.entries(bed.deployment).map(([k, v]) => [k, typeof v === 'bigint' ? `${v}n` : v]),
@@ -269,6 +281,11 @@ async function main(): Promise<void> {
           listen,
         },
       });
+      return { party, child, next };
+    };
+    /** A service-host node in its own process with its sink and echo targets, and two services on it. */
+    const startHost = async (name: string, listen: string[]) => {
+      const { party, child, next } = await startNodeProcess('./tunnel/host.ts', name, listen);
       const ready = (await next('ready')) as {
         peerId: string;
         multiaddrs: string[];
@@ -319,8 +336,6 @@ async function main(): Promise<void> {
     };
     const sinkTicket = await ticketOf(clientParty, sinkService);
     const echoTicket = await ticketOf(clientParty, echoService);
-    const relayedSink = await ticketOf(relayedParty, relayedHost.sink);
-    const relayedEcho = await ticketOf(relayedParty, relayedHost.echo);
     const tunnel = (
       node: NetworkRuntime,
       peer: typeof direct,
@@ -342,11 +357,11 @@ async function main(): Promise<void> {
         );
         app.send(msg);
       });
-    const silent = { debug() {}, info() {}, warn() {}, error() {} };
     /** CPU seconds used so far by each process of the path (Linux /proc), for the progress lines. */
     const cpuSeconds = (): Record<string, number> => {
       const pids: Record<string, number | undefined> = {
         bench: process.pid,
+        connect: connectDirect.child.pid,
         host: child.pid,
         app: app.pid,
         services: ready.targetsPid,
@@ -378,26 +393,34 @@ async function main(): Promise<void> {
       return tn;
     };
     /**
-     * A local listener that forwards each connection through a tunnel of its own, exactly as
-     * `dibs connect` does (LocalForward); fails the connection if the tunnel took another path.
+     * `dibs connect`: a client node in a process of its own (tunnel/connect.ts) whose local listener
+     * forwards each connection through a tunnel of its own (LocalForward), as the real command does;
+     * a connection fails if its tunnel took another path than `want`.
      */
-    const forward = async (...path: Parameters<typeof pathTunnel>) => {
-      const fwd = new LocalForward({
-        serviceId: 0n,
-        serviceName: 'bench',
-        log: { ...silent, warn: (msg, fields) => log(`connect listener: ${msg} ${JSON.stringify(fields)}`) },
-        open: () => pathTunnel(...path),
-      });
-      await fwd.start({ host: '127.0.0.1', port: 0 });
-      stops.push(() => void fwd.close());
-      return Number(fwd.view().localAddress.split(':').at(-1));
+    const startConnect = async (name: string) => {
+      const proc = await startNodeProcess('./tunnel/connect.ts', name, ['/ip4/127.0.0.1/tcp/0']);
+      await proc.next('ready');
+      return {
+        ...proc,
+        forward: async (
+          peer: typeof direct,
+          service: bigint,
+          channel: 'auto' | 'stream',
+          want: string,
+        ): Promise<number> => {
+          const ticket = await ticketOf(proc.party, service);
+          proc.child.send({ forward: { peer: peer.toString(), ticket, channel, want } });
+          return proc.next('forwarding');
+        },
+      };
     };
+    const connectDirect = await startConnect('connect');
     // Paths are measured in rounds, one run of every path per round (a warm-up round first, not
     // counted), so a slow spell of this shared machine hits all paths alike instead of one of them.
     interface Job {
       name: string;
-      /** One throughput run in MB/s, or one batch of RTT samples in µs. */
-      run: () => Promise<number | number[]>;
+      /** One throughput run in MB/s, or one batch of `rounds` RTT samples in µs. */
+      run: (rounds?: number) => Promise<number | number[]>;
       cpu: boolean;
     }
     const throughputJobs: Job[] = [];
@@ -420,8 +443,8 @@ async function main(): Promise<void> {
       latencyJobs.push({
         name,
         cpu: false,
-        run: async () =>
-          (await appCall<{ us: number[] }>({ rtt: { port: p, rounds: RTT_ROUNDS / RTT_BATCHES } })).us,
+        run: async (rounds = RTT_ROUNDS) =>
+          (await appCall<{ us: number[] }>({ rtt: { port: p, rounds } })).us,
       });
     };
     /** The library path: this process writes into the tunnel's Duplex itself (no local TCP hop). */
@@ -431,7 +454,7 @@ async function main(): Promise<void> {
     };
     const latencyInProcess = async (name: string, open: () => Promise<Duplex>) => {
       if (!PARTS.has('latency')) return;
-      latencyJobs.push({ name, cpu: false, run: async () => rtt(await open(), RTT_ROUNDS / RTT_BATCHES) });
+      latencyJobs.push({ name, cpu: false, run: async (rounds) => rtt(await open(), rounds ?? RTT_ROUNDS) });
     };
     /** Runs the planned jobs in rounds and forgets them (each group of paths is measured apart). */
     const runRounds = async () => {
@@ -456,10 +479,14 @@ async function main(): Promise<void> {
       }
       for (const [name, runs] of mbps) figures[`${name}_mb_s`] = Math.round(median(runs));
       const samples = new Map<string, number[]>();
-      for (let batch = 0; batch < RTT_BATCHES; batch++) {
+      // Batch 0 is the warm-up, not counted.
+      for (let batch = 0; batch <= RTT_BATCHES; batch++) {
         for (const job of latencyJobs) {
           try {
-            samples.set(job.name, [...(samples.get(job.name) ?? []), ...((await job.run()) as number[])]);
+            const xs = (await job.run(
+              batch === 0 ? RTT_WARM_UP_ROUNDS : RTT_ROUNDS / RTT_BATCHES,
+            )) as number[];
+            if (batch > 0) samples.set(job.name, [...(samples.get(job.name) ?? []), ...xs]);
           } catch (err) {
             log(`${job.name} rtt batch ${batch} failed: ${(err as Error).message}`);
           }
@@ -493,9 +520,11 @@ async function main(): Promise<void> {
       }
     const open = async (...args: Parameters<typeof pathTunnel>) => (await pathTunnel(...args)).socket;
     // `dibs connect`: app → local listener → tunnel → host → service, as ssh -L is measured.
-    await measure('dibs_direct', () => forward(client, direct, sinkTicket, 'auto', 'direct/data'));
-    await latency('dibs_direct', () => forward(client, direct, echoTicket, 'auto', 'direct/data'));
-    await measure('dibs_direct_stream', () => forward(client, direct, sinkTicket, 'stream', 'direct/stream'));
+    await measure('dibs_direct', () => connectDirect.forward(direct, sinkService, 'auto', 'direct/data'));
+    await latency('dibs_direct', () => connectDirect.forward(direct, echoService, 'auto', 'direct/data'));
+    await measure('dibs_direct_stream', () =>
+      connectDirect.forward(direct, sinkService, 'stream', 'direct/stream'),
+    );
     // The library: an application holding the tunnel's Duplex in its own process.
     await measureInProcess('dibs_direct_inprocess', () =>
       open(client, direct, sinkTicket, 'auto', 'direct/data'),
@@ -525,19 +554,20 @@ async function main(): Promise<void> {
           throw new Error(`relayed client holds a direct connection: ${conns.map((c) => c.remoteAddr)}`);
         }
         log(`relayed client reaches the host only via ${conns.map((c) => c.remoteAddr).join(', ')}`);
+        const connectRelayed = await startConnect('connect-relayed');
         // The data channel met at the relay's rendezvous port: sealed records, spliced TCP at the relay.
         await measure('dibs_relayed_data', () =>
-          forward(relayedClient, circuit, relayedSink, 'auto', 'relayed/data'),
+          connectRelayed.forward(circuit, relayedHost.sink, 'auto', 'relayed/data'),
         );
         await latency('dibs_relayed_data', () =>
-          forward(relayedClient, circuit, relayedEcho, 'auto', 'relayed/data'),
+          connectRelayed.forward(circuit, relayedHost.echo, 'auto', 'relayed/data'),
         );
         // The libp2p stream through circuit-relay-v2: what a NATed pair gets without a rendezvous.
         await measure('dibs_relayed_stream', () =>
-          forward(relayedClient, circuit, relayedSink, 'stream', 'relayed/stream'),
+          connectRelayed.forward(circuit, relayedHost.sink, 'stream', 'relayed/stream'),
         );
         await latency('dibs_relayed_stream', () =>
-          forward(relayedClient, circuit, relayedEcho, 'stream', 'relayed/stream'),
+          connectRelayed.forward(circuit, relayedHost.echo, 'stream', 'relayed/stream'),
         );
       } catch (err) {
         log(`relayed path failed: ${(err as Error).message}`);

@@ -5,43 +5,11 @@
  * {ready: {peerId, multiaddrs, sinkPort, echoPort}}.
  */
 import { fork } from 'node:child_process';
-import { setFlagsFromString } from 'node:v8';
-import { createChainClients, RegistryWriter } from '@dibs/chain';
-import { encryptionKeyFromWallet, peerIdFromWallet, TicketVerifier, Wallet } from '@dibs/core';
-import { openStore } from '@dibs/store';
-import { createLogger } from '../../packages/node/src/daemon/log.ts';
-import { startNetwork } from '../../packages/node/src/daemon/network.ts';
+import { encryptionKeyFromWallet, peerIdFromWallet, TicketVerifier } from '@dibs/core';
 import { type HostedService, TUNNEL_PROTOCOL, TunnelServer } from '../../packages/node/src/tunnel/index.ts';
+import { startBenchNode } from './node.ts';
 
-// A node's buffers live outside the JS heap; by default every ~64 MiB of them forces a full GC of
-// the whole heap, which dominates a data path in a process with a big heap (docs/tunnel.md).
-// `dibs` counts them in V8's global limit (packages/cli/src/v8-flags.ts), so the bench does too;
-// BENCH_TUNNEL_EXTERNAL_IN_GLOBAL_LIMIT=0 measures with V8's default instead.
-if (process.env.BENCH_TUNNEL_EXTERNAL_IN_GLOBAL_LIMIT !== '0') {
-  setFlagsFromString('--external-memory-accounted-in-global-limit');
-}
-
-interface Settings {
-  rpcUrl: string;
-  deployment: Record<string, unknown>;
-  privateKeyHex: `0x${string}`;
-  db: string;
-  listen: string[];
-}
-
-const input = await new Promise<Settings>((resolve) =>
-  process.once('message', (m: { settings: Settings }) => resolve(m.settings)),
-);
-const deployment = Object.fromEntries(
-  Object.entries(input.deployment).map(([k, v]) => [
-    k,
-    typeof v === 'string' && /^\d+n$/.test(v) ? BigInt(v.slice(0, -1)) : v,
-  ]),
-) as never;
-const wallet = Wallet.fromPrivateKey(input.privateKeyHex);
-const clients = await createChainClients({ rpcUrl: input.rpcUrl, account: input.privateKeyHex });
-const registry = new RegistryWriter(clients, deployment);
-const store = openStore(input.db);
+const { node, wallet, deployment } = await startBenchNode();
 // The services run in a process of their own (targets.ts), as a real service would.
 const far = fork(new URL('./targets.ts', import.meta.url), [], {
   stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -51,20 +19,6 @@ const { sinkPort, echoPort } = await new Promise<{ sinkPort: number; echoPort: n
   far.once('message', (m: { sinkPort: number; echoPort: number }) => resolve(m)),
 );
 process.on('exit', () => far.kill());
-const node = await startNetwork({
-  chain: {
-    clients,
-    deployment,
-    registry,
-    supervisor: undefined,
-    deploymentAction: 'configured',
-    stop: async () => {},
-  },
-  store,
-  wallet,
-  log: createLogger({ console: null }),
-  settings: { listen: input.listen },
-});
 const services = new Map<bigint, HostedService>();
 await node.host.libp2p.unhandle(TUNNEL_PROTOCOL);
 const server = await TunnelServer.start({
@@ -72,8 +26,8 @@ const server = await TunnelServer.start({
   verifier: new TicketVerifier({
     encryptionPrivateKey: encryptionKeyFromWallet(wallet).privateKey,
     peerId: peerIdFromWallet(wallet).toMultihash().bytes,
-    chainId: (deployment as { chainId: number }).chainId,
-    contract: (deployment as { accessGrants: string }).accessGrants,
+    chainId: deployment.chainId,
+    contract: deployment.accessGrants,
     cache: node.cache,
   }),
   sessions: node.sessions,
@@ -118,5 +72,3 @@ process.send?.({
     rss: process.memoryUsage().rss,
   },
 });
-// A kill from the bench ends the process through exit, so --cpu-prof and exit hooks still run.
-process.on('SIGTERM', () => process.exit(0));
