@@ -358,16 +358,17 @@ async function main(): Promise<void> {
         app.send(msg);
       });
     /** CPU seconds used so far by each process of the path (Linux /proc), for the progress lines. */
+    /** The processes of the paths measured now (the relayed group swaps in its own). */
+    const cpuPids: Record<string, number | undefined> = {
+      bench: process.pid,
+      connect: undefined,
+      host: child.pid,
+      app: app.pid,
+      services: ready.targetsPid,
+    };
     const cpuSeconds = (): Record<string, number> => {
-      const pids: Record<string, number | undefined> = {
-        bench: process.pid,
-        connect: connectDirect.child.pid,
-        host: child.pid,
-        app: app.pid,
-        services: ready.targetsPid,
-      };
       const out: Record<string, number> = {};
-      for (const [k, pid] of Object.entries(pids)) {
+      for (const [k, pid] of Object.entries(cpuPids)) {
         try {
           const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
           out[k] = (Number(f[11]) + Number(f[12])) / 100;
@@ -415,6 +416,7 @@ async function main(): Promise<void> {
       };
     };
     const connectDirect = await startConnect('connect');
+    cpuPids.connect = connectDirect.child.pid;
     // Paths are measured in rounds, one run of every path per round (a warm-up round first, not
     // counted), so a slow spell of this shared machine hits all paths alike instead of one of them.
     interface Job {
@@ -555,6 +557,10 @@ async function main(): Promise<void> {
         }
         log(`relayed client reaches the host only via ${conns.map((c) => c.remoteAddr).join(', ')}`);
         const connectRelayed = await startConnect('connect-relayed');
+        // The relay's rendezvous runs in this process ("bench").
+        cpuPids.connect = connectRelayed.child.pid;
+        cpuPids.host = relayedHost.child.pid;
+        cpuPids.services = relayedHost.ready.targetsPid;
         // The data channel met at the relay's rendezvous port: sealed records, spliced TCP at the relay.
         await measure('dibs_relayed_data', () =>
           connectRelayed.forward(circuit, relayedHost.sink, 'auto', 'relayed/data'),
