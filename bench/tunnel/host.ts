@@ -7,6 +7,7 @@
 import { fork } from 'node:child_process';
 import { encryptionKeyFromWallet, peerIdFromWallet, TicketVerifier } from '@dibs/core';
 import { type HostedService, TUNNEL_PROTOCOL, TunnelServer } from '../../packages/node/src/tunnel/index.ts';
+import { settledMemory } from './memory.ts';
 import { startBenchNode } from './node.ts';
 
 const { node, wallet, deployment } = await startBenchNode();
@@ -51,10 +52,7 @@ process.on('message', (msg: { serve?: { id: string; port: 'sink' | 'echo' } }) =
     });
     process.send?.({ served: msg.serve.id });
   }
-  if ((msg as { rss?: boolean }).rss) {
-    globalThis.gc?.();
-    process.send?.({ memory: process.memoryUsage() });
-  }
+  if ((msg as { rss?: boolean }).rss) void settledMemory().then((memory) => process.send?.({ memory }));
   if ((msg as { stop?: boolean }).stop) {
     void server
       .stop()
