@@ -74,3 +74,20 @@ export function readInto(socket: Socket, onRead: ReadHandler): boolean {
   socket.resume();
   return true;
 }
+
+/**
+ * For a reader stopped by a full `target` (its read handler returned false): returns `wait()`, which
+ * resumes `source` when `target` next drains; calls before that drain add no second listener.
+ */
+export function resumeOnDrain(source: Socket, target: Socket): () => void {
+  let waiting = false;
+  const onDrain = () => {
+    waiting = false;
+    if (!source.destroyed) source.resume();
+  };
+  return () => {
+    if (waiting) return;
+    waiting = true;
+    target.once('drain', onDrain);
+  };
+}

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { CHANNEL_HIGH_WATER_MARK, MAX_RECORD_PLAINTEXT, SMALL_RECORD_BYTES } from './constants.ts';
 import { TunnelError } from './errors.ts';
-import { readInto } from './read-buffer.ts';
+import { readInto, resumeOnDrain } from './read-buffer.ts';
 import type { RecordOpener, RecordSealer } from './record.ts';
 
 /** Options of {@link SecureChannel}. */
@@ -161,12 +161,7 @@ export class SecureChannel extends Duplex {
    * Backpressure: a full data socket stops reading `source` until the socket drains.
    */
   pumpFrom(source: Socket): void {
-    const socket = this.socket;
-    let waiting = false;
-    const onDrain = () => {
-      waiting = false;
-      if (!source.destroyed) source.resume();
-    };
+    const waitForDrain = resumeOnDrain(source, this.socket);
     readInto(source, (chunk) => {
       if (this.destroyed || this.writableEnded) return false;
       let ok: boolean;
@@ -176,10 +171,7 @@ export class SecureChannel extends Duplex {
         this.destroy(err as Error);
         return false;
       }
-      if (!ok && !waiting) {
-        waiting = true;
-        socket.once('drain', onDrain);
-      }
+      if (!ok) waitForDrain();
       return ok;
     });
     source.once('end', () => {

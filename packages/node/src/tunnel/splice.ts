@@ -2,7 +2,7 @@
 import { writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { readInto } from './read-buffer.ts';
+import { readInto, resumeOnDrain } from './read-buffer.ts';
 import { SecureChannel } from './secure-channel.ts';
 
 /**
@@ -31,11 +31,7 @@ export function pumpSockets(from: Socket, to: Socket): void {
     from.pipe(to);
     return;
   }
-  let waiting = false;
-  const onDrain = () => {
-    waiting = false;
-    if (!from.destroyed) from.resume();
-  };
+  const waitForDrain = resumeOnDrain(from, to);
   readInto(from, (chunk) => {
     if (to.destroyed || to.writableEnded) return false;
     let written = 0;
@@ -52,10 +48,7 @@ export function pumpSockets(from: Socket, to: Socket): void {
     if (written === chunk.length) return true;
     // The chunk is a view of the shared read buffer: what waits must be a copy.
     const ok = to.write(Buffer.from(chunk.subarray(written)));
-    if (!ok && !waiting) {
-      waiting = true;
-      to.once('drain', onDrain);
-    }
+    if (!ok) waitForDrain();
     return ok;
   });
   from.once('end', () => to.end());
