@@ -87,6 +87,18 @@ export const CHANNEL_SOCKET_OPTIONS = {
  * one syscall returns. One per process, not per tunnel.
  */
 export const READ_BUFFER_BYTES = 1024 * 1024;
+/**
+ * Longest busy-polling window after a small data-path read, in µs (busy-poll.ts): long enough to
+ * cover the wait for an answer through a tunnel on loopback or a LAN, short enough that polling
+ * stops soon when none comes. 0 turns polling off.
+ */
+export const BUSY_POLL_WINDOW_US = 200;
+/** Largest window a node may be configured with (10 ms): beyond it polling is only burnt CPU. */
+export const BUSY_POLL_WINDOW_LIMIT_US = 10_000;
+/** Smallest window polling starts with (µs), however close together the reads that start it came. */
+export const BUSY_POLL_START_US = 20;
+/** Only reads up to this size (interactive messages, not bulk data) start or extend a polling window. */
+export const BUSY_POLL_MAX_READ_BYTES = 1024;
 /** Record header: u32 big-endian: bit 31 = FIN, bit 30 = compact, the rest = plaintext length. */
 export const RECORD_HEADER_BYTES = 4;
 /** Tag length of both record ciphers. */

@@ -1,4 +1,5 @@
 /** The tunnel data plane: `/dibs/tunnel/1.0` server and client, data channel, session accounting. */
+export { busyPolling, busyPollWindow, currentBusyPollWindow, setBusyPollWindow } from './busy-poll.ts';
 export { openTunnel, type OpenTunnelOptions, type Tunnel } from './client.ts';
 export * from './constants.ts';
 export {

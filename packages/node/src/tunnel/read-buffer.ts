@@ -15,6 +15,7 @@
  * overwrite bytes someone still holds. A callback must never keep the view it gets.
  */
 import type { Socket } from 'node:net';
+import { noteRead } from './busy-poll.ts';
 import { READ_BUFFER_BYTES } from './constants.ts';
 
 /** Receives each read; returns false to stop reading until `socket.resume()`. */
@@ -65,6 +66,7 @@ export function readInto(socket: Socket, onRead: ReadHandler): boolean {
   const slots = socket as unknown as Record<symbol, unknown>;
   slots[names.buffer] = shared;
   slots[names.callback] = (n: number, buffer: Buffer) => {
+    noteRead(n);
     const more = onRead(buffer.subarray(0, n));
     // Paused like the fallback (the runtime stops reading on false; `resume()` restarts it).
     if (!more && !socket.destroyed) socket.pause();
