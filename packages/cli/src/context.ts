@@ -29,7 +29,8 @@ export interface CommandContext {
 export function commandContext(cmd: Command): CommandContext {
   const globals = cmd.optsWithGlobals<GlobalOptions>();
   const paths = dataPaths(resolveDataDir(globals.dataDir));
-  const overrides: { rpcUrl?: string; chainId?: number } = {};
+  const overrides: { rpcUrl?: string; chainId?: number; busyPollUs?: string } = {};
+  if (globals.busyPollUs !== undefined) overrides.busyPollUs = globals.busyPollUs;
   if (globals.rpcUrl !== undefined) overrides.rpcUrl = globals.rpcUrl;
   if (globals.chainId !== undefined) overrides.chainId = Number(globals.chainId);
   const config = loadConfig(paths.config, overrides);

@@ -19,6 +19,7 @@ export interface GlobalOptions {
   rpcUrl?: string;
   chainId?: string;
   passphraseFile?: string;
+  busyPollUs?: string;
 }
 
 export function buildProgram(): Command {
@@ -31,6 +32,10 @@ export function buildProgram(): Command {
       'use this EVM JSON-RPC endpoint instead of the embedded chain (or DIBS_RPC_URL)',
     )
     .option('--chain-id <id>', 'expected chain id (or DIBS_CHAIN_ID)')
+    .option(
+      '--busy-poll-us <us>',
+      'longest busy-polling window after a small tunnel read, µs; 0 = off (or DIBS_BUSY_POLL_US)',
+    )
     .option(
       '--passphrase-file <file>',
       'read the keystore passphrase from this file (or DIBS_PASSPHRASE_FILE)',

@@ -22,6 +22,7 @@ import {
   readIdentityFile,
   unlockWallet,
 } from '../context.ts';
+import { p2pSettings } from '../config.ts';
 import { CliError } from '../errors.ts';
 import { table } from '../output.ts';
 import { initialize } from './init.ts';
@@ -138,7 +139,7 @@ export async function withLocalNode(
     chain,
     wallet,
     log,
-    p2p: { listen: ctx.config.node.listen, bootstrap: ctx.config.node.bootstrap },
+    p2p: p2pSettings(ctx.config),
   });
   // From here on Ctrl-C stops the node cleanly, also while `fn` still sets up.
   const stop = untilStopSignal();

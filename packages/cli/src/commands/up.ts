@@ -4,6 +4,7 @@ import { type ChainSettings, createLogger, readRuntimeInfo, startDaemon } from '
 import { Command } from 'commander';
 import { type CommandContext, commandContext, unlockWallet } from '../context.ts';
 import { CliError } from '../errors.ts';
+import { p2pSettings } from '../config.ts';
 import { table } from '../output.ts';
 import { initialize } from './init.ts';
 
@@ -110,7 +111,7 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
     wallet,
     log,
     registerIdentity: opts.register,
-    p2p: opts.p2p ? { listen: ctx.config.node.listen, bootstrap: ctx.config.node.bootstrap } : false,
+    p2p: opts.p2p ? p2pSettings(ctx.config) : false,
     api:
       opts.api === false
         ? false

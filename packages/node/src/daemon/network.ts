@@ -14,7 +14,7 @@ import { Liveness, type LivenessOptions } from '../p2p/liveness.ts';
 import { publishNodeRecord } from '../p2p/records.ts';
 import { createTicketAuthority, type TicketAuthority } from '../p2p/ticket-authority.ts';
 import { type RunningServices, startServices } from '../services/runtime.ts';
-import { TunnelRelay } from '../tunnel/index.ts';
+import { setBusyPollWindow, TunnelRelay } from '../tunnel/index.ts';
 import type { ChainRuntime } from './chain-runtime.ts';
 import {
   BOOTSTRAP_TIMEOUT_MS,
@@ -44,6 +44,8 @@ export interface P2pSettings {
   liveness?: LivenessOptions;
   /** Blocks the chain mirror stays behind the head. */
   confirmations?: number;
+  /** Longest busy-polling window after a small tunnel read, µs (0 = off); default BUSY_POLL_WINDOW_US. */
+  busyPollUs?: number;
 }
 
 /** One neighbour in the status. */
@@ -109,6 +111,13 @@ export async function startNetwork(params: {
       `node roles ${roles} has unknown bits`,
       'use 1 bootstrap, 2 relay, 4 service host',
     );
+  }
+  if (settings.busyPollUs !== undefined) {
+    try {
+      setBusyPollWindow(settings.busyPollUs);
+    } catch (err) {
+      throw new DaemonError('BAD_P2P_CONFIG', (err as Error).message, 'set node.busyPollUs to 0 … 10000');
+    }
   }
   const cleanups: Array<() => Promise<void> | void> = [];
   const cleanup = async () => {
