@@ -21,6 +21,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Policy } from '@dibs/contracts';
 import type { NetworkRuntime } from '../packages/node/src/daemon/network.ts';
 import { DIBS_V8_OPTIONS } from '../packages/cli/src/node-options.ts';
+import { BUSY_POLL_WINDOW_US } from '../packages/node/src/tunnel/constants.ts';
 import { openTunnel, type Tunnel, TunnelRelay } from '../packages/node/src/tunnel/index.ts';
 import { settledMemory } from './tunnel/memory.ts';
 import { type ChainParty, startChainBed } from '../packages/node/test/chain-nodes.ts';
@@ -54,6 +55,16 @@ const PARTS = new Set(
     .map((p) => p.trim()),
 );
 
+/** CPU seconds the whole machine spent busy so far (user, system, interrupts); NaN off Linux. */
+function machineBusySeconds(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    const [, user, nice, system, , , irq, softirq] = line.trim().split(/\s+/).map(Number);
+    return (user! + nice! + system! + irq! + softirq!) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
@@ -440,15 +451,26 @@ async function main(): Promise<void> {
       });
     };
     /** 1-byte round trips of the app process through `port` (an echo behind it). */
-    const latency = async (name: string, port: () => Promise<number>) => {
+    const latency = async (
+      name: string,
+      port: () => Promise<number>,
+      around: (run: () => Promise<number[]>) => Promise<number[]> = (run) => run(),
+    ) => {
       if (!PARTS.has('latency')) return;
       const p = await port();
       latencyJobs.push({
         name,
         cpu: false,
         run: async (rounds = RTT_ROUNDS) =>
-          (await appCall<{ us: number[] }>({ rtt: { port: p, rounds } })).us,
+          around(async () => (await appCall<{ us: number[] }>({ rtt: { port: p, rounds } })).us),
       });
+    };
+    /** Sets the busy-polling window of the direct path's two node processes (connect and host). */
+    const busyPoll = async (us: number) => {
+      for (const proc of [connectDirect, directHost]) {
+        proc.child.send({ busyPoll: us });
+        await proc.next('busyPoll');
+      }
     };
     /** The library path: this process writes into the tunnel's Duplex itself (no local TCP hop). */
     const measureInProcess = async (name: string, open: () => Promise<Duplex>) => {
@@ -482,28 +504,41 @@ async function main(): Promise<void> {
       }
       for (const [name, runs] of mbps) figures[`${name}_mb_s`] = Math.round(median(runs));
       const samples = new Map<string, number[]>();
+      const busy = new Map<string, number>();
       // Batch 0 is the warm-up, not counted.
       for (let batch = 0; batch <= RTT_BATCHES; batch++) {
         for (const job of latencyJobs) {
           try {
+            const before = machineBusySeconds();
             const xs = (await job.run(
               batch === 0 ? RTT_WARM_UP_ROUNDS : RTT_ROUNDS / RTT_BATCHES,
             )) as number[];
-            if (batch > 0) samples.set(job.name, [...(samples.get(job.name) ?? []), ...xs]);
+            const used = machineBusySeconds() - before;
+            if (batch > 0) {
+              samples.set(job.name, [...(samples.get(job.name) ?? []), ...xs]);
+              busy.set(job.name, (busy.get(job.name) ?? 0) + used);
+            }
           } catch (err) {
             log(`${job.name} rtt batch ${batch} failed: ${(err as Error).message}`);
           }
         }
       }
-      for (const [name, xs] of samples) record(name, xs);
+      for (const [name, xs] of samples) record(name, xs, busy.get(name));
       throughputJobs.length = 0;
       latencyJobs.length = 0;
     };
-    const record = (name: string, xs: number[]) => {
+    const record = (name: string, xs: number[], busySeconds?: number) => {
       figures[`${name}_rtt_median_us`] = Math.round(median(xs));
       figures[`${name}_rtt_p99_us`] = Math.round(pct(xs, 0.99));
+      // CPU time of the whole machine (every process and the kernel) per round trip: what the
+      // latency costs, busy polling included. Linux only; the clock ticks every 10 ms.
+      const cpu =
+        busySeconds === undefined || Number.isNaN(busySeconds)
+          ? null
+          : Math.round((busySeconds * 1e6) / xs.length);
+      figures[`${name}_rtt_cpu_us`] = cpu;
       log(
-        `${name} rtt median ${figures[`${name}_rtt_median_us`]} µs p99 ${figures[`${name}_rtt_p99_us`]} µs (${xs.length} round trips)`,
+        `${name} rtt median ${figures[`${name}_rtt_median_us`]} µs p99 ${figures[`${name}_rtt_p99_us`]} µs (${xs.length} round trips${cpu === null ? '' : `, machine CPU ${cpu} µs per round trip`})`,
       );
     };
 
@@ -525,6 +560,19 @@ async function main(): Promise<void> {
     // `dibs connect`: app → local listener → tunnel → host → service, as ssh -L is measured.
     await measure('dibs_direct', () => connectDirect.forward(direct, sinkService, 'auto', 'direct/data'));
     await latency('dibs_direct', () => connectDirect.forward(direct, echoService, 'auto', 'direct/data'));
+    // The same path with busy polling off in both node processes (each batch turns it off, then on).
+    await latency(
+      'dibs_direct_nopoll',
+      () => connectDirect.forward(direct, echoService, 'auto', 'direct/data'),
+      async (run) => {
+        await busyPoll(0);
+        try {
+          return await run();
+        } finally {
+          await busyPoll(BUSY_POLL_WINDOW_US);
+        }
+      },
+    );
     await measure('dibs_direct_stream', () =>
       connectDirect.forward(direct, sinkService, 'stream', 'direct/stream'),
     );

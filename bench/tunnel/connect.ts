@@ -5,12 +5,12 @@
  * clients. Over IPC (advanced serialization, for the tickets' bigints):
  * {forward: {peer, ticket, channel, want}} opens a listener whose every connection gets a tunnel of
  * its own that must take path `want` (`direct/data`, `relayed/stream`, …); answers {forwarding: port}
- * or {error}.
+ * or {error}; {busyPoll: µs} sets the busy-polling window, answering {busyPoll}.
  */
 import { multiaddr } from '@multiformats/multiaddr';
 import type { HeldTicket } from '../../packages/node/src/access/access-client.ts';
 import { LocalForward } from '../../packages/node/src/services/forward.ts';
-import { openTunnel } from '../../packages/node/src/tunnel/index.ts';
+import { openTunnel, setBusyPollWindow } from '../../packages/node/src/tunnel/index.ts';
 import { startBenchNode } from './node.ts';
 
 interface ForwardRequest {
@@ -50,7 +50,11 @@ async function forward(req: ForwardRequest): Promise<number> {
   return Number(fwd.view().localAddress.split(':').at(-1));
 }
 
-process.on('message', (msg: { forward?: ForwardRequest; stop?: boolean }) => {
+process.on('message', (msg: { forward?: ForwardRequest; busyPoll?: number; stop?: boolean }) => {
+  if (msg.busyPoll !== undefined) {
+    setBusyPollWindow(msg.busyPoll);
+    process.send?.({ busyPoll: msg.busyPoll });
+  }
   if (msg.forward) {
     forward(msg.forward).then(
       (port) => process.send?.({ forwarding: port }),

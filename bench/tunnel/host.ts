@@ -2,11 +2,16 @@
  * bench/tunnel helper, run as a child process: a DIBS service-host node with its tunnel server; the
  * sink and echo services it forwards to run in a process of their own (targets.ts). Gets its settings
  * (incl. the wallet key) as the first IPC message, never from argv; answers
- * {ready: {peerId, multiaddrs, sinkPort, echoPort}}.
+ * {ready: {peerId, multiaddrs, sinkPort, echoPort}}. {busyPoll: µs} sets the busy-polling window.
  */
 import { fork } from 'node:child_process';
 import { encryptionKeyFromWallet, peerIdFromWallet, TicketVerifier } from '@dibs/core';
-import { type HostedService, TUNNEL_PROTOCOL, TunnelServer } from '../../packages/node/src/tunnel/index.ts';
+import {
+  type HostedService,
+  setBusyPollWindow,
+  TUNNEL_PROTOCOL,
+  TunnelServer,
+} from '../../packages/node/src/tunnel/index.ts';
 import { settledMemory } from './memory.ts';
 import { startBenchNode } from './node.ts';
 
@@ -51,6 +56,11 @@ process.on('message', (msg: { serve?: { id: string; port: 'sink' | 'echo' } }) =
       },
     });
     process.send?.({ served: msg.serve.id });
+  }
+  const busyPoll = (msg as { busyPoll?: number }).busyPoll;
+  if (busyPoll !== undefined) {
+    setBusyPollWindow(busyPoll);
+    process.send?.({ busyPoll });
   }
   if ((msg as { rss?: boolean }).rss) void settledMemory().then((memory) => process.send?.({ memory }));
   if ((msg as { stop?: boolean }).stop) {
