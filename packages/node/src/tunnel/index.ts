@@ -43,3 +43,9 @@ export {
   TunnelSessionTable,
 } from './sessions.ts';
 export { StreamChannel } from './stream-channel.ts';
+export {
+  disableYoungCollection,
+  enableYoungCollection,
+  noteRecordBytes,
+  youngCollections,
+} from './young-gc.ts';
