@@ -1,21 +1,22 @@
 /**
- * Adaptive busy polling (busy-poll.ts): quick small reads open a polling window, long pauses close it,
- * bulk reads never touch it, polling always stops by itself, and a real socket's reads through the
- * shared read buffer drive it.
+ * Adaptive busy polling (busy-poll.ts): a source whose last small read was followed quickly polls
+ * after its next one, a source followed slowly (or never seen followed) does not, bulk reads never
+ * poll, polling always stops by itself, a relay's splice and a channel met at a relay never start it,
+ * and a real socket's reads through the shared read buffer drive it.
  */
 import assert from 'node:assert/strict';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, test } from 'node:test';
 import {
   busyPolling,
   busyPollWindow,
   currentBusyPollWindow,
   noteRead,
+  readSource,
   setBusyPollWindow,
 } from '../src/tunnel/busy-poll.ts';
 import {
   BUSY_POLL_MAX_READ_BYTES,
-  BUSY_POLL_START_US,
   BUSY_POLL_WINDOW_LIMIT_US,
   BUSY_POLL_WINDOW_US,
 } from '../src/tunnel/constants.ts';
@@ -24,22 +25,62 @@ import { waitFor } from './helpers.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Closes the window: small reads after pauses longer than any window, until it is gone. */
-async function closeWindow(): Promise<void> {
-  for (let i = 0; i < 40 && currentBusyPollWindow() > 0; i++) {
-    await sleep(15);
-    noteRead(1);
-  }
-  assert.equal(currentBusyPollWindow(), 0);
+/** Lets any poll end, then pauses longer than the default window (the next read starts afresh). */
+async function settle(): Promise<void> {
   assert.ok(await waitFor(() => !busyPolling(), 2_000), 'polling stops once its window passed');
-  // The next read comes after a pause longer than the default window.
   await sleep(15);
+}
+
+async function echoServer(): Promise<{ server: Server; port: number }> {
+  const server = createServer((s) => s.on('data', (d) => s.write(d)));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+function dial(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port, noDelay: true }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/** 20 one-byte round trips on a socket read through readInto; whether polling was seen between them. */
+async function pingPong(busyPoll: boolean | undefined): Promise<boolean> {
+  const { server, port } = await echoServer();
+  const client = await dial(port);
+  try {
+    let got = 0;
+    let wake: (() => void) | undefined;
+    readInto(
+      client,
+      (chunk) => {
+        got += chunk.length;
+        wake?.();
+        return true;
+      },
+      busyPoll === undefined ? {} : { busyPoll },
+    );
+    let sawPolling = false;
+    for (let i = 1; i <= 20; i++) {
+      const echoed = new Promise<void>((r) => {
+        wake = r;
+      });
+      client.write(Buffer.of(i));
+      await echoed;
+      sawPolling ||= busyPolling();
+    }
+    assert.equal(got, 20);
+    return sawPolling;
+  } finally {
+    client.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
 }
 
 describe('busy polling', () => {
   afterEach(async () => {
     setBusyPollWindow(BUSY_POLL_WINDOW_US);
-    await closeWindow();
+    await settle();
   });
 
   test('the default window is on, and out-of-range settings are refused', () => {
@@ -50,83 +91,64 @@ describe('busy polling', () => {
     assert.equal(busyPollWindow(), BUSY_POLL_WINDOW_US, 'a refused setting changes nothing');
   });
 
-  test('two quick small reads open a window; polling then ends by itself', async () => {
-    await closeWindow();
-    noteRead(1);
-    assert.equal(currentBusyPollWindow(), 0, 'one read after a pause does not poll');
+  test('a source followed quickly polls after its next read; polling then ends by itself', async () => {
+    await settle();
+    const a = readSource();
+    const b = readSource();
+    noteRead(1, a);
+    assert.equal(currentBusyPollWindow(), 0, 'a source never seen followed does not poll');
     assert.equal(busyPolling(), false);
-    noteRead(1);
-    assert.ok(currentBusyPollWindow() >= BUSY_POLL_START_US);
-    assert.ok(currentBusyPollWindow() <= BUSY_POLL_WINDOW_US);
+    noteRead(1, b); // follows a at once
+    assert.equal(busyPolling(), false, 'b was never seen followed either');
+    noteRead(1, a); // follows b at once
+    assert.ok(a.followedAfterUs < BUSY_POLL_WINDOW_US && b.followedAfterUs < BUSY_POLL_WINDOW_US);
+    assert.equal(currentBusyPollWindow(), BUSY_POLL_WINDOW_US, 'a was followed quickly: it polls');
     assert.equal(busyPolling(), true);
     assert.ok(await waitFor(() => !busyPolling(), 2_000), 'the poll loop stops after its window');
   });
 
-  test('pauses longer than the window halve it down to nothing', async () => {
-    setBusyPollWindow(1_000);
-    noteRead(1);
-    noteRead(1);
-    const open = currentBusyPollWindow();
-    assert.ok(open > 0);
-    await sleep(20);
-    noteRead(1);
-    assert.equal(currentBusyPollWindow(), open / 2);
-    await closeWindow();
+  test('a source followed after a pause longer than the window does not poll', async () => {
+    await settle();
+    const slow = readSource();
+    const next = readSource();
+    noteRead(1, slow);
+    await sleep(15);
+    noteRead(1, next);
+    assert.ok(slow.followedAfterUs > BUSY_POLL_WINDOW_US);
+    noteRead(1, slow);
+    assert.equal(currentBusyPollWindow(), 0);
+    assert.equal(busyPolling(), false);
   });
 
-  test('bulk reads neither open nor extend a window', async () => {
-    await closeWindow();
-    for (let i = 0; i < 10; i++) noteRead(BUSY_POLL_MAX_READ_BYTES + 1);
+  test('bulk reads neither poll nor count as a quick follow-up', async () => {
+    await settle();
+    const a = readSource();
+    noteRead(1, a);
+    for (let i = 0; i < 10; i++) noteRead(BUSY_POLL_MAX_READ_BYTES + 1, a);
+    assert.equal(a.followedAfterUs, Number.POSITIVE_INFINITY, 'a bulk read is no follow-up');
     assert.equal(currentBusyPollWindow(), 0);
     assert.equal(busyPolling(), false);
   });
 
   test('a window of 0 turns polling off, also in the middle of a window', async () => {
-    noteRead(1);
-    noteRead(1);
+    const a = readSource();
+    noteRead(1, a);
+    noteRead(1, a);
     assert.equal(busyPolling(), true);
     setBusyPollWindow(0);
     assert.equal(currentBusyPollWindow(), 0);
     assert.ok(await waitFor(() => !busyPolling(), 2_000));
-    for (let i = 0; i < 10; i++) noteRead(1);
+    for (let i = 0; i < 10; i++) noteRead(1, a);
     assert.equal(currentBusyPollWindow(), 0);
     assert.equal(busyPolling(), false);
   });
 
-  test("a socket's small reads through the shared read buffer open a window", async () => {
-    await closeWindow();
+  test("a socket's small reads through the shared read buffer poll; a relay's splice does not", async () => {
     // A wide window, so a slow CI machine's gaps between the round trips still count as quick.
     setBusyPollWindow(BUSY_POLL_WINDOW_LIMIT_US);
-    const server = createServer((s) => s.on('data', (d) => s.write(d)));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as { port: number }).port;
-    const client = await new Promise<Socket>((resolve, reject) => {
-      const s = connect({ host: '127.0.0.1', port, noDelay: true }, () => resolve(s));
-      s.once('error', reject);
-    });
-    try {
-      let got = 0;
-      let wake: (() => void) | undefined;
-      readInto(client, (chunk) => {
-        got += chunk.length;
-        wake?.();
-        return true;
-      });
-      let sawPolling = false;
-      for (let i = 1; i <= 20; i++) {
-        const echoed = new Promise<void>((r) => {
-          wake = r;
-        });
-        client.write(Buffer.of(i));
-        await echoed;
-        sawPolling ||= busyPolling();
-      }
-      assert.equal(got, 20);
-      assert.ok(currentBusyPollWindow() > 0, 'the round trips opened a window');
-      assert.ok(sawPolling, 'the event loop polled between round trips');
-    } finally {
-      client.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    }
+    await settle();
+    assert.equal(await pingPong(undefined), true, 'the round trips polled');
+    await settle();
+    assert.equal(await pingPong(false), false, 'busyPoll: false never polls');
   });
 });

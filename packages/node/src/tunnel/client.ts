@@ -316,6 +316,8 @@ function tryData(
           opener,
           leftover: all.subarray(helloBytes),
           ...(recordBytes ? { recordBytes } : {}),
+          // Met at a relay: no busy polling (secure-channel.ts).
+          busyPoll: relayToken === undefined,
         }),
       );
     };

@@ -90,13 +90,13 @@ export const READ_BUFFER_BYTES = 1024 * 1024;
 /**
  * Longest busy-polling window after a small data-path read, in µs (busy-poll.ts): long enough to
  * cover the wait for an answer through a tunnel on loopback or a LAN, short enough that polling
- * stops soon when none comes. 0 turns polling off.
+ * stops soon when none comes. 0 turns polling off. In bench/tunnel on a loaded machine (ssh -L round
+ * trip ~200 µs) 200 µs often ran out just before the answer came (RTT 153–185 µs at 460–515 µs of
+ * machine CPU per round trip); 400 µs caught it (95–123 µs at 360–425).
  */
-export const BUSY_POLL_WINDOW_US = 200;
+export const BUSY_POLL_WINDOW_US = 400;
 /** Largest window a node may be configured with (10 ms): beyond it polling is only burnt CPU. */
 export const BUSY_POLL_WINDOW_LIMIT_US = 10_000;
-/** Smallest window polling starts with (µs), however close together the reads that start it came. */
-export const BUSY_POLL_START_US = 20;
 /** Only reads up to this size (interactive messages, not bulk data) start or extend a polling window. */
 export const BUSY_POLL_MAX_READ_BYTES = 1024;
 /**

@@ -1,5 +1,12 @@
 /** The tunnel data plane: `/dibs/tunnel/1.0` server and client, data channel, session accounting. */
-export { busyPolling, busyPollWindow, currentBusyPollWindow, setBusyPollWindow } from './busy-poll.ts';
+export {
+  busyPolling,
+  busyPollWindow,
+  currentBusyPollWindow,
+  type ReadSource,
+  readSource,
+  setBusyPollWindow,
+} from './busy-poll.ts';
 export { openTunnel, type OpenTunnelOptions, type Tunnel } from './client.ts';
 export * from './constants.ts';
 export {

@@ -15,7 +15,7 @@
  * overwrite bytes someone still holds. A callback must never keep the view it gets.
  */
 import type { Socket } from 'node:net';
-import { noteRead } from './busy-poll.ts';
+import { noteRead, readSource } from './busy-poll.ts';
 import { READ_BUFFER_BYTES } from './constants.ts';
 
 /** Receives each read; returns false to stop reading until `socket.resume()`. */
@@ -43,11 +43,20 @@ export function userBufferReads(socket: Socket): boolean {
   return findSymbols(socket) !== null && typeof handle?.useUserBuffer === 'function';
 }
 
+/** Options of {@link readInto}. */
+export interface ReadIntoOptions {
+  /**
+   * Whether small reads may start busy polling (busy-poll.ts); default true. A relay's splice says
+   * false: it serves many tunnels, and its polling would compete for the CPU with the ends'.
+   */
+  busyPoll?: boolean;
+}
+
 /**
  * Delivers every byte `socket` receives from now on to `onRead`, in order, starting with what its
  * stream already buffered. Returns whether the shared buffer is in use.
  */
-export function readInto(socket: Socket, onRead: ReadHandler): boolean {
+export function readInto(socket: Socket, onRead: ReadHandler, options: ReadIntoOptions = {}): boolean {
   const handle = (socket as unknown as { _handle?: UserBufferHandle })._handle;
   const names = findSymbols(socket);
   if (!names || typeof handle?.useUserBuffer !== 'function' || socket.destroyed) {
@@ -65,8 +74,9 @@ export function readInto(socket: Socket, onRead: ReadHandler): boolean {
   shared ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
   const slots = socket as unknown as Record<symbol, unknown>;
   slots[names.buffer] = shared;
+  const source = options.busyPoll === false ? undefined : readSource();
   slots[names.callback] = (n: number, buffer: Buffer) => {
-    noteRead(n);
+    if (source !== undefined) noteRead(n, source);
     const more = onRead(buffer.subarray(0, n));
     // Paused like the fallback (the runtime stops reading on false; `resume()` restarts it).
     if (!more && !socket.destroyed) socket.pause();

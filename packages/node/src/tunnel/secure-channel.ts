@@ -19,6 +19,12 @@ export interface SecureChannelOptions {
   leftover?: Buffer;
   /** Largest record this side sends; default MAX_RECORD_PLAINTEXT. */
   recordBytes?: number;
+  /**
+   * Whether small reads on this channel (and on the socket pumped into it) may start busy polling
+   * (busy-poll.ts); default true. A channel met at a relay says false: its round trip crosses more
+   * processes, and in bench/tunnel polling at its ends made it slower, not faster.
+   */
+  busyPoll?: boolean;
 }
 
 /** An encrypted, authenticated byte stream over one TCP connection. */
@@ -27,6 +33,7 @@ export class SecureChannel extends Duplex {
   readonly #sealer: RecordSealer;
   readonly #opener: RecordOpener;
   readonly #recordBytes: number;
+  readonly #busyPoll: boolean;
   /** Writes up to this size go out as one record in one buffer (interactive traffic). */
   readonly #smallRecord: number;
   #bytesIn = 0;
@@ -47,6 +54,7 @@ export class SecureChannel extends Duplex {
     this.#sealer = options.sealer;
     this.#opener = options.opener;
     this.#recordBytes = recordBytes;
+    this.#busyPoll = options.busyPoll !== false;
     this.#smallRecord = Math.min(SMALL_RECORD_BYTES, recordBytes);
     const socket = this.socket;
     socket.setNoDelay(true);
@@ -74,7 +82,7 @@ export class SecureChannel extends Duplex {
       if (this.destroyed) return;
       if (leftover && leftover.length > 0 && !this.#onData(leftover)) socket.pause();
       if (this.destroyed) return;
-      readInto(socket, this.#onData);
+      readInto(socket, this.#onData, { busyPoll: this.#busyPoll });
       if (this.readableLength >= this.readableHighWaterMark) socket.pause();
     });
   }
@@ -162,18 +170,22 @@ export class SecureChannel extends Duplex {
    */
   pumpFrom(source: Socket): void {
     const waitForDrain = resumeOnDrain(source, this.socket);
-    readInto(source, (chunk) => {
-      if (this.destroyed || this.writableEnded) return false;
-      let ok: boolean;
-      try {
-        ok = this.#seal([chunk]);
-      } catch (err) {
-        this.destroy(err as Error);
-        return false;
-      }
-      if (!ok) waitForDrain();
-      return ok;
-    });
+    readInto(
+      source,
+      (chunk) => {
+        if (this.destroyed || this.writableEnded) return false;
+        let ok: boolean;
+        try {
+          ok = this.#seal([chunk]);
+        } catch (err) {
+          this.destroy(err as Error);
+          return false;
+        }
+        if (!ok) waitForDrain();
+        return ok;
+      },
+      { busyPoll: this.#busyPoll },
+    );
     source.once('end', () => {
       if (!this.destroyed) this.end();
     });

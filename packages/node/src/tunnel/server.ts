@@ -224,7 +224,7 @@ export class TunnelServer {
         .filter((h) => isIP(h))
         .slice(0, MAX_OFFER_HOSTS);
       const socket = await dialRendezvous(hosts, pair.port, pair.hostToken);
-      this.#onDataSocket(socket);
+      this.#onDataSocket(socket, true);
       return { port: pair.port, hosts, relayToken: pair.clientToken };
     } catch (err) {
       this.#log.info('no relayed data channel', { relay: relay.peerId, reason: (err as Error).message });
@@ -494,7 +494,8 @@ export class TunnelServer {
     );
   }
 
-  #onDataSocket(socket: Socket): void {
+  /** A data connection: straight from the client, or (`viaRelay`) our side of a relay rendezvous. */
+  #onDataSocket(socket: Socket, viaRelay = false): void {
     if (this.#dataPending >= MAX_PENDING_DATA_CONNECTIONS || this.#stopped) {
       socket.destroy();
       return;
@@ -528,7 +529,13 @@ export class TunnelServer {
           socket.pause();
           const sealer = new RecordSealer(pending.keys.serverToClient);
           for (const part of sealer.seal(new Uint8Array(0))) socket.write(part);
-          pending.bound = new SecureChannel({ socket, sealer, opener, leftover: all.subarray(want) });
+          pending.bound = new SecureChannel({
+            socket,
+            sealer,
+            opener,
+            leftover: all.subarray(want),
+            busyPoll: !viaRelay,
+          });
           pending.bound.on('error', () => {});
         };
       },

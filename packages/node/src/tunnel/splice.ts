@@ -32,25 +32,29 @@ export function pumpSockets(from: Socket, to: Socket): void {
     return;
   }
   const waitForDrain = resumeOnDrain(from, to);
-  readInto(from, (chunk) => {
-    if (to.destroyed || to.writableEnded) return false;
-    let written = 0;
-    if (to.writableLength === 0 && !to.writableCorked && !to.connecting) {
-      try {
-        written = writeSync(fd, chunk);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') {
-          to.destroy(err as Error);
-          return false;
+  readInto(
+    from,
+    (chunk) => {
+      if (to.destroyed || to.writableEnded) return false;
+      let written = 0;
+      if (to.writableLength === 0 && !to.writableCorked && !to.connecting) {
+        try {
+          written = writeSync(fd, chunk);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') {
+            to.destroy(err as Error);
+            return false;
+          }
         }
       }
-    }
-    if (written === chunk.length) return true;
-    // The chunk is a view of the shared read buffer: what waits must be a copy.
-    const ok = to.write(Buffer.from(chunk.subarray(written)));
-    if (!ok) waitForDrain();
-    return ok;
-  });
+      if (written === chunk.length) return true;
+      // The chunk is a view of the shared read buffer: what waits must be a copy.
+      const ok = to.write(Buffer.from(chunk.subarray(written)));
+      if (!ok) waitForDrain();
+      return ok;
+    },
+    { busyPoll: false },
+  );
   from.once('end', () => to.end());
 }
 
