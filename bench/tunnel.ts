@@ -23,8 +23,8 @@ import type { NetworkRuntime } from '../packages/node/src/daemon/network.ts';
 import { DIBS_V8_OPTIONS } from '../packages/cli/src/node-options.ts';
 import { BUSY_POLL_WINDOW_US } from '../packages/node/src/tunnel/constants.ts';
 import {
-  disableYoungCollection,
   openTunnel,
+  setReleaseAfterWrite,
   type Tunnel,
   TunnelRelay,
 } from '../packages/node/src/tunnel/index.ts';
@@ -49,7 +49,7 @@ const RTT_ROUNDS = 2000;
  */
 const RTT_WARM_UP_ROUNDS = 2000;
 const CONCURRENT = 1000;
-const YOUNG_GC = process.env.BENCH_TUNNEL_YOUNG_GC !== '0';
+const RELEASE = process.env.BENCH_TUNNEL_RELEASE !== '0';
 const log = (msg: string) => process.stderr.write(`[bench:tunnel] ${msg}\n`);
 /**
  * BENCH_TUNNEL_PARTS=throughput,latency,relayed,ttfb,memory (default: all) runs only those parts; a
@@ -342,9 +342,9 @@ async function main(): Promise<void> {
     const client = await bed.startNode(clientParty);
     const relayedParty = await bed.party('client-relayed');
     const relayedClient = await bed.startNode(relayedParty);
-    // Every node process asks for scavenges as its record buffers die (young-gc.ts);
-    // BENCH_TUNNEL_YOUNG_GC=0 measures with V8's own schedule only, here and in the node processes.
-    if (!YOUNG_GC) disableYoungCollection();
+    // Every node process frees its record buffers once written (release.ts); BENCH_TUNNEL_RELEASE=0
+    // leaves them to the garbage collector, here and in the node processes.
+    if (!RELEASE) setReleaseAfterWrite(false);
     const { multiaddr } = await import('@multiformats/multiaddr');
     const { peerIdFromString } = await import('@libp2p/peer-id');
     const hostPeer = peerIdFromString(ready.peerId);
@@ -752,7 +752,7 @@ async function main(): Promise<void> {
     }
     figures.external_memory_in_global_limit =
       process.env.BENCH_TUNNEL_EXTERNAL_IN_GLOBAL_LIMIT !== '0' ? 1 : 0;
-    figures.young_collection = YOUNG_GC ? 1 : 0;
+    figures.release_after_write = RELEASE ? 1 : 0;
     process.stdout.write(`${JSON.stringify({ bench: 'tunnel', figures, goals })}\n`);
   } finally {
     await cleanUp();

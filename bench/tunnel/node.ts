@@ -9,7 +9,7 @@ import { Wallet } from '@dibs/core';
 import { openStore } from '@dibs/store';
 import { createLogger } from '../../packages/node/src/daemon/log.ts';
 import { type NetworkRuntime, startNetwork } from '../../packages/node/src/daemon/network.ts';
-import { disableYoungCollection } from '../../packages/node/src/tunnel/index.ts';
+import { setReleaseAfterWrite } from '../../packages/node/src/tunnel/index.ts';
 
 // A node's buffers live outside the JS heap; by default every ~64 MiB of them forces a full GC of
 // the whole heap, which dominates a data path in a process with a big heap (docs/tunnel.md).
@@ -62,8 +62,8 @@ export async function startBenchNode(): Promise<BenchNode> {
     log: createLogger({ console: null }),
     settings: { listen: input.listen },
   });
-  // BENCH_TUNNEL_YOUNG_GC=0 measures with V8's own collection schedule only (young-gc.ts).
-  if (process.env.BENCH_TUNNEL_YOUNG_GC === '0') disableYoungCollection();
+  // BENCH_TUNNEL_RELEASE=0 leaves record buffers to the garbage collector (release.ts).
+  if (process.env.BENCH_TUNNEL_RELEASE === '0') setReleaseAfterWrite(false);
   // A kill from the bench ends the process through exit, so --cpu-prof and exit hooks still run.
   process.on('SIGTERM', () => process.exit(0));
   return { node, wallet, deployment };

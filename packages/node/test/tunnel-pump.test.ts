@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { CHANNEL_SOCKET_OPTIONS, DATA_KEY_BYTES } from '../src/tunnel/constants.ts';
 import { readInto, userBufferReads } from '../src/tunnel/read-buffer.ts';
 import { RecordOpener, RecordSealer } from '../src/tunnel/record.ts';
+import { releasedBytes } from '../src/tunnel/release.ts';
 import { SecureChannel } from '../src/tunnel/secure-channel.ts';
 import { splice } from '../src/tunnel/splice.ts';
 import { readAll, waitFor } from './helpers.ts';
@@ -171,6 +172,7 @@ for (const relayed of [false, true])
     test('32 tunnels at once, random sizes both ways, every byte intact', async () => {
       bed.onTarget = (s) => s.pipe(s);
       const sizes = Array.from({ length: 32 }, (_, i) => (i % 4 === 0 ? 1 : (i * 97_531) % (3 << 20)) + 1);
+      const releasedBefore = releasedBytes();
       const results = await Promise.all(
         sizes.map(async (n) => {
           const s = await bed.open();
@@ -183,6 +185,13 @@ for (const relayed of [false, true])
         }),
       );
       for (const r of results) assert.equal(r.got, r.sent);
+      // Every byte was sealed and opened twice (there and back) in this process; the bulk records'
+      // buffers were freed as they were written, not left to the garbage collector (release.ts).
+      const total = sizes.reduce((a, b) => a + b, 0);
+      assert.ok(
+        releasedBytes() - releasedBefore >= 2 * total,
+        `released ${releasedBytes() - releasedBefore} bytes of record buffers for ${total} bytes each way`,
+      );
       assert.ok(await waitFor(() => bed.sockets.size === 0, 5_000), `${bed.sockets.size} sockets left open`);
     });
 

@@ -14,7 +14,7 @@ import { Liveness, type LivenessOptions } from '../p2p/liveness.ts';
 import { publishNodeRecord } from '../p2p/records.ts';
 import { createTicketAuthority, type TicketAuthority } from '../p2p/ticket-authority.ts';
 import { type RunningServices, startServices } from '../services/runtime.ts';
-import { enableYoungCollection, setBusyPollWindow, TunnelRelay } from '../tunnel/index.ts';
+import { setBusyPollWindow, TunnelRelay } from '../tunnel/index.ts';
 import type { ChainRuntime } from './chain-runtime.ts';
 import {
   BOOTSTRAP_TIMEOUT_MS,
@@ -119,8 +119,6 @@ export async function startNetwork(params: {
       throw new DaemonError('BAD_P2P_CONFIG', (err as Error).message, 'set node.busyPollUs to 0 … 10000');
     }
   }
-  // Record buffers die young instead of piling up until a full mark-compact (young-gc.ts).
-  enableYoungCollection();
   const cleanups: Array<() => Promise<void> | void> = [];
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});

@@ -100,13 +100,10 @@ export const BUSY_POLL_WINDOW_LIMIT_US = 10_000;
 /** Only reads up to this size (interactive messages, not bulk data) start or extend a polling window. */
 export const BUSY_POLL_MAX_READ_BYTES = 1024;
 /**
- * Bytes of bulk record buffers (cipher output) between two scavenges the data path asks for
- * (young-gc.ts): small enough that the dead buffers rarely reach the heap limit (which starts a full
- * mark-compact of a node's whole heap), large enough that the scavenges cost little (a scavenge of a
- * near-empty young generation takes ~0.2–0.8 ms). 2 MiB: in bench/tunnel the mark-compacts per 2 GiB
- * fell from ~20 to 3–7 in the host process; 4 and 8 MiB left most of them.
+ * Smallest record buffer (cipher output) the data path frees itself once written (release.ts); smaller
+ * ones are left to the collector (the Buffer pool's slices are below it, and so are compact records).
  */
-export const YOUNG_GC_EVERY_BYTES = 2 * 1024 * 1024;
+export const RELEASE_MIN_BYTES = 4096;
 /** Record header: u32 big-endian: bit 31 = FIN, bit 30 = compact, the rest = plaintext length. */
 export const RECORD_HEADER_BYTES = 4;
 /** Tag length of both record ciphers. */

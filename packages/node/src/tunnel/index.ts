@@ -38,6 +38,7 @@ export {
   RecordOpener,
   RecordSealer,
 } from './record.ts';
+export { releasable, releasedBytes, setReleaseAfterWrite, writeOwned } from './release.ts';
 export { TunnelRelay, type TunnelRelayOptions } from './relay.ts';
 export { SecureChannel, type SecureChannelOptions } from './secure-channel.ts';
 export { type DataChannelOptions, TunnelServer, type TunnelServerOptions } from './server.ts';
@@ -50,9 +51,3 @@ export {
   TunnelSessionTable,
 } from './sessions.ts';
 export { StreamChannel } from './stream-channel.ts';
-export {
-  disableYoungCollection,
-  enableYoungCollection,
-  noteRecordBytes,
-  youngCollections,
-} from './young-gc.ts';

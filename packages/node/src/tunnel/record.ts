@@ -31,7 +31,6 @@ import {
 } from './constants.ts';
 import { ChaCha20Poly1305 } from './chacha20-poly1305.ts';
 import { TunnelError } from './errors.ts';
-import { noteRecordBytes } from './young-gc.ts';
 
 /** The two data-channel keys of one tunnel (DATA_KEY_BYTES each: AES-GCM key, then ChaCha20 key). */
 export interface DataKeys {
@@ -142,7 +141,6 @@ export class RecordSealer {
       cipher.setAAD(out.subarray(0, RECORD_HEADER_BYTES));
       if (n > 0) cipher.update(plaintext).copy(out, RECORD_HEADER_BYTES);
       cipher.final();
-      noteRecordBytes(2 * n);
       cipher.getAuthTag().copy(out, RECORD_HEADER_BYTES + n);
       return [out];
     }
@@ -151,7 +149,6 @@ export class RecordSealer {
     cipher.setAAD(header);
     const body = cipher.update(plaintext);
     cipher.final();
-    noteRecordBytes(n);
     return [header, body, cipher.getAuthTag()];
   }
 }
@@ -271,7 +268,6 @@ export class RecordOpener {
       if (this.#bodyLeft > 0) {
         const take = Math.min(this.#bodyLeft, n - at);
         this.#parts.push(decipher.update(chunk.subarray(at, at + take)));
-        noteRecordBytes(take);
         this.#bodyLeft -= take;
         at += take;
         continue;

@@ -9,6 +9,7 @@ import { CHANNEL_HIGH_WATER_MARK, MAX_RECORD_PLAINTEXT, SMALL_RECORD_BYTES } fro
 import { TunnelError } from './errors.ts';
 import { readInto, resumeOnDrain } from './read-buffer.ts';
 import type { RecordOpener, RecordSealer } from './record.ts';
+import { writeOwned } from './release.ts';
 
 /** Options of {@link SecureChannel}. */
 export interface SecureChannelOptions {
@@ -133,7 +134,8 @@ export class SecureChannel extends Duplex {
       if (part.length === 0) continue;
       this.#bytesIn += part.length;
       if (target) {
-        if (!target.write(part)) this.#full = true;
+        // Opened plaintext is this channel's own buffer: freed as soon as the target took it.
+        if (!writeOwned(target, part)) this.#full = true;
       } else if (!this.push(part)) this.#full = true;
     }
   };
@@ -239,7 +241,7 @@ export class SecureChannel extends Duplex {
       const flush = () => {
         if (pendingBytes === 0) return;
         const plain = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-        for (const part of this.#sealer.seal(plain)) ok = socket.write(part);
+        for (const part of this.#sealer.seal(plain)) ok = writeOwned(socket, part);
         this.#bytesOut += pendingBytes;
         pending = [];
         pendingBytes = 0;
