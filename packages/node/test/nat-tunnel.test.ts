@@ -3,7 +3,8 @@
  * chain (anvil) on the shared segment, a service node behind MASQUERADE NAT B publishing an HTTP
  * target, a client node behind NAT A forwarding a local port to it. The client cannot route to the
  * service's LAN, so the tunnel runs through the relay; curl in the client's namespace fetches a page
- * and a 16 MiB body whose sha256 must match the one the service computed. Every node is a real
+ * (through the forward listener and through the client's SOCKS5 proxy, by the service's name) and a
+ * body of over 256 MiB whose sha256 must match the one the service computed. Every node is a real
  * daemon (chain mirror, network tickets, admission, services runtime) in its own process.
  *
  * The same file is the node process inside each namespace: started with DIBS_NAT_TUNNEL_CONFIG it
@@ -12,6 +13,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -31,8 +33,8 @@ const SELF = fileURLToPath(import.meta.url);
 const TOPOLOGY = fileURLToPath(new URL('./netns/topology.sh', import.meta.url));
 const RELAY_IP = '10.201.0.1';
 const CHAIN_ID = 31337;
-/** At least 16 MiB, and not a multiple of any frame or chunk size. */
-const PAYLOAD_BYTES = 16 * 1024 * 1024 + 12_345;
+/** At least 256 MiB, and not a multiple of any frame or chunk size. */
+const PAYLOAD_BYTES = 256 * 1024 * 1024 + 12_345;
 const PAGE = 'hello from behind NAT B\n';
 const READY_TIMEOUT_MS = 180_000;
 const COMMAND_TIMEOUT_MS = 30_000;
@@ -133,7 +135,13 @@ async function runChild(configPath: string): Promise<void> {
       });
     } else {
       const c = await net.services.connect({ serviceId: BigInt(cfg.serviceId!), listen: '127.0.0.1:0' });
-      report({ ...base, multiaddrs: addrs(), localAddress: c.localAddress });
+      const proxy = await net.services.startProxy({ listen: '127.0.0.1:0' });
+      report({
+        ...base,
+        multiaddrs: addrs(),
+        localAddress: c.localAddress,
+        proxyAddress: proxy.localAddress,
+      });
     }
     // Queries from the test, one JSON line each way.
     for await (const line of createInterface({ input: process.stdin })) {
@@ -248,6 +256,7 @@ function defineTests(): void {
     let client: NodeProcess;
     let servicePeer = '';
     let localAddress = '';
+    let proxyAddress = '';
     let payloadSha = '';
 
     async function start(role: ChildConfig['role'], listen: string[], extra: Partial<ChildConfig> = {}) {
@@ -260,21 +269,19 @@ function defineTests(): void {
       return { node, ready: await node.ready() };
     }
 
-    /** curl inside the client's namespace, to the client's forward listener; returns the body. */
-    async function curlInClient(path: string): Promise<Buffer> {
+    /** curl inside the client's namespace (by default to the client's forward listener); returns the body. */
+    async function curlInClient(
+      path: string,
+      args: string[] = [`http://${localAddress}${path}`],
+    ): Promise<Buffer> {
       const { stdout } = await run(
         'ip',
-        [
-          'netns',
-          'exec',
-          `${prefix}-client`,
-          'curl',
-          '-sS',
-          '--max-time',
-          '120',
-          `http://${localAddress}${path}`,
-        ],
-        { encoding: 'buffer', maxBuffer: PAYLOAD_BYTES + 1024 * 1024, timeout: 150_000 },
+        ['netns', 'exec', `${prefix}-client`, 'curl', '-sS', '--max-time', '120', ...args],
+        {
+          encoding: 'buffer',
+          maxBuffer: 1024 * 1024,
+          timeout: 150_000,
+        },
       );
       return stdout;
     }
@@ -311,6 +318,7 @@ function defineTests(): void {
       });
       client = cli.node;
       localAddress = cli.ready.localAddress as string;
+      proxyAddress = cli.ready.proxyAddress as string;
     });
 
     after(async () => {
@@ -330,6 +338,12 @@ function defineTests(): void {
       assert.equal((await curlInClient('/')).toString('utf8'), PAGE, client?.tail());
     });
 
+    it('curl --socks5-hostname in the client namespace reaches web.dibs through the proxy', async () => {
+      assert.match(proxyAddress, /^127\.0\.0\.1:\d+$/);
+      const page = await curlInClient('/', ['--socks5-hostname', proxyAddress, 'http://web.dibs/']);
+      assert.equal(page.toString('utf8'), PAGE, client?.tail());
+    });
+
     it('every client connection to the service host runs over the relay', async () => {
       const r = await client.query('connections');
       const toService = (r.connections as Array<{ peer: string; remoteAddr: string }>).filter(
@@ -339,10 +353,19 @@ function defineTests(): void {
       for (const c of toService) assert.match(c.remoteAddr, /\/p2p-circuit/, 'relayed, not direct');
     });
 
-    it('a 16 MiB body arrives whole: its sha256 matches the one the service computed', async () => {
-      const body = await curlInClient('/big');
-      assert.equal(body.length, PAYLOAD_BYTES);
-      assert.equal(createHash('sha256').update(body).digest('hex'), payloadSha);
+    it('a body of over 256 MiB arrives whole: its sha256 matches the one the service computed', async () => {
+      // Written to a file by curl and hashed from there (not held in a pipe buffer of this process).
+      const file = join(dir, 'big.body');
+      await curlInClient('/big', ['-o', file, `http://${localAddress}/big`]);
+      const hash = createHash('sha256');
+      let length = 0;
+      for await (const chunk of createReadStream(file)) {
+        hash.update(chunk as Buffer);
+        length += (chunk as Buffer).length;
+      }
+      await unlink(file);
+      assert.equal(length, PAYLOAD_BYTES);
+      assert.equal(hash.digest('hex'), payloadSha);
       const views = (await client.query('connections')).connectionViews as Array<{ bytesIn: number }>;
       assert.ok(views[0] && views[0].bytesIn >= PAYLOAD_BYTES, `bytes counted: ${JSON.stringify(views)}`);
       assert.ok(service.child.exitCode === null, 'the service node is still up');
