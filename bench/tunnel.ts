@@ -141,7 +141,35 @@ async function waitPort(port: number, ms: number): Promise<void> {
 }
 
 /** sshd on loopback with throwaway keys, and `ssh -N -L` through it with aes128-gcm. */
-async function sshForward(targetPort: number, dir: string): Promise<{ port: number; stop: () => void }> {
+/** CPU seconds (user + system) used so far by process `pid` and its live descendants (Linux /proc). */
+function treeCpuSeconds(pid: number, depth = 0): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  let total = (Number(f[11]) + Number(f[12])) / 100;
+  if (depth < 4) {
+    let children: string[] = [];
+    try {
+      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean);
+    } catch {
+      // no children list on this kernel
+    }
+    for (const c of children) {
+      try {
+        total += treeCpuSeconds(Number(c), depth + 1);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return total;
+}
+
+async function sshForward(
+  targetPort: number,
+  dir: string,
+): Promise<{ port: number; sshPid: number | undefined; sshdPid: number | undefined; stop: () => void }> {
   const run = (cmd: string, args: string[]) =>
     new Promise<void>((resolve, reject) => {
       const p = spawn(cmd, args, { stdio: 'ignore' });
@@ -202,6 +230,8 @@ async function sshForward(targetPort: number, dir: string): Promise<{ port: numb
   await waitPort(localPort, 10_000);
   return {
     port: localPort,
+    sshPid: ssh.pid,
+    sshdPid: sshd.pid,
     stop: () => {
       if (ssh.pid) process.kill(ssh.pid);
       if (sshd.pid) process.kill(sshd.pid);
@@ -384,15 +414,18 @@ async function main(): Promise<void> {
       bench: process.pid,
       connect: undefined,
       host: child.pid,
+      ssh: undefined,
+      // sshd with its per-connection children.
+      sshd: undefined,
       app: app.pid,
       services: ready.targetsPid,
     };
     const cpuSeconds = (): Record<string, number> => {
       const out: Record<string, number> = {};
       for (const [k, pid] of Object.entries(cpuPids)) {
+        if (pid === undefined) continue;
         try {
-          const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-          out[k] = (Number(f[11]) + Number(f[12])) / 100;
+          out[k] = k === 'sshd' ? treeCpuSeconds(pid) : treeCpuSeconds(pid, 4);
         } catch {
           // not on Linux, or gone
         }
@@ -445,17 +478,20 @@ async function main(): Promise<void> {
       /** One throughput run in MB/s, or one batch of `rounds` RTT samples in µs. */
       run: (rounds?: number) => Promise<number | number[]>;
       cpu: boolean;
+      /** The processes (cpuPids keys) that carry this path's bytes between the app and the service. */
+      forwarders?: string[];
     }
     const throughputJobs: Job[] = [];
     const latencyJobs: Job[] = [];
     const RTT_BATCHES = 4;
     /** Throughput of the app process through `port` (a sink behind it). */
-    const measure = async (name: string, port: () => Promise<number>) => {
+    const measure = async (name: string, port: () => Promise<number>, forwarders?: string[]) => {
       if (!PARTS.has('throughput') && !PARTS.has(name)) return;
       const p = await port();
       throughputJobs.push({
         name,
         cpu: true,
+        ...(forwarders ? { forwarders } : {}),
         run: async () => (await appCall<{ mbps: number }>({ throughput: { port: p, bytes: TOTAL } })).mbps,
       });
     };
@@ -493,6 +529,7 @@ async function main(): Promise<void> {
     /** Runs the planned jobs in rounds and forgets them (each group of paths is measured apart). */
     const runRounds = async () => {
       const mbps = new Map<string, number[]>();
+      const forwarderCpu = new Map<string, number[]>();
       for (let round = 0; round <= RUNS; round++) {
         for (const job of throughputJobs) {
           try {
@@ -506,12 +543,25 @@ async function main(): Promise<void> {
               `${job.name} ${round === 0 ? 'warm-up' : `run ${round}`}: ${value.toFixed(0)} MB/s${job.cpu ? ` (CPU s: ${used})` : ''}`,
             );
             if (round > 0) mbps.set(job.name, [...(mbps.get(job.name) ?? []), value]);
+            if (round > 0 && job.forwarders) {
+              const spent = job.forwarders.reduce(
+                (sum, k) => sum + (after[k] ?? NaN) - (before[k] ?? NaN),
+                0,
+              );
+              if (Number.isFinite(spent))
+                forwarderCpu.set(job.name, [...(forwarderCpu.get(job.name) ?? []), spent]);
+            }
           } catch (err) {
             log(`${job.name} run ${round} failed: ${(err as Error).message}`);
           }
         }
       }
       for (const [name, runs] of mbps) figures[`${name}_mb_s`] = Math.round(median(runs));
+      // CPU seconds the two forwarding processes spent per 512 MiB: less noisy than MB/s on a shared
+      // machine, and what throughput follows when the four processes of a path share two cores.
+      for (const [name, runs] of forwarderCpu) {
+        figures[`${name}_forwarder_cpu_s`] = Math.round(median(runs) * 100) / 100;
+      }
       const samples = new Map<string, number[]>();
       const busy = new Map<string, number>();
       // Batch 0 is the warm-up, not counted.
@@ -557,7 +607,9 @@ async function main(): Promise<void> {
       try {
         const sshSink = await sshForward(ready.sinkPort, join(dir, 'ssh-sink'));
         stops.push(sshSink.stop);
-        await measure('ssh', async () => sshSink.port);
+        cpuPids.ssh = sshSink.sshPid;
+        cpuPids.sshd = sshSink.sshdPid;
+        await measure('ssh', async () => sshSink.port, ['ssh', 'sshd']);
         const sshEcho = await sshForward(ready.echoPort, join(dir, 'ssh-echo'));
         stops.push(sshEcho.stop);
         await latency('ssh', async () => sshEcho.port);
@@ -567,7 +619,10 @@ async function main(): Promise<void> {
       }
     const open = async (...args: Parameters<typeof pathTunnel>) => (await pathTunnel(...args)).socket;
     // `dibs connect`: app → local listener → tunnel → host → service, as ssh -L is measured.
-    await measure('dibs_direct', () => connectDirect.forward(direct, sinkService, 'auto', 'direct/data'));
+    await measure('dibs_direct', () => connectDirect.forward(direct, sinkService, 'auto', 'direct/data'), [
+      'connect',
+      'host',
+    ]);
     await latency('dibs_direct', () => connectDirect.forward(direct, echoService, 'auto', 'direct/data'));
     // The same path with busy polling off in both node processes (each batch turns it off, then on).
     await latency(
@@ -746,6 +801,9 @@ async function main(): Promise<void> {
     const inProcess = figures.dibs_direct_inprocess_mb_s ?? null;
     if (ssh && inProcess) figures.ratio_direct_inprocess_to_ssh = Number((inProcess / ssh).toFixed(2));
     if (relayedStream && d) figures.ratio_relayed_stream_to_direct = Number((relayedStream / d).toFixed(2));
+    const sshCpu = figures.ssh_forwarder_cpu_s;
+    const dibsCpu = figures.dibs_direct_forwarder_cpu_s;
+    if (sshCpu && dibsCpu) figures.ratio_forwarder_cpu_direct_to_ssh = Number((dibsCpu / sshCpu).toFixed(2));
     if (figures.dibs_direct_inprocess_rtt_median_us != null && figures.raw_rtt_median_us != null) {
       figures.rtt_added_inprocess_us =
         figures.dibs_direct_inprocess_rtt_median_us - figures.raw_rtt_median_us;
