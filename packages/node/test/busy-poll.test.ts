@@ -1,14 +1,17 @@
 /**
  * Adaptive busy polling (busy-poll.ts): a source whose last small read was followed quickly polls
  * after its next one, a source followed slowly (or never seen followed) does not, bulk reads never
- * poll, polling always stops by itself, a relay's splice and a channel met at a relay never start it,
- * and a real socket's reads through the shared read buffer drive it.
+ * poll, polling always stops by itself, windows that keep running out without a read back it off
+ * (a contended CPU) while windows that reads come into keep it on, a relay's splice and a channel met
+ * at a relay never start it, and a real socket's reads through the shared read buffer drive it.
  */
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, test } from 'node:test';
 import {
   busyPolling,
+  busyPollScore,
+  busyPollSuspended,
   busyPollWindow,
   currentBusyPollWindow,
   noteRead,
@@ -16,6 +19,7 @@ import {
   setBusyPollWindow,
 } from '../src/tunnel/busy-poll.ts';
 import {
+  BUSY_POLL_BACKOFF_MIN_MS,
   BUSY_POLL_MAX_READ_BYTES,
   BUSY_POLL_WINDOW_LIMIT_US,
   BUSY_POLL_WINDOW_US,
@@ -24,6 +28,12 @@ import { readInto } from '../src/tunnel/read-buffer.ts';
 import { waitFor } from './helpers.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for the current polling window to end, checking every turn of the loop (bounded). */
+async function windowEnd(): Promise<void> {
+  for (let i = 0; busyPolling() && i < 1_000_000; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(busyPolling(), false, 'the window ended');
+}
 
 /** Lets any poll end, then pauses longer than the default window (the next read starts afresh). */
 async function settle(): Promise<void> {
@@ -141,6 +151,53 @@ describe('busy polling', () => {
     for (let i = 0; i < 10; i++) noteRead(1, a);
     assert.equal(currentBusyPollWindow(), 0);
     assert.equal(busyPolling(), false);
+  });
+
+  test('windows that keep running out without a read back polling off, then it tries again', async () => {
+    await settle();
+    // Two sources taking turns, each last seen followed at once (the answer is due right away), whose
+    // answer never comes while the window polls: what a CPU taken by other processes looks like.
+    const sources = [readSource(), readSource()];
+    const before = busyPollScore();
+    let windows = 0;
+    let suspendedPolled: boolean | undefined;
+    for (; windows < 20 && suspendedPolled === undefined; windows++) {
+      const a = sources[windows % 2]!;
+      a.followedAfterUs = 0;
+      noteRead(1, a);
+      assert.equal(busyPolling(), true, `window ${windows + 1} polls`);
+      await windowEnd();
+      if (busyPollSuspended()) {
+        // Backing off: the next read, due as quickly, starts no window (checked in the same turn).
+        const b = sources[(windows + 1) % 2]!;
+        b.followedAfterUs = 0;
+        noteRead(1, b);
+        suspendedPolled = busyPolling() || currentBusyPollWindow() !== 0;
+      }
+    }
+    assert.equal(suspendedPolled, false, 'polling backed off, and no read starts a window meanwhile');
+    assert.ok(windows >= 3, `backed off only after several windows ran out in vain (${windows})`);
+    const after = busyPollScore();
+    assert.ok(after.backoffs > before.backoffs);
+    assert.ok(after.expired - before.expired >= windows);
+    // The back-off passes: polling tries again.
+    assert.ok(await waitFor(() => !busyPollSuspended(), 20 * BUSY_POLL_BACKOFF_MIN_MS));
+    const c = sources[(windows + 1) % 2]!;
+    c.followedAfterUs = 0;
+    noteRead(1, c);
+    assert.equal(busyPolling(), true, 'polling tries again after the back-off');
+  });
+
+  test('windows that reads come into keep polling on', async () => {
+    // A wide window, so a slow CI machine's gaps between the round trips still count as quick.
+    setBusyPollWindow(BUSY_POLL_WINDOW_LIMIT_US);
+    await settle();
+    const before = busyPollScore();
+    for (let i = 0; i < 5; i++) assert.equal(await pingPong(undefined), true, `exchange ${i + 1} polled`);
+    const after = busyPollScore();
+    assert.equal(after.backoffs, before.backoffs, 'no back-off');
+    assert.equal(busyPollSuspended(), false);
+    assert.ok(after.payoff >= 0.5, `payoff ${after.payoff}`);
   });
 
   test("a socket's small reads through the shared read buffer poll; a relay's splice does not", async () => {

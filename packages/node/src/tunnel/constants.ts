@@ -97,6 +97,18 @@ export const READ_BUFFER_BYTES = 1024 * 1024;
 export const BUSY_POLL_WINDOW_US = 400;
 /** Largest window a node may be configured with (10 ms): beyond it polling is only burnt CPU. */
 export const BUSY_POLL_WINDOW_LIMIT_US = 10_000;
+/**
+ * Polling backs off when fewer than this share of recent windows had a read come in (busy-poll.ts): on
+ * a quiet machine ~90 % of the windows in bench/tunnel's ping-pong paid; with every core busy, most
+ * ran out, and the spinning kept the CPU from the processes whose answer it waited for.
+ */
+export const BUSY_POLL_MIN_PAYOFF = 0.5;
+/** Weight of the latest window in that share (a moving average over roughly the last 8 windows). */
+export const BUSY_POLL_PAYOFF_WEIGHT = 1 / 8;
+/** First back-off after windows ran out in vain; it doubles while they keep doing so, up to the max. */
+export const BUSY_POLL_BACKOFF_MIN_MS = 10;
+/** Longest back-off: how long a contended machine goes without polling before it tries again. */
+export const BUSY_POLL_BACKOFF_MAX_MS = 1_000;
 /** Only reads up to this size (interactive messages, not bulk data) start or extend a polling window. */
 export const BUSY_POLL_MAX_READ_BYTES = 1024;
 /**

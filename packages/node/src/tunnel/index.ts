@@ -1,6 +1,8 @@
 /** The tunnel data plane: `/dibs/tunnel/1.0` server and client, data channel, session accounting. */
 export {
   busyPolling,
+  busyPollScore,
+  busyPollSuspended,
   busyPollWindow,
   currentBusyPollWindow,
   type ReadSource,
