@@ -650,6 +650,30 @@ async function main(): Promise<void> {
     // The direct paths, compared in rounds; the relayed ones (whose circuit-relay fallback is heavy on
     // this process, which hosts the relay) are measured after them, in rounds of their own.
     await runRounds();
+    if (PARTS.has('latency')) {
+      // How the direct path's busy polling scored (busy-poll.ts): windows, those no read came into,
+      // and back-offs, summed over the connect and host processes.
+      let windows = 0;
+      let expired = 0;
+      let backoffs = 0;
+      for (const proc of [connectDirect, directHost]) {
+        proc.child.send({ pollScore: true });
+        const score = (await proc.next('pollScore')) as {
+          windows: number;
+          expired: number;
+          backoffs: number;
+        };
+        windows += score.windows;
+        expired += score.expired;
+        backoffs += score.backoffs;
+      }
+      figures.dibs_direct_poll_windows = windows;
+      figures.dibs_direct_poll_paid_share = windows > 0 ? Number((1 - expired / windows).toFixed(2)) : null;
+      figures.dibs_direct_poll_backoffs = backoffs;
+      log(
+        `dibs_direct busy polling: ${windows} windows, ${expired} ran out without a read, ${backoffs} back-offs`,
+      );
+    }
     if (PARTS.has('relayed'))
       try {
         // The relayed host's reservation may still be on its way: retry the circuit dial, bounded.

@@ -5,12 +5,13 @@
  * clients. Over IPC (advanced serialization, for the tickets' bigints):
  * {forward: {peer, ticket, channel, want}} opens a listener whose every connection gets a tunnel of
  * its own that must take path `want` (`direct/data`, `relayed/stream`, …); answers {forwarding: port}
- * or {error}; {busyPoll: µs} sets the busy-polling window, answering {busyPoll}.
+ * or {error}; {busyPoll: µs} sets the busy-polling window, answering {busyPoll}; {pollScore: true}
+ * answers {pollScore} (busy-poll.ts).
  */
 import { multiaddr } from '@multiformats/multiaddr';
 import type { HeldTicket } from '../../packages/node/src/access/access-client.ts';
 import { LocalForward } from '../../packages/node/src/services/forward.ts';
-import { openTunnel, setBusyPollWindow } from '../../packages/node/src/tunnel/index.ts';
+import { busyPollScore, openTunnel, setBusyPollWindow } from '../../packages/node/src/tunnel/index.ts';
 import { startBenchNode } from './node.ts';
 
 interface ForwardRequest {
@@ -50,21 +51,25 @@ async function forward(req: ForwardRequest): Promise<number> {
   return Number(fwd.view().localAddress.split(':').at(-1));
 }
 
-process.on('message', (msg: { forward?: ForwardRequest; busyPoll?: number; stop?: boolean }) => {
-  if (msg.busyPoll !== undefined) {
-    setBusyPollWindow(msg.busyPoll);
-    process.send?.({ busyPoll: msg.busyPoll });
-  }
-  if (msg.forward) {
-    forward(msg.forward).then(
-      (port) => process.send?.({ forwarding: port }),
-      (err: Error) => process.send?.({ error: err.message }),
-    );
-  }
-  if (msg.stop) {
-    void Promise.all(forwards.map((f) => f.close()))
-      .then(() => node.stop())
-      .then(() => process.exit(0));
-  }
-});
+process.on(
+  'message',
+  (msg: { forward?: ForwardRequest; busyPoll?: number; pollScore?: boolean; stop?: boolean }) => {
+    if (msg.pollScore) process.send?.({ pollScore: busyPollScore() });
+    if (msg.busyPoll !== undefined) {
+      setBusyPollWindow(msg.busyPoll);
+      process.send?.({ busyPoll: msg.busyPoll });
+    }
+    if (msg.forward) {
+      forward(msg.forward).then(
+        (port) => process.send?.({ forwarding: port }),
+        (err: Error) => process.send?.({ error: err.message }),
+      );
+    }
+    if (msg.stop) {
+      void Promise.all(forwards.map((f) => f.close()))
+        .then(() => node.stop())
+        .then(() => process.exit(0));
+    }
+  },
+);
 process.send?.({ ready: { peerId: node.host.peerId.toString() } });

@@ -2,12 +2,14 @@
  * bench/tunnel helper, run as a child process: a DIBS service-host node with its tunnel server; the
  * sink and echo services it forwards to run in a process of their own (targets.ts). Gets its settings
  * (incl. the wallet key) as the first IPC message, never from argv; answers
- * {ready: {peerId, multiaddrs, sinkPort, echoPort}}. {busyPoll: µs} sets the busy-polling window.
+ * {ready: {peerId, multiaddrs, sinkPort, echoPort}}. {busyPoll: µs} sets the busy-polling window;
+ * {pollScore: true} answers {pollScore} (busy-poll.ts).
  */
 import { fork } from 'node:child_process';
 import { encryptionKeyFromWallet, peerIdFromWallet, TicketVerifier } from '@dibs/core';
 import {
   type HostedService,
+  busyPollScore,
   setBusyPollWindow,
   TUNNEL_PROTOCOL,
   TunnelServer,
@@ -62,6 +64,7 @@ process.on('message', (msg: { serve?: { id: string; port: 'sink' | 'echo' } }) =
     setBusyPollWindow(busyPoll);
     process.send?.({ busyPoll });
   }
+  if ((msg as { pollScore?: boolean }).pollScore) process.send?.({ pollScore: busyPollScore() });
   if ((msg as { rss?: boolean }).rss) void settledMemory().then((memory) => process.send?.({ memory }));
   if ((msg as { stop?: boolean }).stop) {
     void server
