@@ -67,6 +67,9 @@ describe('services: publish, connect and SOCKS5 between two real nodes on one re
   const stores: Store[] = [];
   let hostNode: NetworkRuntime;
   let clientNode: NetworkRuntime;
+  /** The host node's wallet address and a Registry reader (role bits on chain). */
+  let hostAddress: `0x${string}`;
+  let hostRegistry: RegistryWriter;
   let web: HttpServer;
   let webPort: number;
   let sink: Server;
@@ -82,6 +85,10 @@ describe('services: publish, connect and SOCKS5 between two real nodes on one re
       params: [wallet.address, '0x3635C9ADC5DEA00000'],
     } as never);
     const registry = new RegistryWriter(clients, deployment);
+    if (name === 'host') {
+      hostAddress = wallet.address as `0x${string}`;
+      hostRegistry = registry;
+    }
     if ((await registry.getIdentity(wallet.address)) === null) {
       await registry.registerIdentity(encryptionKeyFromWallet(wallet).publicKey);
     }
@@ -179,6 +186,12 @@ describe('services: publish, connect and SOCKS5 between two real nodes on one re
     assert.equal(view.own, true);
     assert.equal(view.target, `127.0.0.1:${webPort}`);
     assert.equal(view.active, true);
+    // Hosting a service makes the node a service host on chain (its bootstrap and relay bits stay).
+    assert.ok(
+      await waitFor(async () => ((await hostRegistry.getNode(hostAddress))?.roles ?? 0) === 7, 30_000),
+      `the host's node entry has the service-host role: ${(await hostRegistry.getNode(hostAddress))?.roles}`,
+    );
+    assert.equal(hostNode.roles, 7);
     assert.ok(
       await waitFor(async () => {
         const r = await findNodeRecord(
@@ -319,5 +332,16 @@ describe('services: publish, connect and SOCKS5 between two real nodes on one re
     await hostNode.services.retire(dead.id);
     assert.ok(!hostNode.services.hostedIds().includes(dead.id));
     await assert.rejects(clientNode.services.connect({ serviceId: dead.id }), { code: 'SERVICE_RETIRED' });
+  });
+
+  it('retiring its last service takes the service-host role off the node entry on chain', async () => {
+    for (const id of hostNode.services.hostedIds()) await hostNode.services.retire(id);
+    assert.deepEqual(hostNode.services.hostedIds(), []);
+    assert.ok(
+      await waitFor(async () => ((await hostRegistry.getNode(hostAddress))?.roles ?? 0) === 3, 30_000),
+      `bootstrap and relay only: ${(await hostRegistry.getNode(hostAddress))?.roles}`,
+    );
+    assert.equal(hostNode.roles, 3);
+    assert.equal(clientNode.roles, 0, 'a node that never hosted has no role');
   });
 });

@@ -8,7 +8,13 @@ import { GrantCache, peerIdFromWallet, SessionRegistry, type TicketGrant, type W
 import type { Store } from '@dibs/store';
 import { ChainMirror } from '../access/index.ts';
 import { joinNetwork } from '../p2p/bootstrap.ts';
-import { LOOPBACK_LISTEN, ROLE_BOOTSTRAP, ROLE_MASK, ROLE_RELAY } from '../p2p/constants.ts';
+import {
+  LOOPBACK_LISTEN,
+  ROLE_BOOTSTRAP,
+  ROLE_MASK,
+  ROLE_RELAY,
+  ROLE_SERVICE_HOST,
+} from '../p2p/constants.ts';
 import { createDibsHost, type DibsHost } from '../p2p/host.ts';
 import { Liveness, type LivenessOptions } from '../p2p/liveness.ts';
 import { publishNodeRecord } from '../p2p/records.ts';
@@ -33,7 +39,11 @@ export interface P2pSettings {
   listen?: readonly string[];
   /** Bootstrap multiaddrs (with `/p2p/<peerId>`) besides the Registry's bootstrap list. */
   bootstrap?: readonly string[];
-  /** Role bits to register (1 bootstrap, 2 relay, 4 service host); relay runs a circuit-relay server. */
+  /**
+   * Role bits to register (1 bootstrap, 2 relay, 4 service host); relay runs a circuit-relay server.
+   * The service-host bit is also set while the node hosts an active service, and cleared when it
+   * hosts none (unless configured here).
+   */
   roles?: number;
   /** On relay nodes, run the tunnel's relayed data channel (/dibs/tunnel-relay); default true. */
   tunnelRelay?: boolean;
@@ -84,6 +94,7 @@ export interface NetworkRuntime {
   readonly sessions: SessionRegistry;
   readonly mirror: ChainMirror;
   readonly liveness: Liveness;
+  /** Role bits as registered on chain (the service-host bit follows the hosted services). */
   readonly roles: number;
   /** Hosted services, connections, SOCKS5 proxies and tunnel sessions. */
   readonly services: RunningServices;
@@ -104,11 +115,11 @@ export async function startNetwork(params: {
   const { chain, store, wallet, settings } = params;
   const log = params.log.child('p2p');
   const d = chain.deployment;
-  const roles = (settings.roles ?? 0) | (settings.operator ? ROLE_BOOTSTRAP | ROLE_RELAY : 0);
-  if ((roles & ~ROLE_MASK) !== 0) {
+  const configuredRoles = (settings.roles ?? 0) | (settings.operator ? ROLE_BOOTSTRAP | ROLE_RELAY : 0);
+  if ((configuredRoles & ~ROLE_MASK) !== 0) {
     throw new DaemonError(
       'BAD_P2P_CONFIG',
-      `node roles ${roles} has unknown bits`,
+      `node roles ${configuredRoles} has unknown bits`,
       'use 1 bootstrap, 2 relay, 4 service host',
     );
   }
@@ -163,6 +174,7 @@ export async function startNetwork(params: {
       logger: log,
     });
     cleanups.push(() => authority.close());
+    let roles = configuredRoles;
     const host = await createDibsHost({
       privateKey: wallet.exportPrivateKey(),
       authority,
@@ -182,7 +194,9 @@ export async function startNetwork(params: {
       cleanups.push(() => tunnelRelay.stop());
     }
 
-    await registerNode(chain, wallet, host, roles, log);
+    // The service-host bit as the chain has it until the hosted services are known (below): a restart
+    // of a node that hosts services does not clear it and set it again.
+    roles = await registerNode(chain, wallet, host, roles, log, ROLE_SERVICE_HOST);
     if (settings.operator) await approveBootstrap(chain, wallet.address as Address, log);
 
     const own = host.peerId.toString();
@@ -235,6 +249,27 @@ export async function startNetwork(params: {
     let stopped = false;
     let publishing = false;
     let publishAgain = false;
+    /** The number of hosted services, once the services runtime runs. */
+    let hostedCount: (() => number) | undefined;
+    /** Sets or clears the service-host role bit on chain to match the hosted services, one update at a time. */
+    let roleUpdate: Promise<void> = Promise.resolve();
+    const syncServiceHostRole = (): Promise<void> => {
+      roleUpdate = roleUpdate.then(async () => {
+        if (stopped || hostedCount === undefined) return;
+        const hosting = hostedCount() > 0;
+        const wanted = hosting || (configuredRoles & ROLE_SERVICE_HOST) !== 0;
+        const next = wanted ? roles | ROLE_SERVICE_HOST : roles & ~ROLE_SERVICE_HOST;
+        if (next === roles) return;
+        try {
+          roles = await registerNode(chain, wallet, host, next, log);
+        } catch (err) {
+          log.warn('could not update the service-host role on chain; retrying with the next record publish', {
+            error: (err as Error).message,
+          });
+        }
+      });
+      return roleUpdate;
+    };
     const services = await startServices({
       host,
       wallet,
@@ -250,6 +285,7 @@ export async function startNetwork(params: {
       // The hosted set changed: advertise it now rather than at the next periodic republish.
       onHostedChanged: () => {
         if (stopped) return;
+        void syncServiceHostRole();
         if (publishing) {
           publishAgain = true;
           return;
@@ -259,9 +295,13 @@ export async function startNetwork(params: {
       },
     });
     cleanups.push(() => services.stop());
+    hostedCount = () => services.hostedIds().length;
+    await syncServiceHostRole();
     const publish = async (): Promise<void> => {
       let next = RECORD_REPUBLISH_INTERVAL_MS;
       publishing = true;
+      // A role update that failed (chain unreachable) is retried with every republish.
+      void syncServiceHostRole();
       try {
         const peers = host.admission.admittedPeers().length;
         await publishNodeRecord(host, { roles, services: services.hostedIds() });
@@ -298,7 +338,9 @@ export async function startNetwork(params: {
       sessions,
       mirror,
       liveness,
-      roles,
+      get roles() {
+        return roles;
+      },
       services,
       grant: async () => {
         const g = await grant();
@@ -352,16 +394,21 @@ export function registrableMultiaddrs(host: DibsHost): string[] {
     .slice(0, MAX_REGISTERED_MULTIADDRS);
 }
 
-/** Registers the node with its PeerId, roles and multiaddrs, or updates the entry when they changed. */
+/**
+ * Registers the node with its PeerId, roles and multiaddrs, or updates the entry when they changed;
+ * the role bits in `keep` stay as the chain has them. Returns the roles registered.
+ */
 async function registerNode(
   chain: ChainRuntime,
   wallet: Wallet,
   host: DibsHost,
-  roles: number,
+  wantedRoles: number,
   log: Logger,
-): Promise<void> {
+  keep = 0,
+): Promise<number> {
   const multiaddrs = registrableMultiaddrs(host);
   const current = await chain.registry.getNode(wallet.address as Address);
+  const roles = current?.active ? (wantedRoles & ~keep) | (current.roles & keep) : wantedRoles;
   if (!current?.active) {
     await chain.registry.registerNode({
       peerId: peerIdFromWallet(wallet).toMultihash().bytes,
@@ -369,7 +416,7 @@ async function registerNode(
       multiaddrs,
     });
     log.info('node registered on chain', { roles, multiaddrs: multiaddrs.length });
-    return;
+    return roles;
   }
   const same =
     current.roles === roles &&
@@ -379,6 +426,7 @@ async function registerNode(
     await chain.registry.updateNode({ roles, multiaddrs });
     log.info('node entry updated on chain', { roles, multiaddrs: multiaddrs.length });
   }
+  return roles;
 }
 
 /** The network operator (Registry owner) approves its own node as a bootstrap node. */
