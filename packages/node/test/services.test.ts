@@ -334,6 +334,46 @@ describe('services: publish, connect and SOCKS5 between two real nodes on one re
     await assert.rejects(clientNode.services.connect({ serviceId: dead.id }), { code: 'SERVICE_RETIRED' });
   });
 
+  it('a connect listener outlives a restart of the service host: connections retry until it is back', async () => {
+    const wallet = Wallet.generate();
+    let host2 = await node('host2', wallet, false);
+    try {
+      const svc = await host2.services.publish({
+        name: 'echo2',
+        type: 'tcp',
+        target: `127.0.0.1:${echoPort}`,
+        policy: 'public',
+      });
+      const conn = await clientNode.services.connect({ serviceId: svc.id });
+      const [h, p] = conn.localAddress.split(':') as [string, string];
+      /** One local connection through the listener: what came back, or '' if it closed without an answer. */
+      const roundTrip = async (text: string): Promise<string> => {
+        const s = connect(Number(p), h);
+        s.on('error', () => {});
+        await once(s, 'connect');
+        s.write(text);
+        const back = await new Promise<string>((resolve) => {
+          s.once('data', (d: Buffer) => resolve(d.toString()));
+          s.once('close', () => resolve(''));
+        });
+        s.destroy();
+        return back;
+      };
+      assert.equal(await roundTrip('before'), 'before');
+      // The host goes away; a local connection made now waits through the connector's retries…
+      await host2.stop();
+      const during = roundTrip('during');
+      // …and the host comes back on a new port, with the same key and data.
+      host2 = await node('host2', wallet, false);
+      assert.equal(await during, 'during', 'the connection made while the host was down got through');
+      assert.equal(await roundTrip('after'), 'after');
+      await clientNode.services.disconnect(conn.id);
+      await host2.services.retire(svc.id);
+    } finally {
+      await host2.stop().catch(() => {});
+    }
+  });
+
   it('retiring its last service takes the service-host role off the node entry on chain', async () => {
     for (const id of hostNode.services.hostedIds()) await hostNode.services.retire(id);
     assert.deepEqual(hostNode.services.hostedIds(), []);

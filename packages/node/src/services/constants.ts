@@ -24,8 +24,13 @@ export const DEFAULT_LISTEN_HOST = '127.0.0.1';
 export const RECORD_LOOKUP_TIMEOUT_MS = 8_000;
 /** Time allowed per dial attempt (direct or relayed). */
 export const DIAL_TIMEOUT_MS = 10_000;
-/** Attempts to reach the host for one local connection (transient failures only). */
-export const CONNECT_ATTEMPTS = 3;
+/**
+ * Attempts to reach the host for one local connection (transient failures only). Six attempts wait
+ * 0.2 + 0.4 + 0.8 + 1.6 + 2 s between them: long enough for a service host that restarts (its node
+ * takes ~1–2 s to listen, rejoin and serve its tunnels again), short enough that an application is
+ * not kept waiting on a host that is gone.
+ */
+export const CONNECT_ATTEMPTS = 6;
 /** First retry delay; doubled each attempt up to CONNECT_RETRY_MAX_MS. */
 export const CONNECT_RETRY_BASE_MS = 200;
 /** Longest retry delay. */
