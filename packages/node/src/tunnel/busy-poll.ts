@@ -54,7 +54,7 @@ let payoff = 1;
 /** No polling before then (ms, performance.now()): backing off after windows that ran out in vain. */
 let suspendedUntil = 0;
 let backoffMs = BUSY_POLL_BACKOFF_MIN_MS;
-/** Windows that ran out without a read, and back-offs started (for tests and diagnostics). */
+/** Windows started, those that ran out without a read, and back-offs started (for tests and diagnostics). */
 const score = { windows: 0, expired: 0, backoffs: 0 };
 
 /** What the poller remembers of one reading socket. */
