@@ -140,32 +140,32 @@ async function waitPort(port: number, ms: number): Promise<void> {
   throw new Error(`port ${port} did not open within ${ms} ms`);
 }
 
-/** sshd on loopback with throwaway keys, and `ssh -N -L` through it with aes128-gcm. */
-/** CPU seconds (user + system) used so far by process `pid` and its live descendants (Linux /proc). */
-function treeCpuSeconds(pid: number, depth = 0): number {
+/** CPU seconds (user + system) used so far by process `pid` (Linux /proc). */
+function processCpuSeconds(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  let total = (Number(f[11]) + Number(f[12])) / 100;
-  if (depth < 4) {
-    let children: string[] = [];
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** The same for `pid` and its live descendants (sshd forks a process per connection). */
+function treeCpuSeconds(pid: number, depth = 0): number {
+  let total = processCpuSeconds(pid);
+  let children: string[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    // no children list on this kernel
+  }
+  for (const c of depth < 4 ? children : []) {
     try {
-      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-        .trim()
-        .split(/\s+/)
-        .filter(Boolean);
+      total += treeCpuSeconds(Number(c), depth + 1);
     } catch {
-      // no children list on this kernel
-    }
-    for (const c of children) {
-      try {
-        total += treeCpuSeconds(Number(c), depth + 1);
-      } catch {
-        // gone meanwhile
-      }
+      // gone meanwhile
     }
   }
   return total;
 }
 
+/** sshd on loopback with throwaway keys, and `ssh -N -L` through it with aes128-gcm. */
 async function sshForward(
   targetPort: number,
   dir: string,
@@ -425,7 +425,7 @@ async function main(): Promise<void> {
       for (const [k, pid] of Object.entries(cpuPids)) {
         if (pid === undefined) continue;
         try {
-          out[k] = k === 'sshd' ? treeCpuSeconds(pid) : treeCpuSeconds(pid, 4);
+          out[k] = k === 'sshd' ? treeCpuSeconds(pid) : processCpuSeconds(pid);
         } catch {
           // not on Linux, or gone
         }
