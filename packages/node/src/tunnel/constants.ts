@@ -99,7 +99,7 @@ export const BUSY_POLL_WINDOW_US = 400;
 export const BUSY_POLL_WINDOW_LIMIT_US = 10_000;
 /**
  * Polling backs off when fewer than this share of recent windows had a read come in (busy-poll.ts): on
- * a quiet machine 85–87 % of the windows in bench/tunnel's ping-pong paid; with every core busy, most
+ * a quiet machine 84–87 % of the windows in bench/tunnel's ping-pong paid; with every core busy, most
  * ran out, and the spinning kept the CPU from the processes whose answer it waited for.
  */
 export const BUSY_POLL_MIN_PAYOFF = 0.5;
