@@ -111,6 +111,22 @@ describe('services: publish, connect and SOCKS5 between two real nodes on one re
     });
   }
 
+  /**
+   * Publishes a public tcp service to `127.0.0.1:port` on `on` and connects the client to it: the
+   * service, the connection, and the local listener's host and port.
+   */
+  async function publishAndConnect(on: NetworkRuntime, name: string, port: number) {
+    const svc = await on.services.publish({
+      name,
+      type: 'tcp',
+      target: `127.0.0.1:${port}`,
+      policy: 'public',
+    });
+    const conn = await clientNode.services.connect({ serviceId: svc.id });
+    const [h, p] = conn.localAddress.split(':') as [string, string];
+    return { svc, conn, h, p };
+  }
+
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'dibs-services-'));
     anvil = new AnvilSupervisor({ dataDir: dir, silent: true });
@@ -253,14 +269,7 @@ describe('services: publish, connect and SOCKS5 between two real nodes on one re
   });
 
   it('streams 256 MiB of random data whose sha256 matches at the far end', async () => {
-    const svc = await hostNode.services.publish({
-      name: 'sink',
-      type: 'tcp',
-      target: `127.0.0.1:${sinkPort}`,
-      policy: 'public',
-    });
-    const conn = await clientNode.services.connect({ serviceId: svc.id });
-    const [h, p] = conn.localAddress.split(':') as [string, string];
+    const { conn, h, p } = await publishAndConnect(hostNode, 'sink', sinkPort);
     const s = connect(Number(p), h);
     await once(s, 'connect');
     const sent = createHash('sha256');
@@ -297,14 +306,7 @@ describe('services: publish, connect and SOCKS5 between two real nodes on one re
     await once(closed, 'listening');
     const deadPort = (closed.address() as { port: number }).port;
     closed.close();
-    const dead = await hostNode.services.publish({
-      name: 'dead',
-      type: 'tcp',
-      target: `127.0.0.1:${deadPort}`,
-      policy: 'public',
-    });
-    const conn = await clientNode.services.connect({ serviceId: dead.id });
-    const [h, p] = conn.localAddress.split(':') as [string, string];
+    const { svc: dead, conn, h, p } = await publishAndConnect(hostNode, 'dead', deadPort);
     const s = connect(Number(p), h);
     s.on('error', () => {});
     await once(s, 'close');
@@ -335,14 +337,7 @@ describe('services: publish, connect and SOCKS5 between two real nodes on one re
     const wallet = Wallet.generate();
     let host2 = await node('host2', wallet, false);
     try {
-      const svc = await host2.services.publish({
-        name: 'echo2',
-        type: 'tcp',
-        target: `127.0.0.1:${echoPort}`,
-        policy: 'public',
-      });
-      const conn = await clientNode.services.connect({ serviceId: svc.id });
-      const [h, p] = conn.localAddress.split(':') as [string, string];
+      const { svc, conn, h, p } = await publishAndConnect(host2, 'echo2', echoPort);
       /** One local connection through the listener: what came back, or '' if it closed without an answer. */
       const roundTrip = async (text: string): Promise<string> => {
         const s = connect(Number(p), h);
