@@ -279,6 +279,13 @@ export interface ConnectResult {
   servedBy: 'node' | 'process';
 }
 
+/** The options of `dibs connect`. */
+interface ConnectOptions {
+  listen: string;
+  detach?: boolean;
+  startNode?: boolean;
+}
+
 /** `dibs connect <service>`: a local port forwarded to a service through DIBS. */
 export function connectCommand(): Command {
   return new Command('connect')
@@ -291,84 +298,82 @@ export function connectCommand(): Command {
       'after',
       '\nThe listener lives in the node running for the data dir (until Ctrl-C, or for good with --detach);\nwith --start-node and no node running, this command runs a node of its own and stops it on Ctrl-C.',
     )
-    .action(
-      async (ref: string, opts: { listen: string; detach?: boolean; startNode?: boolean }, cmd: Command) => {
-        const ctx = commandContext(cmd);
-        const listen = parseLocalListen(opts.listen, '--listen');
-        const print = (r: ConnectResult, stopHint: string) =>
-          ctx.out.result(r, () =>
-            table([
-              ['service', `${r.serviceId} ${r.serviceName}`],
-              ['listening', r.localAddress],
-              ['', stopHint],
-            ]),
+    .action(async (ref: string, opts: ConnectOptions, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      const listen = parseLocalListen(opts.listen, '--listen');
+      const print = (r: ConnectResult, stopHint: string) =>
+        ctx.out.result(r, () =>
+          table([
+            ['service', `${r.serviceId} ${r.serviceName}`],
+            ['listening', r.localAddress],
+            ['', stopHint],
+          ]),
+        );
+      const api = runningApi(ctx.paths.runtime);
+      if (api) {
+        if (listen.host !== API_LISTEN_HOST && listen.host !== 'localhost') {
+          throw new CliError(
+            'BAD_LISTEN',
+            `the running node opens listeners on ${API_LISTEN_HOST} only, not ${listen.host}`,
+            `use --listen ${API_LISTEN_HOST}:${listen.port}`,
           );
-        const api = runningApi(ctx.paths.runtime);
-        if (api) {
-          if (listen.host !== API_LISTEN_HOST && listen.host !== 'localhost') {
-            throw new CliError(
-              'BAD_LISTEN',
-              `the running node opens listeners on ${API_LISTEN_HOST} only, not ${listen.host}`,
-              `use --listen ${API_LISTEN_HOST}:${listen.port}`,
+        }
+        const service = await resolveServiceRef(ctx, ref);
+        // Registered before the listener exists, so a Ctrl-C at any point still closes it.
+        const stop = opts.detach ? undefined : untilStopSignal();
+        const c = await api.post<{ id: string; serviceId: string; localAddress: string }>(
+          '/api/v1/connections',
+          { serviceId: service.id.toString(), localPort: listen.port },
+        );
+        const path = `/api/v1/connections/${c.id}`;
+        print(
+          {
+            id: c.id,
+            serviceId: c.serviceId,
+            serviceName: service.name,
+            localAddress: c.localAddress,
+            servedBy: 'node',
+          },
+          opts.detach
+            ? `held by the running node (${api.url}); close it with DELETE ${path}`
+            : 'held by the running node · Press Ctrl-C to close it.',
+        );
+        if (stop) await holdUntilStopped(ctx, api, { path, connectionId: c.id }, stop);
+        return;
+      }
+      if (opts.detach) {
+        throw new CliError(
+          'NOT_RUNNING',
+          `--detach needs a running node for ${ctx.paths.root}`,
+          'start one with `dibs up` or `dibs node start`, or drop --detach',
+        );
+      }
+      if (!opts.startNode && !readRuntimeInfo(ctx.paths.runtime))
+        throw noRunningNode(ctx, `dibs connect ${ref}`);
+      await withLocalNode(ctx, async (services, dir) => {
+        const service = await resolveService(dir, ref);
+        const c = await services.connect({
+          serviceId: service.id,
+          listen: `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`,
+        });
+        print(
+          {
+            id: c.id,
+            serviceId: c.serviceId.toString(),
+            serviceName: c.serviceName,
+            localAddress: c.localAddress,
+            servedBy: 'process',
+          },
+          'Press Ctrl-C to stop.',
+        );
+        return () => {
+          const v = services.connections().find((x) => x.id === c.id);
+          if (v) {
+            ctx.out.progress(
+              `${v.tunnels} open · ${v.bytesOut} B out · ${v.bytesIn} B in${v.lastError ? ` · last error: ${v.lastError}` : ''}`,
             );
           }
-          const service = await resolveServiceRef(ctx, ref);
-          // Registered before the listener exists, so a Ctrl-C at any point still closes it.
-          const stop = opts.detach ? undefined : untilStopSignal();
-          const c = await api.post<{ id: string; serviceId: string; localAddress: string }>(
-            '/api/v1/connections',
-            { serviceId: service.id.toString(), localPort: listen.port },
-          );
-          const path = `/api/v1/connections/${c.id}`;
-          print(
-            {
-              id: c.id,
-              serviceId: c.serviceId,
-              serviceName: service.name,
-              localAddress: c.localAddress,
-              servedBy: 'node',
-            },
-            opts.detach
-              ? `held by the running node (${api.url}); close it with DELETE ${path}`
-              : 'held by the running node · Press Ctrl-C to close it.',
-          );
-          if (stop) await holdUntilStopped(ctx, api, { path, connectionId: c.id }, stop);
-          return;
-        }
-        if (opts.detach) {
-          throw new CliError(
-            'NOT_RUNNING',
-            `--detach needs a running node for ${ctx.paths.root}`,
-            'start one with `dibs up` or `dibs node start`, or drop --detach',
-          );
-        }
-        if (!opts.startNode && !readRuntimeInfo(ctx.paths.runtime))
-          throw noRunningNode(ctx, `dibs connect ${ref}`);
-        await withLocalNode(ctx, async (services, dir) => {
-          const service = await resolveService(dir, ref);
-          const c = await services.connect({
-            serviceId: service.id,
-            listen: `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`,
-          });
-          print(
-            {
-              id: c.id,
-              serviceId: c.serviceId.toString(),
-              serviceName: c.serviceName,
-              localAddress: c.localAddress,
-              servedBy: 'process',
-            },
-            'Press Ctrl-C to stop.',
-          );
-          return () => {
-            const v = services.connections().find((x) => x.id === c.id);
-            if (v) {
-              ctx.out.progress(
-                `${v.tunnels} open · ${v.bytesOut} B out · ${v.bytesIn} B in${v.lastError ? ` · last error: ${v.lastError}` : ''}`,
-              );
-            }
-          };
-        });
-      },
-    );
+        };
+      });
+    });
 }
