@@ -26,6 +26,8 @@ export type TicketErrorCode =
   | 'WRONG_TICKET'
   /** Ticket or grant expiry has passed. */
   | 'EXPIRED'
+  /** Ticket lifetime (`expiresAt − issuedAt`) or age is over the verifier's maximum. */
+  | 'LIFETIME_EXCEEDED'
   /** A timestamp is further than the allowed skew from the verifier's clock. */
   | 'CLOCK_SKEW'
   /** Authenticator nonce was already used. */

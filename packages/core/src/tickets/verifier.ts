@@ -21,6 +21,7 @@ import {
   DEFAULT_MAX_SKEW_MS,
   DEFAULT_TICKET_CACHE_ENTRIES,
   MAX_AUTHENTICATOR_BYTES,
+  MAX_TICKET_LIFETIME_MS,
   MAX_PEER_ID_BYTES,
   MAX_TICKET_BYTES,
   NETWORK_SERVICE_TYPE,
@@ -63,6 +64,11 @@ export interface TicketVerifierOptions {
   now?: () => number;
   /** Allowed clock difference; default DEFAULT_MAX_SKEW_MS (10 min). */
   maxSkewMs?: number;
+  /**
+   * Longest ticket lifetime accepted (`expiresAt − issuedAt`); a ticket issued longer ago than this
+   * plus the skew is refused too. Default MAX_TICKET_LIFETIME_MS (what clients may request).
+   */
+  maxTicketLifetimeMs?: number;
   /** Network service ids this node admits for (its own network(s)); network tickets for others are refused. */
   networkServiceIds?: Iterable<bigint>;
   /** Service ids accepted for service tickets; default any service the cache says this node hosts. */
@@ -124,6 +130,7 @@ export class TicketVerifier {
   readonly chainId: number;
   readonly contract: Address;
   readonly maxSkewMs: number;
+  readonly maxTicketLifetimeMs: number;
   readonly cache: GrantCache;
   readonly replayCache: ReplayCache;
   #key: X25519Key;
@@ -161,6 +168,10 @@ export class TicketVerifier {
     this.maxSkewMs = options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
     if (!Number.isSafeInteger(this.maxSkewMs) || this.maxSkewMs < 0) {
       fail('INVALID_ARGUMENT', 'maxSkewMs must be a non-negative integer');
+    }
+    this.maxTicketLifetimeMs = options.maxTicketLifetimeMs ?? MAX_TICKET_LIFETIME_MS;
+    if (!Number.isSafeInteger(this.maxTicketLifetimeMs) || this.maxTicketLifetimeMs < 1) {
+      fail('INVALID_ARGUMENT', 'maxTicketLifetimeMs must be a positive integer');
     }
     this.#networkServiceIds = new Set(options.networkServiceIds ?? []);
     this.#serviceIds = options.serviceIds ? new Set(options.serviceIds) : undefined;
@@ -337,6 +348,19 @@ export class TicketVerifier {
       );
     }
     if (body.expiresAt <= now) fail('EXPIRED', 'ticket has expired; make a new one');
+    // A client chooses both times: without these bounds a ticket could live as long as its grant.
+    if (body.expiresAt - body.issuedAt > this.maxTicketLifetimeMs) {
+      fail(
+        'LIFETIME_EXCEEDED',
+        `ticket lives ${body.expiresAt - body.issuedAt} ms, over the ${this.maxTicketLifetimeMs} ms maximum; make a shorter one`,
+      );
+    }
+    if (now - body.issuedAt > this.maxTicketLifetimeMs + this.maxSkewMs) {
+      fail(
+        'LIFETIME_EXCEEDED',
+        'ticket was issued longer ago than the maximum ticket lifetime; make a new one',
+      );
+    }
     if (body.expiresAt > grantExpiresAt) fail('EXCEEDS_GRANT', `ticket outlives grant ${grantId}`);
     return grantExpiresAt;
   }
