@@ -43,7 +43,7 @@ const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 /** The block's state words as the RFC prints them, serialized little-endian. */
 function wordsToBytes(words: string[]): Uint8Array {
   const out = Buffer.alloc(64);
-  words.forEach((w, i) => out.writeUInt32LE(Number.parseInt(w, 16), 4 * i));
+  for (const [i, w] of words.entries()) out.writeUInt32LE(Number.parseInt(w, 16), 4 * i);
   return new Uint8Array(out);
 }
 
