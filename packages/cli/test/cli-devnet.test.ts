@@ -93,18 +93,17 @@ function assertNoSecretOutsideItsFile(dir: string, nodes: string[]): void {
   for (const file of files) {
     const text = readFileSync(file).toString('latin1');
     for (const s of secrets) {
+      if (file === s.home) continue;
       for (const form of new Set([s.value, encodeURIComponent(s.value)])) {
-        if (file !== s.home) {
-          assert.ok(
-            !text.includes(form),
-            `${relative(dir, file)} contains the secret of ${relative(dir, s.home)}`,
-          );
-        }
+        assert.ok(
+          !text.includes(form),
+          `${relative(dir, file)} contains the secret of ${relative(dir, s.home)}`,
+        );
       }
     }
-    if (file.includes(join(dir, 'logs'))) {
-      assert.equal(statSync(file).mode & 0o777, 0o600, `${relative(dir, file)} is 0600`);
-    }
+  }
+  for (const file of files.filter((f) => f.startsWith(join(dir, 'logs')))) {
+    assert.equal(statSync(file).mode & 0o777, 0o600, `${relative(dir, file)} is 0600`);
   }
 }
 
