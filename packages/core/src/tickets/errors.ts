@@ -46,6 +46,8 @@ export type TicketErrorCode =
   | 'EXCEEDS_GRANT'
   /** Client has no encryption key registered (or the cache has not seen it). */
   | 'UNKNOWN_CLIENT_KEY'
+  /** This node's view of the chain lags past its bound: it cannot tell whether the grant still holds. */
+  | 'CHAIN_STALE'
   /** The replay cache is full of live entries; retry later. */
   | 'OVERLOADED'
   /** Arguments given to a ticket function are unusable. */

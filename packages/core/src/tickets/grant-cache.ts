@@ -5,6 +5,7 @@
  */
 import { DEFAULT_REVOCATION_MAX_BLOCKS, X25519_KEY_BYTES } from './constants.ts';
 import { type Address, normalizeAddress } from './codec.ts';
+import type { ChainView } from './chain-view.ts';
 import { TicketError } from './errors.ts';
 
 /** A grant as AccessGrants stores it; times are Unix seconds. */
@@ -38,6 +39,11 @@ export type GrantCacheEvent =
 export interface GrantCacheOptions {
   /** Most blocks the watcher may lag before applying a revocation; default DEFAULT_REVOCATION_MAX_BLOCKS. */
   revocationMaxBlocks?: number;
+  /**
+   * The lag of this cache behind the chain; when set, verifiers refuse tickets (CHAIN_STALE) and
+   * session registries close sessions as its bounds say. Fed by `markSynced` and a head poll.
+   */
+  chainView?: ChainView;
 }
 
 type Listener = (event: GrantCacheEvent) => void;
@@ -58,6 +64,8 @@ function toId(value: bigint | number, what: string): bigint {
 export class GrantCache {
   /** The watcher must apply events at least every this many blocks; the integration polls accordingly. */
   readonly revocationMaxBlocks: number;
+  /** The lag bounds this cache answers for, if any (see GrantCacheOptions.chainView). */
+  readonly chainView: ChainView | undefined;
   #grants = new Map<bigint, GrantRecord>();
   #services = new Map<bigint, ServiceRecord>();
   #keys = new Map<Address, Uint8Array>();
@@ -72,6 +80,7 @@ export class GrantCache {
       throw new TicketError('INVALID_ARGUMENT', `revocationMaxBlocks must be a positive integer, got ${n}`);
     }
     this.revocationMaxBlocks = n;
+    this.chainView = options.chainView;
   }
 
   /** Calls `listener` on every change; returns the unsubscribe function. */
@@ -193,6 +202,7 @@ export class GrantCache {
   markSynced(blockNumber: bigint | number): void {
     const n = toBigint(blockNumber, 'blockNumber');
     if (n > this.#syncedBlock) this.#syncedBlock = n;
+    this.chainView?.observeSynced(n);
     this.#emit({ type: 'synced', blockNumber: this.#syncedBlock });
   }
 

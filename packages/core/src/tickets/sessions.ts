@@ -94,6 +94,17 @@ export class SessionRegistry {
   sweep(): number {
     const now = this.#now();
     let closed = 0;
+    if (this.#sessions.size > 0 && this.cache.chainView?.status().state === 'closing') {
+      const why = this.cache.chainView.status().reason;
+      for (const id of [...this.#sessions.keys()]) {
+        const reason = new TicketError(
+          'CHAIN_STALE',
+          `this node's view of the chain is stale past the bound for live sessions (${why})`,
+        );
+        if (this.#close(id, reason)) closed++;
+      }
+      return closed;
+    }
     for (const [id, entry] of [...this.#sessions]) {
       const reason = this.#invalidReason(entry.session, now);
       if (reason && this.#close(id, reason)) closed++;

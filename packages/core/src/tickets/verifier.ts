@@ -204,6 +204,8 @@ export class TicketVerifier {
     if (authenticator.length > MAX_AUTHENTICATOR_BYTES) {
       fail('TOO_LARGE', `authenticator is ${authenticator.length} bytes, over ${MAX_AUTHENTICATOR_BYTES}`);
     }
+    // A view of the chain too old to show a revocation admits nothing (fail closed).
+    this.cache.chainView?.check();
     const now = this.#now();
     const ticketHash = sha256(ticket);
     const opened = this.#open(ticket, ticketHash);

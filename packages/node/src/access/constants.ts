@@ -8,3 +8,7 @@ export const MIRROR_WATCHER_NAME = 'chain-mirror';
 export const MIRROR_STORE_NAMESPACE = 'chain-mirror';
 /** Default bound on blocks between a revocation on chain and a closed session. */
 export const DEFAULT_REVOCATION_MAX_BLOCKS = 2;
+/** How often the head is polled apart from the mirror, to measure the mirror's lag. */
+export const HEAD_POLL_INTERVAL_MS = 250;
+/** A head poll that takes longer counts as failed. */
+export const HEAD_POLL_TIMEOUT_MS = 5_000;
