@@ -34,6 +34,8 @@ export type TicketErrorCode =
   | 'REPLAY'
   /** Grant was revoked on chain. */
   | 'REVOKED'
+  /** The grant's holder no longer meets the service's policy (allowlist, membership, token balance). */
+  | 'POLICY_UNMET'
   /** Service was retired on chain. */
   | 'SERVICE_INACTIVE'
   /** Grant id is not known to the grant cache. */

@@ -33,6 +33,8 @@ export type GrantCacheEvent =
   | { type: 'serviceRetired'; serviceId: bigint }
   | { type: 'serviceChanged'; serviceId: bigint }
   | { type: 'identityChanged'; account: Address }
+  | { type: 'policyChanged'; serviceId: bigint; account: Address; meets: boolean }
+  | { type: 'cleared' }
   | { type: 'synced'; blockNumber: bigint };
 
 /** Options of {@link GrantCache}. */
@@ -71,6 +73,8 @@ export class GrantCache {
   #keys = new Map<Address, Uint8Array>();
   #revoked = new Set<bigint>();
   #retired = new Set<bigint>();
+  /** `serviceId:account` pairs whose holder no longer meets the service's policy. */
+  #unmet = new Set<string>();
   #listeners = new Set<Listener>();
   #syncedBlock = -1n;
 
@@ -198,6 +202,43 @@ export class GrantCache {
     this.#emit({ type: 'identityChanged', account });
   }
 
+  /**
+   * Records whether `account` meets the policy of service `serviceId` now (allowlist, organization
+   * membership, token balance, as re-read from chain after a change). A grant whose holder does not
+   * admits nothing; sessions on it close. Pairs never recorded meet it (the contract checked the
+   * policy when it issued the grant).
+   */
+  applyPolicyStanding(serviceId: bigint | number, account: string, meets: boolean): void {
+    const id = toId(serviceId, 'serviceId');
+    const who = normalizeAddress(account);
+    const key = `${id}:${who}`;
+    if (meets === !this.#unmet.has(key)) return;
+    if (meets) this.#unmet.delete(key);
+    else this.#unmet.add(key);
+    this.#emit({ type: 'policyChanged', serviceId: id, account: who, meets });
+  }
+
+  /** Whether `account` still meets the policy of `serviceId` as far as this cache knows. */
+  meetsPolicy(serviceId: bigint, account: Address): boolean {
+    return this.#unmet.size === 0 || !this.#unmet.has(`${serviceId}:${account}`);
+  }
+
+  /**
+   * Forgets everything (the chain went back under the mirror, which rebuilds from events): grants,
+   * services, keys, revocation and retirement marks, policy standings and the synced block.
+   */
+  clear(): void {
+    this.#grants.clear();
+    this.#services.clear();
+    this.#keys.clear();
+    this.#revoked.clear();
+    this.#retired.clear();
+    this.#unmet.clear();
+    this.#syncedBlock = -1n;
+    this.chainView?.reset();
+    this.#emit({ type: 'cleared' });
+  }
+
   /** Records that every event up to `blockNumber` has been applied. */
   markSynced(blockNumber: bigint | number): void {
     const n = toBigint(blockNumber, 'blockNumber');
@@ -226,13 +267,17 @@ export class GrantCache {
     return this.#keys.get(account);
   }
 
-  /** Drops grants that expired before `nowSec` (Unix seconds); revocation marks are kept. */
+  /**
+   * Drops grants that expired before `nowSec` (Unix seconds), with their revocation marks (an
+   * expired grant admits nothing either way). Marks of grants never seen are kept.
+   */
   pruneExpired(nowSec: bigint | number): number {
     const now = toBigint(nowSec, 'nowSec');
     let n = 0;
     for (const [id, g] of this.#grants) {
       if (g.expiresAt < now) {
         this.#grants.delete(id);
+        this.#revoked.delete(id);
         n++;
       }
     }

@@ -341,6 +341,12 @@ export class TicketVerifier {
     if (grant.serviceId !== serviceId)
       fail('EXCEEDS_GRANT', `grant ${grantId} is for service ${grant.serviceId}`);
     if (grant.revoked) fail('REVOKED', `grant ${grantId} was revoked`);
+    if (!this.cache.meetsPolicy(serviceId, grant.grantee)) {
+      fail(
+        'POLICY_UNMET',
+        `${grant.grantee} no longer meets the access policy of service ${serviceId} (allowlist, membership or token balance)`,
+      );
+    }
     const grantExpiresAt = Number(grant.expiresAt) * 1000;
     if (grantExpiresAt <= now) fail('EXPIRED', `grant ${grantId} has expired; request a new grant`);
     if (body.issuedAt > now + this.maxSkewMs) {
