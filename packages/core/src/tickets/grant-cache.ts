@@ -285,8 +285,14 @@ export class GrantCache {
   }
 
   /** Counts of cached entries, for metrics. */
-  get size(): { grants: number; services: number; identities: number } {
-    return { grants: this.#grants.size, services: this.#services.size, identities: this.#keys.size };
+  get size(): { grants: number; services: number; identities: number; revoked: number; policyUnmet: number } {
+    return {
+      grants: this.#grants.size,
+      services: this.#services.size,
+      identities: this.#keys.size,
+      revoked: this.#revoked.size,
+      policyUnmet: this.#unmet.size,
+    };
   }
 }
 
