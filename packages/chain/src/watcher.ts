@@ -67,7 +67,7 @@ export interface EventWatcherOptions {
    * that cannot undo part of its state drops all of it and returns an earlier block (e.g.
    * `fromBlock - 1n`): the cursor goes back there and every event after it is delivered again.
    */
-  onRewind?: (lastValidBlock: bigint) => bigint | undefined | void;
+  onRewind?: (lastValidBlock: bigint) => unknown;
   /** Errors of the background loop (it retries after a pause). */
   onError?: (err: Error) => void;
 }

@@ -279,7 +279,11 @@ test('the allowlist admits listed accounts only and emits AllowlistChanged', asy
 
   await agTx(owner, 'setAllowlist', [id, [client], false]);
   assert.equal(await read<boolean>(chain, ag('isAllowed', [id, client])), false);
-  assert.equal(await isValid(grantId), false, 'a grant stops being valid once its holder leaves the allowlist');
+  assert.equal(
+    await isValid(grantId),
+    false,
+    'a grant stops being valid once its holder leaves the allowlist',
+  );
   await agTx(owner, 'setAllowlist', [id, [client], true]);
   assert.equal(await isValid(grantId), true, 'and is valid again when put back before it expires');
   await agTx(owner, 'setAllowlist', [id, [client], false]);
