@@ -1,0 +1,39 @@
+/** @dibs/light — checkpoints signed by full nodes, their acceptance rule, and chain reads proven against them. */
+export {
+  type Checkpoint,
+  type CheckpointSigningKey,
+  type SignedCheckpoint,
+  type SignedCheckpointJson,
+  CHECKPOINT_TYPES,
+  checkCheckpoint,
+  checkpointDomain,
+  checkpointFromJson,
+  checkpointToJson,
+  recoverCheckpointSigner,
+  sameCheckpoint,
+  signCheckpoint,
+  signedCheckpointFromJson,
+  signedCheckpointToJson,
+  verifySignedCheckpoint,
+} from './checkpoint.ts';
+export {
+  type AcceptedCheckpoint,
+  CheckpointStore,
+  type CheckpointStoreOptions,
+  requiredSigners,
+} from './checkpoint-store.ts';
+export * from './constants.ts';
+export { LightError, type LightErrorCode } from './errors.ts';
+export { type CheckpointSource, LightClient, type LightClientOptions } from './light-client.ts';
+export { EMPTY_TRIE_ROOT, type RpcProof, verifyHeader, verifyProof } from './proof.ts';
+export { rpcCall } from './rpc.ts';
+export { CheckpointSigner, type CheckpointSignerOptions, type TrustedBlock } from './signer.ts';
+export * as slots from './slots.ts';
+export {
+  type ProvenGrant,
+  type ProvenService,
+  type RefusedAnswer,
+  VerifiedReader,
+  type VerifiedDeployment,
+  type VerifiedReaderOptions,
+} from './verified-reader.ts';
