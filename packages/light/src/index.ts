@@ -25,7 +25,7 @@ export {
 export * from './constants.ts';
 export { LightError, type LightErrorCode } from './errors.ts';
 export { type CheckpointSource, LightClient, type LightClientOptions } from './light-client.ts';
-export { EMPTY_TRIE_ROOT, type RpcProof, verifyHeader, verifyProof } from './proof.ts';
+export { EMPTY_TRIE_ROOT, ProvenStorageRoots, type RpcProof, verifyHeader, verifyProof } from './proof.ts';
 export { rpcCall } from './rpc.ts';
 export { CheckpointSigner, type CheckpointSignerOptions, type TrustedBlock } from './signer.ts';
 export * as slots from './slots.ts';

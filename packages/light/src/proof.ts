@@ -110,14 +110,36 @@ async function proven(
 }
 
 /**
+ * Storage roots already proven, keyed by state root and account: a light node proves a contract's
+ * account once per checkpoint, then checks each later answer's storageHash against the proven root
+ * and verifies only its storage proofs. Bounded (cleared when full).
+ */
+export class ProvenStorageRoots {
+  readonly #roots = new Map<string, Hex>();
+  readonly #max: number;
+  constructor(max = 64) {
+    this.#max = max;
+  }
+  get(stateRoot: Hex, address: Address): Hex | undefined {
+    return this.#roots.get(`${stateRoot.toLowerCase()} ${address.toLowerCase()}`);
+  }
+  set(stateRoot: Hex, address: Address, storageRoot: Hex): void {
+    if (this.#roots.size >= this.#max) this.#roots.clear();
+    this.#roots.set(`${stateRoot.toLowerCase()} ${address.toLowerCase()}`, storageRoot);
+  }
+}
+
+/**
  * Verifies an eth_getProof answer for `address` and `keys` against `stateRoot`; returns the proven value
  * of every key (0n for an absent slot). The answer's own value fields must agree with the proofs.
+ * With `roots`, an account proven before at this state root is not proven again.
  */
 export async function verifyProof(
   stateRoot: Hex,
   address: Address,
   keys: readonly Hex[],
   answer: unknown,
+  roots?: ProvenStorageRoots,
 ): Promise<Map<Hex, bigint>> {
   if (typeof answer !== 'object' || answer === null)
     throw new LightError('PROOF_INVALID', 'eth_getProof returned no proof');
@@ -125,13 +147,11 @@ export async function verifyProof(
   if (typeof p.address !== 'string' || p.address.toLowerCase() !== address.toLowerCase()) {
     throw new LightError('PROOF_INVALID', `the proof is for account ${String(p.address)}, not ${address}`);
   }
-  const account = await proven(
-    hexToBytes(address),
-    p.accountProof,
-    hexToBytes(stateRoot),
-    `account ${address}`,
-  );
-  let storageRoot: Hex = EMPTY_TRIE_ROOT;
+  let storageRoot = roots?.get(stateRoot, address) ?? EMPTY_TRIE_ROOT;
+  const known = roots?.get(stateRoot, address) !== undefined;
+  const account = known
+    ? null
+    : await proven(hexToBytes(address), p.accountProof, hexToBytes(stateRoot), `account ${address}`);
   if (account !== null) {
     const fields = RLP.decode(account) as Uint8Array[];
     if (!Array.isArray(fields) || fields.length !== 4)
@@ -144,6 +164,7 @@ export async function verifyProof(
       `account ${address}: storageHash ${String(p.storageHash)} is not the proven ${storageRoot}`,
     );
   }
+  if (!known) roots?.set(stateRoot, address, storageRoot);
   if (!Array.isArray(p.storageProof) || p.storageProof.length !== keys.length) {
     throw new LightError(
       'PROOF_INVALID',

@@ -15,7 +15,7 @@ import {
   ROLE_BOOTSTRAP,
 } from './constants.ts';
 import { LightError, type LightErrorCode } from './errors.ts';
-import { verifyHeader, verifyProof } from './proof.ts';
+import { ProvenStorageRoots, verifyHeader, verifyProof } from './proof.ts';
 import { type RpcCallOptions, rpcCall } from './rpc.ts';
 import {
   bootstrapSet,
@@ -95,6 +95,7 @@ export class VerifiedReader {
   #refusals: RefusedAnswer[] = [];
   /** `url blockHash` pairs whose header verified. */
   #headers = new Set<string>();
+  #roots = new ProvenStorageRoots();
   /** Bytes of RPC answers downloaded. */
   bytesDownloaded = 0;
   /** Proof verifications that succeeded (one per storage slot). */
@@ -152,7 +153,7 @@ export class VerifiedReader {
           this.#headers.add(headerKey);
         }
         const answer = await rpcCall(url, 'eth_getProof', [contract, keys, toHex(cp.number)], rpc);
-        const values = await verifyProof(cp.stateRoot, contract, keys, answer);
+        const values = await verifyProof(cp.stateRoot, contract, keys, answer, this.#roots);
         this.verifiedSlots += keys.length;
         this.#preferred = index;
         return values;
