@@ -18,6 +18,7 @@ import { RegistryReader } from '@dibs/chain';
 import { toHex } from 'viem';
 import { CheckpointStore } from '../packages/light/src/checkpoint-store.ts';
 import { LightClient } from '../packages/light/src/light-client.ts';
+import { buildNodeSetProof } from '../packages/light/src/node-set.ts';
 import { ProvenStorageRoots, verifyProof } from '../packages/light/src/proof.ts';
 import { rpcCall } from '../packages/light/src/rpc.ts';
 import { CheckpointSigner } from '../packages/light/src/signer.ts';
@@ -89,12 +90,13 @@ async function main(): Promise<void> {
         full.map((p, i) => ({
           address: p.wallet.address,
           fetch: (n?: bigint) => (n === undefined ? signers[i]!.signLatest() : signers[i]!.signAt(n)),
+          nodeSetProof: (n: bigint) => buildNodeSetProof(bed.rpcUrl, bed.deployment.registry, n),
         })),
     });
     for (let i = 0; i < 5; i++) await (await bed.party()).registry.requestAccess(serviceId);
     const moved = await light.syncOnce();
     if (!moved) throw new Error(`the light node did not move forward: ${light.lastError?.message}`);
-    const syncProofBytes = reader.bytesDownloaded;
+    const syncProofBytes = light.proofBytes + reader.bytesDownloaded;
     const syncBytes = light.checkpointBytes + syncProofBytes;
     // Baseline: a full-trust node reading the same set with eth_call (no proof, nothing signed).
     let trustedBytes = 0;
@@ -122,19 +124,28 @@ async function main(): Promise<void> {
       [key],
       toHex(cp.number),
     ]);
+    // Per second of this process's CPU time (one core): on a machine shared with other jobs the wall
+    // clock measures the neighbours; the wall-clock rate is printed beside it.
     const rate = async (roots?: ProvenStorageRoots) => {
       let n = 0;
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       while (performance.now() - t0 < VERIFY_MS) {
         await verifyProof(cp.stateRoot, bed.deployment.accessGrants, [key], answer, roots);
         n++;
       }
-      return Math.round((n * 1000) / (performance.now() - t0));
+      const cpu = process.cpuUsage(c0);
+      return {
+        cpu: Math.round((n * 1e6) / (cpu.user + cpu.system)),
+        wall: Math.round((n * 1000) / (performance.now() - t0)),
+      };
     };
     // Headline: a grant read at an accepted checkpoint, as the reader does it — the contract's account
     // is proven once per checkpoint, each read's storageHash checked against it and its storage proof verified.
-    const verifyPerSec = await rate(new ProvenStorageRoots());
-    const verifyColdPerSec = await rate();
+    const verify = await rate(new ProvenStorageRoots());
+    const verifyCold = await rate();
+    const verifyPerSec = verify.cpu;
+    const verifyColdPerSec = verifyCold.cpu;
 
     // --- latency: proven grant check vs trusted read
     const chain = new RegistryReader(bed.operator.clients, bed.deployment);
@@ -188,7 +199,7 @@ async function main(): Promise<void> {
       `  of which checkpoints ${kb(light.checkpointBytes)}, header + node-set proofs ${kb(syncProofBytes)}`,
     );
     console.log(
-      `proof verifications                    ${verifyPerSec}/s (a grant's storage proof, its account proven once per checkpoint); with the account proof each time ${verifyColdPerSec}/s`,
+      `proof verifications                    ${verifyPerSec}/s per CPU second (${verify.wall}/s wall) — a grant's storage proof, its account proven once per checkpoint; with the account proof each time ${verifyColdPerSec}/s (${verifyCold.wall}/s wall)`,
     );
     console.log(
       `grant check latency (median)           proven ${provenMs.toFixed(2)} ms   trusted ${trustedMs.toFixed(2)} ms   added ${(provenMs - trustedMs).toFixed(2)} ms`,
@@ -205,6 +216,7 @@ async function main(): Promise<void> {
       sync_ratio: Math.round((syncBytes / trustedBytes) * 100) / 100,
       proof_verifications_per_sec: verifyPerSec,
       proof_verifications_with_account_per_sec: verifyColdPerSec,
+      proof_verifications_wall_per_sec: verify.wall,
       proven_grant_ms: Math.round(provenMs * 1000) / 1000,
       trusted_grant_ms: Math.round(trustedMs * 1000) / 1000,
       added_latency_ms: Math.round((provenMs - trustedMs) * 1000) / 1000,

@@ -22,9 +22,11 @@ export {
   type CheckpointStoreOptions,
   requiredSigners,
 } from './checkpoint-store.ts';
+export { compactProof, expandProof, MAX_COMPACT_NODES, MAX_COMPACT_SLOTS } from './compact-proof.ts';
 export * from './constants.ts';
 export { LightError, type LightErrorCode } from './errors.ts';
 export { type CheckpointSource, LightClient, type LightClientOptions } from './light-client.ts';
+export { buildNodeSetProof, nodeSetFrom, type SlotReader } from './node-set.ts';
 export { EMPTY_TRIE_ROOT, ProvenStorageRoots, type RpcProof, verifyHeader, verifyProof } from './proof.ts';
 export { rpcCall } from './rpc.ts';
 export { CheckpointSigner, type CheckpointSignerOptions, type TrustedBlock } from './signer.ts';

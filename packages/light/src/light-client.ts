@@ -4,7 +4,7 @@
  * CheckpointStore (which proves the next node set through the VerifiedReader).
  */
 import type { Address } from 'viem';
-import type { SignedCheckpoint } from './checkpoint.ts';
+import type { Checkpoint, SignedCheckpoint } from './checkpoint.ts';
 import type { AcceptedCheckpoint, CheckpointStore } from './checkpoint-store.ts';
 import { DEFAULT_FOLLOW_INTERVAL_MS } from './constants.ts';
 import { LightError } from './errors.ts';
@@ -16,6 +16,8 @@ export interface CheckpointSource {
   address: Address;
   /** Its newest signed checkpoint (`number` omitted) or its signature over block `number`. */
   fetch(number?: bigint): Promise<SignedCheckpoint | undefined>;
+  /** Its compact proof of the node set at block `number` (compact-proof.ts), if it serves one. */
+  nodeSetProof?(number: bigint): Promise<Uint8Array | undefined>;
 }
 
 /** Options of {@link LightClient}. */
@@ -38,6 +40,8 @@ export class LightClient {
   #running: Promise<unknown> | undefined;
   /** Bytes of signed checkpoints received (their JSON size). */
   checkpointBytes = 0;
+  /** Bytes of node-set proofs received from full nodes (base64, as on the wire). */
+  proofBytes = 0;
   lastError: LightError | undefined;
 
   constructor(options: LightClientOptions) {
@@ -86,7 +90,7 @@ export class LightClient {
     const candidate = [...votes.values()].sort((a, b) => b.n - a.n)[0]!.s.checkpoint;
     try {
       const accepted = await this.store.accept(candidate, signatures, (cp, previous) =>
-        this.reader.nodeSet(cp, previous),
+        this.#proveNodeSet(sources, cp, previous),
       );
       this.lastError = undefined;
       this.#opts.onAccepted?.(accepted);
@@ -97,6 +101,25 @@ export class LightClient {
       this.#opts.onRefused?.(err);
       return null;
     }
+  }
+
+  /**
+   * The node set at `cp`: from a full node's compact proof (verified here like any answer; the first
+   * that verifies wins), else proven slot by slot through the RPCs.
+   */
+  async #proveNodeSet(sources: CheckpointSource[], cp: Checkpoint, previous: Address[]): Promise<Address[]> {
+    for (const source of sources) {
+      if (!source.nodeSetProof) continue;
+      try {
+        const proof = await source.nodeSetProof(cp.number);
+        if (!proof) continue;
+        this.proofBytes += Math.ceil(proof.length / 3) * 4;
+        return await this.reader.nodeSetFromProof(cp, proof);
+      } catch (err) {
+        if (err instanceof LightError) this.#opts.onRefused?.(err);
+      }
+    }
+    return this.reader.nodeSet(cp, previous);
   }
 
   /** Syncs every interval until stopped. */

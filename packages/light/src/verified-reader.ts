@@ -11,19 +11,17 @@ import {
   GRANT_REVOKED_BIT,
   GRANT_TIME_MASK,
   MAX_REFUSALS_KEPT,
-  MAX_TRUSTED_SIGNERS,
-  ROLE_BOOTSTRAP,
 } from './constants.ts';
 import { LightError, type LightErrorCode } from './errors.ts';
+import { expandProof } from './compact-proof.ts';
+import { nodeSetFrom } from './node-set.ts';
 import { ProvenStorageRoots, verifyHeader, verifyProof } from './proof.ts';
 import { type RpcCallOptions, rpcCall } from './rpc.ts';
 import {
-  bootstrapSet,
   field,
   grantSlot,
   identityKeySlot,
   memberSlot,
-  nodeSlots,
   type SlotField,
   serviceSlots,
   slotKey,
@@ -251,37 +249,27 @@ export class VerifiedReader {
    */
   async nodeSet(at?: Checkpoint, previous: readonly Address[] = []): Promise<Address[]> {
     const registry = this.#opts.deployment.registry;
-    const what = 'the node set';
-    const guess = previous.slice(0, MAX_TRUSTED_SIGNERS);
-    const lengthKey = bootstrapSet.lengthSlot();
-    const keys = [
-      lengthKey,
-      ...guess.map((_, i) => bootstrapSet.elementSlot(i)),
-      ...guess.map((a) => nodeSlots(a).roles.slot),
-    ];
-    const words = await this.readSlots(registry, [...new Set(keys)], what, at);
-    const length = Number(words.get(lengthKey)!);
-    if (length > MAX_TRUSTED_SIGNERS) {
-      throw new LightError(
-        'INVALID_ARGUMENT',
-        `the Registry approves ${length} bootstrap nodes, over the ${MAX_TRUSTED_SIGNERS} a light node follows`,
-      );
-    }
-    const missing: Hex[] = [];
-    for (let i = 0; i < length; i++)
-      if (!words.has(bootstrapSet.elementSlot(i))) missing.push(bootstrapSet.elementSlot(i));
-    if (missing.length > 0)
-      for (const [k, v] of await this.readSlots(registry, missing, what, at)) words.set(k, v);
-    const approved = Array.from({ length }, (_, i) => address(words.get(bootstrapSet.elementSlot(i))!));
-    const unknown = approved.map((a) => nodeSlots(a).roles.slot).filter((k) => !words.has(k));
-    if (unknown.length > 0)
-      for (const [k, v] of await this.readSlots(registry, [...new Set(unknown)], what, at)) words.set(k, v);
-    return approved
-      .filter((a) => {
-        const s = nodeSlots(a);
-        const w = words.get(s.roles.slot)!;
-        return field(w, s.active) !== 0n && (field(w, s.roles) & ROLE_BOOTSTRAP) !== 0n;
-      })
-      .sort();
+    return nodeSetFrom((keys) => this.readSlots(registry, keys, 'the node set', at), previous);
+  }
+
+  /**
+   * The node set proven by a compact proof a full node sent (compact-proof.ts) against checkpoint
+   * `at`: no RPC round trip. The proof must cover every slot the set is read from.
+   */
+  async nodeSetFromProof(at: Checkpoint, compact: Uint8Array): Promise<Address[]> {
+    const registry = this.#opts.deployment.registry;
+    const proof = expandProof(compact);
+    const keys = proof.storageProof.map((e) => slotKey(BigInt(e.key)));
+    const values = await verifyProof(at.stateRoot, registry, keys, proof, this.#roots);
+    this.verifiedSlots += keys.length;
+    return nodeSetFrom(async (wanted) => {
+      const out = new Map<Hex, bigint>();
+      for (const k of wanted) {
+        const v = values.get(k);
+        if (v === undefined) throw new LightError('PROOF_INVALID', `the node-set proof lacks slot ${k}`);
+        out.set(k, v);
+      }
+      return out;
+    }, []);
   }
 }

@@ -8,8 +8,11 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { RegistryReader } from '@dibs/chain';
 import { Wallet } from '@dibs/core';
+import fc from 'fast-check';
 import type { Address } from 'viem';
 import { CheckpointStore } from '../src/checkpoint-store.ts';
+import { compactProof, expandProof } from '../src/compact-proof.ts';
+import { buildNodeSetProof } from '../src/node-set.ts';
 import { LightError } from '../src/errors.ts';
 import { LightClient } from '../src/light-client.ts';
 import { verifyHeader } from '../src/proof.ts';
@@ -181,6 +184,63 @@ test('checkpoint acceptance: k of n, outsiders, too few, forks; the set rolls ac
   await assert.rejects(strict.accept(four, bed.sign([a, b], four), prove), byCode('TOO_FEW_SIGNERS'));
 });
 
+test('a node-set proof from a full node: compact, verified like an RPC answer, refused when tampered or partial', async () => {
+  const cp = await bed.checkpoint();
+  const compact = await buildNodeSetProof(bed.rpcUrl, bed.deployment.registry, cp.number);
+  const fresh = new VerifiedReader({
+    rpcUrls: [bed.rpcUrl],
+    deployment: bed.deployment,
+    checkpoint: () => cp,
+  });
+  assert.deepEqual(await fresh.nodeSetFromProof(cp, compact), await fresh.nodeSet(cp));
+  const expanded = expandProof(compact);
+  // A different value for the length slot: the proof no longer proves it.
+  const lying = {
+    ...expanded,
+    storageProof: expanded.storageProof.map((e, i) => (i === 0 ? { ...e, value: '0x1' } : e)),
+  };
+  await assert.rejects(
+    new VerifiedReader({
+      rpcUrls: [bed.rpcUrl],
+      deployment: bed.deployment,
+      checkpoint: () => cp,
+    }).nodeSetFromProof(cp, compactProof(lying)),
+    byCode('PROOF_INVALID'),
+  );
+  // Leaving out a node's entry (say, to hide a removal): the set cannot be read from it.
+  const partial = { ...expanded, storageProof: expanded.storageProof.slice(0, -1) };
+  await assert.rejects(
+    new VerifiedReader({
+      rpcUrls: [bed.rpcUrl],
+      deployment: bed.deployment,
+      checkpoint: () => cp,
+    }).nodeSetFromProof(cp, compactProof(partial)),
+    byCode('PROOF_INVALID'),
+  );
+  // Against another checkpoint's state root it proves nothing.
+  await bed.write(bed.operator, 'registry', 'setBootstrap', [Wallet.generate().address, true]);
+  const next = await bed.checkpoint();
+  await assert.rejects(
+    new VerifiedReader({
+      rpcUrls: [bed.rpcUrl],
+      deployment: bed.deployment,
+      checkpoint: () => next,
+    }).nodeSetFromProof(next, compact),
+    byCode('PROOF_INVALID'),
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => {
+      try {
+        expandProof(bytes);
+        return true;
+      } catch (err) {
+        return err instanceof LightError && err.code === 'MALFORMED';
+      }
+    }),
+    { numRuns: 3000 },
+  );
+});
+
 test('a light client follows checkpoints its full nodes sign, over their real chain', async () => {
   const genesis = await bed.checkpoint();
   const nodes = await reader.nodeSet(genesis);
@@ -202,6 +262,7 @@ test('a light client follows checkpoints its full nodes sign, over their real ch
   const sources = full.map((p, i) => ({
     address: p.wallet.address as Address,
     fetch: (n?: bigint) => (n === undefined ? signers[i]!.signLatest() : signers[i]!.signAt(n)),
+    nodeSetProof: (n: bigint) => buildNodeSetProof(bed.rpcUrl, bed.deployment.registry, n),
   }));
   const followReader = new VerifiedReader({
     rpcUrls: [bed.rpcUrl],
@@ -217,5 +278,10 @@ test('a light client follows checkpoints its full nodes sign, over their real ch
   assert.equal(moved.checkpoint.number, genesis.number + 2n);
   assert.equal(moved.signers.length, 3);
   assert.deepEqual(moved.nodeSet, nodes);
-  assert.ok(client.checkpointBytes > 0 && followReader.bytesDownloaded > 0);
+  assert.ok(client.checkpointBytes > 0 && client.proofBytes > 0);
+  assert.equal(
+    followReader.bytesDownloaded,
+    0,
+    'the node set came proven from the full nodes, no RPC round trip',
+  );
 });
