@@ -28,6 +28,7 @@ export { LightError, type LightErrorCode } from './errors.ts';
 export { type CheckpointSource, LightClient, type LightClientOptions } from './light-client.ts';
 export { buildNodeSetProof, nodeSetFrom, type SlotReader } from './node-set.ts';
 export { EMPTY_TRIE_ROOT, ProvenStorageRoots, type RpcProof, verifyHeader, verifyProof } from './proof.ts';
+export { ProvenStateFeeder, type ProvenStateFeederOptions, type ProvenStateTarget } from './proven-state.ts';
 export { rpcCall } from './rpc.ts';
 export { CheckpointSigner, type CheckpointSignerOptions, type TrustedBlock } from './signer.ts';
 export * as slots from './slots.ts';

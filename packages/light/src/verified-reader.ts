@@ -111,6 +111,11 @@ export class VerifiedReader {
     return [...this.#refusals];
   }
 
+  /** The newest accepted checkpoint, which reads are proven against. */
+  checkpoint(): Checkpoint | undefined {
+    return this.#opts.checkpoint();
+  }
+
   #checkpoint(at?: Checkpoint): Checkpoint {
     const cp = at ?? this.#opts.checkpoint();
     if (!cp)

@@ -30,6 +30,12 @@ import {
   RECORD_RETRY_INTERVAL_MS,
 } from './constants.ts';
 import { DaemonError } from './errors.ts';
+import {
+  type ChainTrustStatus,
+  createLightChain,
+  type LightSettings,
+  startCheckpointSigning,
+} from './light.ts';
 import type { Logger } from './log.ts';
 import { networkGrantProvider } from './network-grant.ts';
 
@@ -56,6 +62,10 @@ export interface P2pSettings {
   confirmations?: number;
   /** Longest busy-polling window after a small tunnel read, µs (0 = off); default BUSY_POLL_WINDOW_US. */
   busyPollUs?: number;
+  /** Light mode: admit only on chain state proven against checkpoints signed by trusted full nodes. */
+  light?: LightSettings | undefined;
+  /** Sign and serve checkpoints of the chain (a full node); default: when this node runs the embedded chain. */
+  signCheckpoints?: boolean | undefined;
 }
 
 /** One neighbour in the status. */
@@ -83,6 +93,8 @@ export interface NetworkStatus {
   recordPublishedAt: string | undefined;
   /** Set once this node's own network grant was revoked on chain: it has left the network. */
   leftNetwork?: string | undefined;
+  /** How this node trusts its chain: full, or light with its accepted checkpoint and refused RPC answers. */
+  chainTrust?: ChainTrustStatus | undefined;
   updatedAt: string;
 }
 
@@ -136,11 +148,17 @@ export async function startNetwork(params: {
   };
   try {
     const cache = new GrantCache();
+    // A light node's mirror fills a cache of its own: its events only hint at what to prove.
+    const light = settings.light?.enabled
+      ? createLightChain({ chain, settings: settings.light, cache, wallet, log })
+      : undefined;
+    if (light) cleanups.push(() => light.stop());
     const mirror = new ChainMirror({
       store,
       clients: chain.clients,
       deployment: d,
-      cache,
+      cache: light ? new GrantCache() : cache,
+      ...(light ? { hints: (touched: Parameters<typeof light.hint>[0]) => light.hint(touched) } : {}),
       log: log.child('mirror'),
       ...(settings.confirmations !== undefined ? { confirmations: settings.confirmations } : {}),
     });
@@ -187,6 +205,15 @@ export async function startNetwork(params: {
     });
     authority.attach(host);
     cleanups.push(() => host.stop());
+    let chainTrust: (() => ChainTrustStatus) | undefined;
+    if (light) {
+      light.follow(host);
+      chainTrust = () => light.status();
+    } else if (settings.signCheckpoints ?? chain.supervisor !== undefined) {
+      const signing = await startCheckpointSigning({ chain, wallet, host, log });
+      cleanups.push(() => signing.stop());
+      chainTrust = () => signing.status();
+    }
     if ((roles & ROLE_RELAY) !== 0 && settings.tunnelRelay !== false) {
       // The tunnel's relayed data channel: NATed pairs splice sealed records through this node
       // instead of carrying bulk data on the circuit-relay stream.
@@ -372,6 +399,14 @@ export async function startNetwork(params: {
           bootstrap,
           recordPublishedAt,
           leftNetwork,
+          chainTrust: chainTrust?.() ?? {
+            mode: 'full',
+            checkpoint: undefined,
+            signers: [],
+            refusedAnswers: [],
+            refusedCount: 0,
+            provenItems: 0,
+          },
           updatedAt: new Date().toISOString(),
         };
       },
