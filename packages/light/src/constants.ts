@@ -21,6 +21,10 @@ export const CHECKPOINT_MAX_INBOUND_STREAMS = 4;
 
 /** How often a full node signs the head of its chain. */
 export const DEFAULT_SIGN_INTERVAL_MS = 2_000;
+/** How often a full node puts its newest signed checkpoint in the DHT. */
+export const CHECKPOINT_RECORD_INTERVAL_MS = 30_000;
+/** Time a DHT get of a checkpoint record may take. */
+export const CHECKPOINT_RECORD_TIMEOUT_MS = 5_000;
 /** Checkpoints a full node keeps signed (it signs an older one on request only within this window, in blocks). */
 export const SIGN_WINDOW_BLOCKS = 256n;
 

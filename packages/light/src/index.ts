@@ -17,6 +17,13 @@ export {
   verifySignedCheckpoint,
 } from './checkpoint.ts';
 export {
+  CHECKPOINT_RECORD_NAMESPACE,
+  checkpointRecordKey,
+  checkpointRecordRules,
+  decodeCheckpointRecord,
+  encodeCheckpointRecord,
+} from './checkpoint-record.ts';
+export {
   type AcceptedCheckpoint,
   CheckpointStore,
   type CheckpointStoreOptions,

@@ -11,6 +11,12 @@ import {
   signedCheckpointToJson,
   verifySignedCheckpoint,
 } from '../src/checkpoint.ts';
+import {
+  checkpointRecordKey,
+  checkpointRecordRules,
+  decodeCheckpointRecord,
+  encodeCheckpointRecord,
+} from '../src/checkpoint-record.ts';
 import { LightError } from '../src/errors.ts';
 
 const registry = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
@@ -96,5 +102,34 @@ test('the JSON parser refuses every malformed checkpoint with a LightError, neve
       },
     ),
     { numRuns: 2000 },
+  );
+});
+
+test('checkpoint records in the DHT: valid only under their signer’s key, the highest copy wins', async () => {
+  const w = Wallet.generate();
+  const rules = checkpointRecordRules(registry);
+  const low = signCheckpoint(w, cp, registry);
+  const high = signCheckpoint(w, { ...cp, number: 50n }, registry);
+  const key = checkpointRecordKey(w.address);
+  await rules.validate(key, encodeCheckpointRecord(low));
+  await assert.rejects(
+    rules.validate(checkpointRecordKey(Wallet.generate().address), encodeCheckpointRecord(low)),
+    LightError,
+  );
+  const forged = { ...high, checkpoint: { ...high.checkpoint, number: 51n } };
+  await assert.rejects(rules.validate(key, encodeCheckpointRecord(forged)), LightError);
+  await assert.rejects(rules.validate(key, new TextEncoder().encode('{"x":1}')), LightError);
+  await assert.rejects(rules.validate(key, new Uint8Array(5000)), LightError);
+  assert.equal(
+    await rules.select(key, [
+      encodeCheckpointRecord(low),
+      encodeCheckpointRecord(forged),
+      encodeCheckpointRecord(high),
+    ]),
+    2,
+  );
+  assert.equal(
+    (await decodeCheckpointRecord(key, encodeCheckpointRecord(high), registry)).checkpoint.number,
+    50n,
   );
 });

@@ -9,10 +9,17 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createChainClients, RegistryWriter } from '@dibs/chain';
 import { accessGrantsAbi } from '@dibs/contracts';
-import { GRANT_REVOKED_BIT, slots } from '@dibs/light';
+import { CHECKPOINT_PROTOCOL, GRANT_REVOKED_BIT, slots } from '@dibs/light';
+import fc from 'fast-check';
+import * as lp from 'it-length-prefixed';
 import { multiaddr } from '@multiformats/multiaddr';
 import { decodeFunctionData, encodeFunctionResult, type Hex, numberToHex, toEventSelector } from 'viem';
 import type { NetworkRuntime } from '../src/daemon/network.ts';
+import {
+  decodeCheckpointRequest,
+  requestCheckpoint,
+  requestNodeSetProof,
+} from '../src/p2p/checkpoint-protocol.ts';
 import { type Lie, type LyingRpc, startLyingRpc } from '../../light/test/lying-rpc.ts';
 import { type ChainBed, type ChainParty, startChainBed } from './chain-nodes.ts';
 import { waitFor } from './helpers.ts';
@@ -21,6 +28,7 @@ let bed: ChainBed;
 let proxy: LyingRpc;
 let full: NetworkRuntime;
 let victim: bigint;
+let lightNode: NetworkRuntime | undefined;
 
 before(async () => {
   bed = await startChainBed('dibs-light-node-');
@@ -100,6 +108,9 @@ test('the light node refuses the lying RPC, follows signed checkpoints and admit
     blockHash: genesisBlock.hash,
     stateRoot: genesisBlock.stateRoot,
   };
+  // anvil_setBalance (how test parties get gas) rewrites the head block's state in place, after which
+  // that block's proofs no longer match its state root: move the head past the pinned block first.
+  await bed.mine();
   const lightParty = await behindProxy('light');
   const light = await bed.startNode(lightParty, {
     light: {
@@ -109,6 +120,7 @@ test('the light node refuses the lying RPC, follows signed checkpoints and admit
       rpcUrls: [proxy.url, bed.anvil.rpcUrl],
     },
   });
+  lightNode = light;
   const trusting = await bed.startNode(await behindProxy('trusting'));
 
   // The victim's grant: proven revoked by the light node, believed live by the full-trust node.
@@ -148,4 +160,48 @@ test('the light node refuses the lying RPC, follows signed checkpoints and admit
   assert.deepEqual(after.nodeSet, [bed.operator.wallet.address]);
   assert.equal(full.status().chainTrust?.mode, 'full');
   assert.equal(light.cache.grant(victim)?.revoked, true, 'still refused');
+});
+
+test('/dibs/checkpoint/1.0: garbage, oversized and unknown requests end their stream; the full node keeps answering', async () => {
+  assert.ok(lightNode, 'runs after the light node test');
+  const host = lightNode.host;
+  const peer = full.host.peerId;
+  const exchange = async (frame: Uint8Array): Promise<string> => {
+    const connection = await host.libp2p.dial(peer);
+    const stream = await connection.newStream(CHECKPOINT_PROTOCOL);
+    stream.send(lp.encode.single(frame));
+    try {
+      for await (const chunk of lp.decode(stream, { maxDataLength: 200_000 })) {
+        return new TextDecoder().decode(chunk.subarray());
+      }
+      return 'ended';
+    } catch (err) {
+      return `reset: ${(err as Error).message}`;
+    }
+  };
+  for (const bad of [
+    new TextEncoder().encode('not json'),
+    new TextEncoder().encode('{"number":"-1"}'),
+    new TextEncoder().encode('{"evil":true}'),
+    new TextEncoder().encode('{"nodeSet":true}'),
+    new Uint8Array(4096).fill(0x7b),
+  ]) {
+    const answer = await exchange(bad);
+    assert.ok(!answer.includes('checkpoint"'), `no checkpoint for a bad request: ${answer}`);
+  }
+  const good = await requestCheckpoint(host, peer);
+  assert.equal(good.signer, bed.operator.wallet.address);
+  const proof = await requestNodeSetProof(host, peer, good.checkpoint.number);
+  assert.ok(proof.length > 0 && proof.length < 20_000);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+      try {
+        decodeCheckpointRequest(bytes);
+        return true;
+      } catch (err) {
+        return (err as { code?: string }).code === 'MALFORMED_MESSAGE';
+      }
+    }),
+    { numRuns: 2000 },
+  );
 });

@@ -7,6 +7,12 @@
  */
 import {
   buildNodeSetProof,
+  CHECKPOINT_RECORD_INTERVAL_MS,
+  CHECKPOINT_RECORD_TIMEOUT_MS,
+  checkpointRecordKey,
+  decodeCheckpointRecord,
+  encodeCheckpointRecord,
+  type SignedCheckpoint,
   type Checkpoint,
   CheckpointSigner,
   type CheckpointSource,
@@ -140,6 +146,33 @@ export function createLightChain(params: {
         nodeSetProof: (n: bigint) => requestNodeSetProof(h, peer, n),
       });
     }
+    // Trusted full nodes not connected: their newest checkpoint from the DHT (verified by the store).
+    const connected = new Set([...out.values()].map((x) => x.address));
+    const trusted = store.trusted();
+    // Only when too few trusted full nodes are connected: a DHT lookup per signer costs queries.
+    const reachable = trusted.filter((a) => connected.has(a)).length;
+    for (const signer of reachable >= store.required() ? [] : trusted) {
+      if (connected.has(signer)) continue;
+      const fromDht = async (): Promise<SignedCheckpoint | undefined> => {
+        const key = checkpointRecordKey(signer);
+        let best: SignedCheckpoint | undefined;
+        for await (const event of h.dht.get(key, {
+          signal: AbortSignal.timeout(CHECKPOINT_RECORD_TIMEOUT_MS),
+        })) {
+          if (event.name !== 'PEER_RESPONSE' || !event.record) continue;
+          const s = await decodeCheckpointRecord(key, event.record.value, d.registry).catch(() => undefined);
+          if (s && (!best || s.checkpoint.number > best.checkpoint.number)) best = s;
+        }
+        return best;
+      };
+      out.set(signer, {
+        address: signer,
+        fetch: async (n?: bigint) => {
+          const s = await fromDht();
+          return n === undefined || s?.checkpoint.number === n ? s : undefined;
+        },
+      });
+    }
     return [...out.values()];
   };
   const client = new LightClient({
@@ -222,6 +255,24 @@ export async function startCheckpointSigning(params: {
     logger: log,
   });
   signer.start();
+  // The newest signed checkpoint also goes into the DHT, for light nodes not connected to this node.
+  const putRecord = async () => {
+    const latest = signer.latest();
+    if (!latest || host.admission.admittedPeers().length === 0) return;
+    for await (const _ of host.dht.put(checkpointRecordKey(latest.signer), encodeCheckpointRecord(latest), {
+      signal: AbortSignal.timeout(CHECKPOINT_RECORD_TIMEOUT_MS * 6),
+    })) {
+      // drain the query
+    }
+  };
+  const recordTimer = setInterval(
+    () =>
+      void putRecord().catch((err: Error) =>
+        log.debug('checkpoint record put failed', { error: err.message }),
+      ),
+    CHECKPOINT_RECORD_INTERVAL_MS,
+  );
+  recordTimer.unref();
   return {
     status() {
       const latest = signer.latest();
@@ -234,6 +285,9 @@ export async function startCheckpointSigning(params: {
         provenItems: 0,
       };
     },
-    stop: () => signer.stop(),
+    stop: () => {
+      clearInterval(recordTimer);
+      signer.stop();
+    },
   };
 }

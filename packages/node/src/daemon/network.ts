@@ -6,6 +6,7 @@
 import type { Address } from 'viem';
 import { GrantCache, peerIdFromWallet, SessionRegistry, type TicketGrant, type Wallet } from '@dibs/core';
 import type { Store } from '@dibs/store';
+import { CHECKPOINT_RECORD_NAMESPACE, checkpointRecordRules } from '@dibs/light';
 import { ChainMirror } from '../access/index.ts';
 import { joinNetwork } from '../p2p/bootstrap.ts';
 import {
@@ -198,6 +199,7 @@ export async function startNetwork(params: {
       authority,
       listen: settings.listen && settings.listen.length > 0 ? settings.listen : LOOPBACK_LISTEN,
       relay: (roles & ROLE_RELAY) !== 0,
+      records: { [CHECKPOINT_RECORD_NAMESPACE]: checkpointRecordRules(d.registry) },
       logger: log,
       ...(settings.admissionTimeoutMs !== undefined
         ? { admissionTimeoutMs: settings.admissionTimeoutMs }
