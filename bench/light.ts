@@ -18,13 +18,11 @@ import { RegistryReader } from '@dibs/chain';
 import { toHex } from 'viem';
 import { CheckpointStore } from '../packages/light/src/checkpoint-store.ts';
 import { LightClient } from '../packages/light/src/light-client.ts';
-import { buildNodeSetProof } from '../packages/light/src/node-set.ts';
 import { ProvenStorageRoots, verifyProof } from '../packages/light/src/proof.ts';
 import { rpcCall } from '../packages/light/src/rpc.ts';
-import { CheckpointSigner } from '../packages/light/src/signer.ts';
 import { grantSlot } from '../packages/light/src/slots.ts';
 import { VerifiedReader } from '../packages/light/src/verified-reader.ts';
-import { type Party, startBed } from '../packages/light/test/fixture.ts';
+import { fullNodeSources, type Party, startBed } from '../packages/light/test/fixture.ts';
 
 const FULL_NODES = Number(process.env.BENCH_LIGHT_FULL_NODES ?? 10);
 const CLIENTS = Number(process.env.BENCH_LIGHT_CLIENTS ?? 20);
@@ -57,20 +55,7 @@ async function main(): Promise<void> {
 
     // --- sync: one window forward (a registration and new grants happen meanwhile)
     const genesis = await bed.checkpoint();
-    const signers = full.map(
-      (p) =>
-        new CheckpointSigner({
-          key: p.wallet,
-          chainId: bed.deployment.chainId,
-          registry: bed.deployment.registry,
-          readBlock: async (at) => {
-            const b = await p.clients.publicClient.getBlock(
-              at === 'latest' ? { blockTag: 'latest' } : { blockNumber: at },
-            );
-            return { number: b.number, hash: b.hash, stateRoot: b.stateRoot };
-          },
-        }),
-    );
+    const sources = fullNodeSources(bed, full);
     const setReader = new VerifiedReader({
       rpcUrls: [bed.rpcUrl],
       deployment: bed.deployment,
@@ -86,12 +71,7 @@ async function main(): Promise<void> {
     const light = new LightClient({
       store,
       reader,
-      sources: () =>
-        full.map((p, i) => ({
-          address: p.wallet.address,
-          fetch: (n?: bigint) => (n === undefined ? signers[i]!.signLatest() : signers[i]!.signAt(n)),
-          nodeSetProof: (n: bigint) => buildNodeSetProof(bed.rpcUrl, bed.deployment.registry, n),
-        })),
+      sources: () => sources,
     });
     for (let i = 0; i < 5; i++) await (await bed.party()).registry.requestAccess(serviceId);
     const moved = await light.syncOnce();

@@ -16,6 +16,9 @@ import { encryptionKeyFromWallet, peerIdFromWallet, Wallet } from '@dibs/core';
 import { openStore, type Store } from '@dibs/store';
 import type { Abi, Address, Hex } from 'viem';
 import { type Checkpoint, type SignedCheckpoint, signCheckpoint } from '../src/checkpoint.ts';
+import type { CheckpointSource } from '../src/light-client.ts';
+import { buildNodeSetProof } from '../src/node-set.ts';
+import { CheckpointSigner } from '../src/signer.ts';
 
 /** A wallet with gas, its clients and its writer. */
 export interface Party {
@@ -141,4 +144,29 @@ export async function startBed(): Promise<Bed> {
     },
   };
   return bed;
+}
+
+/**
+ * Each full node as a checkpoint source, in process: a CheckpointSigner over the node's own view of
+ * the chain (what /dibs/checkpoint/1.0 serves), with its compact node-set proofs.
+ */
+export function fullNodeSources(bed: Bed, full: Party[]): CheckpointSource[] {
+  return full.map((p) => {
+    const signer = new CheckpointSigner({
+      key: p.wallet,
+      chainId: bed.deployment.chainId,
+      registry: bed.deployment.registry,
+      readBlock: async (at) => {
+        const b = await p.clients.publicClient.getBlock(
+          at === 'latest' ? { blockTag: 'latest' } : { blockNumber: at },
+        );
+        return { number: b.number, hash: b.hash, stateRoot: b.stateRoot };
+      },
+    });
+    return {
+      address: p.wallet.address as Address,
+      fetch: (n?: bigint) => (n === undefined ? signer.signLatest() : signer.signAt(n)),
+      nodeSetProof: (n: bigint) => buildNodeSetProof(bed.rpcUrl, bed.deployment.registry, n),
+    };
+  });
 }

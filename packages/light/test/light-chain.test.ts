@@ -17,9 +17,8 @@ import { LightError } from '../src/errors.ts';
 import { LightClient } from '../src/light-client.ts';
 import { verifyHeader } from '../src/proof.ts';
 import { rpcCall } from '../src/rpc.ts';
-import { CheckpointSigner } from '../src/signer.ts';
 import { VerifiedReader } from '../src/verified-reader.ts';
-import { type Bed, type Party, startBed } from './fixture.ts';
+import { type Bed, fullNodeSources, type Party, startBed } from './fixture.ts';
 
 let bed: Bed;
 let full: Party[];
@@ -245,25 +244,7 @@ test('a light client follows checkpoints its full nodes sign, over their real ch
   const genesis = await bed.checkpoint();
   const nodes = await reader.nodeSet(genesis);
   const store = new CheckpointStore({ genesis, signers: nodes, registry: bed.deployment.registry });
-  const signers = full.map(
-    (p) =>
-      new CheckpointSigner({
-        key: p.wallet,
-        chainId: bed.deployment.chainId,
-        registry: bed.deployment.registry,
-        readBlock: async (at) => {
-          const b = await p.clients.publicClient.getBlock(
-            at === 'latest' ? { blockTag: 'latest' } : { blockNumber: at },
-          );
-          return { number: b.number, hash: b.hash, stateRoot: b.stateRoot };
-        },
-      }),
-  );
-  const sources = full.map((p, i) => ({
-    address: p.wallet.address as Address,
-    fetch: (n?: bigint) => (n === undefined ? signers[i]!.signLatest() : signers[i]!.signAt(n)),
-    nodeSetProof: (n: bigint) => buildNodeSetProof(bed.rpcUrl, bed.deployment.registry, n),
-  }));
+  const sources = fullNodeSources(bed, full);
   const followReader = new VerifiedReader({
     rpcUrls: [bed.rpcUrl],
     deployment: bed.deployment,
