@@ -164,9 +164,7 @@ export async function withLocalNode(
 
 /** Outbound tunnels of the running node (all, or to one service) summed up for a progress line. */
 async function outboundSummary(api: ApiClient, serviceId?: string): Promise<string> {
-  const { sessions } = await api.get<{
-    sessions: Array<{ serviceId: string; direction: string; bytesIn: number; bytesOut: number }>;
-  }>('/api/v1/sessions');
+  const { sessions } = await api.call(api.client.GET('/api/v1/sessions'));
   const mine = sessions.filter(
     (s) => s.direction === 'outbound' && (serviceId === undefined || s.serviceId === serviceId),
   );
@@ -183,7 +181,7 @@ async function outboundSummary(api: ApiClient, serviceId?: string): Promise<stri
 export async function holdUntilStopped(
   ctx: CommandContext,
   api: ApiClient,
-  what: { path: string; serviceId?: string },
+  what: { close: () => Promise<unknown>; serviceId?: string },
   stopSignal: Promise<void>,
 ): Promise<void> {
   const stop = stopSignal.then(() => 'signal' as const);
@@ -213,7 +211,7 @@ export async function holdUntilStopped(
   }
   ctx.out.progress('closing…');
   try {
-    await api.delete(what.path);
+    await what.close();
   } catch (err) {
     // Already gone (closed from the UI, or the node restarted): nothing left to close.
     const code = (err as { code?: string }).code;
@@ -265,9 +263,10 @@ export function connectCommand(): Command {
         const service = await resolveServiceRef(ctx, ref);
         // Registered before the listener exists, so a Ctrl-C at any point still closes it.
         const stop = opts.detach ? undefined : untilStopSignal();
-        const c = await api.post<{ id: string; serviceId: string; localAddress: string }>(
-          '/api/v1/connections',
-          { serviceId: service.id.toString(), localPort: listen.port },
+        const c = await api.call(
+          api.client.POST('/api/v1/connections', {
+            body: { serviceId: service.id.toString(), localPort: listen.port },
+          }),
         );
         const path = `/api/v1/connections/${c.id}`;
         print(
@@ -282,7 +281,9 @@ export function connectCommand(): Command {
             ? `held by the running node (${api.url}); close it with DELETE ${path}`
             : 'held by the running node · Press Ctrl-C to close it.',
         );
-        if (stop) await holdUntilStopped(ctx, api, { path, serviceId: c.serviceId }, stop);
+        const close = () =>
+          api.call(api.client.DELETE('/api/v1/connections/{id}', { params: { path: { id: c.id } } }));
+        if (stop) await holdUntilStopped(ctx, api, { close, serviceId: c.serviceId }, stop);
         return;
       }
       if (opts.detach) {
