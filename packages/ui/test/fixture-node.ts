@@ -25,6 +25,7 @@ import {
   type Session,
   silentApiLogger,
 } from '../../node/src/api/index.ts';
+import { createNodeMetrics } from '../../observe/src/index.ts';
 
 const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 
@@ -286,6 +287,7 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
     }
   };
 
+  const metrics = createNodeMetrics({ processMetrics: false });
   const handlers: DibsApiHandlers = {
     identity: () => identity,
     chain: () => {
@@ -446,6 +448,12 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
       const min = order.indexOf(query.level ?? 'debug');
       return logs.filter((l) => order.indexOf(l.level) >= min).slice(-(query.limit ?? 200));
     },
+    health: () => ({ status: 'ok', uptimeSeconds: 0 }),
+    ready: () => ({
+      ready: mode !== 'failing',
+      checks: { chain: mode !== 'failing', network: true, api: true },
+    }),
+    metrics: () => metrics.text(),
   };
 
   const events = registerDibsApi(api, handlers);

@@ -201,6 +201,16 @@ export class GrantCache {
     return this.#syncedBlock;
   }
 
+  /** Grants cached (revoked ones included until pruned). */
+  get grantCount(): number {
+    return this.#grants.size;
+  }
+
+  /** Services cached. */
+  get serviceCount(): number {
+    return this.#services.size;
+  }
+
   /** The cached grant, if any. */
   grant(grantId: bigint): GrantRecord | undefined {
     return this.#grants.get(grantId);

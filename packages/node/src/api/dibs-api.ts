@@ -262,6 +262,24 @@ export const logsQuerySchema = obj({
 /** GET /api/v1/logs */
 export const logsSchema = obj({ entries: Type.Array(logEntrySchema) });
 
+/** GET /healthz: the process serves HTTP. */
+export const healthSchema = obj({
+  status: Type.Literal('ok'),
+  uptimeSeconds: Type.Integer({ minimum: 0 }),
+});
+
+/** GET /readyz: whether the node's parts are up (503 with the same body when not). */
+export const readySchema = obj({
+  ready: Type.Boolean(),
+  checks: obj({
+    chain: Type.Boolean({ description: 'the chain answers' }),
+    network: nullable(
+      Type.Boolean({ description: 'the p2p node is in the network (null: runs without p2p)' }),
+    ),
+    api: Type.Boolean(),
+  }),
+});
+
 /** The events of GET /api/v1/events. */
 export const dibsEvents = {
   counters: obj({
@@ -288,6 +306,8 @@ export type Connection = Static<typeof connectionSchema>;
 export type LogEntry = Static<typeof logEntrySchema>;
 export type LogsQuery = Static<typeof logsQuerySchema>;
 export type DibsEvents = typeof dibsEvents;
+export type Health = Static<typeof healthSchema>;
+export type Ready = Static<typeof readySchema>;
 
 type Maybe<T> = T | Promise<T>;
 type Ctx = RequestContext<unknown, unknown, unknown>;
@@ -311,6 +331,10 @@ export interface DibsApiHandlers {
   startProxy(input: StartProxy, ctx: Ctx): Maybe<SocksProxy>;
   stopProxy(id: string, ctx: Ctx): Maybe<void>;
   logs(query: LogsQuery): Maybe<LogEntry[]>;
+  health(): Maybe<Health>;
+  ready(): Maybe<Ready>;
+  /** Prometheus text exposition of the node's metrics. */
+  metrics(): Maybe<string>;
 }
 
 const byId = obj({ id });
@@ -482,6 +506,40 @@ export function registerDibsApi(api: ApiServer, handlers: DibsApiHandlers): Even
     query: logsQuerySchema,
     response: logsSchema,
     handler: async ({ query }) => ({ entries: await handlers.logs(query) }),
+  });
+  api.route({
+    method: 'GET',
+    path: '/healthz',
+    summary: 'Liveness: the node serves HTTP (no token needed, no secrets)',
+    tags: ['operations'],
+    public: true,
+    response: healthSchema,
+    handler: () => handlers.health(),
+  });
+  api.route({
+    method: 'GET',
+    path: '/readyz',
+    summary:
+      "Readiness: the node's chain and network are up; 503 with the same body when not (no token needed)",
+    tags: ['operations'],
+    public: true,
+    response: readySchema,
+    errors: { 503: 'Not ready' },
+    handler: async ({ reply }) => {
+      const report = await handlers.ready();
+      if (!report.ready)
+        return reply.code(503).serializer(JSON.stringify).type('application/json').send(report);
+      return report;
+    },
+  });
+  api.route({
+    method: 'GET',
+    path: '/metrics',
+    summary: 'Prometheus metrics in the text exposition format (bearer token required)',
+    tags: ['operations'],
+    contentType: 'text/plain; version=0.0.4; charset=utf-8',
+    response: Type.String(),
+    handler: () => handlers.metrics(),
   });
   return api.eventStream({
     path: '/api/v1/events',

@@ -45,6 +45,8 @@ export interface RouteDefinition<
   errors?: Record<number, string>;
   /** Serve without the bearer token (health probes only). */
   public?: boolean;
+  /** Answer with this content type (the handler returns the body as a string), e.g. Prometheus text. */
+  contentType?: string;
   handler(
     ctx: RequestContext<
       StaticOr<P, Record<never, never>>,
@@ -69,5 +71,6 @@ export interface AnyRoute {
   status?: number;
   errors?: Record<number, string>;
   public?: boolean;
+  contentType?: string;
   handler(ctx: RequestContext<unknown, unknown, unknown>): unknown;
 }

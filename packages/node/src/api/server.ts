@@ -445,9 +445,11 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const mount = (r: AnyRoute) => {
     const status = r.status ?? (r.response ? 200 : 204);
     const response: Record<string, unknown> = {
-      [status]: r.response
-        ? { description: r.summary, ...r.response }
-        : { description: r.summary, type: 'null' },
+      [status]: r.contentType
+        ? { description: r.summary, content: { [r.contentType]: { schema: r.response ?? Type.String() } } }
+        : r.response
+          ? { description: r.summary, ...r.response }
+          : { description: r.summary, type: 'null' },
       400: { description: 'Invalid input', ...errorBodySchema },
       ...(r.public ? {} : { 401: { description: 'Missing or wrong bearer token', ...errorBodySchema } }),
       500: { description: 'The node failed; see its log', ...errorBodySchema },
@@ -500,6 +502,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
           reply,
         });
         if (reply.sent) return reply;
+        if (r.contentType) return reply.code(status).type(r.contentType).send(result);
         if (!r.response) return reply.code(status).send();
         return reply.code(status).type('application/json; charset=utf-8').send(result);
       },

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { tokenAbi } from '@dibs/contracts';
 import { addressFromPeerId, peerIdFromWallet, type Wallet } from '@dibs/core';
+import type { NodeMetrics } from '@dibs/observe';
 import type { Store } from '@dibs/store';
 import type { Address } from 'viem';
 import { AccessClient } from '../access/access-client.ts';
@@ -28,6 +29,7 @@ import type { ChainRuntime } from './chain-runtime.ts';
 import { API_NODE_ROLES_TTL_MS, API_PEER_LOOKUP_LIMIT } from './api-constants.ts';
 import type { LogRing } from './log.ts';
 import type { NetworkRuntime } from './network.ts';
+import type { ReadyReport } from './operations.ts';
 
 /** What the handlers read from the running daemon. */
 export interface ApiHandlerDeps {
@@ -41,6 +43,8 @@ export interface ApiHandlerDeps {
   services: () => ServicesRuntime | undefined;
   logs: LogRing;
   startedAt: number;
+  /** Metrics and readiness (GET /metrics, GET /readyz). */
+  operations: { metrics: NodeMetrics; ready(): Promise<ReadyReport> };
   /** Tells UI clients to reload a list (the `changed` event). */
   changed?: (resource: 'services' | 'grants' | 'sessions' | 'proxies' | 'balance') => void;
 }
@@ -457,6 +461,21 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
 
     logs(query) {
       return deps.logs.entries(query.limit ?? 200, query.level ?? 'debug');
+    },
+
+    health() {
+      return {
+        status: 'ok' as const,
+        uptimeSeconds: Math.max(0, Math.floor((Date.now() - deps.startedAt) / 1000)),
+      };
+    },
+
+    async ready() {
+      return deps.operations.ready();
+    },
+
+    metrics() {
+      return deps.operations.metrics.text();
     },
   };
 }

@@ -1,10 +1,12 @@
 import { encryptionKeyFromWallet, formatDid, peerIdFromWallet, type Wallet } from '@dibs/core';
+import { createNodeMetrics } from '@dibs/observe';
 import { openStore, type Store } from '@dibs/store';
 import { type ApiSettings, type MountedApi, mountApi } from './api-mount.ts';
 import { type ChainRuntime, type ChainSettings, startChain } from './chain-runtime.ts';
 import { STATUS_WRITE_INTERVAL_MS } from './constants.ts';
 import { LogRing, type Logger } from './log.ts';
 import { type NetworkRuntime, type NetworkStatus, type P2pSettings, startNetwork } from './network.ts';
+import { type Operations, startOperations } from './operations.ts';
 import { type RuntimeInfo, removeRuntimeInfo, writeRuntimeInfo } from './runtime-file.ts';
 
 export interface DaemonOptions {
@@ -72,6 +74,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let chain: ChainRuntime | undefined;
   let network: NetworkRuntime | undefined;
   let api: MountedApi | undefined;
+  let operations: Operations | undefined;
   try {
     chain = await startChain({ dataDir: opts.dataDir, settings: opts.chain, wallet, store, log });
     const encryption = encryptionKeyFromWallet(wallet);
@@ -86,6 +89,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       network = await startNetwork({ chain, store, wallet, log, settings: { ...opts.p2p, operator } });
     }
     const did = formatDid(wallet.address, d.chainId);
+    const metrics = createNodeMetrics();
+    operations = startOperations({ chain, network, log, sinks: { metrics } });
+    const ops = { metrics, ready: operations.ready };
     if (opts.api !== false) {
       const net = network;
       api = await mountApi({
@@ -101,6 +107,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           services: () => net?.services,
           logs: log.ring ?? new LogRing(),
           startedAt,
+          operations: ops,
         },
       });
     }
@@ -142,6 +149,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     };
     const net = network;
     const mounted = api;
+    const runningOps = operations;
     const writeStatus = () => {
       try {
         writeRuntimeInfo(opts.runtimePath, net ? { ...runtime, p2p: net.status() } : runtime);
@@ -166,6 +174,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         clearInterval(statusTimer);
         removeRuntimeInfo(opts.runtimePath);
         await mounted?.close();
+        runningOps.stop();
         await net?.stop();
         await running.stop();
         store.close();
@@ -174,6 +183,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     };
   } catch (err) {
     await api?.close();
+    operations?.stop();
     await network?.stop();
     await chain?.stop();
     store.close();

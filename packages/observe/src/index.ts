@@ -1,0 +1,4 @@
+/** Operating a DIBS node: Prometheus metrics and structured, rotated, redacted logs. */
+export * from './constants.ts';
+export * from './errors.ts';
+export * from './metrics.ts';
