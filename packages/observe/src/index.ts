@@ -2,3 +2,4 @@
 export * from './constants.ts';
 export * from './errors.ts';
 export * from './metrics.ts';
+export * from './logger.ts';

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ChainSettings, createLogger, readRuntimeInfo, startDaemon } from '@dibs/node';
+import { type LogFormat, type ObserveError, parseLogFormat } from '@dibs/observe';
 import { Command } from 'commander';
 import { type CommandContext, commandContext, unlockWallet } from '../context.ts';
 import { CliError } from '../errors.ts';
@@ -18,15 +19,40 @@ export function upCommand(): Command {
     .option('--exit-after-start', 'stop again once everything is up (for scripts and tests)')
     .option('--api-port <port>', 'port of the management API and web UI on 127.0.0.1 (0 = any free port)')
     .option('--no-api', 'do not serve the management API and web UI')
+    .option(
+      '--log-format <format>',
+      'log lines on the terminal: pretty (readable) or json (or DIBS_LOG_FORMAT)',
+    )
     .action(
       async (
-        opts: { register: boolean; p2p: boolean; exitAfterStart?: boolean; apiPort?: string; api: boolean },
+        opts: {
+          register: boolean;
+          p2p: boolean;
+          exitAfterStart?: boolean;
+          apiPort?: string;
+          api: boolean;
+          logFormat?: string;
+        },
         cmd: Command,
       ) => {
         const ctx = commandContext(cmd);
-        await runNode(ctx, { ...opts, apiPort: parseApiPort(opts.apiPort, process.env, ctx.paths.config) });
+        await runNode(ctx, {
+          ...opts,
+          apiPort: parseApiPort(opts.apiPort, process.env, ctx.paths.config),
+          logFormat: logFormatOf(opts.logFormat),
+        });
       },
     );
+}
+
+/** The terminal log format: `--log-format`, else DIBS_LOG_FORMAT, else pretty. */
+export function logFormatOf(flag: string | undefined, env = process.env): LogFormat | undefined {
+  try {
+    return parseLogFormat(flag ?? (env.DIBS_LOG_FORMAT || undefined));
+  } catch (err) {
+    const e = err as ObserveError;
+    throw new CliError('BAD_LOG_FORMAT', e.message, `${e.hint} for --log-format or DIBS_LOG_FORMAT`);
+  }
 }
 
 /**
@@ -77,6 +103,8 @@ export interface RunNodeOptions {
   /** Port of the management API (default: any free port); `api: false` turns it off. */
   apiPort?: number | undefined;
   api?: boolean | undefined;
+  /** Terminal log format (default pretty). */
+  logFormat?: LogFormat | undefined;
 }
 
 /** Starts the node daemon for `dibs up` and `dibs node start`, prints its info, runs until a stop signal. */
@@ -98,6 +126,7 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
     file: join(ctx.paths.logDir, 'node.log'),
     console: ctx.out.json ? null : process.stderr,
     component: 'node',
+    ...(opts.logFormat ? { format: opts.logFormat } : {}),
   });
   const chain = opts.chain ?? ctx.config.chain;
   ctx.out.progress(
@@ -152,11 +181,13 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
   );
   if (opts.exitAfterStart) {
     await daemon.stop();
+    log.flush?.();
     return;
   }
   await waitForStopSignal();
   ctx.out.progress('stopping…');
   await daemon.stop();
+  log.flush?.();
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */
