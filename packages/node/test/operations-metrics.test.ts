@@ -153,4 +153,21 @@ describe('metrics and health endpoints on real daemons', () => {
     });
     assert.equal(evil, 403, 'the Host check covers the probes too');
   });
+
+  it('keeps the grants it saw on chain in the audit trail, queryable over the API', async () => {
+    const auth = { authorization: `Bearer ${token}` };
+    let records: Array<{ kind: string; grantId: string | null; who: string | null }> = [];
+    await waitFor(async () => {
+      const res = await fetch(`${a.api!.url}/api/v1/audit?kind=grant-issued`, { headers: auth });
+      records = (await res.json()).records;
+      return records.length >= 2;
+    }, 30_000);
+    const grantees = records.map((r) => r.who?.toLowerCase());
+    assert.ok(grantees.includes(a.info.address.toLowerCase()), "a's network grant");
+    assert.ok(grantees.includes(b.info.address.toLowerCase()), "b's network grant");
+    assert.equal(new Set(records.map((r) => r.grantId)).size, records.length, 'one record per grant');
+    const bad = await fetch(`${a.api!.url}/api/v1/audit?kind=nope`, { headers: auth });
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.code, 'INVALID_QUERY');
+  });
 });

@@ -26,6 +26,7 @@ import {
   silentApiLogger,
 } from '../../node/src/api/index.ts';
 import { createNodeMetrics } from '../../observe/src/index.ts';
+import { AuditLog, Store } from '../../store/src/index.ts';
 
 const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 
@@ -288,6 +289,7 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
   };
 
   const metrics = createNodeMetrics({ processMetrics: false });
+  const audit = new AuditLog(new Store(':memory:'));
   const handlers: DibsApiHandlers = {
     identity: () => identity,
     chain: () => {
@@ -448,6 +450,7 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
       const min = order.indexOf(query.level ?? 'debug');
       return logs.filter((l) => order.indexOf(l.level) >= min).slice(-(query.limit ?? 200));
     },
+    audit: (query) => audit.query(query),
     health: () => ({ status: 'ok', uptimeSeconds: 0 }),
     ready: () => ({
       ready: mode !== 'failing',

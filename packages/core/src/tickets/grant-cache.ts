@@ -27,6 +27,7 @@ export interface ServiceRecord {
 
 /** What changed in the cache; session registries close sessions on these. */
 export type GrantCacheEvent =
+  | { type: 'grantIssued'; grantId: bigint; serviceId: bigint }
   | { type: 'grantRevoked'; grantId: bigint; serviceId: bigint }
   | { type: 'grantChanged'; grantId: bigint; serviceId: bigint }
   | { type: 'serviceRetired'; serviceId: bigint }
@@ -118,6 +119,8 @@ export class GrantCache {
     if (next.revoked && !this.#revoked.has(grantId)) {
       this.#revoked.add(grantId);
       this.#emit({ type: 'grantRevoked', grantId, serviceId: next.serviceId });
+    } else if (!prev && !next.revoked) {
+      this.#emit({ type: 'grantIssued', grantId, serviceId: next.serviceId });
     } else if (
       prev &&
       (prev.expiresAt !== next.expiresAt ||

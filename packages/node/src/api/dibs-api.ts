@@ -262,6 +262,42 @@ export const logsQuerySchema = obj({
 /** GET /api/v1/logs */
 export const logsSchema = obj({ entries: Type.Array(logEntrySchema) });
 
+/** Kinds of audit record. */
+export const AUDIT_KINDS = ['grant-issued', 'grant-revoked', 'session', 'refusal'] as const;
+
+/** One record of the audit trail (times in Unix ms). */
+export const auditRecordSchema = obj({
+  id: Type.Integer({ minimum: 0 }),
+  kind: Type.Enum(AUDIT_KINDS),
+  at: unixMs,
+  who: nullable(address),
+  peerId: nullable(peerId),
+  serviceId: nullable(id),
+  serviceName: nullable(Type.String({ maxLength: 64 })),
+  grantId: nullable(id),
+  sessionId: nullable(id),
+  direction: nullable(Type.Enum(['inbound', 'outbound'])),
+  path: nullable(path),
+  endedAt: nullable(unixMs),
+  bytesIn: nullable(count),
+  bytesOut: nullable(count),
+  outcome: Type.String({ maxLength: 32, description: 'open, closed, refused, issued, revoked' }),
+  reason: nullable(Type.String({ maxLength: 500 })),
+});
+
+/** GET /api/v1/audit query */
+export const auditQuerySchema = obj({
+  since: Type.Optional(Type.Integer({ minimum: 0, description: 'records at or after this Unix ms' })),
+  service: Type.Optional(Type.String({ minLength: 1, maxLength: 96, description: 'a service id or name' })),
+  kind: Type.Optional(Type.Enum(AUDIT_KINDS)),
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 10000, description: 'newest records (default 1000)' }),
+  ),
+});
+
+/** GET /api/v1/audit */
+export const auditSchema = obj({ records: Type.Array(auditRecordSchema) });
+
 /** GET /healthz: the process serves HTTP. */
 export const healthSchema = obj({
   status: Type.Literal('ok'),
@@ -307,6 +343,8 @@ export type LogEntry = Static<typeof logEntrySchema>;
 export type LogsQuery = Static<typeof logsQuerySchema>;
 export type DibsEvents = typeof dibsEvents;
 export type Health = Static<typeof healthSchema>;
+export type AuditRecordOut = Static<typeof auditRecordSchema>;
+export type AuditQueryIn = Static<typeof auditQuerySchema>;
 export type Ready = Static<typeof readySchema>;
 
 type Maybe<T> = T | Promise<T>;
@@ -331,6 +369,7 @@ export interface DibsApiHandlers {
   startProxy(input: StartProxy, ctx: Ctx): Maybe<SocksProxy>;
   stopProxy(id: string, ctx: Ctx): Maybe<void>;
   logs(query: LogsQuery): Maybe<LogEntry[]>;
+  audit(query: AuditQueryIn): Maybe<AuditRecordOut[]>;
   health(): Maybe<Health>;
   ready(): Maybe<Ready>;
   /** Prometheus text exposition of the node's metrics. */
@@ -506,6 +545,15 @@ export function registerDibsApi(api: ApiServer, handlers: DibsApiHandlers): Even
     query: logsQuerySchema,
     response: logsSchema,
     handler: async ({ query }) => ({ entries: await handlers.logs(query) }),
+  });
+  api.route({
+    method: 'GET',
+    path: '/api/v1/audit',
+    summary: 'The audit trail: grants issued and revoked, refusals and sessions (who, service, bytes, path)',
+    tags: ['operations'],
+    query: auditQuerySchema,
+    response: auditSchema,
+    handler: async ({ query }) => ({ records: await handlers.audit(query) }),
   });
   api.route({
     method: 'GET',

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { tokenAbi } from '@dibs/contracts';
 import { addressFromPeerId, peerIdFromWallet, type Wallet } from '@dibs/core';
 import type { NodeMetrics } from '@dibs/observe';
-import type { Store } from '@dibs/store';
+import type { AuditLog, Store } from '@dibs/store';
 import type { Address } from 'viem';
 import { AccessClient } from '../access/access-client.ts';
 import type {
@@ -45,6 +45,8 @@ export interface ApiHandlerDeps {
   startedAt: number;
   /** Metrics and readiness (GET /metrics, GET /readyz). */
   operations: { metrics: NodeMetrics; ready(): Promise<ReadyReport> };
+  /** The audit trail (GET /api/v1/audit). */
+  audit: AuditLog;
   /** Tells UI clients to reload a list (the `changed` event). */
   changed?: (resource: 'services' | 'grants' | 'sessions' | 'proxies' | 'balance') => void;
 }
@@ -461,6 +463,14 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
 
     logs(query) {
       return deps.logs.entries(query.limit ?? 200, query.level ?? 'debug');
+    },
+
+    audit(query) {
+      return deps.audit.query(query).map((r) => ({
+        ...r,
+        serviceName: r.serviceName?.slice(0, 64) ?? null,
+        reason: r.reason?.slice(0, 500) ?? null,
+      }));
     },
 
     health() {

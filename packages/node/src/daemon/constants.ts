@@ -24,3 +24,5 @@ export const NETWORK_GRANT_STORE_NAMESPACE = 'daemon-network-grant';
 export const OPERATIONS_POLL_MS = 1_000;
 /** How long GET /readyz and a metrics scrape wait for the chain's head block. */
 export const READY_CHAIN_TIMEOUT_MS = 2_000;
+/** How often the audit trail drops records past their retention. */
+export const AUDIT_PRUNE_INTERVAL_MS = 3_600_000;

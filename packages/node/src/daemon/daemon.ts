@@ -1,7 +1,8 @@
 import { encryptionKeyFromWallet, formatDid, peerIdFromWallet, type Wallet } from '@dibs/core';
 import { createNodeMetrics } from '@dibs/observe';
-import { openStore, type Store } from '@dibs/store';
+import { AuditLog, openStore, type Store } from '@dibs/store';
 import { type ApiSettings, type MountedApi, mountApi } from './api-mount.ts';
+import { auditTrail } from './audit-trail.ts';
 import { type ChainRuntime, type ChainSettings, startChain } from './chain-runtime.ts';
 import { STATUS_WRITE_INTERVAL_MS } from './constants.ts';
 import { LogRing, type Logger } from './log.ts';
@@ -29,6 +30,8 @@ export interface DaemonOptions {
    * off. Its token is kept in `<dataDir>/api-token`.
    */
   api?: ApiSettings | false | undefined;
+  /** The audit trail: days of records kept (default DEFAULT_AUDIT_RETENTION_DAYS). */
+  audit?: { retentionDays?: number | undefined } | undefined;
 }
 
 /** What `dibs up` prints and `--json` returns. */
@@ -75,6 +78,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let network: NetworkRuntime | undefined;
   let api: MountedApi | undefined;
   let operations: Operations | undefined;
+  let trail: ReturnType<typeof auditTrail> | undefined;
   try {
     chain = await startChain({ dataDir: opts.dataDir, settings: opts.chain, wallet, store, log });
     const encryption = encryptionKeyFromWallet(wallet);
@@ -90,7 +94,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     }
     const did = formatDid(wallet.address, d.chainId);
     const metrics = createNodeMetrics();
-    operations = startOperations({ chain, network, log, sinks: { metrics } });
+    const audit = new AuditLog(store, { retentionDays: opts.audit?.retentionDays });
+    trail = auditTrail(audit, store, log.child('audit'));
+    operations = startOperations({ chain, network, log, sinks: { metrics, record: trail.record } });
+    trail.backfill();
     const ops = { metrics, ready: operations.ready };
     if (opts.api !== false) {
       const net = network;
@@ -108,6 +115,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           logs: log.ring ?? new LogRing(),
           startedAt,
           operations: ops,
+          audit,
         },
       });
     }
@@ -175,6 +183,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         removeRuntimeInfo(opts.runtimePath);
         await mounted?.close();
         runningOps.stop();
+        trail?.stop();
         await net?.stop();
         await running.stop();
         store.close();
@@ -184,6 +193,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   } catch (err) {
     await api?.close();
     operations?.stop();
+    trail?.stop();
     await network?.stop();
     await chain?.stop();
     store.close();

@@ -24,8 +24,11 @@ export type OperationsEvent =
   | {
       kind: 'grant';
       action: 'issued' | 'revoked';
+      /** Unix ms: the grant's issue time on chain, or when the revocation was seen. */
+      at: number;
       grantId: string;
       serviceId: string;
+      serviceName: string | null;
       grantee: string | null;
     }
   | { kind: 'session-start'; session: SessionView }
@@ -111,7 +114,7 @@ export function startOperations(params: {
 
     cleanups.push(
       cache.subscribe((event) => {
-        if (event.type !== 'grantChanged' && event.type !== 'grantRevoked') return;
+        if (event.type !== 'grantIssued' && event.type !== 'grantRevoked') return;
         const g = cache.grant(event.grantId);
         const action = event.type === 'grantRevoked' ? 'revoked' : 'issued';
         if (action === 'issued' && g?.revoked) return;
@@ -122,7 +125,16 @@ export function startOperations(params: {
         };
         log.info(action === 'issued' ? 'grant issued' : 'grant revoked', fields);
         metrics.grantEvent(action);
-        record({ kind: 'grant', action, ...fields });
+        const issuedMs = g ? Number(g.issuedAt) * 1000 : Date.now();
+        // Names are joined in by readers (the services list); the chain event carries none.
+        const serviceName = null;
+        record({
+          kind: 'grant',
+          action,
+          at: action === 'issued' ? issuedMs : Date.now(),
+          serviceName,
+          ...fields,
+        });
       }),
     );
 
