@@ -4,9 +4,10 @@
  * Callers redact fields before they log; pino's own `redact` covers the usual secret paths as well.
  */
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import pino, { type Logger as Pino, type StreamEntry } from 'pino';
-import PinoPretty from 'pino-pretty';
+import type PinoPrettyModule from 'pino-pretty';
 import pinoRoll from 'pino-roll';
 import { LOG_FORMATS, LOG_KEEP_FILES, LOG_ROTATE_SIZE } from './constants.ts';
 import { ObserveError } from './errors.ts';
@@ -54,6 +55,14 @@ export const REDACTED_PATHS = [
   '*.authorization',
 ];
 
+/** pino-pretty, loaded only when a terminal shows readable lines (a service logging JSON never pays for it). */
+function prettyStream(): typeof PinoPrettyModule {
+  const mod = createRequire(import.meta.url)('pino-pretty') as typeof PinoPrettyModule & {
+    default?: typeof PinoPrettyModule;
+  };
+  return mod.default ?? mod;
+}
+
 /** Checks a `--log-format` value. */
 export function parseLogFormat(text: string | undefined): LogFormat | undefined {
   if (text === undefined) return undefined;
@@ -72,7 +81,7 @@ export function createLogSink(options: LogSinkOptions): LogSink {
     const stream =
       (options.format ?? 'pretty') === 'json'
         ? options.console
-        : PinoPretty({
+        : prettyStream()({
             destination: options.console,
             colorize: (options.console as { isTTY?: boolean }).isTTY === true,
             translateTime: 'SYS:HH:MM:ss',
