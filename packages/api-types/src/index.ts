@@ -35,6 +35,7 @@ export type Session = Answer<'/api/v1/sessions', 'get'>['sessions'][number];
 export type Connection = Answer<'/api/v1/connections', 'post', 201>;
 export type SocksProxy = Answer<'/api/v1/proxies', 'get'>['proxies'][number];
 export type StartProxy = Body<'/api/v1/proxies', 'post'>;
+export type AuditRecord = Answer<'/api/v1/audit', 'get'>['records'][number];
 export type LogEntry = Answer<'/api/v1/logs', 'get'>['entries'][number];
 export type LogLevel = LogEntry['level'];
 export type ServicePolicy = Service['policy'];

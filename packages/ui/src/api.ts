@@ -10,6 +10,7 @@ import createClient, { type Client } from 'openapi-fetch';
 
 export type {
   ApiEvents,
+  AuditRecord,
   Balance,
   ChainStatus,
   ChangedResource,
@@ -136,6 +137,8 @@ export class ApiClient {
       }),
     );
   disconnect = (id: string) => this.call(() => this.client.DELETE('/api/v1/connections/{id}', this.byId(id)));
+  audit = async (query: { since?: number; service?: string; limit?: number } = {}) =>
+    (await this.call(() => this.client.GET('/api/v1/audit', { params: { query } }))).records;
   logs = async (limit = 200, level?: LogLevel) =>
     (
       await this.call(() =>
