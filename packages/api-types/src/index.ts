@@ -32,6 +32,7 @@ export type Service = Answer<'/api/v1/services', 'get'>['services'][number];
 export type PublishService = Body<'/api/v1/services', 'post'>;
 export type Grant = Answer<'/api/v1/grants', 'get'>['grants'][number];
 export type Session = Answer<'/api/v1/sessions', 'get'>['sessions'][number];
+export type ConnectListener = Answer<'/api/v1/sessions', 'get'>['connections'][number];
 export type Connection = Answer<'/api/v1/connections', 'post', 201>;
 export type SocksProxy = Answer<'/api/v1/proxies', 'get'>['proxies'][number];
 export type StartProxy = Body<'/api/v1/proxies', 'post'>;

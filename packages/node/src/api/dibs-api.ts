@@ -75,6 +75,25 @@ export const chainSchema = obj({
   headBlock: nullable(count),
   headTime: nullable(unixSeconds),
   contracts: Type.Array(obj({ name: Type.String({ maxLength: 64 }), address })),
+  view: nullable(
+    obj({
+      state: Type.Enum(['fresh', 'stale', 'closing'], {
+        description:
+          'fresh: tickets accepted; stale: the mirror lags past the revocation bound, new tickets are refused (CHAIN_STALE); closing: past the longer bound, live sessions are closed too',
+      }),
+      code: nullable(Type.Enum(['CHAIN_STALE'])),
+      headBlock: nullable(
+        Type.Integer({ minimum: 0, description: 'head seen by the independent head poll' }),
+      ),
+      syncedBlock: Type.Integer({
+        minimum: -1,
+        description: 'last block the chain mirror applied (-1 before its first sync)',
+      }),
+      lagBlocks: count,
+      lagMs: count,
+      reason: nullable(Type.String({ maxLength: 300 })),
+    }),
+  ),
 });
 
 /** GET /api/v1/balance: amounts in the smallest unit (wei), as decimal strings. */
@@ -199,8 +218,27 @@ export const sessionSchema = obj({
   bytesOut: count,
 });
 
+/**
+ * A local listener forwarding each accepted connection to a service (what `dibs connect` opens),
+ * with its counters since it opened: open tunnels now, bytes of every tunnel, closed ones included.
+ */
+export const connectListenerSchema = obj({
+  id,
+  serviceId: id,
+  serviceName: Type.String({ maxLength: 64 }),
+  localAddress: Type.String({ maxLength: 100 }),
+  openedAt: unixMs,
+  open: Type.Integer({ minimum: 0, description: 'tunnels open now' }),
+  bytesIn: count,
+  bytesOut: count,
+  lastError: nullable(Type.String({ maxLength: 500 })),
+});
+
 /** GET /api/v1/sessions */
-export const sessionsSchema = obj({ sessions: Type.Array(sessionSchema) });
+export const sessionsSchema = obj({
+  sessions: Type.Array(sessionSchema),
+  connections: Type.Array(connectListenerSchema, { description: 'connect listeners and their counters' }),
+});
 
 /** POST /api/v1/connections */
 export const connectSchema = obj({
@@ -337,6 +375,7 @@ export type PublishService = Static<typeof publishServiceSchema>;
 export type Grant = Static<typeof grantSchema>;
 export type RequestGrant = Static<typeof requestGrantSchema>;
 export type Session = Static<typeof sessionSchema>;
+export type ConnectListener = Static<typeof connectListenerSchema>;
 export type Connect = Static<typeof connectSchema>;
 export type Connection = Static<typeof connectionSchema>;
 export type LogEntry = Static<typeof logEntrySchema>;
@@ -363,6 +402,7 @@ export interface DibsApiHandlers {
   requestGrant(input: RequestGrant, ctx: Ctx): Maybe<Grant>;
   revokeGrant(id: string, ctx: Ctx): Maybe<void>;
   sessions(): Maybe<Session[]>;
+  connectListeners(): Maybe<ConnectListener[]>;
   connect(input: Connect, ctx: Ctx): Maybe<Connection>;
   disconnect(id: string, ctx: Ctx): Maybe<void>;
   proxies(): Maybe<SocksProxy[]>;
@@ -483,7 +523,10 @@ export function registerDibsApi(api: ApiServer, handlers: DibsApiHandlers): Even
     summary: 'Open sessions with byte counters',
     tags: ['sessions'],
     response: sessionsSchema,
-    handler: async () => ({ sessions: await handlers.sessions() }),
+    handler: async () => ({
+      sessions: await handlers.sessions(),
+      connections: await handlers.connectListeners(),
+    }),
   });
   api.route({
     method: 'POST',
