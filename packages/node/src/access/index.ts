@@ -4,4 +4,3 @@ export type { ChainMirrorOptions } from './chain-mirror.ts';
 export { ChainMirror } from './chain-mirror.ts';
 export * from './constants.ts';
 export { AccessError } from './errors.ts';
-export { SecretBox } from './secret-box.ts';
