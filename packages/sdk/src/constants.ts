@@ -10,8 +10,8 @@ export const MAX_ID_TOKEN_CHARS = 8192;
 export const ID_TOKEN_ALGORITHMS = ['RS256'] as const;
 /** Clock tolerance when checking ID token times, seconds. */
 export const ID_TOKEN_CLOCK_TOLERANCE_S = 30;
-/** How long a fetched JWKS is used before it is fetched again, ms. */
-export const JWKS_CACHE_MS = 10 * 60_000;
+/** Least time between two JWKS fetches caused by tokens with an unknown key id, ms. */
+export const JWKS_REFETCH_MIN_MS = 30_000;
 /** Time to wait for discovery or JWKS from the provider, ms. */
 export const PROVIDER_FETCH_TIMEOUT_MS = 10_000;
 /** Loopback listen address of a service fetched through a tunnel by the client SDK. */
