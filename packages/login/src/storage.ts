@@ -185,12 +185,20 @@ export function checkRedirectUris(uris: readonly string[]): string[] {
 /** Clients registered by applications' owners, bound to their login service. */
 export class ClientRegistry {
   readonly #store: Store;
-  readonly #box: SecretBox;
+  readonly #box: SecretBox | undefined;
 
-  constructor(store: Store, box: SecretBox) {
+  /** Without `box` (the wallet locked) clients can be listed and removed, not added or served. */
+  constructor(store: Store, box?: SecretBox) {
     migrateLoginStore(store);
     this.#store = store;
     this.#box = box;
+  }
+
+  #unlocked(): SecretBox {
+    if (!this.#box) {
+      throw new LoginError('LOCKED', 'client secrets are sealed under the wallet', 'unlock the wallet first');
+    }
+    return this.#box;
   }
 
   /** Registers a confidential client for `serviceId`; the secret is returned here only. */
@@ -209,7 +217,7 @@ export class ClientRegistry {
       String(params.serviceId),
       params.name,
       JSON.stringify(redirectUris),
-      this.#box.seal(new TextEncoder().encode(clientSecret), `login-client:${clientId}`),
+      this.#unlocked().seal(new TextEncoder().encode(clientSecret), `login-client:${clientId}`),
       createdAt,
     );
     return {
@@ -251,7 +259,7 @@ export class ClientRegistry {
     const row = this.#row(clientId);
     if (!row) return undefined;
     const secret = new TextDecoder().decode(
-      this.#box.open(new Uint8Array(row.secret_box), `login-client:${clientId}`),
+      this.#unlocked().open(new Uint8Array(row.secret_box), `login-client:${clientId}`),
     );
     return {
       client_id: row.client_id,
