@@ -7,6 +7,7 @@ export {
 } from './authorizer.ts';
 export * from './constants.ts';
 export { LoginError, type LoginErrorCode } from './errors.ts';
+export { type ApproveLoginOptions, type ApproveLoginResult, approveLogin } from './approve.ts';
 export { NonceBook, type NonceBookOptions } from './nonces.ts';
 export { createOidcProvider, type OidcProviderOptions, parseSubject, serviceOfClient } from './provider.ts';
 export { type LoginLogger, LoginServer, type LoginServerOptions } from './server.ts';

@@ -12,6 +12,8 @@ export interface LoginPageModel {
   serviceName: string;
   serviceId: string;
   chainId: number;
+  /** What the user's own DIBS node is told to approve (`dibs login approve <url>`). */
+  approveUrl: string;
 }
 
 const escapeMap: Record<string, string> = {
@@ -37,7 +39,7 @@ body{font-family:system-ui,sans-serif;background:#0f1115;color:#e8e8ea;display:f
 main{max-width:26rem;width:100%;background:#181b22;border-radius:12px;padding:2rem;box-shadow:0 2px 16px #0006}
 h1{font-size:1.3rem;margin:0 0 .5rem}p{color:#b5b8c0;line-height:1.45}
 button{display:block;width:100%;padding:.8rem;margin:.6rem 0;border:0;border-radius:8px;font-size:1rem;cursor:pointer}
-#signin{background:#4f7cff;color:#fff}#cancel{background:#2a2e38;color:#e8e8ea}#request{background:#3fb37f;color:#fff}
+#signin{background:#4f7cff;color:#fff}#node{background:#2a2e38;color:#e8e8ea}#cancel{background:#2a2e38;color:#e8e8ea}#request{background:#3fb37f;color:#fff}
 #status{min-height:1.5rem;color:#ffcf5c}code{color:#9fc1ff}
 </style></head>
 <body><main data-uid="${escapeHtml(m.uid)}" data-chain-id="${m.chainId}">
@@ -46,6 +48,9 @@ button{display:block;width:100%;padding:.8rem;margin:.6rem 0;border:0;border-rad
 address, your DID and your organizations — and only if your wallet holds a grant for it on chain.</p>
 <button id="signin" type="button">Sign in with wallet</button>
 <button id="request" type="button" hidden>Request access on chain</button>
+<button id="node" type="button">Approve with my DIBS node</button>
+<p id="node-help" hidden>No browser wallet? Run this where your DIBS node runs; this page continues by itself:<br>
+<code>dibs login approve ${escapeHtml(m.approveUrl)}</code></p>
 <button id="cancel" type="button">Cancel</button>
 <p id="status" role="status"></p>
 </main><script src="/interaction-assets/login.js"></script></body></html>`;
@@ -116,6 +121,20 @@ export const LOGIN_SCRIPT = `'use strict';
       }
       say('The grant did not show up on chain in time; try again.');
     } catch (err) { say('Request failed: ' + (err && err.message ? err.message : err)); }
+  });
+  document.getElementById('node').addEventListener('click', async () => {
+    document.getElementById('node-help').hidden = false;
+    say('Waiting for your node to approve…');
+    for (let i = 0; i < 600; i++) {
+      try {
+        const res = await fetch(base + '/status');
+        const answer = await res.json();
+        if (follow(answer)) return;
+        if (!res.ok) { say(answer.error_description || 'This login has ended; start again.'); return; }
+      } catch (err) { /* keep waiting */ }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    say('No approval arrived; start again.');
   });
   document.getElementById('cancel').addEventListener('click', async () => {
     try { follow(await post('/abort')); } catch (err) { say(String(err.message || err)); }

@@ -9,7 +9,7 @@ import { accessGrantsAbi } from '@dibs/contracts';
 import { SecretBox, type Wallet } from '@dibs/core';
 import type { Store } from '@dibs/store';
 import type Provider from 'oidc-provider';
-import type { InteractionResults } from 'oidc-provider';
+import type { Interaction, InteractionResults } from 'oidc-provider';
 import { encodeFunctionData, type PublicClient } from 'viem';
 import { LoginAuthorizer } from './authorizer.ts';
 import {
@@ -171,7 +171,9 @@ export class LoginServer {
       res.end(LOGIN_SCRIPT);
       return;
     }
-    const m = /^\/interaction\/([A-Za-z0-9_-]{1,64})(?:\/(siwe|continue|abort))?$/.exec(url.pathname);
+    const m = /^\/interaction\/([A-Za-z0-9_-]{1,64})(?:\/(siwe|continue|abort|node|status))?$/.exec(
+      url.pathname,
+    );
     if (!m) {
       this.#providerCallback(req, res);
       return;
@@ -186,9 +188,15 @@ export class LoginServer {
     action: string | undefined,
     url: URL,
   ): Promise<void> {
-    let details: Awaited<ReturnType<Provider['interactionDetails']>>;
+    let details: Interaction;
     try {
-      details = await this.provider.interactionDetails(req, res);
+      // The user's own node approves from outside the browser: it knows the login by its id only.
+      const found =
+        action === 'node'
+          ? await this.provider.Interaction.find(uid)
+          : await this.provider.interactionDetails(req, res);
+      if (!found) throw new Error('not found');
+      details = found as Interaction;
     } catch {
       throw new LoginError(
         'BAD_REQUEST',
@@ -207,10 +215,11 @@ export class LoginServer {
         'ask its owner to register it',
       );
     }
+    const clientName = String(client.clientName ?? client.clientId);
     if (action === undefined && req.method === 'GET') {
       if (details.prompt.name === 'consent' && details.session?.accountId) {
         // The grant on chain is the user's consent: a signed-in wallet is not asked again.
-        const redirectTo = await this.#finish(req, res, details, details.session.accountId, false);
+        const redirectTo = await this.#finish(details, details.session.accountId, false);
         res.writeHead(303, { location: redirectTo });
         res.end();
         return;
@@ -226,38 +235,40 @@ export class LoginServer {
       res.end(
         loginPage({
           uid,
-          clientName: String(client.clientName ?? client.clientId),
+          clientName,
           serviceName: service.name || `service ${serviceId}`,
           serviceId: String(serviceId),
           chainId: this.#chainId,
+          approveUrl: `${this.issuer}/interaction/${uid}`,
         }),
       );
       return;
     }
-    if (action === 'siwe' && req.method === 'GET') {
+    if (action === 'status' && req.method === 'GET') {
+      json(res, 200, details.result ? { redirectTo: details.returnTo } : { status: 'waiting' });
+      return;
+    }
+    if ((action === 'siwe' || action === 'node') && req.method === 'GET') {
       const message = this.siwe.message({
         address: url.searchParams.get('address') ?? '',
         interaction: uid,
-        statement: `Sign in to ${String(client.clientName ?? client.clientId)} with DIBS.`,
+        statement: `Sign in to ${clientName} with DIBS.`,
         resources: [`urn:dibs:service:${serviceId}`],
       });
-      json(res, 200, { message });
+      json(res, 200, { message, serviceId: String(serviceId) });
       return;
     }
-    if (req.method !== 'POST')
+    if (req.method !== 'POST') {
       throw new LoginError('BAD_REQUEST', `${req.method} is not allowed here`, 'use the login page');
+    }
     const body = await readJson(req);
     if (action === 'abort') {
-      const redirectTo = await this.provider.interactionResult(req, res, {
-        error: 'access_denied',
-        error_description: 'the user cancelled the sign-in',
-      });
-      json(res, 200, { redirectTo });
+      json(res, 200, { redirectTo: await this.#deny(details, 'the user cancelled the sign-in') });
       return;
     }
     let address: `0x${string}`;
     let contractWallet = false;
-    if (action === 'siwe') {
+    if (action === 'siwe' || action === 'node') {
       const verified = await this.siwe.verify({
         message: String(body.message ?? ''),
         signature: String(body.signature ?? ''),
@@ -280,9 +291,14 @@ export class LoginServer {
     if (authorization) {
       this.#verified.delete(uid);
       const { sub } = this.authorizer.subject(address);
-      const redirectTo = await this.#finish(req, res, details, sub, contractWallet);
-      this.#log.info('login: signed in', { client: client.clientId, serviceId: String(serviceId) });
-      json(res, 200, { redirectTo });
+      const redirectTo = await this.#finish(details, sub, contractWallet);
+      this.#log.info('login: signed in', {
+        client: client.clientId,
+        serviceId: String(serviceId),
+        via: action,
+      });
+      // The browser follows redirectTo; after a node's approval the login page polls `status`.
+      json(res, 200, action === 'node' ? { status: 'approved' } : { redirectTo });
       return;
     }
     const service = await this.authorizer.service(serviceId);
@@ -292,6 +308,7 @@ export class LoginServer {
       this.#remember(uid, address);
       json(res, 200, {
         status: action === 'continue' ? 'pending' : 'grant_required',
+        serviceId: String(serviceId),
         message: `${address} holds no grant on service ${serviceId} yet; its policy admits you, so you may request one now.`,
         request: {
           to: this.#deployment.accessGrants,
@@ -302,32 +319,32 @@ export class LoginServer {
       return;
     }
     this.#verified.delete(uid);
-    const redirectTo = await this.provider.interactionResult(req, res, {
-      error: 'access_denied',
-      error_description: `${address} holds no grant on login service ${serviceId}`,
-    });
+    const redirectTo = await this.#deny(details, `${address} holds no grant on login service ${serviceId}`);
     this.#log.info('login: refused, no grant', { client: client.clientId, serviceId: String(serviceId) });
-    json(res, 200, { redirectTo });
+    json(res, 200, action === 'node' ? { status: 'refused', error: 'access_denied' } : { redirectTo });
   }
 
   /** Records the login and the consent (a grant for the requested scopes); returns where to go. */
-  async #finish(
-    req: IncomingMessage,
-    res: ServerResponse,
-    details: Awaited<ReturnType<Provider['interactionDetails']>>,
-    accountId: string,
-    contractWallet: boolean,
-  ): Promise<string> {
-    const clientId = String(details.params.client_id);
-    let grant = details.grantId ? await this.provider.Grant.find(details.grantId) : undefined;
+  async #finish(interaction: Interaction, accountId: string, contractWallet: boolean): Promise<string> {
+    const clientId = String(interaction.params.client_id);
+    let grant = interaction.grantId ? await this.provider.Grant.find(interaction.grantId) : undefined;
     if (!grant || grant.accountId !== accountId) grant = new this.provider.Grant({ accountId, clientId });
-    grant.addOIDCScope(String(details.params.scope ?? 'openid'));
+    grant.addOIDCScope(String(interaction.params.scope ?? 'openid'));
     const grantId = await grant.save();
     const result: InteractionResults = {
       login: contractWallet ? { accountId } : { accountId, amr: ['swk'] },
       consent: { grantId },
     };
-    return this.provider.interactionResult(req, res, result, { mergeWithLastSubmission: false });
+    interaction.result = result;
+    await interaction.persist();
+    return interaction.returnTo;
+  }
+
+  /** Ends the interaction with access_denied; returns where to go (the application, with the error). */
+  async #deny(interaction: Interaction, description: string): Promise<string> {
+    interaction.result = { error: 'access_denied', error_description: description };
+    await interaction.persist();
+    return interaction.returnTo;
   }
 
   #remember(uid: string, address: `0x${string}`): void {

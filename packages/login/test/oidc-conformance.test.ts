@@ -24,6 +24,7 @@ import {
   signIn,
   startLoginBed,
 } from './fixture.ts';
+import { approveLogin } from '../src/index.ts';
 
 const SCOPE = 'openid groups offline_access';
 
@@ -448,5 +449,59 @@ describe('DIBS login: OpenID Connect conformance (openid-client as RP)', () => {
     const g = await authorization(config, client);
     const denied = await signIn(new Browser(), g.url, issuer, carol.address, (m) => sign(carol.account, m));
     assert.equal(callbackUrl(denied).searchParams.get('error'), 'access_denied');
+  });
+
+  test("a user without a browser wallet signs in by their own node's approval", async () => {
+    const dave = await bed.party();
+    await bed.admit(serviceId, dave);
+    const f = await authorization(config, client);
+    const browser = new Browser();
+    const page = await browser.follow(f.url, issuer);
+    await page.response?.arrayBuffer();
+    const uid = /\/interaction\/([^/?]+)$/.exec(new URL(page.url).pathname)![1]!;
+    const waiting = (await (await browser.request(`${issuer}/interaction/${uid}/status`)).json()) as {
+      status?: string;
+    };
+    assert.equal(waiting.status, 'waiting');
+    // The node, outside the browser and without its cookies, approves with its own key.
+    const result = await approveLogin({
+      url: `${issuer}/interaction/${uid}`,
+      address: dave.address,
+      sign: (m) => sign(dave.account, m),
+    });
+    assert.deepEqual(result, { status: 'approved' });
+    // The page, polling, continues to the application.
+    const answer = (await (await browser.request(`${issuer}/interaction/${uid}/status`)).json()) as Record<
+      string,
+      unknown
+    >;
+    const done = await followAnswer(browser, issuer, answer);
+    const tokens = await oidc.authorizationCodeGrant(config, callbackUrl(done), {
+      pkceCodeVerifier: f.verifier,
+      expectedState: f.state,
+      expectedNonce: f.nonce,
+    });
+    assert.equal(tokens.claims()?.sub, `eip155:${bed.deployment.chainId}:${dave.address}`);
+    // A node without a grant is refused, and a made-up login id is an error.
+    const erin = await bed.party();
+    const g = await authorization(config, client);
+    const b2 = new Browser();
+    const p2 = await b2.follow(g.url, issuer);
+    await p2.response?.arrayBuffer();
+    const uid2 = /\/interaction\/([^/?]+)$/.exec(new URL(p2.url).pathname)![1]!;
+    const refused = await approveLogin({
+      url: `${issuer}/interaction/${uid2}`,
+      address: erin.address,
+      sign: (m) => sign(erin.account, m),
+    });
+    assert.equal(refused.status, 'refused');
+    await assert.rejects(
+      approveLogin({
+        url: `${issuer}/interaction/not-a-login`,
+        address: erin.address,
+        sign: (m) => sign(erin.account, m),
+      }),
+      /refused/,
+    );
   });
 });

@@ -1,4 +1,5 @@
 import {
+  approveLogin,
   LOGIN_SERVICE_TYPE,
   ClientRegistry,
   DEFAULT_LOGIN_HOST,
@@ -8,6 +9,7 @@ import {
 import { SecretBox } from '@dibs/core';
 import { Policy } from '@dibs/contracts';
 import { Command } from 'commander';
+import { privateKeyToAccount } from 'viem/accounts';
 import { commandContext, connectChain, unlockWallet } from '../context.ts';
 import { CliError } from '../errors.ts';
 import { table } from '../output.ts';
@@ -165,6 +167,47 @@ export function loginCommands(): Command {
         }
       },
     );
+
+  login
+    .command('approve')
+    .description("sign in to a website with this node's wallet (for users without a browser wallet)")
+    .argument('<url>', 'the address the login page shows: <issuer>/interaction/<id>')
+    .option('--request-access', 'request a grant on chain first when the application admits this wallet')
+    .action(async (url: string, opts: { requestAccess?: boolean }, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      const wallet = await unlockWallet(ctx);
+      const account = privateKeyToAccount(wallet.exportPrivateKeyHex());
+      const chain = opts.requestAccess ? await connectChain(ctx, wallet) : undefined;
+      try {
+        ctx.out.progress(`approving the login as ${wallet.address}…`);
+        const result = await approveLogin({
+          url,
+          address: wallet.address,
+          sign: (message: string) => account.signMessage({ message }),
+          ...(chain
+            ? {
+                requestAccess: async (serviceId: bigint) => {
+                  ctx.out.progress(`requesting access to login service ${serviceId} on chain…`);
+                  await chain.registry.requestAccess(serviceId);
+                },
+              }
+            : {}),
+        });
+        if (result.status !== 'approved') {
+          throw new CliError(
+            'ACCESS_DENIED',
+            `the login was refused: ${result.reason}`,
+            'ask the application owner for access',
+          );
+        }
+        ctx.out.result(
+          { approved: true, address: wallet.address },
+          () => `approved: the browser continues signed in as ${wallet.address}`,
+        );
+      } finally {
+        chain?.close();
+      }
+    });
 
   const client = new Command('client').description(
     'applications allowed to use the provider (registered by the owner of their login service)',
