@@ -10,7 +10,8 @@ export type SdkErrorCode =
   | 'TICKET_REFUSED'
   | 'PROVIDER_UNREACHABLE'
   | 'NOT_STARTED'
-  | 'ACCESS_DENIED';
+  | 'ACCESS_DENIED'
+  | 'BAD_CONFIG';
 
 /** A typed SDK failure. */
 export class SdkError extends Error {

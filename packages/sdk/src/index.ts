@@ -5,6 +5,7 @@
  */
 export { DibsClient } from './client.ts';
 export * from './constants.ts';
+export { type ChainStatusJson, deploymentFromStatus } from './deployment.ts';
 export { SdkError, type SdkErrorCode } from './errors.ts';
 export { type EmbeddedNode, type EmbeddedNodeOptions, startEmbeddedNode } from './node.ts';
 export {

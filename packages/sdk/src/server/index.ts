@@ -7,6 +7,7 @@ import type { PublishInput, ServiceView } from '@dibs/node';
 import type { EmbeddedNode } from '../node.ts';
 
 export * from '../constants.ts';
+export { type ChainStatusJson, deploymentFromStatus } from '../deployment.ts';
 export { SdkError, type SdkErrorCode } from '../errors.ts';
 export { type EmbeddedNode, type EmbeddedNodeOptions, startEmbeddedNode } from '../node.ts';
 export {
