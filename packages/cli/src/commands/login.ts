@@ -1,11 +1,5 @@
-import {
-  approveLogin,
-  LOGIN_SERVICE_TYPE,
-  ClientRegistry,
-  DEFAULT_LOGIN_HOST,
-  DEFAULT_LOGIN_PORT,
-  LoginServer,
-} from '@dibs/login';
+import type { LoginServer } from '@dibs/login';
+import { DEFAULT_LOGIN_HOST, DEFAULT_LOGIN_PORT, LOGIN_SERVICE_TYPE } from '@dibs/login/constants';
 import { SecretBox } from '@dibs/core';
 import { Policy } from '@dibs/contracts';
 import { Command } from 'commander';
@@ -25,6 +19,9 @@ function parseId(text: string, what: string): bigint {
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
+
+/** The provider library, loaded only by the login commands (it brings oidc-provider and Koa). */
+const loginLibrary = () => import('@dibs/login');
 
 /** `dibs login`: the "Sign in with DIBS" OpenID Connect provider and its clients. */
 export function loginCommands(): Command {
@@ -54,10 +51,11 @@ export function loginCommands(): Command {
       }
       const wallet = await unlockWallet(ctx);
       const chain = await connectChain(ctx, wallet);
+      const { LoginServer: Server } = await loginLibrary();
       let server: LoginServer | undefined;
       try {
         ctx.out.progress('starting the login provider (catching up with the chain)…');
-        server = await LoginServer.start({
+        server = await Server.start({
           clients: chain.clients,
           deployment: chain.deployment,
           store: chain.store,
@@ -180,6 +178,7 @@ export function loginCommands(): Command {
       const chain = opts.requestAccess ? await connectChain(ctx, wallet) : undefined;
       try {
         ctx.out.progress(`approving the login as ${wallet.address}…`);
+        const { approveLogin } = await loginLibrary();
         const result = await approveLogin({
           url,
           address: wallet.address,
@@ -251,6 +250,7 @@ export function loginCommands(): Command {
             `service ${serviceId} is retired`,
             'publish a new login service',
           );
+        const { ClientRegistry } = await loginLibrary();
         const added = new ClientRegistry(chain.store, new SecretBox(wallet)).add({
           serviceId,
           name: opts.name ?? service.name ?? `service ${serviceId}`,
@@ -280,6 +280,7 @@ export function loginCommands(): Command {
       const ctx = commandContext(cmd);
       const chain = await connectChain(ctx);
       try {
+        const { ClientRegistry } = await loginLibrary();
         const clients = new ClientRegistry(chain.store).list(
           opts.service === undefined ? undefined : parseId(opts.service, 'service id'),
         );
@@ -310,6 +311,7 @@ export function loginCommands(): Command {
       const ctx = commandContext(cmd);
       const chain = await connectChain(ctx);
       try {
+        const { ClientRegistry } = await loginLibrary();
         if (!new ClientRegistry(chain.store).remove(clientId)) {
           throw new CliError(
             'UNKNOWN_CLIENT',
