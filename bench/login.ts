@@ -19,6 +19,7 @@ import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import Provider from 'oidc-provider';
 import * as oidc from 'openid-client';
 import {
+  authorizationRequest,
   Browser,
   type LoginBed,
   type Party,
@@ -33,7 +34,6 @@ const COLD_FLOWS = Number(process.env.BENCH_LOGIN_COLD_FLOWS ?? 30);
 const WARMUP = 20;
 const VERIFY_ROUNDS = 7;
 const VERIFY_ROUND_MS = 700;
-const SCOPE = 'openid groups offline_access';
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -48,25 +48,10 @@ interface Rp {
 }
 
 /** One code flow through `signInStep`, ending with userinfo; returns ms. */
-async function flow(
-  rp: Rp,
-  issuer: string,
-  signInStep: (url: string, browser: Browser) => Promise<URL>,
-): Promise<number> {
+async function flow(rp: Rp, signInStep: (url: string, browser: Browser) => Promise<URL>): Promise<number> {
   const t0 = performance.now();
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
-  const url = oidc.buildAuthorizationUrl(rp.config, {
-    redirect_uri: rp.redirectUri,
-    scope: SCOPE,
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-    prompt: 'consent',
-  });
-  const callback = await signInStep(url.href, new Browser());
+  const { url, state, nonce, verifier } = await authorizationRequest(rp.config, rp.redirectUri);
+  const callback = await signInStep(url, new Browser());
   const tokens = await oidc.authorizationCodeGrant(rp.config, callback, {
     pkceCodeVerifier: verifier,
     expectedState: state,
@@ -75,7 +60,6 @@ async function flow(
   });
   const sub = tokens.claims()!.sub;
   await oidc.fetchUserInfo(rp.config, tokens.access_token, sub);
-  void issuer;
   return performance.now() - t0;
 }
 
@@ -188,39 +172,28 @@ try {
 
   const dibs = dibsStep(issuer, alice);
   for (let i = 0; i < WARMUP; i++) {
-    await flow(rp, issuer, dibs);
-    await flow({ config: baseline.config, redirectUri }, baseline.issuer, baseline.step);
+    await flow(rp, dibs);
+    await flow({ config: baseline.config, redirectUri }, baseline.step);
   }
   const ours: number[] = [];
   const base: number[] = [];
   console.log(`timing ${FLOWS} code flows each, DIBS and baseline interleaved…`);
   for (let i = 0; i < FLOWS; i++) {
-    ours.push(await flow(rp, issuer, dibs));
-    base.push(await flow({ config: baseline.config, redirectUri }, baseline.issuer, baseline.step));
+    ours.push(await flow(rp, dibs));
+    base.push(await flow({ config: baseline.config, redirectUri }, baseline.step));
   }
   const cold: number[] = [];
-  for (const p of coldParties) cold.push(await flow(rp, issuer, dibsStep(issuer, p)));
+  for (const p of coldParties) cold.push(await flow(rp, dibsStep(issuer, p)));
   await baseline.stop();
 
   // ID token verification: a real token from the provider, its real JWKS.
   const sample = await (async () => {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri,
-      scope: SCOPE,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-      prompt: 'consent',
-    });
-    const cb = await dibs(url.href, new Browser());
+    const req = await authorizationRequest(config, redirectUri);
+    const cb = await dibs(req.url, new Browser());
     return oidc.authorizationCodeGrant(config, cb, {
-      pkceCodeVerifier: verifier,
-      expectedState: state,
-      expectedNonce: nonce,
+      pkceCodeVerifier: req.verifier,
+      expectedState: req.state,
+      expectedNonce: req.nonce,
     });
   })();
   const idToken = sample.id_token!;

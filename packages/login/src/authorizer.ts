@@ -6,6 +6,7 @@
  * poll. When the watcher has not caught up within the revocation bound, the cache is not trusted and
  * the chain is read again: a revocation never passes refresh or userinfo for longer than the bound.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   type ChainClients,
   type DecodedEvent,
@@ -112,7 +113,7 @@ export class LoginAuthorizer {
         } catch (err) {
           this.#o.onError?.(err as Error);
         }
-        await sleep(interval, abort.signal);
+        await delay(interval, undefined, { signal: abort.signal }).catch(() => {});
       }
     })();
   }
@@ -313,18 +314,4 @@ export class LoginAuthorizer {
     this.#cache.clear();
     this.#services.clear();
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }

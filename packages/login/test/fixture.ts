@@ -18,6 +18,7 @@ import { accessGrantsAbi, ownerWalletAbi, ownerWalletBytecode, Policy } from '@d
 import { Wallet } from '@dibs/core';
 import { openStore, type Store } from '@dibs/store';
 import { type Address, encodeFunctionData, getAddress, type Hex, type LocalAccount, toHex } from 'viem';
+import * as oidc from 'openid-client';
 import { privateKeyToAccount } from 'viem/accounts';
 import { LOGIN_SERVICE_TYPE, LoginServer, type LoginServerOptions } from '../src/index.ts';
 
@@ -297,3 +298,36 @@ export async function followAnswer(
 
 /** Hex of a UTF-8 string (what EIP-1193 personal_sign takes). */
 export const utf8Hex = (s: string): Hex => toHex(s);
+
+/** An authorization request as a relying party makes it: the URL, and what the callback is checked against. */
+export interface AuthorizationRequest {
+  url: string;
+  state: string;
+  nonce: string;
+  verifier: string;
+}
+
+/** The scopes the tests and the bench ask for. */
+export const TEST_SCOPE = 'openid groups offline_access';
+
+/** Builds a code-flow request with PKCE S256, state and nonce (offline_access needs prompt=consent). */
+export async function authorizationRequest(
+  config: oidc.Configuration,
+  redirectUri: string,
+  extra: Record<string, string> = {},
+): Promise<AuthorizationRequest> {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope: TEST_SCOPE,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    prompt: 'consent',
+    ...extra,
+  });
+  return { url: url.href, state, nonce, verifier };
+}

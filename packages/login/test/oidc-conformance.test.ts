@@ -12,6 +12,8 @@ import { Policy } from '@dibs/contracts';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import {
+  type AuthorizationRequest,
+  authorizationRequest,
   Browser,
   type BedClient,
   callbackUrl,
@@ -26,8 +28,6 @@ import {
 } from './fixture.ts';
 import { approveLogin } from '../src/index.ts';
 
-const SCOPE = 'openid groups offline_access';
-
 /** Matches an OAuth error response with this `error` code (openid-client's ResponseBodyError). */
 const oauth = (code: string) => (err: unknown) => {
   assert.equal((err as { error?: string }).error, code, String(err));
@@ -41,38 +41,15 @@ const refusedBy = (what: RegExp) => (err: unknown) => {
   return true;
 };
 
-interface Flow {
-  url: string;
-  state: string;
-  nonce: string;
-  verifier: string;
-}
-
 async function rp(issuer: string, c: BedClient, secret = c.clientSecret): Promise<oidc.Configuration> {
   return oidc.discovery(new URL(issuer), c.clientId, secret, undefined, {
     execute: [oidc.allowInsecureRequests],
   });
 }
 
-async function authorization(
-  config: oidc.Configuration,
-  c: BedClient,
-  extra: Record<string, string> = {},
-): Promise<Flow> {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: c.redirectUri,
-    scope: SCOPE,
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-    prompt: 'consent',
-    ...extra,
-  });
-  return { url: url.href, state, nonce, verifier };
+/** The test's authorization request for client `c`. */
+function authorization(config: oidc.Configuration, c: BedClient, extra: Record<string, string> = {}) {
+  return authorizationRequest(config, c.redirectUri, extra);
 }
 
 describe('DIBS login: OpenID Connect conformance (openid-client as RP)', () => {
@@ -105,7 +82,7 @@ describe('DIBS login: OpenID Connect conformance (openid-client as RP)', () => {
   });
 
   /** A full sign-in of `who`; returns the tokens. */
-  async function login(who: Party, flow?: Flow) {
+  async function login(who: Party, flow?: AuthorizationRequest) {
     const f = flow ?? (await authorization(config, client));
     const browser = new Browser();
     const outcome = await signIn(browser, f.url, issuer, who.address, (m) => sign(who.account, m));

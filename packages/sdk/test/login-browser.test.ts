@@ -6,28 +6,12 @@
  * refresh fails.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserServer, chromium, type Page } from 'playwright-core';
 import type { Hex } from 'viem';
 import { startExampleApp } from '../../../examples/login-app/app.ts';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumSkip } from '../../ui/test/browser.ts';
 import { type LoginBed, type Party, startLoginBed } from '../../login/test/fixture.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const skip =
-  existsSync(CHROMIUM) || process.env.CI
-    ? false
-    : `${CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium`;
 
 /** The injected wallet: window.ethereum forwards every request to the test's key for `who`. */
 async function withWallet(browser: Browser, bed: LoginBed, who: Party): Promise<Page> {
@@ -67,7 +51,7 @@ async function withWallet(browser: Browser, bed: LoginBed, who: Party): Promise<
   return context.newPage();
 }
 
-describe('Sign in with DIBS in Chromium', { skip }, () => {
+describe('Sign in with DIBS in Chromium', { skip: chromiumSkip }, () => {
   let bed: LoginBed;
   let app: { url: string; close(): Promise<void> };
   let server: BrowserServer;
@@ -101,7 +85,7 @@ describe('Sign in with DIBS in Chromium', { skip }, () => {
     const orgId = await bed.owner.registry.createOrganization({ name: 'acme', networkLabel: 'acme' });
     await bed.owner.registry.addMember(orgId, alice.address);
     // A browser server, so the test knows the browser's PID and can make sure it is gone at the end.
-    server = await chromium.launchServer({ executablePath: CHROMIUM, args: ARGS });
+    server = await chromium.launchServer({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     browser = await chromium.connect(server.wsEndpoint());
   });
 
