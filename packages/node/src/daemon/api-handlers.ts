@@ -19,6 +19,7 @@ import type {
   SocksProxy,
   Service,
   Session,
+  ConnectListener,
 } from '../api/dibs-api.ts';
 import { ApiError } from '../api/errors.ts';
 import { ROLE_BOOTSTRAP, ROLE_RELAY, ROLE_SERVICE_HOST } from '../p2p/constants.ts';
@@ -402,6 +403,22 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
         openedAt: x.openedAt,
         bytesIn: x.bytesIn,
         bytesOut: x.bytesOut,
+      }));
+    },
+
+    connectListeners(): ConnectListener[] {
+      const services = network ? deps.services() : undefined;
+      if (!services) return [];
+      return services.connections().map((c) => ({
+        id: c.id,
+        serviceId: c.serviceId.toString(),
+        serviceName: c.serviceName.slice(0, 64),
+        localAddress: c.localAddress,
+        openedAt: c.openedAt,
+        open: c.tunnels,
+        bytesIn: c.bytesIn,
+        bytesOut: c.bytesOut,
+        lastError: c.lastError?.slice(0, 500) ?? null,
       }));
     },
 
