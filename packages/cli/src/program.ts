@@ -6,6 +6,7 @@ import { connectCommand } from './commands/connect.ts';
 import { devnetCommands } from './commands/devnet.ts';
 import { idCommands } from './commands/id.ts';
 import { initCommand } from './commands/init.ts';
+import { loginCommands } from './commands/login.ts';
 import { nodeCommands } from './commands/node.ts';
 import { proxyCommand } from './commands/proxy.ts';
 import { serviceCommands } from './commands/service.ts';
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
   program.addCommand(idCommands());
   program.addCommand(chainCommands());
   program.addCommand(accessCommands());
+  program.addCommand(loginCommands());
   program.addCommand(nodeCommands());
   program.addCommand(serviceCommands());
   program.addCommand(connectCommand());
