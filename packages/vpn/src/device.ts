@@ -1,0 +1,198 @@
+/**
+ * One WireGuard interface: wireguard-go as a supervised child (foreground, dies with the node through
+ * the parent-death signal), configured over its UAPI socket; addresses and routes with `ip`.
+ * Destroying it deletes the interface, which takes its routes and the UAPI socket with it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { access } from 'node:fs/promises';
+import {
+  DEVICE_START_TIMEOUT_MS,
+  DEVICE_STOP_TIMEOUT_MS,
+  MAX_INTERFACE_NAME,
+  PERSISTENT_KEEPALIVE_S,
+  WG_MTU,
+} from './constants.ts';
+import { VpnError } from './errors.ts';
+import { runCommand } from './exec.ts';
+import { keyHex } from './keys.ts';
+import { type UapiDevice, uapiGet, uapiPath, uapiSet } from './uapi.ts';
+
+/** A peer's configuration. */
+export interface PeerConfig {
+  publicKey: Uint8Array;
+  /** CIDRs the peer may send from and we route to it. */
+  allowedIps: string[];
+  /** `ip:port`; omitted = learnt from the peer's handshake. */
+  endpoint?: string;
+  /** Seconds; default PERSISTENT_KEEPALIVE_S; 0 = off. */
+  keepaliveS?: number;
+}
+
+/** Options of {@link WireGuardDevice.create}. */
+export interface DeviceOptions {
+  name: string;
+  privateKey: Uint8Array;
+  /** UDP port; 0 = any free one. */
+  listenPort?: number;
+  /** The wireguard-go binary; default from PATH. */
+  binary?: string;
+  onExit?: (reason: string) => void;
+}
+
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
+/** A running wireguard-go interface. */
+export class WireGuardDevice {
+  readonly name: string;
+  readonly #child: ChildProcess;
+  readonly #socket: string;
+  #listenPort = 0;
+  #destroyed = false;
+
+  private constructor(name: string, child: ChildProcess) {
+    this.name = name;
+    this.#child = child;
+    this.#socket = uapiPath(name);
+  }
+
+  /** Starts wireguard-go for `name`, sets its key and port, brings the link up. */
+  static async create(options: DeviceOptions): Promise<WireGuardDevice> {
+    const { name } = options;
+    if (!/^[a-zA-Z0-9_-]+$/.test(name) || name.length > MAX_INTERFACE_NAME) {
+      throw new VpnError('BAD_CONFIG', `"${name}" is not a valid interface name`);
+    }
+    const binary = options.binary ?? 'wireguard-go';
+    // The parent-death signal ends wireguard-go (and with it the interface) if the node is SIGKILLed:
+    // no tunnel outlives the node that enforces its grant.
+    const argv = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', binary, '-f', name] : [binary, '-f', name];
+    const child = spawn(argv[0]!, argv.slice(1), {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: 'error' },
+    });
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      if (stderr.length < 4096) stderr += d;
+    });
+    const device = new WireGuardDevice(name, child);
+    const exited = new Promise<string>((resolve) => {
+      child.once('error', (err) => resolve(`cannot start ${binary}: ${err.message}`));
+      child.once('exit', (code, signal) =>
+        resolve(`wireguard-go exited (${code ?? signal}) ${stderr.trim()}`),
+      );
+    });
+    void exited.then((reason) => {
+      if (!device.#destroyed) options.onExit?.(reason);
+    });
+    try {
+      const deadline = Date.now() + DEVICE_START_TIMEOUT_MS;
+      let early: string | undefined;
+      void exited.then((r) => {
+        early = r;
+      });
+      for (;;) {
+        if (early !== undefined) {
+          throw new VpnError(
+            'DEVICE_FAILED',
+            `wireguard-go did not start interface ${name}: ${early.slice(0, 400)}`,
+          );
+        }
+        if (
+          await access(device.#socket).then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
+        if (Date.now() > deadline) {
+          throw new VpnError(
+            'DEVICE_FAILED',
+            `wireguard-go did not create ${device.#socket} within ${DEVICE_START_TIMEOUT_MS} ms`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await uapiSet(device.#socket, [
+        `private_key=${keyHex(options.privateKey)}`,
+        `listen_port=${options.listenPort ?? 0}`,
+      ]);
+      device.#listenPort = (await uapiGet(device.#socket)).listenPort;
+      await runCommand('ip', ['link', 'set', 'dev', name, 'mtu', String(WG_MTU), 'up']);
+      return device;
+    } catch (err) {
+      await device.destroy();
+      throw err;
+    }
+  }
+
+  /** The UDP port wireguard-go listens on. */
+  get listenPort(): number {
+    return this.#listenPort;
+  }
+
+  /** wireguard-go's PID. */
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  /** Adds an address (`a.b.c.d/len`) to the interface. */
+  async addAddress(cidr: string): Promise<void> {
+    await runCommand('ip', ['address', 'add', cidr, 'dev', this.name]);
+  }
+
+  /** Routes `cidr` into the interface; ROUTE_CONFLICT when another route claims it. */
+  async addRoute(cidr: string): Promise<void> {
+    try {
+      await runCommand('ip', ['route', 'add', cidr, 'dev', this.name]);
+    } catch (err) {
+      throw new VpnError(
+        'ROUTE_CONFLICT',
+        `cannot route ${cidr} into the VPN: ${(err as Error).message}`,
+        'another interface or VPN already routes that subnet; take it down first',
+        { cause: err },
+      );
+    }
+  }
+
+  /** Adds or replaces a peer (its allowed IPs are replaced, not merged). */
+  async setPeer(peer: PeerConfig): Promise<void> {
+    const lines = [`public_key=${keyHex(peer.publicKey)}`, 'replace_allowed_ips=true'];
+    for (const ip of peer.allowedIps) lines.push(`allowed_ip=${ip}`);
+    if (peer.endpoint) lines.push(`endpoint=${peer.endpoint}`);
+    lines.push(`persistent_keepalive_interval=${peer.keepaliveS ?? PERSISTENT_KEEPALIVE_S}`);
+    await uapiSet(this.#socket, lines);
+  }
+
+  /** Points a peer at another endpoint (WireGuard keeps its session; the other side roams). */
+  async setEndpoint(publicKey: Uint8Array, endpoint: string): Promise<void> {
+    await uapiSet(this.#socket, [
+      `public_key=${keyHex(publicKey)}`,
+      'update_only=true',
+      `endpoint=${endpoint}`,
+    ]);
+  }
+
+  /** Removes a peer: its packets are refused from now on. */
+  async removePeer(publicKey: Uint8Array): Promise<void> {
+    await uapiSet(this.#socket, [`public_key=${keyHex(publicKey)}`, 'remove=true']);
+  }
+
+  /** The device's state with per-peer counters. */
+  state(): Promise<UapiDevice> {
+    return uapiGet(this.#socket);
+  }
+
+  /** Deletes the interface (routes go with it) and stops wireguard-go by its PID. Idempotent. */
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    await runCommand('ip', ['link', 'del', 'dev', this.name]).catch(() => {});
+    const child = this.#child;
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), DEVICE_STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+}
