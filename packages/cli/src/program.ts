@@ -9,6 +9,7 @@ import { nodeCommands } from './commands/node.ts';
 import { proxyCommand } from './commands/proxy.ts';
 import { serviceCommands } from './commands/service.ts';
 import { statusCommand } from './commands/status.ts';
+import { vpnCommands } from './commands/vpn.ts';
 import { upCommand } from './commands/up.ts';
 import { reportError } from './output.ts';
 
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   program.addCommand(connectCommand());
   program.addCommand(proxyCommand());
   program.addCommand(statusCommand());
+  program.addCommand(vpnCommands());
   program.addCommand(devnetCommands());
   for (const cmd of program.commands) propagateExitOverride(cmd);
   return program;

@@ -4,6 +4,7 @@ import { runningApi } from '../api-client.ts';
 import { commandContext } from '../context.ts';
 import { CliError } from '../errors.ts';
 import { table } from '../output.ts';
+import type { VpnStatusOut } from './vpn.ts';
 
 interface SessionOut {
   id: string;
@@ -41,13 +42,16 @@ export function statusCommand(): Command {
       const api = runningApi(ctx.paths.runtime);
       let sessions: SessionOut[] | null = null;
       let proxies: ProxyOut[] | null = null;
+      let vpn: VpnStatusOut | null = null;
       if (api) {
-        const [s, p] = await Promise.all([
+        const [s, p, v] = await Promise.all([
           api.get<{ sessions: SessionOut[] }>('/api/v1/sessions'),
           api.get<{ proxies: ProxyOut[] }>('/api/v1/proxies'),
+          api.get<VpnStatusOut>('/api/v1/vpn'),
         ]);
         sessions = s.sessions;
         proxies = p.proxies;
+        vpn = v;
       }
       const p2p = info.p2p;
       const result = {
@@ -60,6 +64,7 @@ export function statusCommand(): Command {
         peers: p2p?.peers ?? [],
         sessions,
         proxies,
+        vpn,
       };
       ctx.out.result(result, () =>
         [
@@ -92,6 +97,20 @@ export function statusCommand(): Command {
                       [
                         `SOCKS5 ${p.localAddress}`,
                         `since ${new Date(p.openedAt).toISOString()} · ${p.tunnels} open`,
+                      ] as [string, unknown],
+                  ),
+                ),
+              ]
+            : []),
+          ...(vpn && vpn.sessions.length > 0
+            ? [
+                '',
+                table(
+                  vpn.sessions.map(
+                    (v) =>
+                      [
+                        `vpn ${v.role} ${v.serviceId} ${v.address}`,
+                        `${v.peerId} · ${v.path} · ${v.bytesOut} B out · ${v.bytesIn} B in · handshake ${v.handshakeAgeS ?? '-'} s ago`,
                       ] as [string, unknown],
                   ),
                 ),

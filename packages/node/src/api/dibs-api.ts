@@ -148,6 +148,23 @@ export const publishServiceSchema = s.object({
       { maxItems: 64, description: 'vpn only: what clients may reach' },
     ),
   ),
+  subnets: s.optional(
+    s.array(
+      s.string({ maxLength: 18, pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, patternName: 'an IPv4 CIDR' }),
+      {
+        maxItems: 16,
+        description: 'vpn only: site subnets L3 clients route here',
+      },
+    ),
+  ),
+  pool: s.optional(
+    s.string({
+      maxLength: 18,
+      pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/,
+      patternName: 'an IPv4 CIDR',
+      description: "vpn only: the L3 clients' address pool (default 100.64.<id mod 256>.0/24)",
+    }),
+  ),
   price: s.optional(decimal),
   policy: s.optional(s.enum(PUBLISH_POLICIES)),
   allowlist: s.optional(s.array(address, { maxItems: 256, description: 'allowlist policy: who may' })),
@@ -233,6 +250,45 @@ export const startProxySchema = s.object({
   via: s.optional(id),
 });
 
+/** An L3 VPN session (WireGuard), hosted or joined. */
+export const vpnSessionSchema = s.object({
+  id,
+  role: s.enum(['host', 'client', 'site'], {
+    description: 'host: this node serves the site; client/site: this node joined it',
+  }),
+  serviceId: id,
+  peerId,
+  interface: s.string({ maxLength: 15 }),
+  address: s.string({ maxLength: 15, description: "the client's address in the pool" }),
+  gateway: s.string({ maxLength: 15, description: "the host's address in the pool" }),
+  routes: s.array(s.string({ maxLength: 18 }), { maxItems: 16, description: 'site subnets' }),
+  path,
+  endpoint: s.nullable(
+    s.string({ maxLength: 60, description: "WireGuard's endpoint (127.0.0.1 = the relay bridge)" }),
+  ),
+  bytesIn: s.integer({ min: 0 }),
+  bytesOut: s.integer({ min: 0 }),
+  handshakeAgeS: s.nullable(s.integer({ min: 0, description: 'seconds since the last WireGuard handshake' })),
+  openedAt: unixMs,
+});
+
+/** GET /api/v1/vpn */
+export const vpnStatusSchema = s.object({
+  supported: s.boolean({ description: 'this host can run the L3 VPN (root, TUN, wireguard-go, ip, nft)' }),
+  reason: s.optional(s.string({ maxLength: 1000 })),
+  hint: s.optional(s.string({ maxLength: 1000 })),
+  sessions: s.array(vpnSessionSchema),
+  ended: s.array(s.object({ serviceId: id, reason: s.string({ maxLength: 1000 }), at: unixMs })),
+});
+
+/** POST /api/v1/vpn */
+export const vpnUpSchema = s.object({
+  serviceId: id,
+  mode: s.optional(
+    s.enum(['client', 'site'], { description: "site: also forward this node's LAN (default client)" }),
+  ),
+});
+
 /** One log line. */
 export const logEntrySchema = s.object({
   seq: s.integer({ min: 0 }),
@@ -276,6 +332,9 @@ export type Session = Infer<typeof sessionSchema>;
 export type Connect = Infer<typeof connectSchema>;
 export type Connection = Infer<typeof connectionSchema>;
 export type LogEntry = Infer<typeof logEntrySchema>;
+export type VpnSession = Infer<typeof vpnSessionSchema>;
+export type VpnStatus = Infer<typeof vpnStatusSchema>;
+export type VpnUp = Infer<typeof vpnUpSchema>;
 export type LogsQuery = Infer<typeof logsQuerySchema>;
 export type DibsEvents = typeof dibsEvents;
 
@@ -300,6 +359,9 @@ export interface DibsApiHandlers {
   proxies(): Maybe<SocksProxy[]>;
   startProxy(input: StartProxy, ctx: Ctx): Maybe<SocksProxy>;
   stopProxy(id: string, ctx: Ctx): Maybe<void>;
+  vpnStatus(): Maybe<VpnStatus>;
+  vpnUp(input: VpnUp, ctx: Ctx): Maybe<VpnSession>;
+  vpnDown(serviceId: string, ctx: Ctx): Maybe<void>;
   logs(query: LogsQuery): Maybe<LogEntry[]>;
 }
 
@@ -463,6 +525,34 @@ export function registerDibsApi(api: ApiServer, handlers: DibsApiHandlers): Even
     params: byId,
     errors: notFound,
     handler: (ctx) => handlers.stopProxy(ctx.params.id, ctx),
+  });
+  api.route({
+    method: 'GET',
+    path: '/api/v1/vpn',
+    summary: 'L3 VPN sessions (hosted and joined) with WireGuard counters',
+    tags: ['sessions'],
+    response: vpnStatusSchema,
+    handler: () => handlers.vpnStatus(),
+  });
+  api.route({
+    method: 'POST',
+    path: '/api/v1/vpn',
+    summary: 'Join a vpn service at L3 (WireGuard keyed by the ticket)',
+    tags: ['sessions'],
+    status: 201,
+    body: vpnUpSchema,
+    response: vpnSessionSchema,
+    errors: { 409: 'Already up', 501: 'This host cannot run the L3 VPN (use the SOCKS5 proxy)' },
+    handler: (ctx) => handlers.vpnUp(ctx.body, ctx),
+  });
+  api.route({
+    method: 'DELETE',
+    path: '/api/v1/vpn/:id',
+    summary: "Leave a vpn service's L3 session (id: the service id)",
+    tags: ['sessions'],
+    params: byId,
+    errors: notFound,
+    handler: (ctx) => handlers.vpnDown(ctx.params.id, ctx),
   });
   api.route({
     method: 'GET',
