@@ -5,253 +5,32 @@
  * both ways (`vpn site`) with UDP between them dropped, so WireGuard runs through the relay; revoking
  * the grant on chain cuts the L3 path; `vpn down` and a SIGKILLed node's restart leave nothing behind.
  *
- * The same file is the node process inside each namespace: started with DIBS_VPN_NETNS_CONFIG it
- * runs one node instead of tests. Needs root; without root the suite is skipped, except under CI.
+ * Each node runs netns/vpn-node.ts in its namespace (netns/vpn-bed.ts). Needs root; without root the
+ * suite is skipped, except under CI.
  */
+
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { AnvilSupervisor } from '@dibs/chain';
-import { Wallet } from '@dibs/core';
-import { AccessClient } from '../src/access/access-client.ts';
-import { type Daemon, startDaemon } from '../src/daemon/daemon.ts';
-import { createLogger } from '../src/daemon/log.ts';
+import {
+  inNamespace,
+  type NodeProcess,
+  RELAY_IP,
+  startVpnNode,
+  type VpnNodeConfig,
+  vpnTopology,
+} from './netns/vpn-bed.ts';
 
-const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SELF = fileURLToPath(import.meta.url);
-const TOPOLOGY = fileURLToPath(new URL('./netns/vpn-topology.sh', import.meta.url));
-const RELAY_IP = '10.202.0.1';
-const CHAIN_ID = 31337;
 const PAYLOAD_BYTES = 256 * 1024 * 1024 + 4321;
-const READY_TIMEOUT_MS = 240_000;
-const COMMAND_TIMEOUT_MS = 90_000;
 /** Longest wait for revocation to cut the path (the mirror's poll plus the revocation bound, generously). */
 const REVOCATION_WAIT_MS = 30_000;
 const NOT_ROOT = process.getuid?.() !== 0;
 const IN_CI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
-
-interface ChildConfig {
-  role: 'relay' | 'hosta' | 'client' | 'siteb';
-  dataDir: string;
-  listen: string[];
-  /** Same wallet across a restart. */
-  key: string;
-  rpcUrl?: string;
-  contracts?: Record<string, string>;
-  /** A vpn service to publish: name, subnets, allow rules. */
-  publish?: { name: string; subnets: string[]; allow: string[] };
-  /** Wait for a relay reservation (NATed nodes). */
-  reserve?: boolean;
-}
-
-type Command =
-  | { id: number; op: 'vpnUp'; serviceId: string; mode: 'client' | 'site' }
-  | { id: number; op: 'vpnDown'; serviceId?: string }
-  | { id: number; op: 'vpnStatus' }
-  | { id: number; op: 'revoke'; serviceId: string };
-
-// ───────────────────────────── the node process inside a namespace ─────────────────────────────
-
-async function runChild(configPath: string): Promise<void> {
-  const cfg = JSON.parse(await readFile(configPath, 'utf8')) as ChildConfig;
-  await unlink(configPath);
-  const report = (msg: Record<string, unknown>) =>
-    process.stdout.write(`${JSON.stringify(msg, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
-  const log = createLogger({ console: process.stderr, component: cfg.role });
-  let anvil: AnvilSupervisor | undefined;
-  let rpcUrl = cfg.rpcUrl;
-  if (cfg.role === 'relay') {
-    anvil = new AnvilSupervisor({ dataDir: cfg.dataDir, host: RELAY_IP, chainId: CHAIN_ID, silent: true });
-    await anvil.start();
-    rpcUrl = anvil.rpcUrl;
-  }
-  let daemon: Daemon | undefined;
-  const shutdown = async (code: number) => {
-    const timer = setTimeout(() => process.exit(code), 15_000);
-    timer.unref();
-    await daemon?.stop().catch(() => {});
-    await anvil?.stop().catch(() => {});
-    process.exit(code);
-  };
-  process.on('SIGTERM', () => void shutdown(0));
-  process.stdin.on('end', () => void shutdown(0));
-  try {
-    const wallet = Wallet.fromPrivateKey(cfg.key);
-    daemon = await startDaemon({
-      dataDir: cfg.dataDir,
-      databasePath: join(cfg.dataDir, 'dibs.db'),
-      runtimePath: join(cfg.dataDir, 'node.json'),
-      chain: {
-        mode: 'rpc',
-        rpcUrl,
-        chainId: CHAIN_ID,
-        ...(cfg.contracts ? { contracts: cfg.contracts } : {}),
-      },
-      wallet,
-      log,
-      p2p: { listen: cfg.listen, operator: cfg.role === 'relay', confirmations: 0 },
-      api: false,
-    });
-    const net = daemon.network;
-    if (!net) throw new Error('the daemon started without its network');
-    const addrs = () => net.host.multiaddrs().map((a) => a.toString());
-    if (cfg.reserve) {
-      for (let i = 0; i < 300 && !addrs().some((a) => a.includes('/p2p-circuit')); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    let serviceId: string | undefined;
-    if (cfg.publish) {
-      const existing = (await net.services.list()).find(
-        (s) => s.own && s.active && s.name === cfg.publish!.name,
-      );
-      serviceId = (
-        existing ?? (await net.services.publish({ type: 'vpn', policy: 'public', ...cfg.publish }))
-      ).id.toString();
-    }
-    const i = daemon.info.chain;
-    report({
-      ready: true,
-      peerId: net.host.peerId.toString(),
-      multiaddrs: addrs(),
-      rpcUrl,
-      anvilPid: anvil?.pid,
-      contracts: { ...i.contracts, networkServiceId: i.networkServiceId },
-      serviceId,
-      vpn: await net.services.vpnStatus(),
-    });
-    const d = daemon;
-    for await (const line of createInterface({ input: process.stdin })) {
-      const cmd = JSON.parse(line) as Command;
-      const answer = async (): Promise<Record<string, unknown>> => {
-        switch (cmd.op) {
-          case 'vpnUp':
-            return {
-              session: await net.services.vpnUp({ serviceId: BigInt(cmd.serviceId), mode: cmd.mode }),
-            };
-          case 'vpnDown':
-            return { down: await net.services.vpnDown(cmd.serviceId ? BigInt(cmd.serviceId) : undefined) };
-          case 'vpnStatus':
-            return { vpn: await net.services.vpnStatus() };
-          case 'revoke': {
-            const access = new AccessClient({
-              store: d.store,
-              registry: d.chain.registry,
-              wallet,
-              chainId: d.chain.deployment.chainId,
-            });
-            const grants = access.list().filter((g) => g.serviceId === BigInt(cmd.serviceId) && !g.revoked);
-            for (const g of grants) await access.revoke(g.grantId);
-            return { revoked: grants.map((g) => g.grantId.toString()) };
-          }
-        }
-      };
-      answer().then(
-        (r) => report({ id: cmd.id, ok: true, ...r }),
-        (err: Error) =>
-          report({ id: cmd.id, ok: false, error: `${err.message} ${(err as { hint?: string }).hint ?? ''}` }),
-      );
-    }
-  } catch (err) {
-    process.stderr.write(`${cfg.role} failed: ${(err as Error).stack ?? err}\n`);
-    report({ ready: false, error: (err as Error).message });
-    await shutdown(1);
-  }
-}
-
-// ─────────────────────────────────────────── the test ───────────────────────────────────────────
-
-class NodeProcess {
-  readonly child: ChildProcess;
-  readonly stderr: string[] = [];
-  readonly #ready = Promise.withResolvers<Record<string, unknown>>();
-  readonly #waiting = new Map<number, (msg: Record<string, unknown>) => void>();
-  #next = 1;
-
-  constructor(namespace: string, configPath: string) {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      DIBS_VPN_NETNS_CONFIG: configPath,
-      DIBS_LOG_LEVEL: 'info',
-    };
-    delete env.NODE_TEST_CONTEXT;
-    this.child = spawn('ip', ['netns', 'exec', namespace, process.execPath, SELF], {
-      cwd: ROOT,
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    createInterface({ input: this.child.stderr! }).on('line', (l) => {
-      this.stderr.push(l);
-      if (this.stderr.length > 300) this.stderr.shift();
-    });
-    createInterface({ input: this.child.stdout! }).on('line', (l) => {
-      let msg: Record<string, unknown>;
-      try {
-        msg = JSON.parse(l);
-      } catch {
-        return;
-      }
-      if (typeof msg.id === 'number') this.#waiting.get(msg.id)?.(msg);
-      else if (msg.ready === true) this.#ready.resolve(msg);
-      else this.#ready.reject(new Error(`${namespace}: ${msg.error}\n${this.tail()}`));
-    });
-    this.child.on('exit', (code, signal) => {
-      this.#ready.reject(new Error(`${namespace} exited (${code ?? signal})\n${this.tail()}`));
-      for (const w of this.#waiting.values()) w({ ok: false, error: `node exited (${code ?? signal})` });
-    });
-  }
-
-  tail(): string {
-    return this.stderr.slice(-40).join('\n');
-  }
-
-  ready(): Promise<Record<string, unknown>> {
-    return bounded(this.#ready.promise, READY_TIMEOUT_MS, 'node start');
-  }
-
-  async command(cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const id = this.#next++;
-    const answer = new Promise<Record<string, unknown>>((resolve) => this.#waiting.set(id, resolve));
-    this.child.stdin!.write(`${JSON.stringify({ id, ...cmd })}\n`);
-    try {
-      const r = await bounded(answer, COMMAND_TIMEOUT_MS, String(cmd.op));
-      if (!r.ok) throw new Error(`${String(cmd.op)} failed: ${r.error}\n${this.tail()}`);
-      return r;
-    } finally {
-      this.#waiting.delete(id);
-    }
-  }
-
-  /** SIGTERM (or `signal`) by PID, SIGKILL after a bounded wait. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const c = this.child;
-    if (c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill(signal);
-    const timer = setTimeout(() => c.kill('SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
-
-function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 function defineTests(): void {
   describe('L3 VPN across namespaces: client-to-site behind NAT, site-to-site through a relay', {
@@ -272,25 +51,21 @@ function defineTests(): void {
     let client: NodeProcess;
     let siteb: NodeProcess;
     const ids = { a: '', b: '', c: '' };
-    const configs = new Map<string, ChildConfig>();
+    const configs = new Map<string, VpnNodeConfig>();
     let payloadSha = '';
 
     async function start(
-      config: ChildConfig,
+      config: VpnNodeConfig,
       namespace: string,
     ): Promise<{ node: NodeProcess; ready: Record<string, unknown> }> {
       configs.set(config.role, config);
-      const configPath = join(dir, `${config.role}-${randomBytes(3).toString('hex')}.json`);
-      await writeFile(configPath, JSON.stringify(config), { mode: 0o600 });
-      const node = new NodeProcess(namespace, configPath);
-      nodes.push(node);
-      return { node, ready: await node.ready() };
+      const started = await startVpnNode(dir, namespace, config);
+      nodes.push(started.node);
+      return started;
     }
 
     /** Runs `argv` in namespace `n`; resolves to its stdout, rejects on failure. */
-    async function inNs(n: string, argv: string[], timeout = 60_000): Promise<string> {
-      return (await run('ip', ['netns', 'exec', ns(n), ...argv], { timeout, maxBuffer: 4 << 20 })).stdout;
-    }
+    const inNs = (n: string, argv: string[], timeout = 60_000) => inNamespace(ns(n), argv, timeout);
     const pings = (from: string, to: string) =>
       inNs(from, ['ping', '-c', '1', '-W', '2', to]).then(
         () => true,
@@ -337,7 +112,7 @@ function defineTests(): void {
       if (NOT_ROOT)
         throw new Error('this test needs root (network namespaces, WireGuard, nftables) and CI is set');
       dir = await mkdtemp(join(tmpdir(), 'dibs-vpn-netns-'));
-      await run(TOPOLOGY, ['up', prefix], { timeout: 60_000 });
+      await vpnTopology('up', prefix);
       topologyUp = true;
       // Pages on every LAN host; a body of over 256 MiB on site A's web host.
       for (const n of ['weba', 'othera', 'webb', 'webc']) {
@@ -427,7 +202,7 @@ function defineTests(): void {
           process.kill(anvilPid, 'SIGKILL');
         } catch {}
       }
-      if (topologyUp) await run(TOPOLOGY, ['down', prefix], { timeout: 60_000 });
+      if (topologyUp) await vpnTopology('down', prefix);
       if (dir) await rm(dir, { recursive: true, force: true });
     });
 
@@ -548,6 +323,4 @@ function defineTests(): void {
   });
 }
 
-const childConfig = process.env.DIBS_VPN_NETNS_CONFIG;
-if (childConfig) await runChild(childConfig);
-else defineTests();
+defineTests();

@@ -84,6 +84,8 @@ export interface PublishService {
   type: ServiceType;
   target?: string;
   allow?: string[];
+  subnets?: string[];
+  pool?: string;
   price?: string;
   policy?: PublishPolicy;
   allowlist?: string[];
@@ -114,6 +116,33 @@ export interface Session {
   openedAt: number;
   bytesIn: number;
   bytesOut: number;
+}
+
+/** One L3 VPN session of GET /api/v1/vpn */
+export interface VpnSession {
+  id: string;
+  role: 'host' | 'client' | 'site';
+  serviceId: string;
+  peerId: string;
+  interface: string;
+  address: string;
+  gateway: string;
+  routes: string[];
+  path: 'direct' | 'relayed';
+  endpoint: string | null;
+  bytesIn: number;
+  bytesOut: number;
+  handshakeAgeS: number | null;
+  openedAt: number;
+}
+
+/** GET /api/v1/vpn */
+export interface VpnStatus {
+  supported: boolean;
+  reason?: string;
+  hint?: string;
+  sessions: VpnSession[];
+  ended: { serviceId: string; reason: string; at: number }[];
 }
 
 /** Answer of POST /api/v1/connections */
@@ -258,6 +287,7 @@ export class ApiClient {
   requestGrant = (serviceId: string) => this.call<Grant>('POST', '/api/v1/grants', { serviceId });
   revokeGrant = (id: string) => this.call<void>('DELETE', `/api/v1/grants/${encodeURIComponent(id)}`);
   sessions = async () => (await this.call<{ sessions: Session[] }>('GET', '/api/v1/sessions')).sessions;
+  vpn = () => this.call<VpnStatus>('GET', '/api/v1/vpn');
   connect = (serviceId: string, localPort?: number) =>
     this.call<Connection>(
       'POST',

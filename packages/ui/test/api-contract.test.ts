@@ -22,9 +22,11 @@ const typesAgree: [
   Same<ui.Balance, node.Balance>,
   Same<ui.SocksProxy, node.SocksProxy>,
   Same<ui.StartProxy, node.StartProxy>,
+  Same<ui.VpnStatus, node.VpnStatus>,
+  Same<ui.VpnSession, node.VpnSession>,
   Same<ui.ApiEvents['counters'], node.Infer<node.DibsEvents['counters']>>,
   Same<ui.ApiEvents['changed'], node.Infer<node.DibsEvents['changed']>>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 
 describe('UI client and node API contract', () => {
   it('has identical types on both sides', () => {

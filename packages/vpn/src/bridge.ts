@@ -80,6 +80,9 @@ export class DatagramBridge {
   readonly #reader = new FrameReader();
   readonly stats: BridgeStats = { datagramsIn: 0, datagramsOut: 0, dropped: 0 };
   #closed = false;
+  /** Frames read from WireGuard in this turn of the event loop, written to the channel as one batch. */
+  #batch: Buffer[] = [];
+  #flushScheduled = false;
   #onClose: ((error: Error | undefined) => void) | undefined;
 
   private constructor(socket: Socket, options: BridgeOptions) {
@@ -95,8 +98,11 @@ export class DatagramBridge {
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(0, '127.0.0.1', () => {
-        socket.off('error', reject);
-        resolve();
+        // Connected to WireGuard's port: the kernel drops datagrams from anyone else, sends skip a lookup.
+        socket.connect(options.wireguardPort, '127.0.0.1', () => {
+          socket.off('error', reject);
+          resolve();
+        });
       });
     });
     const bridge = new DatagramBridge(socket, options);
@@ -124,7 +130,12 @@ export class DatagramBridge {
         return;
       }
       this.stats.datagramsOut++;
-      channel.write(frameDatagram(msg));
+      this.#batch.push(frameDatagram(msg));
+      if (!this.#flushScheduled) {
+        // The datagrams that arrived together leave together: one channel write, one sealed record.
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
     });
     this.#socket.on('error', (err) =>
       this.close(new VpnError('BRIDGE_FAILED', `bridge socket: ${err.message}`)),
@@ -139,12 +150,20 @@ export class DatagramBridge {
       }
       for (const d of datagrams) {
         this.stats.datagramsIn++;
-        this.#socket.send(d, this.#wgPort, '127.0.0.1');
+        this.#socket.send(d);
       }
     });
     channel.once('close', () => this.close(undefined));
     channel.once('end', () => this.close(undefined));
     channel.on('error', (err: Error) => this.close(err));
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const batch = this.#batch;
+    this.#batch = [];
+    if (this.#closed || batch.length === 0) return;
+    this.#channel.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
   }
 
   /** Stops the bridge and closes the channel. Idempotent. */

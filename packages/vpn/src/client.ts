@@ -134,6 +134,7 @@ export class VpnClients {
   }
 
   async #start(serviceId: bigint, mode: VpnMode, signal: AbortSignal): Promise<ClientSession> {
+    const t0 = performance.now();
     const key = generateWireGuardKeyPair();
     const request = encodeVpnMessage({ type: VpnMessageType.REQUEST, publicKey: key.publicKey, mode });
     const name = this.interfaceName(serviceId);
@@ -154,6 +155,7 @@ export class VpnClients {
     }
     const device = deviceResult.value;
     const tunnel = tunnelResult.value;
+    const tReady = performance.now();
     let bridge: DatagramBridge | undefined;
     try {
       const grant = decodeVpnMessage(tunnel.grant);
@@ -174,6 +176,7 @@ export class VpnClients {
           ),
       });
       const session = new ClientSession({ serviceId, mode, device, grant, tunnel, bridge });
+      const tConfigured = performance.now();
       const allowedIps = [`${grant.gateway}/32`, ...grant.routes];
       const directIp = tunnel.directIp ?? undefined;
       session.directEndpoint = directIp ? `${directIp}:${grant.port}` : undefined;
@@ -193,6 +196,10 @@ export class VpnClients {
         address: grant.address,
         path: session.path,
         routes: grant.routes.join(','),
+        // Where the time went: ticket exchange ∥ interface start, then addresses/routes/rules, then the handshake.
+        tunnelAndDeviceMs: Math.round(tReady - t0),
+        configureMs: Math.round(tConfigured - tReady),
+        handshakeMs: Math.round(performance.now() - tConfigured),
       });
       return session;
     } catch (err) {
