@@ -106,7 +106,9 @@ async function runNode(configPath: string): Promise<void> {
             return { vpn: await net.services.vpnStatus() };
           case 'hangup': {
             // Drop every connection to the peer, so the next tunnel finds a path afresh.
-            const peer = net.host.libp2p.getConnections().filter((c) => c.remotePeer.toString() === cmd.peerId);
+            const peer = net.host.libp2p
+              .getConnections()
+              .filter((c) => c.remotePeer.toString() === cmd.peerId);
             for (const c of peer) c.abort(new Error('closed by the bed'));
             return { closed: peer.length };
           }
