@@ -4,9 +4,10 @@
  * through (1) plain wireguard-go configured by hand with `wg` (the baseline), (2) the DIBS VPN with
  * WireGuard's UDP going direct, (3) the DIBS VPN with the client's packets to the host dropped at its
  * NAT, so the DIBS connection runs through the relay node and WireGuard's datagrams through the
- * node's bridge on the relayed channel. Per path: iperf3 TCP throughput (medians of 3 after a
- * warm-up) and ping RTT (median of 50). Also `dibs vpn up` with the ticket held → first ping answered
- * (median of 3). Progress goes to stderr; the last stdout line is one JSON object.
+ * node's bridge on the relayed channel. Per path: iperf3 TCP throughput and ping RTT (median of 30
+ * pings); the three paths take turns in 1 + 3 rounds, the first a warm-up, medians of the other 3.
+ * Also `dibs vpn up` with the ticket held → first ping answered (median of 3). Progress goes to
+ * stderr; the last stdout line is one JSON object.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -26,7 +27,7 @@ import {
 const runFile = promisify(execFile);
 const RUNS = 3;
 const IPERF_SECONDS = 5;
-const PINGS = 50;
+const PINGS = 30;
 const WEB = '10.61.0.10';
 const log = (msg: string) => process.stderr.write(`[bench:vpn] ${msg}\n`);
 const median = (xs: number[]) => {
@@ -59,19 +60,6 @@ async function pingRtt(): Promise<number> {
   const times = [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
   if (times.length < PINGS / 2) throw new Error(`only ${times.length} of ${PINGS} pings answered`);
   return median(times);
-}
-
-async function measure(name: string): Promise<{ mbps: number; rttMs: number; runs: number[] }> {
-  log(`${name}: warm-up`);
-  await iperf();
-  const runs: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    runs.push(await iperf());
-    log(`${name}: run ${i + 1}: ${runs.at(-1)!.toFixed(0)} Mbit/s`);
-  }
-  const rttMs = await pingRtt();
-  log(`${name}: median ${median(runs).toFixed(0)} Mbit/s, RTT ${rttMs.toFixed(3)} ms`);
-  return { mbps: median(runs), rttMs, runs };
 }
 
 /** Plain wireguard-go between the client and site A's host, keys and peers set by hand with `wg`. */
@@ -207,31 +195,59 @@ async function main(): Promise<void> {
   });
   nodes.push(client.node);
 
-  // Measured with the nodes running, as the DIBS paths are.
-  log('plain wireguard-go, configured by hand');
-  const downPlain = await plainWireGuard();
-  const plain = await measure('plain wireguard-go');
-  await downPlain();
-
-  log('DIBS VPN relayed: the client NAT drops every packet to site A’s host; DIBS goes through the relay');
-  await inNs('nata', ['iptables', '-I', 'FORWARD', '-d', HOSTA_IP, '-j', 'DROP']);
-  // The client met site A's host directly while joining the DHT: drop that connection too.
-  await client.node.command({ op: 'hangup', peerId: hosta.ready.peerId as string });
-  const upRelayed = (await client.node.command({ op: 'vpnUp', serviceId, mode: 'client' })).session as {
-    path: string;
+  // The machine is shared: the three paths take turns, round by round (the first round is a warm-up),
+  // so a change in background load touches all of them alike. Everything runs with the nodes up.
+  const peerId = hosta.ready.peerId as string;
+  const paths = {
+    plain: { runs: [] as number[], rtts: [] as number[] },
+    direct: { runs: [] as number[], rtts: [] as number[] },
+    relayed: { runs: [] as number[], rtts: [] as number[] },
   };
-  if (upRelayed.path !== 'relayed') throw new Error(`expected a relayed path, got ${upRelayed.path}`);
-  const relayed = await measure('DIBS VPN relayed');
-  await client.node.command({ op: 'vpnDown', serviceId });
-  await inNs('nata', ['iptables', '-D', 'FORWARD', '-d', HOSTA_IP, '-j', 'DROP']);
-  await client.node.command({ op: 'hangup', peerId: hosta.ready.peerId as string });
-
-  log('DIBS VPN direct');
-  const upDirect = (await client.node.command({ op: 'vpnUp', serviceId, mode: 'client' })).session as {
-    path: string;
+  const record = async (name: keyof typeof paths, round: number) => {
+    const mbps = await iperf();
+    const rtt = await pingRtt();
+    log(
+      `round ${round} ${name}: ${mbps.toFixed(0)} Mbit/s, RTT ${rtt.toFixed(3)} ms${round === 0 ? ' (warm-up)' : ''}`,
+    );
+    if (round > 0) {
+      paths[name].runs.push(mbps);
+      paths[name].rtts.push(rtt);
+    }
   };
-  if (upDirect.path !== 'direct') throw new Error(`expected a direct path, got ${upDirect.path}`);
-  const direct = await measure('DIBS VPN direct');
+  const dibsUp = async (want: 'direct' | 'relayed') => {
+    const up = (await client.node.command({ op: 'vpnUp', serviceId, mode: 'client' })).session as {
+      path: string;
+    };
+    if (up.path !== want) throw new Error(`expected a ${want} path, got ${up.path}`);
+  };
+  for (let round = 0; round <= RUNS; round++) {
+    const downPlain = await plainWireGuard();
+    await record('plain', round);
+    await downPlain();
+
+    await dibsUp('direct');
+    await record('direct', round);
+    await client.node.command({ op: 'vpnDown', serviceId });
+
+    // The client's NAT drops every packet to site A's host, and the direct connection goes: DIBS finds
+    // the host through the relay, and WireGuard's datagrams ride the relayed channel.
+    await inNs('nata', ['iptables', '-I', 'FORWARD', '-d', HOSTA_IP, '-j', 'DROP']);
+    await client.node.command({ op: 'hangup', peerId });
+    await dibsUp('relayed');
+    await record('relayed', round);
+    await client.node.command({ op: 'vpnDown', serviceId });
+    await inNs('nata', ['iptables', '-D', 'FORWARD', '-d', HOSTA_IP, '-j', 'DROP']);
+    await client.node.command({ op: 'hangup', peerId });
+  }
+  const summary = (p: { runs: number[]; rtts: number[] }) => ({
+    mbps: median(p.runs),
+    rttMs: median(p.rtts),
+    runs: p.runs,
+  });
+  const plain = summary(paths.plain);
+  const direct = summary(paths.direct);
+  const relayed = summary(paths.relayed);
+  await dibsUp('direct');
 
   const firstPing: number[] = [];
   for (let i = 0; i < RUNS; i++) {

@@ -291,7 +291,7 @@ function defineTests(): void {
       );
     });
 
-    it('vpn down leaves no interface, route or rule; a SIGKILLed node leaves nothing after its restart', async () => {
+    it('vpn down, node stop and the restart after a SIGKILL leave no interface, route or rule', async () => {
       await client.command({ op: 'vpnDown', serviceId: ids.b });
       const routes = await inNs('client', ['ip', 'route', 'show']);
       assert.doesNotMatch(routes, /10\.62\.0\.0/);
@@ -317,6 +317,10 @@ function defineTests(): void {
       client = restarted.node;
       const after = await leftovers('client');
       assert.deepEqual(after, { links: [], tables: [] });
+      // A node stopped with a session up takes it down on the way out.
+      await client.command({ op: 'vpnUp', serviceId: ids.b, mode: 'site' });
+      assert.equal(await pings('webc', '10.62.0.10'), true);
+      assert.notDeepEqual(await leftovers('client'), { links: [], tables: [] });
       await client.stop();
       assert.deepEqual(await leftovers('client'), { links: [], tables: [] });
     });

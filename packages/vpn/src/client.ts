@@ -142,9 +142,23 @@ export class VpnClients {
     const devicePromise = WireGuardDevice.create({
       name,
       privateKey: key.privateKey,
+      up: false,
       onExit: (reason) => void this.#end(serviceId, `wireguard-go ended: ${reason}`),
     });
     const tunnelPromise = this.#o.open(serviceId, request, signal);
+    const took = { deviceMs: 0, tunnelMs: 0 };
+    void devicePromise.then(
+      () => {
+        took.deviceMs = Math.round(performance.now() - t0);
+      },
+      () => {},
+    );
+    void tunnelPromise.then(
+      () => {
+        took.tunnelMs = Math.round(performance.now() - t0);
+      },
+      () => {},
+    );
     const [deviceResult, tunnelResult] = await Promise.allSettled([devicePromise, tunnelPromise]);
     if (deviceResult.status === 'rejected' || tunnelResult.status === 'rejected') {
       if (deviceResult.status === 'fulfilled') await deviceResult.value.destroy();
@@ -161,11 +175,15 @@ export class VpnClients {
       const grant = decodeVpnMessage(tunnel.grant);
       if (grant.type !== VpnMessageType.GRANT)
         throw new VpnError('MALFORMED', 'the host answered without a vpn grant');
-      await device.addAddress(`${grant.address}/32`);
-      await device.addRoute(`${grant.gateway}/32`);
-      for (const r of grant.routes) await device.addRoute(r);
-      if (mode === 'site') await enableForwarding();
-      await applyRuleset(clientRuleset(name, mode === 'site'));
+      // The rules before the routes: nothing reaches this node from the tunnel before its rules exist.
+      await Promise.all([
+        applyRuleset(clientRuleset(name, mode === 'site')),
+        mode === 'site' ? enableForwarding() : undefined,
+      ]);
+      await device.configure({
+        addresses: [`${grant.address}/32`],
+        routes: [`${grant.gateway}/32`, ...grant.routes],
+      });
       bridge = await DatagramBridge.open({
         channel: tunnel.channel,
         wireguardPort: device.listenPort,
@@ -197,7 +215,7 @@ export class VpnClients {
         path: session.path,
         routes: grant.routes.join(','),
         // Where the time went: ticket exchange ∥ interface start, then addresses/routes/rules, then the handshake.
-        tunnelAndDeviceMs: Math.round(tReady - t0),
+        ...took,
         configureMs: Math.round(tConfigured - tReady),
         handshakeMs: Math.round(performance.now() - tConfigured),
       });

@@ -99,13 +99,14 @@ export class VpnHost {
     const device = await WireGuardDevice.create({
       name,
       privateKey: key.privateKey,
+      up: false,
       onExit: (reason) => {
         this.#o.log.warn('vpn interface ended', { interface: name, reason });
         this.#devices.delete(config.serviceId);
       },
     });
     try {
-      await device.addAddress(`${pool.gateway}/${pool.cidr.prefix}`);
+      await device.configure({ addresses: [`${pool.gateway}/${pool.cidr.prefix}`] });
       if (config.subnets.length > 0) await enableForwarding();
       await applyRuleset(hostRuleset(name, []));
     } catch (err) {
@@ -152,8 +153,11 @@ export class VpnHost {
     }
     s.peers.set(entry.id, entry);
     try {
-      await s.device.setPeer({ publicKey: entry.publicKey, allowedIps: [`${address}/32`] });
-      await this.#applyRules(s);
+      // The rules and the peer go in together; the client sends nothing before it has our answer.
+      await Promise.all([
+        s.device.setPeer({ publicKey: entry.publicKey, allowedIps: [`${address}/32`] }),
+        this.#applyRules(s),
+      ]);
     } catch (err) {
       s.peers.delete(entry.id);
       s.pool.release(address);

@@ -306,8 +306,8 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
           `use \`dibs connect ${service.name}\` for it`,
         );
       }
-      // A grant up front, so an unauthorised user hears it before any interface comes up.
-      await connector.ticket(service.id);
+      // The grant (requested on chain if none is held) comes with the tunnel; the interface that comes up
+      // meanwhile is removed again when it is refused.
       names.set(service.id, service.name);
       return vpn.clients.up(service.id, input.mode, AbortSignal.timeout(60_000));
     },
