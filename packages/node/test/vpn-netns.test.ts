@@ -245,6 +245,34 @@ function defineTests(): void {
       assert.equal(await pings('client', '10.61.1.1'), false);
     });
 
+    it('WireGuard moves to the bridge when UDP to the site stops, and back to direct when it flows again', async () => {
+      type Status = { sessions: Array<Record<string, unknown>> };
+      const pathNow = async () =>
+        ((await client.command({ op: 'vpnStatus' })).vpn as Status).sessions.find(
+          (x) => x.serviceId === ids.a && x.role === 'client',
+        )?.path;
+      const waitFor = async (want: string, ms: number) => {
+        const deadline = Date.now() + ms;
+        let path = await pathNow();
+        while (path !== want && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 1_000));
+          path = await pathNow();
+        }
+        return path;
+      };
+      assert.equal(await pathNow(), 'direct');
+      const rule = ['FORWARD', '-p', 'udp', '-j', 'DROP'];
+      await inNs('nata', ['iptables', '-I', ...rule]);
+      try {
+        assert.equal(await waitFor('relayed', 60_000), 'relayed', client.tail());
+        assert.equal(await pings('client', '10.61.0.10'), true, 'the bridge carries the traffic');
+      } finally {
+        await inNs('nata', ['iptables', '-D', ...rule]);
+      }
+      assert.equal(await waitFor('direct', 90_000), 'direct', client.tail());
+      assert.equal(await pings('client', '10.61.0.10'), true);
+    });
+
     it('site-to-site between two NATed LANs, both ways, through the relay (UDP between them dropped)', async () => {
       const cb = (await client.command({ op: 'vpnUp', serviceId: ids.b, mode: 'site' })).session as Record<
         string,

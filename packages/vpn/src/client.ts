@@ -11,7 +11,8 @@ import {
   DIRECT_HANDSHAKE_TIMEOUT_MS,
   DIRECT_PROBE_MS,
   DIRECT_RETRY_INTERVAL_MS,
-  HANDSHAKE_STALE_S,
+  DIRECT_RETRY_MAX_MS,
+  DIRECT_SILENCE_MS,
   PATH_CHECK_INTERVAL_MS,
 } from './constants.ts';
 import { WireGuardDevice } from './device.ts';
@@ -78,6 +79,11 @@ class ClientSession {
   directEndpoint: string | undefined;
   timer: NodeJS.Timeout | undefined;
   lastDirectTry = Date.now();
+  /** Wait before the next direct-path retry (doubles on each failure). */
+  retryDelay = DIRECT_RETRY_INTERVAL_MS;
+  /** WireGuard's received bytes at the last check, and when they last grew. */
+  lastRx = 0;
+  lastRxAt = Date.now();
   probing = false;
   closed = false;
 
@@ -246,9 +252,11 @@ export class VpnClients {
     const hex = keyHex(s.grant.publicKey);
     const peer = (await s.device.state().catch(() => undefined))?.peers.find((p) => p.publicKey === hex);
     if (!peer) return;
-    const age =
-      peer.lastHandshakeSec > 0 ? Date.now() / 1000 - peer.lastHandshakeSec : Number.POSITIVE_INFINITY;
-    if (s.path === 'direct' && age > HANDSHAKE_STALE_S) {
+    if (peer.rxBytes > s.lastRx) {
+      s.lastRx = peer.rxBytes;
+      s.lastRxAt = Date.now();
+    }
+    if (s.path === 'direct' && Date.now() - s.lastRxAt > DIRECT_SILENCE_MS) {
       await s.device.setEndpoint(s.grant.publicKey, s.bridge.endpoint).catch(() => {});
       s.path = 'relayed';
       s.lastDirectTry = Date.now();
@@ -257,25 +265,33 @@ export class VpnClients {
       });
       return;
     }
-    if (s.path !== 'relayed' || Date.now() - s.lastDirectTry < DIRECT_RETRY_INTERVAL_MS) return;
+    if (s.path !== 'relayed' || Date.now() - s.lastDirectTry < s.retryDelay) return;
     s.lastDirectTry = Date.now();
     const ip = this.#o.directIp?.(s.tunnel.peerId);
     const endpoint = ip ? `${ip}:${s.grant.port}` : s.directEndpoint;
     if (!endpoint) return;
     s.probing = true;
     try {
-      const before = { bridged: s.bridge.stats.datagramsIn, rx: peer.rxBytes };
+      // Setting the keepalive sends one at once: the host hears us on the direct path right away.
       await s.device.setEndpoint(s.grant.publicKey, endpoint);
+      await new Promise((r) => setTimeout(r, 1_000));
+      const rx = async () =>
+        (await s.device.state().catch(() => undefined))?.peers.find((p) => p.publicKey === hex)?.rxBytes ?? 0;
+      // From here on (datagrams the host had sent to the bridge before have arrived) the host sends
+      // straight to us only if it got our packets there: WireGuard roams to where it last heard the peer.
+      const mark = { bridged: s.bridge.stats.datagramsIn, rx: await rx() };
       await new Promise((r) => setTimeout(r, DIRECT_PROBE_MS));
-      const after = (await s.device.state().catch(() => undefined))?.peers.find((p) => p.publicKey === hex);
-      // The host answers on the direct path only once it got our packets there (WireGuard roams).
-      const direct =
-        after !== undefined && after.rxBytes > before.rx && s.bridge.stats.datagramsIn === before.bridged;
+      const direct = (await rx()) > mark.rx && s.bridge.stats.datagramsIn === mark.bridged;
       if (direct && !s.closed) {
         s.path = 'direct';
         s.directEndpoint = endpoint;
+        s.retryDelay = DIRECT_RETRY_INTERVAL_MS;
+        s.lastRxAt = Date.now();
         this.#o.log.info('vpn path: direct again', { serviceId: s.serviceId.toString(), endpoint });
-      } else if (!s.closed) await s.device.setEndpoint(s.grant.publicKey, s.bridge.endpoint);
+      } else if (!s.closed) {
+        s.retryDelay = Math.min(s.retryDelay * 2, DIRECT_RETRY_MAX_MS);
+        await s.device.setEndpoint(s.grant.publicKey, s.bridge.endpoint);
+      }
     } catch {
       if (!s.closed) await s.device.setEndpoint(s.grant.publicKey, s.bridge.endpoint).catch(() => {});
     } finally {

@@ -45,12 +45,17 @@ export const PERSISTENT_KEEPALIVE_S = 5;
 export const DIRECT_HANDSHAKE_TIMEOUT_MS = 1_200;
 /** While bridged, how often the client tries the direct path again. */
 export const DIRECT_RETRY_INTERVAL_MS = 30_000;
+/** A retry that failed doubles the wait before the next, up to this (a probe costs its window's packets). */
+export const DIRECT_RETRY_MAX_MS = 15 * 60_000;
 /** Time a direct-path retry has to show the host answering directly before the bridge comes back. */
-export const DIRECT_PROBE_MS = 3_000;
+export const DIRECT_PROBE_MS = 2 * PERSISTENT_KEEPALIVE_S * 1000;
 /** How often the client reads WireGuard's counters to notice a lost handshake. */
 export const PATH_CHECK_INTERVAL_MS = 2_000;
-/** A handshake older than this (WireGuard rekeys every 120 s) means the path is gone. */
-export const HANDSHAKE_STALE_S = 180;
+/**
+ * Silence on the direct path this long (the host's keepalives come every PERSISTENT_KEEPALIVE_S)
+ * means it is gone: the client moves WireGuard to the bridge.
+ */
+export const DIRECT_SILENCE_MS = 4 * PERSISTENT_KEEPALIVE_S * 1000;
 
 /** Bytes of the big-endian length in front of each bridged datagram. */
 export const BRIDGE_FRAME_HEADER_BYTES = 2;

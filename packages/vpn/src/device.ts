@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, unlink } from 'node:fs/promises';
 import {
   DEVICE_START_TIMEOUT_MS,
   DEVICE_STOP_TIMEOUT_MS,
@@ -65,6 +65,9 @@ export class WireGuardDevice {
       throw new VpnError('BAD_CONFIG', `"${name}" is not a valid interface name`);
     }
     const binary = options.binary ?? 'wireguard-go';
+    // A wireguard-go killed with its node (parent-death signal) leaves its socket file behind; the name
+    // is this node's own, so whatever is there is stale.
+    await unlink(uapiPath(name)).catch(() => {});
     // The parent-death signal ends wireguard-go (and with it the interface) if the node is SIGKILLed:
     // no tunnel outlives the node that enforces its grant.
     const argv = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', binary, '-f', name] : [binary, '-f', name];
@@ -100,10 +103,13 @@ export class WireGuardDevice {
           );
         }
         if (
-          await access(device.#socket).then(
-            () => true,
-            () => false,
-          )
+          // Ready once it answers, not merely once the file exists.
+          await access(device.#socket)
+            .then(() => uapiGet(device.#socket))
+            .then(
+              () => true,
+              () => false,
+            )
         )
           break;
         if (Date.now() > deadline) {
@@ -174,6 +180,8 @@ export class WireGuardDevice {
       `public_key=${keyHex(publicKey)}`,
       'update_only=true',
       `endpoint=${endpoint}`,
+      // Re-setting the keepalive makes wireguard-go send one now, over the new endpoint.
+      `persistent_keepalive_interval=${PERSISTENT_KEEPALIVE_S}`,
     ]);
   }
 

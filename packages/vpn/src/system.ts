@@ -3,8 +3,9 @@
  * and the cleanup of a previous run's leftovers: interfaces and nft tables named with this node's tag.
  */
 import { constants } from 'node:fs';
-import { access, writeFile } from 'node:fs/promises';
-import { INTERFACE_PREFIX, NFT_TABLE_PREFIX, NODE_TAG_CHARS } from './constants.ts';
+import { access, readdir, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { INTERFACE_PREFIX, NFT_TABLE_PREFIX, NODE_TAG_CHARS, UAPI_DIR } from './constants.ts';
 import { L4_HINT, VpnError } from './errors.ts';
 import { runCommand } from './exec.ts';
 import { deleteTable, listTables, tableName } from './nft.ts';
@@ -82,6 +83,10 @@ export async function removeLeftovers(tag: string): Promise<string[]> {
   for (const iface of await listInterfaces(prefix)) {
     await runCommand('ip', ['link', 'del', 'dev', iface]).catch(() => {});
     removed.push(iface);
+  }
+  // Killed with the node, wireguard-go could not remove its UAPI socket.
+  for (const file of await readdir(UAPI_DIR).catch(() => [] as string[])) {
+    if (file.startsWith(prefix) && file.endsWith('.sock')) await unlink(join(UAPI_DIR, file)).catch(() => {});
   }
   for (const table of await listTables(tableName(prefix))) {
     await deleteTable(table);
