@@ -3,6 +3,7 @@
  * service ticket; the node holds the session until `down`), `site` joins it as a site (this node's
  * LAN reaches the other site), `status` lists hosted and joined sessions.
  */
+import type { VpnStatusView } from '@dibs/node';
 import { Command } from 'commander';
 import { type ApiClient, runningApi } from '../api-client.ts';
 import { type CommandContext, commandContext } from '../context.ts';
@@ -10,32 +11,9 @@ import { CliError } from '../errors.ts';
 import { table } from '../output.ts';
 import { resolveServiceRef } from './connect.ts';
 
-/** One session as GET /api/v1/vpn gives it. */
-interface VpnSessionOut {
-  id: string;
-  role: 'host' | 'client' | 'site';
-  serviceId: string;
-  peerId: string;
-  interface: string;
-  address: string;
-  gateway: string;
-  routes: string[];
-  path: 'direct' | 'relayed';
-  endpoint: string | null;
-  bytesIn: number;
-  bytesOut: number;
-  handshakeAgeS: number | null;
-  openedAt: number;
-}
-
-/** What `dibs vpn status --json` prints. */
-export interface VpnStatusOut {
-  supported: boolean;
-  reason?: string;
-  hint?: string;
-  sessions: VpnSessionOut[];
-  ended: Array<{ serviceId: string; reason: string; at: number }>;
-}
+/** What GET /api/v1/vpn answers and `dibs vpn status --json` prints. */
+export type VpnStatusOut = VpnStatusView;
+type VpnSessionOut = VpnStatusView['sessions'][number];
 
 function nodeApi(ctx: CommandContext): ApiClient {
   const api = runningApi(ctx.paths.runtime);
