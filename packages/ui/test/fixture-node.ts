@@ -375,6 +375,7 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
       g.revoked = true;
       changed('grants');
     },
+    connectListeners: () => [],
     sessions: () => {
       failing();
       return sessions;

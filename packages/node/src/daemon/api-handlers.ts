@@ -19,6 +19,7 @@ import type {
   SocksProxy,
   Service,
   Session,
+  ConnectListener,
 } from '../api/dibs-api.ts';
 import { ApiError } from '../api/errors.ts';
 import { ROLE_BOOTSTRAP, ROLE_RELAY, ROLE_SERVICE_HOST } from '../p2p/constants.ts';
@@ -435,6 +436,22 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
         throw new ApiError(404, 'NOT_UP', `no L3 VPN to service ${id} is up; see GET /api/v1/vpn`);
       }
       changed('sessions');
+    },
+
+    connectListeners(): ConnectListener[] {
+      const services = network ? deps.services() : undefined;
+      if (!services) return [];
+      return services.connections().map((c) => ({
+        id: c.id,
+        serviceId: c.serviceId.toString(),
+        serviceName: c.serviceName.slice(0, 64),
+        localAddress: c.localAddress,
+        openedAt: c.openedAt,
+        open: c.tunnels,
+        bytesIn: c.bytesIn,
+        bytesOut: c.bytesOut,
+        lastError: c.lastError?.slice(0, 500) ?? null,
+      }));
     },
 
     async connect(input) {
