@@ -30,6 +30,22 @@ const PAYLOAD_BYTES = 256 * 1024 * 1024 + 4321;
 /** Longest wait for revocation to cut the path (the mirror's poll plus the revocation bound, generously). */
 const REVOCATION_WAIT_MS = 30_000;
 const NOT_ROOT = process.getuid?.() !== 0;
+/** A LAN host's web server: the files of one directory on port 8080 (`/` is index.html). */
+const STATIC_SERVER = `
+const { createReadStream, statSync } = require('node:fs');
+const { join, normalize } = require('node:path');
+const root = process.argv[1];
+require('node:http').createServer((req, res) => {
+  const name = req.url === '/' ? 'index.html' : normalize(req.url).replace(/^[/.]+/, '');
+  const file = join(root, name);
+  try {
+    res.writeHead(200, { 'content-length': statSync(file).size });
+    createReadStream(file).pipe(res);
+  } catch {
+    res.writeHead(404).end();
+  }
+}).listen(8080, '0.0.0.0');
+`;
 const IN_CI = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
 
 function defineTests(): void {
@@ -74,15 +90,11 @@ function defineTests(): void {
     const curl = (from: string, url: string, extra: string[] = []) =>
       inNs(from, ['curl', '-sS', '--max-time', '5', ...extra, url], 180_000);
 
-    /** A web server in namespace `n` serving `root` on port 8080 (python's http.server). */
+    /** A web server in namespace `n` serving `root` on port 8080. */
     async function web(n: string, root: string): Promise<void> {
-      const child = spawn(
-        'ip',
-        ['netns', 'exec', ns(n), 'python3', '-m', 'http.server', '8080', '--directory', root],
-        {
-          stdio: 'ignore',
-        },
-      );
+      const child = spawn('ip', ['netns', 'exec', ns(n), process.execPath, '-e', STATIC_SERVER, root], {
+        stdio: 'ignore',
+      });
       helpers.push(child);
       for (let i = 0; i < 100; i++) {
         if (

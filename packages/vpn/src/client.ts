@@ -291,6 +291,11 @@ export class VpnClients {
       } else if (!s.closed) {
         s.retryDelay = Math.min(s.retryDelay * 2, DIRECT_RETRY_MAX_MS);
         await s.device.setEndpoint(s.grant.publicKey, s.bridge.endpoint);
+        this.#o.log.info('vpn path: the direct path did not answer; staying relayed', {
+          serviceId: s.serviceId.toString(),
+          endpoint,
+          nextTryS: Math.round(s.retryDelay / 1000),
+        });
       }
     } catch {
       if (!s.closed) await s.device.setEndpoint(s.grant.publicKey, s.bridge.endpoint).catch(() => {});

@@ -180,7 +180,9 @@ export class WireGuardDevice {
       `public_key=${keyHex(publicKey)}`,
       'update_only=true',
       `endpoint=${endpoint}`,
-      // Re-setting the keepalive makes wireguard-go send one now, over the new endpoint.
+      // Turning the keepalive off and on makes wireguard-go send one now (it does so only when it was
+      // off), over the new endpoint: the other side hears us there at once and roams.
+      'persistent_keepalive_interval=0',
       `persistent_keepalive_interval=${PERSISTENT_KEEPALIVE_S}`,
     ]);
   }
