@@ -21,8 +21,24 @@ export interface DibsConfig {
      * default. Lower round-trip latency for interactive traffic at some CPU: see docs/tunnel.md.
      */
     busyPollUs?: number;
+    /**
+     * How far the chain view may lag: past `refuseAfterBlocks` blocks or `refuseAfterMs` new tickets
+     * are refused (CHAIN_STALE), past `closeAfterBlocks` / `closeAfterMs` live sessions are closed.
+     * Unset fields keep the defaults (2 blocks / 15 s, 32 blocks / 60 s).
+     */
+    chainView?: ChainViewSettings;
   };
 }
+
+/** The fail-closed bounds of the chain view (config `node.chainView`). */
+export interface ChainViewSettings {
+  refuseAfterBlocks?: number;
+  refuseAfterMs?: number;
+  closeAfterBlocks?: number;
+  closeAfterMs?: number;
+}
+
+const CHAIN_VIEW_KEYS = ['refuseAfterBlocks', 'refuseAfterMs', 'closeAfterBlocks', 'closeAfterMs'] as const;
 
 export const DEFAULT_CHAIN_ID = 31337;
 
@@ -145,6 +161,21 @@ export function parseConfig(path: string, text: string): DibsConfig {
     }
     config.node.busyPollUs = us;
   }
+  if (node.chainView !== undefined) {
+    const v = node.chainView as Record<string, unknown>;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('node.chainView', 'an object');
+    const out: ChainViewSettings = {};
+    for (const [k, n] of Object.entries(v)) {
+      if (!(CHAIN_VIEW_KEYS as readonly string[]).includes(k)) {
+        throw bad(`node.chainView.${k}`, `one of ${CHAIN_VIEW_KEYS.join(', ')}`);
+      }
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
+        throw bad(`node.chainView.${k}`, 'a positive whole number');
+      }
+      out[k as keyof ChainViewSettings] = n;
+    }
+    config.node.chainView = out;
+  }
   if (typeof chain.rpcUrl === 'string') config.chain.rpcUrl = chain.rpcUrl;
   if (chain.contracts !== undefined) config.chain.contracts = chain.contracts as Record<string, string>;
   return config;
@@ -155,9 +186,15 @@ export function p2pSettings(config: DibsConfig): {
   listen: string[];
   bootstrap: string[];
   busyPollUs?: number;
+  chainView?: ChainViewSettings;
 } {
-  const { listen, bootstrap, busyPollUs } = config.node;
-  return { listen, bootstrap, ...(busyPollUs !== undefined ? { busyPollUs } : {}) };
+  const { listen, bootstrap, busyPollUs, chainView } = config.node;
+  return {
+    listen,
+    bootstrap,
+    ...(busyPollUs !== undefined ? { busyPollUs } : {}),
+    ...(chainView !== undefined ? { chainView } : {}),
+  };
 }
 
 export function saveConfig(path: string, config: DibsConfig): void {

@@ -68,6 +68,23 @@ export const chainSchema = s.object({
   headBlock: s.nullable(s.integer({ min: 0 })),
   headTime: s.nullable(unixSeconds),
   contracts: s.array(s.object({ name: s.string({ maxLength: 64 }), address })),
+  view: s.nullable(
+    s.object({
+      state: s.enum(['fresh', 'stale', 'closing'], {
+        description:
+          'fresh: tickets accepted; stale: the mirror lags past the revocation bound, new tickets are refused (CHAIN_STALE); closing: past the longer bound, live sessions are closed too',
+      }),
+      code: s.nullable(s.enum(['CHAIN_STALE'])),
+      headBlock: s.nullable(s.integer({ min: 0, description: 'head seen by the independent head poll' })),
+      syncedBlock: s.integer({
+        min: -1,
+        description: 'last block the chain mirror applied (-1 before its first sync)',
+      }),
+      lagBlocks: s.integer({ min: 0 }),
+      lagMs: s.integer({ min: 0 }),
+      reason: s.nullable(s.string({ maxLength: 300 })),
+    }),
+  ),
 });
 
 /** GET /api/v1/balance: amounts in the smallest unit (wei), as decimal strings. */

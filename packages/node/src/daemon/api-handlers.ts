@@ -164,6 +164,7 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
         headBlock: head ? Number(head.number) : null,
         headTime: head ? Number(head.timestamp) : null,
         contracts,
+        view: network ? chainViewStatus(network) : null,
       };
     },
 
@@ -577,4 +578,18 @@ function ownServiceGrants(store: Store, own: ServiceView[]): Array<Omit<Grant, '
     expiresAt: Number(r.expires_at),
     revoked: r.revoked === 1,
   }));
+}
+
+/** The chain view's lag as the API reports it (`view` of GET /api/v1/chain). */
+function chainViewStatus(network: NetworkRuntime): NonNullable<ChainStatus['view']> {
+  const v = network.chainView.status();
+  return {
+    state: v.state,
+    code: v.state === 'fresh' ? null : 'CHAIN_STALE',
+    headBlock: v.headBlock === null ? null : Number(v.headBlock),
+    syncedBlock: Number(v.syncedBlock),
+    lagBlocks: v.lagBlocks,
+    lagMs: v.lagMs,
+    reason: v.reason?.slice(0, 300) ?? null,
+  };
 }
