@@ -11,6 +11,7 @@ import { nodeCommands } from './commands/node.ts';
 import { proxyCommand } from './commands/proxy.ts';
 import { serviceCommands } from './commands/service.ts';
 import { statusCommand } from './commands/status.ts';
+import { vpnCommands } from './commands/vpn.ts';
 import { upCommand } from './commands/up.ts';
 import { cliVersion } from './invocation.ts';
 import { reportError } from './output.ts';
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   program.addCommand(proxyCommand());
   program.addCommand(statusCommand());
   program.addCommand(auditCommand());
+  program.addCommand(vpnCommands());
   program.addCommand(devnetCommands());
   for (const cmd of program.commands) propagateSettings(cmd);
   return program;
