@@ -65,6 +65,12 @@ function rssOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : Number.NaN;
 }
 
+/** A process's memory in MiB: resident, JS heap used/total, external (array buffers). */
+function describeMemory(m: NodeJS.MemoryUsage): string {
+  const f = (n: number) => (n / MiB).toFixed(0);
+  return `rss ${f(m.rss)} MiB, heap ${f(m.heapUsed)}/${f(m.heapTotal)} MiB, external ${f(m.external)} MiB (array buffers ${f(m.arrayBuffers)})`;
+}
+
 interface FloodCounts {
   attempts: number;
   admissionRefused: number;
@@ -186,7 +192,9 @@ async function main(): Promise<void> {
     log(`host RSS while the tunnel runs without a flood: +${tunnelGrowthMiB.toFixed(1)} MiB at peak`);
     log(`without flood: ${baseline.map((x) => x.toFixed(0)).join(', ')} MB/s`);
     host.child.send({ rss: true });
-    const before = (await host.next<NodeJS.MemoryUsage>('memory')).rss;
+    const beforeMemory = await host.next<NodeJS.MemoryUsage>('memory');
+    const before = beforeMemory.rss;
+    log(`host memory settled before the flood: ${describeMemory(beforeMemory)}`);
     log(`host RSS settled before the flood: ${(before / MiB).toFixed(1)} MiB`);
 
     // The flood, at the lowest CPU priority.
@@ -234,7 +242,7 @@ async function main(): Promise<void> {
         .next<NodeJS.MemoryUsage & { peerStore: number; connections: number }>('breakdown')
         .then((b) =>
           log(
-            `host: rss ${(b.rss / MiB).toFixed(0)} MiB, heap ${(b.heapUsed / MiB).toFixed(0)}/${(b.heapTotal / MiB).toFixed(0)} MiB, external ${(b.external / MiB).toFixed(0)} MiB (array buffers ${(b.arrayBuffers / MiB).toFixed(0)}), ${b.peerStore} peers in the store, ${b.connections} connections; ${counts.attempts} attempts`,
+            `host: ${describeMemory(b)}, ${b.peerStore} peers in the store, ${b.connections} connections; ${counts.attempts} attempts`,
           ),
         )
         .catch(() => {})
@@ -291,7 +299,9 @@ async function main(): Promise<void> {
     // The legitimate tunnel still works after the flood.
     const afterFlood = await run();
     host.child.send({ rss: true });
-    const settledAfter = (await host.next<NodeJS.MemoryUsage>('memory')).rss;
+    const afterMemory = await host.next<NodeJS.MemoryUsage>('memory');
+    const settledAfter = afterMemory.rss;
+    log(`host memory settled after the flood: ${describeMemory(afterMemory)}`);
     const base = median(paused);
     const loaded = median(during);
     const ratio = loaded / base;
