@@ -18,12 +18,24 @@ export function upCommand(): Command {
     .option('--exit-after-start', 'stop again once everything is up (for scripts and tests)')
     .option('--api-port <port>', 'port of the management API and web UI on 127.0.0.1 (0 = any free port)')
     .option('--no-api', 'do not serve the management API and web UI')
+    .option(
+      '--light',
+      'light node: admit only on chain state proven against checkpoints signed by trusted full nodes (needs node.light.checkpoint and node.light.signers; env DIBS_LIGHT=1)',
+    )
     .action(
       async (
-        opts: { register: boolean; p2p: boolean; exitAfterStart?: boolean; apiPort?: string; api: boolean },
+        opts: {
+          register: boolean;
+          p2p: boolean;
+          exitAfterStart?: boolean;
+          apiPort?: string;
+          api: boolean;
+          light?: boolean;
+        },
         cmd: Command,
       ) => {
         const ctx = commandContext(cmd);
+        if (opts.light) ctx.config.node.light = { ...ctx.config.node.light, enabled: true };
         await runNode(ctx, { ...opts, apiPort: parseApiPort(opts.apiPort, process.env, ctx.paths.config) });
       },
     );
