@@ -20,3 +20,5 @@ export const MAX_NETWORK_SERVICE_PROBES = 64;
 export const DEV_CHAIN_FUNDING_WEI = 10n ** 22n;
 /** Database namespace of this node's own network grants. */
 export const NETWORK_GRANT_STORE_NAMESPACE = 'daemon-network-grant';
+/** The chain's relay list is read at most this often by a node keeping relay reservations. */
+export const RELAY_LIST_CACHE_MS = 10_000;
