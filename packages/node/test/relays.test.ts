@@ -5,6 +5,8 @@
  * record lists the circuit addresses of the relays it holds now.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { NetworkRuntime } from '../src/daemon/network.ts';
 import { ROLE_RELAY } from '../src/p2p/constants.ts';
@@ -107,6 +109,88 @@ describe('relay reservations', () => {
         return relaysInRecord.size === 2 && held.every((p) => relaysInRecord.has(p));
       }, 20_000);
       assert.ok(recorded, `the record lists the held relays ${held}: ${listed}`);
+    });
+  });
+
+  describe('failover of a connect listener between two relays', () => {
+    let bed: ChainBed;
+    const relays: NetworkRuntime[] = [];
+    let service: NetworkRuntime;
+    let client: NetworkRuntime;
+    let echo: Server;
+    let local: { host: string; port: number };
+    let connectionId = '';
+
+    /** One local connection through the listener: sends `text`, returns what came back. */
+    async function roundTrip(text: string): Promise<string> {
+      const s = connect(local.port, local.host);
+      s.on('error', () => {});
+      const chunks: Buffer[] = [];
+      s.on('data', (c: Buffer) => chunks.push(c));
+      await once(s, 'connect');
+      s.end(text);
+      await once(s, 'close');
+      return Buffer.concat(chunks).toString();
+    }
+
+    /** The relay the client's connection to the service runs through. */
+    function relayInUse(): string | undefined {
+      const c = client.host.libp2p
+        .getConnections(service.host.peerId)
+        .find((x) => x.status === 'open' && x.remoteAddr.toString().includes('/p2p-circuit'));
+      return c?.remoteAddr.toString().split('/p2p-circuit')[0]!.split('/p2p/').at(-1);
+    }
+
+    before(async () => {
+      bed = await startChainBed('dibs-failover-');
+      await bed.startNode(bed.operator, { roles: 1 });
+      for (const name of ['r1', 'r2']) {
+        relays.push(await bed.startNode(await bed.party(name), { roles: ROLE_RELAY }));
+      }
+      // No address of its own: every path to it runs through one of its two relays.
+      service = await bed.startNode(await bed.party('service'), {
+        listen: relays.map((r) => `${tcpAddr(r)}/p2p-circuit`),
+      });
+      assert.ok(await waitFor(() => service.host.relays.held().length === 2, 20_000), 'two reservations');
+      echo = createServer((s) => s.pipe(s).on('error', () => {}));
+      await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+      const svc = await service.services.publish({
+        name: 'echo',
+        type: 'tcp',
+        target: `127.0.0.1:${(echo.address() as { port: number }).port}`,
+        policy: 'public',
+      });
+      client = await bed.startNode(await bed.party('client'));
+      const view = await client.services.connect({ serviceId: svc.id });
+      connectionId = view.id;
+      const [host, port] = view.localAddress.split(':') as [string, string];
+      local = { host, port: Number(port) };
+    });
+    after(async () => {
+      echo?.close();
+      await bed?.stop();
+    });
+
+    it('a new connection after the relay in use stopped goes through the other relay', async () => {
+      assert.equal(await roundTrip('first'), 'first');
+      const used = relayInUse();
+      assert.ok(used, 'the first connection runs through a relay');
+      const victim = relays.find((r) => r.host.peerId.toString() === used)!;
+      await victim.stop();
+      assert.equal(await roundTrip('second'), 'second');
+      const now = relayInUse();
+      assert.ok(now && now !== used, `now through another relay: ${now}`);
+    });
+
+    it('with no path left, a connection fails and the listener says why', async () => {
+      for (const r of relays) await r.stop();
+      await service.stop();
+      assert.equal(await roundTrip('lost'), '', 'the local connection closes with nothing back');
+      const view = client.services.connections().find((c) => c.id === connectionId);
+      assert.match(
+        String(view?.lastError),
+        /no path to the node of service|has no node on chain|not reachable/,
+      );
     });
   });
 });
