@@ -5,6 +5,7 @@ import { connectCommand } from './commands/connect.ts';
 import { devnetCommands } from './commands/devnet.ts';
 import { idCommands } from './commands/id.ts';
 import { initCommand } from './commands/init.ts';
+import { joinCommand } from './commands/join.ts';
 import { nodeCommands } from './commands/node.ts';
 import { proxyCommand } from './commands/proxy.ts';
 import { serviceCommands } from './commands/service.ts';
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(initCommand());
   program.addCommand(upCommand());
+  program.addCommand(joinCommand());
   program.addCommand(idCommands());
   program.addCommand(chainCommands());
   program.addCommand(accessCommands());

@@ -1,9 +1,10 @@
 import { readRuntimeInfo } from '@dibs/node';
 import { Command } from 'commander';
 import { commandContext } from '../context.ts';
+import { applyJoinBundle, keepContracts } from './join.ts';
 import { CliError } from '../errors.ts';
 import { table } from '../output.ts';
-import { runNode } from './up.ts';
+import { type NodeCommandOptions, nodeContext, parseApiPort, runNode, withNodeOptions } from './up.ts';
 
 /** Contract names a joining node needs; `networkServiceId` is optional (found on chain when absent). */
 const CONTRACT_KEYS = ['token', 'registry', 'services', 'accessGrants', 'organizations'] as const;
@@ -13,19 +14,23 @@ const MAX_CONTRACTS_ENV_BYTES = 4096;
 /** `dibs node start|status`: the p2p node against an existing chain, and what the running node sees. */
 export function nodeCommands(): Command {
   const node = new Command('node').description('the DIBS p2p node');
-  node
+  const start = node
     .command('start')
     .description(
-      'join an existing DIBS network: its chain (--rpc-url) and contracts (chain.contracts or DIBS_CONTRACTS)',
+      'join an existing DIBS network: its chain (--rpc-url) and contracts (chain.contracts or DIBS_CONTRACTS), or a join bundle (--join)',
     )
     .option('--no-register', 'do not register the identity on chain')
     .option('--exit-after-start', 'stop again once everything is up (for scripts and tests)')
+    .option('--join <bundle>', 'first set this data dir up from the join bundle `dibs up` printed')
+    .option('--force', 'with --join: replace a config that names another network');
+  withNodeOptions(start)
     .addHelpText(
       'after',
       '\nDIBS_CONTRACTS is a JSON object {"token","registry","services","accessGrants","organizations"[,"networkServiceId"]}\n(the "contracts" object `dibs up --json` prints). A fresh data dir gets an identity first.',
     )
-    .action(async (opts: { register: boolean; exitAfterStart?: boolean }, cmd: Command) => {
-      const ctx = commandContext(cmd);
+    .action(async (opts: NodeCommandOptions & { join?: string; force?: boolean }, cmd: Command) => {
+      let ctx = nodeContext(cmd, opts);
+      if (opts.join !== undefined) ctx = applyJoinBundle(ctx, opts.join, opts.force === true, opts);
       if (ctx.config.chain.mode !== 'rpc') {
         throw new CliError(
           'NEEDS_RPC_URL',
@@ -42,11 +47,14 @@ export function nodeCommands(): Command {
           'set chain.contracts in the config or DIBS_CONTRACTS to the "contracts" object of `dibs up --json` on a node of that network',
         );
       }
+      keepContracts(ctx, contracts);
       await runNode(ctx, {
         register: opts.register,
         p2p: true,
         exitAfterStart: opts.exitAfterStart,
         chain: { ...ctx.config.chain, contracts },
+        api: opts.api,
+        apiPort: parseApiPort(opts.apiPort, process.env, ctx.paths.config),
       });
     });
   node
