@@ -66,7 +66,7 @@ describe('dibs join: a second data dir joins from the bundle alone and restarts 
 
   test('join with the bundle alone, then a plain node start, reach the same network', async () => {
     const joined = await runCli(
-      ['join', upA.joinBundle, '--json', '--exit-after-start', '--api-port', '0'],
+      ['join', upA.joinBundle, '--json', '--exit-after-start', '--api-port', '0', '--relay-count', '3'],
       second.env,
       180_000,
     );
@@ -77,6 +77,7 @@ describe('dibs join: a second data dir joins from the bundle alone and restarts 
     assert.ok(j.api?.url, 'the API ran on the port asked for');
     const config = JSON.parse(readFileSync(join(second.home, 'config.json'), 'utf8'));
     assert.equal(config.chain.contracts.networkServiceId, upA.chain.networkServiceId, 'kept in the config');
+    assert.equal(config.node.relayCount, 3, 'the node flags given with the bundle are kept too');
 
     const again = await runCli(
       ['node', 'start', '--json', '--exit-after-start', '--no-api'],

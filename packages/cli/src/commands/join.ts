@@ -34,8 +34,8 @@ export function joinCommand(): Command {
 }
 
 /**
- * Writes the bundle's chain (RPC URLs, chain id, contracts) and bootstrap nodes into the data dir's
- * config file, keeping everything else in it; returns the context with the new config (and `flags`
+ * Writes the bundle's chain (RPC URLs, chain id, contracts) and bootstrap nodes, and the node flags
+ * given with it, into the data dir's config file, keeping everything else in it; returns the context with the new config (and `flags`
  * applied over it again). A config already naming other contracts is kept unless `force`.
  */
 export function applyJoinBundle(
@@ -71,7 +71,9 @@ export function applyJoinBundle(
   file.node.bootstrap = [...new Set([...bundle.bootstrap, ...file.node.bootstrap])];
   const fresh = !existsSync(ctx.paths.keystore);
   mkdirSync(ctx.paths.root, { recursive: true, mode: 0o700 });
-  saveConfig(ctx.paths.config, file);
+  // The node flags given with the bundle (roles, addresses, relays) are kept too: a plain restart
+  // brings the same node back.
+  saveConfig(ctx.paths.config, applyNodeFlags(file, flags));
   ctx.out.progress(
     `${fresh ? 'new data dir: ' : ''}joined chain ${bundle.chainId} · network service ${bundle.contracts.networkServiceId} · ${bundle.rpc.length} RPC URL(s) · ${bundle.bootstrap.length} bootstrap node(s); kept in ${ctx.paths.config}`,
   );

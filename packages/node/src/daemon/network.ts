@@ -83,6 +83,8 @@ export interface PeerStatus {
   admittedBy: boolean;
   /** Median ping RTT, ms, once measured. */
   rttMs?: number | undefined;
+  /** Remote addresses of the open connections (a `/p2p-circuit` one runs through that relay). */
+  remoteAddrs: string[];
 }
 
 /** What `dibs node status` shows, written to the runtime file. */
@@ -133,7 +135,10 @@ export async function startNetwork(params: {
   const { chain, store, wallet, settings } = params;
   const log = params.log.child('p2p');
   const d = chain.deployment;
-  const configuredRoles = (settings.roles ?? 0) | (settings.operator ? ROLE_BOOTSTRAP | ROLE_RELAY : 0);
+  // The operator is a bootstrap node, and a relay too unless its roles are given.
+  const configuredRoles = settings.operator
+    ? (settings.roles ?? ROLE_RELAY) | ROLE_BOOTSTRAP
+    : (settings.roles ?? 0);
   if ((configuredRoles & ~ROLE_MASK) !== 0) {
     throw new DaemonError(
       'BAD_P2P_CONFIG',
@@ -399,6 +404,10 @@ export async function startNetwork(params: {
             admitted: host.admission.isAdmitted(id),
             admittedBy: host.admission.isAdmittedBy(id),
             rttMs: liveness.rtt(id),
+            remoteAddrs: host.libp2p
+              .getConnections(id)
+              .filter((x) => x.status === 'open')
+              .map((x) => x.remoteAddr.toString()),
           });
         }
         const list = [...peers.values()];
