@@ -245,8 +245,9 @@ export class ServiceConnector {
     options: { destination?: { host: string; port: number }; signal?: AbortSignal } = {},
   ): Promise<Tunnel> {
     const attempts = this.#o.attempts ?? CONNECT_ATTEMPTS;
-    // Reaching the host is bounded as a whole: with no path, the local connection fails in time.
-    const deadline = Date.now() + CONNECT_DEADLINE_MS;
+    // Reaching the host is bounded as a whole, from the first try on (a grant request before it is
+    // not): with no path, the local connection fails in time.
+    const reachBy: { deadline?: number } = {};
     let last: Error | undefined;
     for (let i = 0; i < attempts; i++) {
       options.signal?.throwIfAborted();
@@ -254,13 +255,13 @@ export class ServiceConnector {
         const delay = Math.min(
           CONNECT_RETRY_BASE_MS * 2 ** (i - 1),
           CONNECT_RETRY_MAX_MS,
-          deadline - Date.now(),
+          (reachBy.deadline ?? Number.POSITIVE_INFINITY) - Date.now(),
         );
         if (delay <= 0) break;
         await new Promise((r) => setTimeout(r, delay));
       }
       try {
-        return await this.#openOnce(serviceId, { ...options, deadline });
+        return await this.#openOnce(serviceId, options, reachBy);
       } catch (err) {
         last = asServiceError(err, serviceId);
         if (!(last instanceof ServiceError) || !last.transient) throw last;
@@ -270,18 +271,38 @@ export class ServiceConnector {
           error: last.message,
         });
       }
-      if (Date.now() >= deadline) break;
+      if (reachBy.deadline !== undefined && Date.now() >= reachBy.deadline) break;
     }
     throw last ?? new ServiceError('HOST_UNREACHABLE', `no tunnel to service ${serviceId}`);
   }
 
   async #openOnce(
     serviceId: bigint,
-    options: { destination?: { host: string; port: number }; signal?: AbortSignal; deadline: number },
+    options: { destination?: { host: string; port: number }; signal?: AbortSignal },
+    reachBy: { deadline?: number },
   ): Promise<Tunnel> {
     const service = await this.service(serviceId);
     const ticket = await this.ticket(serviceId);
-    const peer = await this.reach(service, options.deadline);
+    reachBy.deadline ??= Date.now() + CONNECT_DEADLINE_MS;
+    const deadline = reachBy.deadline;
+    let timer: NodeJS.Timeout | undefined;
+    const peer = await Promise.race([
+      this.reach(service, deadline),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new ServiceError(
+                'HOST_UNREACHABLE',
+                `no path to the node of service ${service.id} (${service.name}) within ${CONNECT_DEADLINE_MS} ms`,
+                'check that node is running and holds a relay reservation, or that its relays are online',
+                { transient: true },
+              ),
+            ),
+          Math.max(deadline - Date.now(), 0),
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
     const signals = [AbortSignal.timeout(DIAL_TIMEOUT_MS * 3)];
     if (options.signal) signals.push(options.signal);
     return openTunnel({

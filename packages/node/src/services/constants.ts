@@ -45,7 +45,7 @@ export const MAX_CLOSED_SESSIONS = 64;
  * Reaching a service's host for one local connection, all paths and retries together: with no path
  * the local connection fails (and says why) within this time, never hangs.
  */
-export const CONNECT_DEADLINE_MS = 4_500;
+export const CONNECT_DEADLINE_MS = 4_000;
 /** A direct dial to the host; paths through relays are dialed meanwhile. */
 export const DIRECT_DIAL_TIMEOUT_MS = 2_000;
 /** Dial and admission of one relay the host's record names. */
