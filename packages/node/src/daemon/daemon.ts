@@ -1,3 +1,4 @@
+import { deploymentContracts } from '@dibs/chain';
 import { encryptionKeyFromWallet, formatDid, peerIdFromWallet, type Wallet } from '@dibs/core';
 import { openStore, type Store } from '@dibs/store';
 import { type ApiSettings, type MountedApi, mountApi } from './api-mount.ts';
@@ -135,14 +136,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         embedded: chain.supervisor !== undefined,
         anvilPid: chain.supervisor?.pid,
         deployment: chain.deploymentAction,
-        contracts: {
-          token: d.token,
-          registry: d.registry,
-          services: d.services,
-          accessGrants: d.accessGrants,
-          organizations: d.organizations,
-          networkServiceId: d.networkServiceId.toString(),
-        },
+        contracts: deploymentContracts(d),
         networkServiceId: d.networkServiceId.toString(),
         deployedAtBlock: d.deployedAtBlock.toString(),
       },
@@ -235,14 +229,7 @@ async function joinBundleOf(
     v: JOIN_BUNDLE_VERSION,
     chainId: d.chainId,
     rpc: rpc.slice(0, MAX_BUNDLE_RPC_URLS),
-    contracts: {
-      token: d.token,
-      registry: d.registry,
-      services: d.services,
-      accessGrants: d.accessGrants,
-      organizations: d.organizations,
-      networkServiceId: d.networkServiceId.toString(),
-    },
+    contracts: deploymentContracts(d),
     bootstrap: bootstrap.slice(0, MAX_BUNDLE_BOOTSTRAP),
   });
 }
