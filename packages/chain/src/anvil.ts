@@ -42,6 +42,28 @@ const MAX_LOG_BYTES = 10 * 1024 * 1024;
 /** Attempts at the first start when the port picked for anvil was taken in the meantime. */
 const PORT_PICK_ATTEMPTS = 3;
 
+/**
+ * The watchdog beside each anvil: a shell that blocks reading its stdin, a pipe whose only writer is
+ * this process. When this process ends in any way (SIGKILL included) the kernel closes the pipe, the
+ * read ends, and the watchdog stops anvil — after checking that the pid still runs anvil on this
+ * data directory's state file, so a reused pid is never killed. It ignores terminal signals: Ctrl-C
+ * reaches the whole process group, and the node, not the watchdog, decides how to shut down.
+ * Arguments: $1 anvil's pid, $2 the state file path, $3 seconds to wait after SIGTERM.
+ */
+const WATCHDOG_SCRIPT = `trap '' INT HUP TERM QUIT
+while read -r _; do :; done
+ours() {
+  if [ -r "/proc/$1/cmdline" ]; then grep -aqF -- "$2" "/proc/$1/cmdline"
+  else ps -o args= -p "$1" 2>/dev/null | grep -qF -- "$2"; fi
+}
+ours "$1" "$2" || exit 0
+kill -TERM "$1" 2>/dev/null
+i=0
+while kill -0 "$1" 2>/dev/null && [ "$i" -lt "$(($3 * 10))" ]; do sleep 0.1; i=$((i + 1)); done
+ours "$1" "$2" && kill -KILL "$1" 2>/dev/null
+exit 0
+`;
+
 /** Lifecycle states of the supervised anvil process. */
 export type AnvilState = 'idle' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'failed';
 
@@ -78,6 +100,11 @@ export interface AnvilOptions {
   stopTimeoutMs?: number;
   maxRestarts?: number;
   restartBackoffMs?: number;
+  /**
+   * Run a watchdog beside anvil that stops it when this process dies, SIGKILL included (default
+   * true; POSIX only). Without it an anvil outlives a killed node until the next start reaps it.
+   */
+  watchdog?: boolean;
   /** Called on every state change (also emitted as the `event` event). */
   onEvent?: (event: AnvilEvent) => void;
 }
@@ -220,6 +247,7 @@ export class AnvilSupervisor extends EventEmitter<{ event: [AnvilEvent] }> {
   #state: AnvilState = 'idle';
   #port = 0;
   #child: ChildProcess | undefined;
+  #watchdog: ChildProcess | undefined;
   #childExit: Promise<void> | undefined;
   #startedAt = 0;
   #attempt = 0;
@@ -257,6 +285,12 @@ export class AnvilSupervisor extends EventEmitter<{ event: [AnvilEvent] }> {
   get pid(): number | undefined {
     const child = this.#child;
     return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
+  }
+
+  /** PID of the watchdog that stops anvil if this process dies, if one runs. */
+  get watchdogPid(): number | undefined {
+    const w = this.#watchdog;
+    return w && w.exitCode === null && w.signalCode === null ? w.pid : undefined;
   }
 
   /** Starts anvil and resolves once it answers eth_chainId with the configured chain id. */
@@ -436,7 +470,11 @@ export class AnvilSupervisor extends EventEmitter<{ event: [AnvilEvent] }> {
     });
     this.#child = child;
     this.#childExit = exited;
-    if (child.pid !== undefined) writeFileSync(this.pidPath, `${child.pid}\n`);
+    if (child.pid !== undefined) {
+      writeFileSync(this.pidPath, `${child.pid}\n`);
+      const watchdog = this.#startWatchdog(child.pid);
+      if (watchdog) void exited.then(() => watchdog.kill('SIGKILL'));
+    }
 
     const url = `http://${this.host}:${port}`;
     const deadline = Date.now() + (this.#opts.startTimeoutMs ?? ANVIL_START_TIMEOUT_MS);
@@ -474,6 +512,23 @@ export class AnvilSupervisor extends EventEmitter<{ event: [AnvilEvent] }> {
     }
     this.#port = port;
     this.#startedAt = Date.now();
+  }
+
+  /** Starts the watchdog of anvil `pid` (see WATCHDOG_SCRIPT); it never keeps this process alive. */
+  #startWatchdog(pid: number): ChildProcess | undefined {
+    if (process.platform === 'win32' || this.#opts.watchdog === false) return undefined;
+    const stopSeconds = Math.ceil((this.#opts.stopTimeoutMs ?? ANVIL_STOP_TIMEOUT_MS) / 1000);
+    const watchdog = spawn(
+      '/bin/sh',
+      ['-c', WATCHDOG_SCRIPT, 'dibs-anvil-watchdog', String(pid), this.statePath, String(stopSeconds)],
+      { stdio: ['pipe', 'ignore', 'ignore'] },
+    );
+    watchdog.once('error', (err) => this.#note(`the anvil watchdog could not run: ${err.message}`));
+    watchdog.stdin?.on('error', () => {}); // EPIPE once the watchdog is gone
+    watchdog.unref();
+    (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    this.#watchdog = watchdog;
+    return watchdog;
   }
 
   #onCrash(code: number | null, signal: NodeJS.Signals | null): void {

@@ -39,6 +39,8 @@ export const RPC_REQUEST_TIMEOUT_MS = 15_000;
 export const RPC_RETRY_COUNT = 3;
 /** How often clients poll for receipts and new blocks. */
 export const RPC_POLLING_INTERVAL_MS = 250;
+/** Retries of a write whose nonce the chain refused (another process used the same wallet). */
+export const TX_QUEUE_NONCE_RETRIES = 2;
 /** Longest wait for a transaction receipt. */
 export const RECEIPT_TIMEOUT_MS = 120_000;
 

@@ -11,6 +11,7 @@ import {
 import { ChainIdMismatchError, DeploymentError, NoAccountError } from './errors.ts';
 import { RegistryReader } from './registry-reader.ts';
 import { RegistryWriter } from './registry-writer.ts';
+import { transactionQueueFor } from './tx-queue.ts';
 
 /** Addresses of the DIBS contracts (`services` and `accessGrants` may be the same contract). */
 export interface DeploymentAddresses {
@@ -247,7 +248,10 @@ async function deploy(opts: EnsureDeploymentOptions, chainId: number): Promise<D
   if (!walletClient) throw new NoAccountError('deploy the DIBS contracts');
   let deployed: Awaited<ReturnType<typeof deployContracts>>;
   try {
-    deployed = await deployContracts({ walletClient, publicClient });
+    // The deployment numbers its own transactions: nothing else of this wallet may send meanwhile.
+    deployed = await transactionQueueFor(opts.clients).exclusive(() =>
+      deployContracts({ walletClient, publicClient }),
+    );
   } catch (err) {
     throw new DeploymentError(
       'DEPLOY_FAILED',

@@ -33,6 +33,8 @@ export { RegistryReader } from './registry-reader.ts';
 export type { IssuedGrant, PublishServiceParams } from './registry-writer.ts';
 export { RegistryWriter } from './registry-writer.ts';
 export type { ContractWrite } from './tx.ts';
+export type { NoncedSend } from './tx-queue.ts';
+export { TransactionQueue, transactionQueueFor } from './tx-queue.ts';
 export { decodeRevert, dibsErrorsAbi, sendContractWrite } from './tx.ts';
 export type { DecodedEvent, EventWatcherOptions, WatchedContract } from './watcher.ts';
 export { EventWatcher } from './watcher.ts';

@@ -11,6 +11,7 @@ import {
 import type { ChainClients } from './clients.ts';
 import { RECEIPT_TIMEOUT_MS } from './constants.ts';
 import { ContractRevertError, NoAccountError } from './errors.ts';
+import { transactionQueueFor } from './tx-queue.ts';
 
 /** Every custom error the DIBS contracts (and the tokens they call) can revert with. */
 export const dibsErrorsAbi: Abi = (() => {
@@ -66,7 +67,7 @@ export interface ContractWrite {
 }
 
 /**
- * Simulates, sends and waits for one contract write; a revert (in simulation or on chain) becomes a
+ * Simulates, sends (through the wallet's transaction queue) and waits for one contract write; a revert (in simulation or on chain) becomes a
  * ContractRevertError carrying the contract's custom error name.
  */
 export async function sendContractWrite(
@@ -102,13 +103,16 @@ export async function sendContractWrite(
   } catch (err) {
     return fail(err);
   }
+  const queue = transactionQueueFor(clients);
   let hash: Hex;
   try {
-    hash = await walletClient.writeContract(request);
+    hash = await queue.send(clients, (nonce) => walletClient.writeContract({ ...request, nonce }));
   } catch (err) {
     return fail(err);
   }
-  const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout: RECEIPT_TIMEOUT_MS });
+  const receipt = await queue.track(
+    publicClient.waitForTransactionReceipt({ hash, timeout: RECEIPT_TIMEOUT_MS }),
+  );
   if (receipt.status !== 'success') {
     // State changed between simulation and mining: replay at the receipt's block for the reason.
     try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -147,7 +147,9 @@ function spawnParent(t: import('node:test').TestContext, dataDir: string, mode: 
     info: () =>
       waitFor('the parent to report anvil', () => {
         const line = out.split('\n')[0];
-        return out.includes('\n') && line ? (JSON.parse(line) as { pid: number; rpcUrl: string }) : undefined;
+        return out.includes('\n') && line
+          ? (JSON.parse(line) as { pid: number; watchdogPid: number; rpcUrl: string })
+          : undefined;
       }),
   };
 }
@@ -164,17 +166,67 @@ test('a crashing parent does not leave anvil running', async (t) => {
   await waitFor('anvil to exit after its parent crashed', () => !isAlive(pid));
 });
 
-test('an anvil orphaned by a kill -9 of its parent is stopped by the next start on that data dir', async (t) => {
+test('kill -9 of the parent: its watchdog stops anvil within a bound', async (t) => {
   const dataDir = tempDir(t);
   const parent = spawnParent(t, dataDir, 'hang');
-  const { pid } = await parent.info();
+  const { pid, watchdogPid } = await parent.info();
+  t.after(() => {
+    for (const p of [pid, watchdogPid]) if (isAlive(p)) process.kill(p, 'SIGKILL');
+  });
+  assert.ok(isAlive(watchdogPid), 'a watchdog runs beside anvil');
+  parent.child.kill('SIGKILL');
+  await waitFor('the parent to die', () => parent.child.signalCode !== null);
+  // The bound: anvil's stop timeout (SIGTERM, then SIGKILL) plus slack for a loaded machine.
+  await waitFor('anvil to exit after its parent was killed', () => !isAlive(pid), 20_000);
+  await waitFor('the watchdog to exit', () => !isAlive(watchdogPid), 20_000);
+  assert.equal(
+    existsSync(join(dataDir, 'chain', 'anvil-state.json')),
+    true,
+    'anvil wrote its state on SIGTERM',
+  );
+});
+
+test('a stopped supervisor leaves no watchdog behind; a crashed anvil gets a new one', async (t) => {
+  const anvil = await startAnvil(t);
+  const first = anvil.watchdogPid!;
+  assert.ok(isAlive(first));
+  process.kill(anvil.pid!, 'SIGKILL');
+  await waitFor('the old watchdog to go', () => !isAlive(first));
+  const second = await waitFor(
+    'a restart with a new watchdog',
+    () => anvil.state === 'running' && anvil.watchdogPid,
+  );
+  assert.notEqual(second, first);
+  await anvil.stop();
+  await waitFor('the watchdog to go with anvil', () => !isAlive(second));
+});
+
+test('an anvil orphaned with its watchdog (both killed -9) is stopped by the next start on that data dir', async (t) => {
+  const dataDir = tempDir(t);
+  const parent = spawnParent(t, dataDir, 'hang');
+  const { pid, watchdogPid } = await parent.info();
   t.after(() => {
     if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   });
+  process.kill(watchdogPid, 'SIGKILL');
+  await waitFor('the watchdog to die', () => !isAlive(watchdogPid));
   parent.child.kill('SIGKILL');
   await waitFor('the parent to die', () => parent.child.signalCode !== null);
-  assert.equal(isAlive(pid), true, 'SIGKILL of the parent leaves anvil alive');
+  assert.equal(isAlive(pid), true, 'without parent and watchdog, anvil is left running');
   const anvil = await startAnvil(t, { dataDir });
   assert.equal(isAlive(pid), false);
   assert.notEqual(anvil.pid, pid);
+  assert.match(readFileSync(anvil.logPath, 'utf8'), new RegExp(`found anvil pid ${pid} left running`));
+});
+
+test('a pid file naming a process that is not our anvil is left alone', async (t) => {
+  const dataDir = tempDir(t);
+  const stranger = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.after(() => {
+    if (stranger.exitCode === null && stranger.signalCode === null) stranger.kill('SIGKILL');
+  });
+  mkdirSync(join(dataDir, 'chain'), { recursive: true });
+  writeFileSync(join(dataDir, 'chain', 'anvil.pid'), `${stranger.pid}\n`);
+  await startAnvil(t, { dataDir });
+  assert.equal(isAlive(stranger.pid!), true);
 });

@@ -40,8 +40,24 @@ export interface DibsConfig {
      * default. Lower round-trip latency for interactive traffic at some CPU: see docs/tunnel.md.
      */
     busyPollUs?: number;
+    /**
+     * How far the chain view may lag: past `refuseAfterBlocks` blocks or `refuseAfterMs` new tickets
+     * are refused (CHAIN_STALE), past `closeAfterBlocks` / `closeAfterMs` live sessions are closed.
+     * Unset fields keep the defaults (2 blocks / 15 s, 32 blocks / 60 s).
+     */
+    chainView?: ChainViewSettings;
   };
 }
+
+/** The fail-closed bounds of the chain view (config `node.chainView`). */
+export interface ChainViewSettings {
+  refuseAfterBlocks?: number;
+  refuseAfterMs?: number;
+  closeAfterBlocks?: number;
+  closeAfterMs?: number;
+}
+
+const CHAIN_VIEW_KEYS = ['refuseAfterBlocks', 'refuseAfterMs', 'closeAfterBlocks', 'closeAfterMs'] as const;
 
 export const DEFAULT_CHAIN_ID = 31337;
 
@@ -323,6 +339,21 @@ export function parseConfig(path: string, text: string): DibsConfig {
     }
     config.node.busyPollUs = us;
   }
+  if (node.chainView !== undefined) {
+    const v = node.chainView as Record<string, unknown>;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('node.chainView', 'an object');
+    const out: ChainViewSettings = {};
+    for (const [k, n] of Object.entries(v)) {
+      if (!(CHAIN_VIEW_KEYS as readonly string[]).includes(k)) {
+        throw bad(`node.chainView.${k}`, `one of ${CHAIN_VIEW_KEYS.join(', ')}`);
+      }
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
+        throw bad(`node.chainView.${k}`, 'a positive whole number');
+      }
+      out[k as keyof ChainViewSettings] = n;
+    }
+    config.node.chainView = out;
+  }
   if (typeof chain.rpcUrl === 'string') config.chain.rpcUrl = chain.rpcUrl;
   if (Array.isArray(chain.rpcUrls)) config.chain.rpcUrls = chain.rpcUrls as string[];
   if (typeof chain.host === 'string') config.chain.host = chain.host;
@@ -341,8 +372,10 @@ export function p2pSettings(config: DibsConfig): {
   relays?: string[];
   relayCount?: number;
   reachability?: Reachability;
+  chainView?: ChainViewSettings;
 } {
-  const { listen, bootstrap, busyPollUs, roles, announce, relays, relayCount, reachability } = config.node;
+  const { listen, bootstrap, busyPollUs, roles, announce, relays, relayCount, reachability, chainView } =
+    config.node;
   return {
     listen,
     bootstrap,
@@ -352,6 +385,7 @@ export function p2pSettings(config: DibsConfig): {
     ...(relays?.length ? { relays } : {}),
     ...(relayCount !== undefined ? { relayCount } : {}),
     ...(reachability !== undefined ? { reachability } : {}),
+    ...(chainView !== undefined ? { chainView } : {}),
   };
 }
 

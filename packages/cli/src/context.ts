@@ -24,6 +24,8 @@ export interface CommandContext {
   paths: DataPaths;
   config: DibsConfig;
   out: Output;
+  /** The passphrase once given in this run (e.g. to `init`), so unlocking never asks again. */
+  passphrase?: string;
 }
 
 export function commandContext(cmd: Command): CommandContext {
@@ -72,7 +74,12 @@ export function readIdentityFile(ctx: CommandContext): IdentityFile {
 /** Asks for the passphrase and decrypts the keystore. */
 export async function unlockWallet(ctx: CommandContext): Promise<Wallet> {
   requireInitialized(ctx);
-  const passphrase = await readPassphrase({ file: ctx.globals.passphraseFile, purpose: ctx.paths.keystore });
+  ctx.passphrase ??= await readPassphrase({
+    file: ctx.globals.passphraseFile,
+    dataDir: ctx.paths.root,
+    purpose: ctx.paths.keystore,
+  });
+  const passphrase = ctx.passphrase;
   ctx.out.progress('unlocking keystore…');
   return readKeystoreFile(ctx.paths.keystore, passphrase);
 }

@@ -1,4 +1,5 @@
 import { describeError } from './errors.ts';
+import { runnableHints } from './invocation.ts';
 
 /** Where a command writes: human text on a terminal, or one JSON object for scripts (`--json`). */
 export interface Output {
@@ -16,21 +17,24 @@ export function createOutput(json: boolean): Output {
     json,
     result(data, text) {
       if (json) process.stdout.write(`${JSON.stringify(data, jsonReplacer)}\n`);
-      else process.stdout.write(`${typeof text === 'function' ? text() : text}\n`);
+      else process.stdout.write(`${runnableHints(typeof text === 'function' ? text() : text)}\n`);
     },
     progress(line) {
-      if (!json) process.stderr.write(`${line}\n`);
+      if (!json) process.stderr.write(`${runnableHints(line)}\n`);
     },
     warn(line) {
-      if (json) process.stderr.write(`${JSON.stringify({ warning: line })}\n`);
-      else process.stderr.write(`warning: ${line}\n`);
+      if (json) process.stderr.write(`${JSON.stringify({ warning: runnableHints(line) })}\n`);
+      else process.stderr.write(`warning: ${runnableHints(line)}\n`);
     },
   };
 }
 
 /** Prints an error the way the output mode wants it; returns the exit code. */
 export function reportError(json: boolean, err: unknown): number {
-  const { code, message, hint } = describeError(err);
+  const described = describeError(err);
+  const code = described.code;
+  const message = runnableHints(described.message);
+  const hint = described.hint === undefined ? undefined : runnableHints(described.hint);
   if (json) {
     process.stdout.write(`${JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } })}\n`);
   } else {

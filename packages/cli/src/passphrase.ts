@@ -1,9 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CliError } from './errors.ts';
+
+/** A data directory's own passphrase file, as `dibs devnet up` writes it (mode 0600). */
+export const DATA_DIR_PASSPHRASE_FILE = 'passphrase';
 
 /** Where a passphrase may come from. Never from argv: it would show in `ps` and shell history. */
 export interface PassphraseSources {
   file?: string | undefined;
+  /** The data directory: its `passphrase` file, when there is one, is used before the environment. */
+  dataDir?: string | undefined;
   env?: NodeJS.ProcessEnv;
   /** Ask twice and compare (when creating a keystore). */
   confirm?: boolean;
@@ -12,10 +18,15 @@ export interface PassphraseSources {
 
 export const MIN_PASSPHRASE_LENGTH = 8;
 
-/** Reads the passphrase from `--passphrase-file`, DIBS_PASSPHRASE_FILE, DIBS_PASSPHRASE, or a terminal prompt. */
+/**
+ * Reads the passphrase from `--passphrase-file`, the data directory's `passphrase` file (a devnet
+ * node's), DIBS_PASSPHRASE_FILE, DIBS_PASSPHRASE, or a terminal prompt — in that order: a file in
+ * the data dir belongs to that identity, the environment may be set for another one.
+ */
 export async function readPassphrase(src: PassphraseSources): Promise<string> {
   const env = src.env ?? process.env;
-  const file = src.file ?? env.DIBS_PASSPHRASE_FILE;
+  const own = src.dataDir === undefined ? undefined : join(src.dataDir, DATA_DIR_PASSPHRASE_FILE);
+  const file = src.file ?? (own && existsSync(own) ? own : undefined) ?? env.DIBS_PASSPHRASE_FILE;
   let pass: string | undefined;
   if (file) {
     try {
@@ -24,17 +35,17 @@ export async function readPassphrase(src: PassphraseSources): Promise<string> {
       throw new CliError(
         'PASSPHRASE_FILE',
         `cannot read passphrase file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-        'check the path given by --passphrase-file or DIBS_PASSPHRASE_FILE',
+        `check the path given by --passphrase-file or DIBS_PASSPHRASE_FILE${own ? ` (or ${own})` : ''}`,
       );
     }
   } else if (env.DIBS_PASSPHRASE !== undefined) {
     pass = env.DIBS_PASSPHRASE;
   } else if (process.stdin.isTTY) {
-    pass = await promptHidden(`Passphrase for ${src.purpose}: `);
-    if (src.confirm) {
-      const again = await promptHidden('Repeat passphrase: ');
-      if (again !== pass)
-        throw new CliError('PASSPHRASE_MISMATCH', 'the two passphrases differ', 'run the command again');
+    const questions = [`Passphrase for ${src.purpose}: `, ...(src.confirm ? ['Repeat passphrase: '] : [])];
+    const [first, again] = await promptHidden(questions);
+    pass = first!;
+    if (src.confirm && again !== pass) {
+      throw new CliError('PASSPHRASE_MISMATCH', 'the two passphrases differ', 'run the command again');
     }
   } else {
     throw new CliError(
@@ -53,12 +64,17 @@ export async function readPassphrase(src: PassphraseSources): Promise<string> {
   return pass;
 }
 
-/** Reads one line from the terminal without echoing it. */
-function promptHidden(question: string): Promise<string> {
+/**
+ * Asks each question in turn and reads one line per question from the terminal without echoing
+ * it. The terminal stays in raw mode from the first question to the last answer, so nothing typed
+ * between two prompts is ever echoed.
+ */
+function promptHidden(questions: string[]): Promise<string[]> {
   const stdin = process.stdin;
-  process.stderr.write(question);
+  const answers: string[] = [];
+  let value = '';
+  process.stderr.write(questions[0]!);
   return new Promise((resolve, reject) => {
-    let value = '';
     const wasRaw = stdin.isRaw;
     stdin.setRawMode(true);
     stdin.resume();
@@ -67,15 +83,21 @@ function promptHidden(question: string): Promise<string> {
       stdin.setRawMode(wasRaw);
       stdin.pause();
       stdin.off('data', onData);
-      process.stderr.write('\n');
       if (err) reject(err);
-      else resolve(value);
+      else resolve(answers);
     };
     const onData = (chunk: string) => {
       for (const ch of chunk) {
-        if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003') return done(new CliError('CANCELLED', 'cancelled'));
-        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
+        if (ch === '\r' || ch === '\n') {
+          answers.push(value);
+          value = '';
+          process.stderr.write('\n');
+          if (answers.length === questions.length) return done();
+          process.stderr.write(questions[answers.length]!);
+        } else if (ch === '\u0003') {
+          process.stderr.write('\n');
+          return done(new CliError('CANCELLED', 'cancelled'));
+        } else if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
         else value += ch;
       }
     };

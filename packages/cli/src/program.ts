@@ -11,6 +11,7 @@ import { proxyCommand } from './commands/proxy.ts';
 import { serviceCommands } from './commands/service.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
+import { cliVersion } from './invocation.ts';
 import { reportError } from './output.ts';
 
 /** Options every command accepts. */
@@ -41,8 +42,9 @@ export function buildProgram(): Command {
       '--passphrase-file <file>',
       'read the keystore passphrase from this file (or DIBS_PASSPHRASE_FILE)',
     )
+    .version(cliVersion(), '-V, --version', 'print the version of dibs')
     .showHelpAfterError('(run with --help for usage)')
-    .configureHelp({ sortSubcommands: true })
+    .configureHelp(HELP)
     .exitOverride();
   program.addCommand(initCommand());
   program.addCommand(upCommand());
@@ -56,13 +58,19 @@ export function buildProgram(): Command {
   program.addCommand(proxyCommand());
   program.addCommand(statusCommand());
   program.addCommand(devnetCommands());
-  for (const cmd of program.commands) propagateExitOverride(cmd);
+  for (const cmd of program.commands) propagateSettings(cmd);
   return program;
 }
 
-function propagateExitOverride(cmd: Command): void {
+/** Help layout of every command; a subcommand's help lists the global options too. */
+const HELP = { sortSubcommands: true, showGlobalOptions: true };
+
+/** Subcommands added with addCommand do not inherit settings: give each ours. */
+function propagateSettings(cmd: Command): void {
   cmd.exitOverride();
-  for (const sub of cmd.commands) propagateExitOverride(sub);
+  cmd.configureHelp(HELP);
+  cmd.showHelpAfterError('(run with --help for usage)');
+  for (const sub of cmd.commands) propagateSettings(sub);
 }
 
 /** Runs the CLI and returns the exit code. */

@@ -38,6 +38,14 @@ interface StatusJson {
     bytesIn: number;
     bytesOut: number;
   }>;
+  connections: Array<{
+    id: string;
+    serviceName: string;
+    localAddress: string;
+    open: number;
+    bytesIn: number;
+    bytesOut: number;
+  }>;
   proxies: Array<{ localAddress: string }>;
 }
 interface ErrorJson {
@@ -79,6 +87,8 @@ describe('dibs connect / proxy / status across two nodes of one network', () => 
 
   before(async () => {
     web = createServer((_req, res) => res.end(PAGE));
+    // The kept-alive connection below must outlive a status command on a loaded machine (default 5 s).
+    web.keepAliveTimeout = 120_000;
     web.listen(0, '127.0.0.1');
     await once(web, 'listening');
     const webPort = (web.address() as { port: number }).port;
@@ -162,6 +172,38 @@ describe('dibs connect / proxy / status across two nodes of one network', () => 
     );
   });
 
+  test("the connect listener's line and status --json count its connections and bytes after they closed", async () => {
+    const conn = await startCli(['connect', 'web'], b.env, (stdout) =>
+      /listening:\s+127\.0\.0\.1:\d+/.test(stdout),
+    );
+    children.push(conn.child);
+    const localAddress = /listening:\s+(127\.0\.0\.1:\d+)/.exec(conn.output().stdout)![1]!;
+    assert.equal(await curl([`http://${localAddress}/`]), PAGE);
+    assert.equal(await curl([`http://${localAddress}/again`]), PAGE);
+    // Both curls are done: no session is open, the listener still counts what passed.
+    const line = /^(\d+) open · (\d+) B out · (\d+) B in$/m;
+    const deadline = Date.now() + 60_000;
+    let m: RegExpExecArray | null = null;
+    while (Date.now() < deadline) {
+      m = [...conn.output().stderr.matchAll(new RegExp(line, 'gm'))].at(-1) ?? null;
+      if (m && Number(m[2]) > 0) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.ok(m, `a progress line: ${conn.output().stderr}`);
+    assert.ok(Number(m[2]) > 0, `bytes out counted: ${m[0]}`);
+    assert.ok(Number(m[3]) >= 2 * PAGE.length, `bytes in counted: ${m[0]}`);
+
+    const st = await runCli(['status', '--json'], b.env);
+    assert.equal(st.code, 0, st.stderr + st.stdout);
+    const listener = lastJson<StatusJson>(st.stdout).connections.find((c) => c.localAddress === localAddress);
+    assert.ok(listener, `status lists the connect listener: ${st.stdout}`);
+    assert.equal(listener.serviceName, 'web');
+    assert.ok(listener.bytesIn >= 2 * PAGE.length && listener.bytesOut > 0, JSON.stringify(listener));
+    const text = await runCli(['status'], b.env);
+    assert.match(text.stdout, new RegExp(`connect ${localAddress.replace(/\./g, '\\.')}.*web.*B in`));
+    assert.equal(await stopChild(conn.child), 0, conn.output().stderr);
+  });
+
   test('proxy through the running node: curl --socks5-hostname reaches web.dibs', async () => {
     const proxy = await startCli(
       ['proxy', '--socks', '127.0.0.1:0', '--json'],
@@ -182,9 +224,15 @@ describe('dibs connect / proxy / status across two nodes of one network', () => 
     assert.equal(await accepts(out.localAddress), false, 'the node closed the proxy on Ctrl-C');
   });
 
-  test('a data dir with no running node connects with a node of its own, joined over --rpc-url', async () => {
+  test('a data dir with no running node: connect says so; with --start-node it runs a node of its own, joined over --rpc-url', async () => {
+    // No node, no passphrase at hand: a clear answer instead of a prompt and a node started here.
+    const none = await runCli(['connect', 'web'], { DIBS_HOME: c.home });
+    assert.notEqual(none.code, 0);
+    assert.match(none.stderr, /error: no DIBS node is running for /);
+    assert.match(none.stderr, /hint: start it with `(npm run dibs --|dibs) up`.*--start-node/);
+    assert.doesNotMatch(none.stderr, /[Pp]assphrase/);
     const conn = await startCli(
-      ['connect', 'web', '--listen', '127.0.0.1:0', '--rpc-url', upA.chain.rpcUrl, '--json'],
+      ['connect', 'web', '--listen', '127.0.0.1:0', '--start-node', '--rpc-url', upA.chain.rpcUrl, '--json'],
       { ...c.env, ...joinEnv },
       printed('localAddress'),
       180_000,
@@ -204,12 +252,12 @@ describe('dibs connect / proxy / status across two nodes of one network', () => 
     const e = lastJson<ErrorJson>(unknown.stdout).error;
     assert.equal(e.code, 'UNKNOWN_SERVICE');
     assert.match(e.message, /no-such-service/);
-    assert.match(e.hint ?? '', /dibs service list/);
+    assert.match(e.hint ?? '', /`(npm run dibs --|dibs) service list`/);
 
     const text = await runCli(['connect', 'no-such-service'], b.env);
     assert.notEqual(text.code, 0);
     assert.match(text.stderr, /error: .*no-such-service/);
-    assert.match(text.stderr, /hint: .*dibs service list/);
+    assert.match(text.stderr, /hint: .*(npm run dibs --|dibs) service list/);
 
     const via = await runCli(['proxy', '--socks', '127.0.0.1:0', '--via', 'nope', '--json'], b.env);
     assert.notEqual(via.code, 0);
@@ -222,7 +270,7 @@ describe('dibs connect / proxy / status across two nodes of one network', () => 
     const lonely = tempHome();
     try {
       const noContracts = await runCli(
-        ['connect', 'web', '--rpc-url', upA.chain.rpcUrl, '--json'],
+        ['connect', 'web', '--start-node', '--rpc-url', upA.chain.rpcUrl, '--json'],
         lonely.env,
       );
       assert.notEqual(noContracts.code, 0);

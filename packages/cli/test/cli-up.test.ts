@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { lastJson, runCli, startCli, stopChild, tempHome } from './cli-helpers.ts';
@@ -169,6 +169,73 @@ describe('commands beside a running node', () => {
     const status = await runCli(['chain', 'status'], home.env);
     assert.notEqual(status.code, 0);
     assert.match(status.stderr, /not running/);
+  });
+});
+
+/** PIDs of the anvil watchdogs whose parent is `pid` (found in /proc by their process name). */
+function watchdogsOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('dibs-anvil-watchdog')) {
+        found.push(Number(entry));
+      }
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
+}
+
+describe('a node killed with SIGKILL', () => {
+  const home = tempHome();
+  const started: number[] = [];
+  after(() => {
+    for (const pid of started) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    home.cleanup();
+  });
+  const up = async () => {
+    const node = await startCli(['up'], home.env, (stdout) => stdout.includes('Press Ctrl-C'));
+    const { anvilPid } = JSON.parse(readFileSync(join(home.home, 'run', 'node.json'), 'utf8')) as {
+      anvilPid: number;
+    };
+    started.push(node.child.pid!, anvilPid);
+    return { node, anvilPid };
+  };
+  const killed = (child: import('node:child_process').ChildProcess) =>
+    new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  const gone = async (pid: number, what: string) => {
+    // The bound: anvil's stop timeout (SIGTERM, then SIGKILL by the watchdog) plus slack.
+    const deadline = Date.now() + 20_000;
+    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(alive(pid), false, what);
+  };
+
+  test('its anvil does not outlive it; the next start finds an anvil orphaned with its watchdog and stops it', async () => {
+    const first = await up();
+    assert.equal(watchdogsOf(first.node.child.pid!).length, 1, 'one watchdog beside the chain');
+    await killed(first.node.child);
+    await gone(first.anvilPid, 'anvil exits after its node was killed with SIGKILL');
+
+    // Node and watchdog both killed (as an OOM kill of the group would): the next start reaps anvil.
+    const second = await up();
+    for (const w of watchdogsOf(second.node.child.pid!)) process.kill(w, 'SIGKILL');
+    await killed(second.node.child);
+    assert.equal(alive(second.anvilPid), true, 'without its watchdog the orphaned anvil keeps running');
+    const third = await runCli(['up', '--exit-after-start', '--json'], home.env);
+    assert.equal(third.code, 0, third.stderr);
+    assert.equal(alive(second.anvilPid), false, 'the start stopped the stale anvil of its data dir');
+    assert.equal(lastJson<UpJson>(third.stdout).chain.deployment, 'reused');
+    assert.match(
+      readFileSync(join(home.home, 'chain', 'anvil.log'), 'utf8'),
+      new RegExp(`found anvil pid ${second.anvilPid} left running`),
+    );
   });
 });
 

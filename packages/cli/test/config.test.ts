@@ -158,3 +158,28 @@ describe('config: roles, addresses, relays, chain host, and every field --json p
     );
   });
 });
+
+describe('config: chain view bounds', () => {
+  test('node.chainView reaches the node settings; bad fields name the file and the field', () => {
+    const path = configFile({ chainView: { refuseAfterMs: 5000, closeAfterBlocks: 10 } });
+    assert.deepEqual(p2pSettings(loadConfig(path, {}, {})).chainView, {
+      refuseAfterMs: 5000,
+      closeAfterBlocks: 10,
+    });
+    assert.equal('chainView' in p2pSettings(loadConfig(join(dir, 'missing.json'), {}, {})), false);
+    for (const [bad, field] of [
+      [{ refuseAfterMs: 0 }, 'node.chainView.refuseAfterMs'],
+      [{ closeAfterMs: '60000' }, 'node.chainView.closeAfterMs'],
+      [{ refuseAfterBlock: 2 }, 'node.chainView.refuseAfterBlock'],
+      [[], 'node.chainView'],
+    ] as const) {
+      const file = configFile({ chainView: bad });
+      assert.throws(
+        () => loadConfig(file, {}, {}),
+        (err: unknown) =>
+          err instanceof CliError && err.code === 'CORRUPT_CONFIG' && err.message.includes(field),
+        JSON.stringify(bad),
+      );
+    }
+  });
+});

@@ -209,7 +209,7 @@ describe('management API on real daemons', () => {
     assert.equal(post.status, 503);
     const proxy = await call(bare, 'POST', '/api/v1/proxies', { body: '{}' });
     assert.equal(proxy.status, 503);
-    assert.deepEqual((await call(bare, 'GET', '/api/v1/sessions')).body, { sessions: [] });
+    assert.deepEqual((await call(bare, 'GET', '/api/v1/sessions')).body, { sessions: [], connections: [] });
     assert.deepEqual((await call(bare, 'GET', '/api/v1/proxies')).body, { proxies: [] });
     assert.deepEqual((await call(bare, 'GET', '/api/v1/grants')).body, { grants: [] });
     assert.equal((await call(bare, 'GET', '/api/v1/identity')).body.listenAddresses.length, 0);
@@ -313,8 +313,16 @@ describe('management API on real daemons', () => {
         return ss.some((x: { serviceId: string; direction: string }) => x.serviceId === id);
       }, 10_000);
       assert.ok(inbound, 'the host lists the tunnel of the kept-alive HTTP connection as a session');
-      const outbound = (await call(b, 'GET', '/api/v1/sessions')).body.sessions;
-      assert.ok(outbound.some((x: { serviceId: string; direction: string }) => x.direction === 'outbound'));
+      const clientSide = (await call(b, 'GET', '/api/v1/sessions')).body;
+      assert.ok(
+        clientSide.sessions.some((x: { serviceId: string; direction: string }) => x.direction === 'outbound'),
+      );
+      const listener = clientSide.connections.find((x: { id: string }) => x.id === conn.body.id);
+      assert.equal(listener?.localAddress, conn.body.localAddress, JSON.stringify(clientSide.connections));
+      assert.ok(
+        listener.bytesIn >= 'through the API\n'.length && listener.bytesOut > 0,
+        JSON.stringify(listener),
+      );
 
       // a owns the service: it sees b's grant as owner and may revoke it.
       const grants = (await call(a, 'GET', '/api/v1/grants')).body.grants;

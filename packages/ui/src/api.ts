@@ -38,6 +38,16 @@ export interface ChainStatus {
   headBlock: number | null;
   headTime: number | null;
   contracts: { name: string; address: string }[];
+  /** The chain mirror's lag; null without the p2p network. Not fresh = tickets refused (CHAIN_STALE). */
+  view: {
+    state: 'fresh' | 'stale' | 'closing';
+    code: 'CHAIN_STALE' | null;
+    headBlock: number | null;
+    syncedBlock: number;
+    lagBlocks: number;
+    lagMs: number;
+    reason: string | null;
+  } | null;
 }
 
 /** GET /api/v1/balance: amounts in the smallest unit, as decimal strings */

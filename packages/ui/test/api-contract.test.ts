@@ -48,6 +48,7 @@ describe('UI client and node API contract', () => {
       requestGrant: noop,
       revokeGrant: noop,
       sessions: noop,
+      connectListeners: noop,
       connect: noop,
       disconnect: noop,
       proxies: noop,

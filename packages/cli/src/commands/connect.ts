@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadDeployment } from '@dibs/chain';
 import {
   type ChainSettings,
@@ -110,6 +110,22 @@ function hasRecordedDeployment(databasePath: string, chainId: number): boolean {
 }
 
 /**
+ * The error of a command that needs the running node of a data dir where none runs: says so, and
+ * how to start one (a devnet node's data dir gets the devnet's command).
+ */
+export function noRunningNode(ctx: CommandContext, command: string): CliError {
+  const devnet = existsSync(join(dirname(ctx.paths.root), 'devnet.json'));
+  const start = devnet
+    ? `start the devnet with \`dibs devnet up\``
+    : `start it with \`dibs${ctx.globals.dataDir ? ` --data-dir ${ctx.globals.dataDir}` : ''} up\` (or \`npm start\`) in another terminal`;
+  return new CliError(
+    'NOT_RUNNING',
+    `no DIBS node is running for ${ctx.paths.root}`,
+    `${start}, then run \`${command}\` again; or pass --start-node to run a node inside this command`,
+  );
+}
+
+/**
  * Runs `fn` on a node started in this process for the data dir (none may run there yet; a fresh
  * data dir gets an identity first), then keeps it running until Ctrl-C and stops it.
  */
@@ -162,14 +178,46 @@ export async function withLocalNode(
   }
 }
 
-/** Outbound tunnels of the running node (all, or to one service) summed up for a progress line. */
-async function outboundSummary(api: ApiClient, serviceId?: string): Promise<string> {
-  const { sessions } = await api.get<{
+/** A connect listener of the running node, as GET /api/v1/sessions lists it. */
+export interface ConnectListenerOut {
+  id: string;
+  serviceId: string;
+  serviceName: string;
+  localAddress: string;
+  openedAt: number;
+  open: number;
+  bytesIn: number;
+  bytesOut: number;
+  lastError: string | null;
+}
+
+/** The sessions and connect listeners of the running node. */
+export async function sessionsOf(api: ApiClient) {
+  return api.get<{
     sessions: Array<{ serviceId: string; direction: string; bytesIn: number; bytesOut: number }>;
+    connections?: ConnectListenerOut[];
   }>('/api/v1/sessions');
-  const mine = sessions.filter(
-    (s) => s.direction === 'outbound' && (serviceId === undefined || s.serviceId === serviceId),
-  );
+}
+
+/** One progress line of a connect listener: tunnels open now, bytes since it opened. */
+export function listenerLine(v: {
+  open: number;
+  bytesIn: number;
+  bytesOut: number;
+  lastError?: string | null;
+}) {
+  return `${v.open} open · ${v.bytesOut} B out · ${v.bytesIn} B in${v.lastError ? ` · last error: ${v.lastError}` : ''}`;
+}
+
+/**
+ * The progress line of what this command holds in the running node: its connect listener's
+ * counters, or (a proxy) the outbound tunnels open now summed up.
+ */
+async function heldSummary(api: ApiClient, what: { connectionId?: string }): Promise<string> {
+  const { sessions, connections } = await sessionsOf(api);
+  const listener = connections?.find((c) => c.id === what.connectionId);
+  if (listener) return listenerLine(listener);
+  const mine = sessions.filter((s) => s.direction === 'outbound');
   const inB = mine.reduce((a, s) => a + s.bytesIn, 0);
   const outB = mine.reduce((a, s) => a + s.bytesOut, 0);
   return `${mine.length} open · ${outB} B out · ${inB} B in`;
@@ -183,7 +231,7 @@ async function outboundSummary(api: ApiClient, serviceId?: string): Promise<stri
 export async function holdUntilStopped(
   ctx: CommandContext,
   api: ApiClient,
-  what: { path: string; serviceId?: string },
+  what: { path: string; connectionId?: string },
   stopSignal: Promise<void>,
 ): Promise<void> {
   const stop = stopSignal.then(() => 'signal' as const);
@@ -197,7 +245,7 @@ export async function holdUntilStopped(
     clearTimeout(timer);
     if (next === 'signal') break;
     try {
-      const line = await outboundSummary(api, what.serviceId);
+      const line = await heldSummary(api, what);
       ctx.out.progress(line);
     } catch (err) {
       lost = err;
@@ -231,6 +279,13 @@ export interface ConnectResult {
   servedBy: 'node' | 'process';
 }
 
+/** The options of `dibs connect`. */
+interface ConnectOptions {
+  listen: string;
+  detach?: boolean;
+  startNode?: boolean;
+}
+
 /** `dibs connect <service>`: a local port forwarded to a service through DIBS. */
 export function connectCommand(): Command {
   return new Command('connect')
@@ -238,11 +293,12 @@ export function connectCommand(): Command {
     .argument('<service>', 'service id or name')
     .option('--listen <addr>', 'local address to listen on (port 0 picks a free one)', '127.0.0.1:0')
     .option('--detach', 'leave the listener in the running node and return at once')
+    .option('--start-node', 'when no node runs for the data dir, run one inside this command until Ctrl-C')
     .addHelpText(
       'after',
-      '\nWith a node running for the data dir, the listener lives in that node (until Ctrl-C, or for good with --detach);\notherwise this command starts a node of its own and stops it on Ctrl-C.',
+      '\nThe listener lives in the node running for the data dir (until Ctrl-C, or for good with --detach);\nwith --start-node and no node running, this command runs a node of its own and stops it on Ctrl-C.',
     )
-    .action(async (ref: string, opts: { listen: string; detach?: boolean }, cmd: Command) => {
+    .action(async (ref: string, opts: ConnectOptions, cmd: Command) => {
       const ctx = commandContext(cmd);
       const listen = parseLocalListen(opts.listen, '--listen');
       const print = (r: ConnectResult, stopHint: string) =>
@@ -282,7 +338,7 @@ export function connectCommand(): Command {
             ? `held by the running node (${api.url}); close it with DELETE ${path}`
             : 'held by the running node · Press Ctrl-C to close it.',
         );
-        if (stop) await holdUntilStopped(ctx, api, { path, serviceId: c.serviceId }, stop);
+        if (stop) await holdUntilStopped(ctx, api, { path, connectionId: c.id }, stop);
         return;
       }
       if (opts.detach) {
@@ -292,6 +348,8 @@ export function connectCommand(): Command {
           'start one with `dibs up` or `dibs node start`, or drop --detach',
         );
       }
+      if (!opts.startNode && !readRuntimeInfo(ctx.paths.runtime))
+        throw noRunningNode(ctx, `dibs connect ${ref}`);
       await withLocalNode(ctx, async (services, dir) => {
         const service = await resolveService(dir, ref);
         const c = await services.connect({

@@ -47,9 +47,12 @@ export async function initialize(ctx: CommandContext, importKeyFile?: string): P
   const wallet = importKeyFile ? importKey(importKeyFile) : Wallet.generate();
   const passphrase = await readPassphrase({
     file: ctx.globals.passphraseFile,
+    dataDir: paths.root,
     confirm: true,
     purpose: `the new keystore in ${paths.root}`,
   });
+  // A node started right after (the first `dibs up`) unlocks with it instead of asking a third time.
+  ctx.passphrase = passphrase;
   mkdirSync(paths.root, { recursive: true, mode: 0o700 });
   ctx.out.progress('encrypting keystore (scrypt)…');
   await writeKeystoreFile(paths.keystore, wallet, passphrase);

@@ -1,4 +1,4 @@
-import { resolveService } from '@dibs/node';
+import { readRuntimeInfo, resolveService } from '@dibs/node';
 import { Command } from 'commander';
 import { runningApi } from '../api-client.ts';
 import { commandContext } from '../context.ts';
@@ -6,6 +6,7 @@ import { CliError } from '../errors.ts';
 import { table } from '../output.ts';
 import {
   holdUntilStopped,
+  noRunningNode,
   parseLocalListen,
   resolveServiceRef,
   untilStopSignal,
@@ -22,6 +23,14 @@ export interface ProxyResult {
   servedBy: 'node' | 'process';
 }
 
+/** The options of `dibs proxy`. */
+interface ProxyOptions {
+  socks: string;
+  via?: string;
+  detach?: boolean;
+  startNode?: boolean;
+}
+
 /** `dibs proxy --socks addr [--via svc]`: a local SOCKS5 proxy into DIBS. */
 export function proxyCommand(): Command {
   return new Command('proxy')
@@ -35,7 +44,8 @@ export function proxyCommand(): Command {
     )
     .option('--via <service>', 'vpn service (id or name) for destinations that are not <service>.dibs')
     .option('--detach', 'leave the proxy in the running node and return at once')
-    .action(async (opts: { socks: string; via?: string; detach?: boolean }, cmd: Command) => {
+    .option('--start-node', 'when no node runs for the data dir, run one inside this command until Ctrl-C')
+    .action(async (opts: ProxyOptions, cmd: Command) => {
       const ctx = commandContext(cmd);
       const listen = parseLocalListen(opts.socks, '--socks');
       const listenText = `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`;
@@ -85,6 +95,7 @@ export function proxyCommand(): Command {
           'start one with `dibs up` or `dibs node start`, or drop --detach',
         );
       }
+      if (!opts.startNode && !readRuntimeInfo(ctx.paths.runtime)) throw noRunningNode(ctx, 'dibs proxy');
       await withLocalNode(ctx, async (services, dir) => {
         const via = opts.via === undefined ? undefined : await resolveService(dir, opts.via);
         const p = await services.startProxy({ listen: listenText, ...(via ? { via: via.id } : {}) });

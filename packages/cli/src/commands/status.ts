@@ -2,6 +2,7 @@ import { readRuntimeInfo } from '@dibs/node';
 import { Command } from 'commander';
 import { runningApi } from '../api-client.ts';
 import { commandContext } from '../context.ts';
+import { type ConnectListenerOut, listenerLine, sessionsOf } from './connect.ts';
 import { CliError } from '../errors.ts';
 import { table } from '../output.ts';
 
@@ -40,13 +41,15 @@ export function statusCommand(): Command {
       }
       const api = runningApi(ctx.paths.runtime);
       let sessions: SessionOut[] | null = null;
+      let connections: ConnectListenerOut[] | null = null;
       let proxies: ProxyOut[] | null = null;
       if (api) {
         const [s, p] = await Promise.all([
-          api.get<{ sessions: SessionOut[] }>('/api/v1/sessions'),
+          sessionsOf(api),
           api.get<{ proxies: ProxyOut[] }>('/api/v1/proxies'),
         ]);
-        sessions = s.sessions;
+        sessions = s.sessions as SessionOut[];
+        connections = s.connections ?? [];
         proxies = p.proxies;
       }
       const p2p = info.p2p;
@@ -59,6 +62,7 @@ export function statusCommand(): Command {
         peerId: p2p?.peerId ?? null,
         peers: p2p?.peers ?? [],
         sessions,
+        connections,
         proxies,
       };
       ctx.out.result(result, () =>
@@ -83,6 +87,20 @@ export function statusCommand(): Command {
                       ] as [string, unknown],
                   ),
                 ),
+          ...(connections && connections.length > 0
+            ? [
+                '',
+                table(
+                  connections.map(
+                    (c) =>
+                      [
+                        `connect ${c.localAddress}`,
+                        `→ ${c.serviceId} ${c.serviceName} · since ${new Date(c.openedAt).toISOString()} · ${listenerLine(c)}`,
+                      ] as [string, unknown],
+                  ),
+                ),
+              ]
+            : []),
           ...(proxies && proxies.length > 0
             ? [
                 '',

@@ -152,7 +152,7 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
         ? false
         : { port: opts.apiPort ?? parseApiPort(undefined, process.env, ctx.paths.config) },
   });
-  const i = daemon.info;
+  const i = withoutTokenUnlessTerminal(daemon.info);
   const net = i.network;
   ctx.out.result({ status: 'running', ...i }, () =>
     [
@@ -209,6 +209,21 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
   await waitForStopSignal();
   ctx.out.progress('stopping…');
   await daemon.stop();
+}
+
+/**
+ * The start result as printed: the UI address carries the API token in its fragment only when
+ * stdout is a terminal. Redirected output is a log (devnet logs, service managers, CI), and the
+ * token stays in its 0600 file, whose path the result names.
+ */
+function withoutTokenUnlessTerminal<
+  T extends { dataDir: string; api?: { url: string; uiUrl: string } | undefined },
+>(info: T): T {
+  if (!info.api || process.stdout.isTTY) return info;
+  return {
+    ...info,
+    api: { url: info.api.url, uiUrl: `${info.api.url}/`, tokenFile: join(info.dataDir, 'api-token') },
+  };
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */

@@ -68,6 +68,23 @@ export const chainSchema = s.object({
   headBlock: s.nullable(s.integer({ min: 0 })),
   headTime: s.nullable(unixSeconds),
   contracts: s.array(s.object({ name: s.string({ maxLength: 64 }), address })),
+  view: s.nullable(
+    s.object({
+      state: s.enum(['fresh', 'stale', 'closing'], {
+        description:
+          'fresh: tickets accepted; stale: the mirror lags past the revocation bound, new tickets are refused (CHAIN_STALE); closing: past the longer bound, live sessions are closed too',
+      }),
+      code: s.nullable(s.enum(['CHAIN_STALE'])),
+      headBlock: s.nullable(s.integer({ min: 0, description: 'head seen by the independent head poll' })),
+      syncedBlock: s.integer({
+        min: -1,
+        description: 'last block the chain mirror applied (-1 before its first sync)',
+      }),
+      lagBlocks: s.integer({ min: 0 }),
+      lagMs: s.integer({ min: 0 }),
+      reason: s.nullable(s.string({ maxLength: 300 })),
+    }),
+  ),
 });
 
 /** GET /api/v1/balance: amounts in the smallest unit (wei), as decimal strings. */
@@ -193,8 +210,27 @@ export const sessionSchema = s.object({
   bytesOut: s.integer({ min: 0 }),
 });
 
+/**
+ * A local listener forwarding each accepted connection to a service (what `dibs connect` opens),
+ * with its counters since it opened: open tunnels now, bytes of every tunnel, closed ones included.
+ */
+export const connectListenerSchema = s.object({
+  id,
+  serviceId: id,
+  serviceName: s.string({ maxLength: 64 }),
+  localAddress: s.string({ maxLength: 100 }),
+  openedAt: unixMs,
+  open: s.integer({ min: 0, description: 'tunnels open now' }),
+  bytesIn: s.integer({ min: 0 }),
+  bytesOut: s.integer({ min: 0 }),
+  lastError: s.nullable(s.string({ maxLength: 500 })),
+});
+
 /** GET /api/v1/sessions */
-export const sessionsSchema = s.object({ sessions: s.array(sessionSchema) });
+export const sessionsSchema = s.object({
+  sessions: s.array(sessionSchema),
+  connections: s.array(connectListenerSchema, { description: 'connect listeners and their counters' }),
+});
 
 /** POST /api/v1/connections */
 export const connectSchema = s.object({
@@ -273,6 +309,7 @@ export type PublishService = Infer<typeof publishServiceSchema>;
 export type Grant = Infer<typeof grantSchema>;
 export type RequestGrant = Infer<typeof requestGrantSchema>;
 export type Session = Infer<typeof sessionSchema>;
+export type ConnectListener = Infer<typeof connectListenerSchema>;
 export type Connect = Infer<typeof connectSchema>;
 export type Connection = Infer<typeof connectionSchema>;
 export type LogEntry = Infer<typeof logEntrySchema>;
@@ -295,6 +332,7 @@ export interface DibsApiHandlers {
   requestGrant(input: RequestGrant, ctx: Ctx): Maybe<Grant>;
   revokeGrant(id: string, ctx: Ctx): Maybe<void>;
   sessions(): Maybe<Session[]>;
+  connectListeners(): Maybe<ConnectListener[]>;
   connect(input: Connect, ctx: Ctx): Maybe<Connection>;
   disconnect(id: string, ctx: Ctx): Maybe<void>;
   proxies(): Maybe<SocksProxy[]>;
@@ -410,7 +448,10 @@ export function registerDibsApi(api: ApiServer, handlers: DibsApiHandlers): Even
     summary: 'Open sessions with byte counters',
     tags: ['sessions'],
     response: sessionsSchema,
-    handler: async () => ({ sessions: await handlers.sessions() }),
+    handler: async () => ({
+      sessions: await handlers.sessions(),
+      connections: await handlers.connectListeners(),
+    }),
   });
   api.route({
     method: 'POST',

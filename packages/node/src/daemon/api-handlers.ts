@@ -19,6 +19,7 @@ import type {
   SocksProxy,
   Service,
   Session,
+  ConnectListener,
 } from '../api/dibs-api.ts';
 import { ApiError } from '../api/errors.ts';
 import { ROLE_BOOTSTRAP, ROLE_RELAY, ROLE_SERVICE_HOST } from '../p2p/constants.ts';
@@ -163,6 +164,7 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
         headBlock: head ? Number(head.number) : null,
         headTime: head ? Number(head.timestamp) : null,
         contracts,
+        view: network ? chainViewStatus(network) : null,
       };
     },
 
@@ -405,6 +407,22 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
       }));
     },
 
+    connectListeners(): ConnectListener[] {
+      const services = network ? deps.services() : undefined;
+      if (!services) return [];
+      return services.connections().map((c) => ({
+        id: c.id,
+        serviceId: c.serviceId.toString(),
+        serviceName: c.serviceName.slice(0, 64),
+        localAddress: c.localAddress,
+        openedAt: c.openedAt,
+        open: c.tunnels,
+        bytesIn: c.bytesIn,
+        bytesOut: c.bytesOut,
+        lastError: c.lastError?.slice(0, 500) ?? null,
+      }));
+    },
+
     async connect(input) {
       const services = requireServices('connecting to a service');
       const serviceId = parseId(input.serviceId, 'serviceId');
@@ -528,4 +546,18 @@ function ownServiceGrants(store: Store, own: ServiceView[]): Array<Omit<Grant, '
     expiresAt: Number(r.expires_at),
     revoked: r.revoked === 1,
   }));
+}
+
+/** The chain view's lag as the API reports it (`view` of GET /api/v1/chain). */
+function chainViewStatus(network: NetworkRuntime): NonNullable<ChainStatus['view']> {
+  const v = network.chainView.status();
+  return {
+    state: v.state,
+    code: v.state === 'fresh' ? null : 'CHAIN_STALE',
+    headBlock: v.headBlock === null ? null : Number(v.headBlock),
+    syncedBlock: Number(v.syncedBlock),
+    lagBlocks: v.lagBlocks,
+    lagMs: v.lagMs,
+    reason: v.reason?.slice(0, 300) ?? null,
+  };
 }

@@ -4,10 +4,18 @@
  * through the configured and on-chain bootstrap nodes, the DHT node record and liveness.
  */
 import type { Address } from 'viem';
-import { GrantCache, peerIdFromWallet, SessionRegistry, type TicketGrant, type Wallet } from '@dibs/core';
+import {
+  ChainView,
+  type ChainViewBounds,
+  GrantCache,
+  peerIdFromWallet,
+  SessionRegistry,
+  type TicketGrant,
+  type Wallet,
+} from '@dibs/core';
 import type { Store } from '@dibs/store';
 import { base58btc } from 'multiformats/bases/base58';
-import { ChainMirror } from '../access/index.ts';
+import { ChainHeadMonitor, ChainMirror, lagFields } from '../access/index.ts';
 import { joinNetwork } from '../p2p/bootstrap.ts';
 import {
   LOOPBACK_LISTEN,
@@ -70,6 +78,11 @@ export interface P2pSettings {
   liveness?: LivenessOptions;
   /** Blocks the chain mirror stays behind the head. */
   confirmations?: number;
+  /**
+   * How far the chain view may lag before new tickets are refused and, further, live sessions are
+   * closed (blocks or ms, whichever is passed first); defaults in ChainView.
+   */
+  chainView?: Partial<ChainViewBounds>;
   /** Longest busy-polling window after a small tunnel read, µs (0 = off); default BUSY_POLL_WINDOW_US. */
   busyPollUs?: number;
 }
@@ -101,6 +114,8 @@ export interface NetworkStatus {
   recordPublishedAt: string | undefined;
   /** Relay reservations: how many are wanted (0 = the node does not keep any) and the ones held. */
   relays: { target: number; held: Array<{ peerId: string; addrs: string[]; since: string }> };
+  /** How far this node's chain view lags the head, and whether it still accepts tickets. */
+  chainView: ReturnType<typeof lagFields> & { reason: string | undefined };
   /** Set once this node's own network grant was revoked on chain: it has left the network. */
   leftNetwork?: string | undefined;
   updatedAt: string;
@@ -113,6 +128,8 @@ export interface NetworkRuntime {
   readonly cache: GrantCache;
   readonly sessions: SessionRegistry;
   readonly mirror: ChainMirror;
+  /** The lag of the mirror behind the chain head (fail-closed bounds). */
+  readonly chainView: ChainView;
   readonly liveness: Liveness;
   /** Role bits as registered on chain (the service-host bit follows the hosted services). */
   readonly roles: number;
@@ -158,7 +175,17 @@ export async function startNetwork(params: {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
   };
   try {
-    const cache = new GrantCache();
+    let chainView: ChainView;
+    try {
+      chainView = new ChainView(settings.chainView ?? {});
+    } catch (err) {
+      throw new DaemonError(
+        'BAD_P2P_CONFIG',
+        (err as Error).message,
+        'set node.chainView bounds to positive whole numbers, the close bounds no shorter than the refuse bounds',
+      );
+    }
+    const cache = new GrantCache({ chainView });
     const mirror = new ChainMirror({
       store,
       clients: chain.clients,
@@ -176,6 +203,18 @@ export async function startNetwork(params: {
     });
     sessions.start();
     cleanups.push(() => sessions.dispose());
+    // The head on its own loop: a stuck mirror cannot vouch for itself.
+    const headMonitor = new ChainHeadMonitor({
+      publicClient: chain.clients.publicClient,
+      view: chainView,
+      log: log.child('chain-view'),
+      ...(settings.confirmations !== undefined ? { confirmations: settings.confirmations } : {}),
+      onState: (s) => {
+        if (s.state === 'closing') sessions.sweep();
+      },
+    });
+    headMonitor.start();
+    cleanups.push(() => headMonitor.stop());
 
     const grant = networkGrantProvider({
       store,
@@ -383,6 +422,7 @@ export async function startNetwork(params: {
       cache,
       sessions,
       mirror,
+      chainView,
       liveness,
       get roles() {
         return roles;
@@ -422,6 +462,7 @@ export async function startNetwork(params: {
           bootstrap,
           recordPublishedAt,
           relays: { target: keepRelays ? host.relays.target : 0, held: host.relays.held() },
+          chainView: { ...lagFields(chainView.status()), reason: chainView.status().reason },
           leftNetwork,
           updatedAt: new Date().toISOString(),
         };

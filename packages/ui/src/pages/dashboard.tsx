@@ -107,6 +107,26 @@ export function DashboardPage() {
                   <span class="text-bad">RPC unreachable</span>
                 )}
               </Field>
+              {chain.data.view && (
+                <Field label="Chain view">
+                  {chain.data.view.state === 'fresh' ? (
+                    <span class="text-ok">in sync</span>
+                  ) : (
+                    <span class={chain.data.view.state === 'stale' ? 'text-warn' : 'text-bad'}>
+                      {chain.data.view.code}:{' '}
+                      {chain.data.view.state === 'stale'
+                        ? 'new tickets refused'
+                        : 'new tickets refused, live sessions closed'}
+                    </span>
+                  )}
+                  <span class="muted">
+                    {' '}
+                    · #{chain.data.view.syncedBlock.toLocaleString()} applied, {chain.data.view.lagBlocks}{' '}
+                    behind, {duration(chain.data.view.lagMs / 1000)}
+                  </span>
+                  {chain.data.view.reason && <div class="muted">{chain.data.view.reason}</div>}
+                </Field>
+              )}
               <Field label="Contracts">
                 {chain.data.contracts.length === 0 ? (
                   <span class="muted">not deployed yet</span>
