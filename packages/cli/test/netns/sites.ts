@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { bounded, stopChild } from '../../../node/test/netns/nodes.ts';
 import { dataPaths } from '../../src/paths.ts';
 
 const run = promisify(execFile);
@@ -312,7 +313,8 @@ export class SitesBed {
   /** Stops every process by PID (SIGTERM, SIGKILL after a bound), removes the namespaces and files. */
   async down(): Promise<void> {
     for (const c of this.#others) await stopChild(c);
-    for (const node of [...this.nodes.values()].reverse()) if (node.child) await stopChild(node.child);
+    for (const node of [...this.nodes.values()].reverse())
+      if (node.child) await stopChild(node.child, 20_000);
     if (this.#up) await run(TOPOLOGY, ['down', this.prefix], { timeout: 60_000 }).catch(() => {});
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -331,23 +333,4 @@ export async function until<T>(
     await new Promise((r) => setTimeout(r, 250));
   }
   return undefined;
-}
-
-async function stopChild(child: ChildProcess, graceMs = 20_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
-function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
