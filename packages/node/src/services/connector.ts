@@ -26,6 +26,7 @@ import {
   MAX_RELAY_ATTEMPTS,
   RECORD_LOOKUP_TIMEOUT_MS,
   RELAY_DIAL_TIMEOUT_MS,
+  RELAY_PATH_GRACE_MS,
   ROLE_CACHE_MS,
   TICKET_MIN_VALIDITY_MS,
 } from './constants.ts';
@@ -129,7 +130,10 @@ export class ServiceConnector {
    * then through every relay its record names and every admitted relay, all relays dialed at once.
    * A fresh record is looked up in the DHT meanwhile and its new paths tried too.
    */
-  async reach(service: ServiceRecord, deadline = Date.now() + CONNECT_DEADLINE_MS): Promise<PeerId> {
+  async reach(
+    service: ServiceRecord,
+    bound: { deadline: number } = { deadline: Date.now() + CONNECT_DEADLINE_MS },
+  ): Promise<PeerId> {
     const { host, registry, log } = this.#o;
     const node = await registry.getNode(service.host);
     if (!node?.active || node.peerId.length === 0) {
@@ -149,7 +153,7 @@ export class ServiceConnector {
       return peer;
     }
     const key = service.host.toLowerCase();
-    const left = () => deadline - Date.now();
+    const left = () => bound.deadline - Date.now();
     const errors: string[] = [];
     const tried = new Set<string>();
     const lookup = findNodeRecord(host, service.host, Math.max(Math.min(RECORD_LOOKUP_TIMEOUT_MS, left()), 1))
@@ -193,6 +197,8 @@ export class ServiceConnector {
         }
       }
       const live = (await relays).filter((a): a is string => a !== undefined);
+      // A relay admitted us: a path is being made, not missing; a loaded machine gets time to finish it.
+      if (live.length > 0) bound.deadline = Math.max(bound.deadline, Date.now() + RELAY_PATH_GRACE_MS);
       for (const a of live) {
         if (left() <= 0) break;
         try {
@@ -284,25 +290,32 @@ export class ServiceConnector {
     const service = await this.service(serviceId);
     const ticket = await this.ticket(serviceId);
     reachBy.deadline ??= Date.now() + CONNECT_DEADLINE_MS;
-    const deadline = reachBy.deadline;
+    const bound = { deadline: reachBy.deadline };
     let timer: NodeJS.Timeout | undefined;
     const peer = await Promise.race([
-      this.reach(service, deadline),
+      this.reach(service, bound),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new ServiceError(
-                'HOST_UNREACHABLE',
-                `no path to the node of service ${service.id} (${service.name}) within ${CONNECT_DEADLINE_MS} ms`,
-                'check that node is running and holds a relay reservation, or that its relays are online',
-                { transient: true },
-              ),
+        const check = () => {
+          // The bound moves on while a relay is making the path (reach extends it).
+          if (Date.now() < bound.deadline) {
+            timer = setTimeout(check, bound.deadline - Date.now());
+            return;
+          }
+          reject(
+            new ServiceError(
+              'HOST_UNREACHABLE',
+              `no path to the node of service ${service.id} (${service.name}) within ${CONNECT_DEADLINE_MS} ms`,
+              'check that node is running and holds a relay reservation, or that its relays are online',
+              { transient: true },
             ),
-          Math.max(deadline - Date.now(), 0),
-        );
+          );
+        };
+        timer = setTimeout(check, Math.max(bound.deadline - Date.now(), 0));
       }),
-    ]).finally(() => clearTimeout(timer));
+    ]).finally(() => {
+      clearTimeout(timer);
+      reachBy.deadline = bound.deadline;
+    });
     const signals = [AbortSignal.timeout(DIAL_TIMEOUT_MS * 3)];
     if (options.signal) signals.push(options.signal);
     return openTunnel({

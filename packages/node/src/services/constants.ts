@@ -46,6 +46,11 @@ export const MAX_CLOSED_SESSIONS = 64;
  * the local connection fails (and says why) within this time, never hangs.
  */
 export const CONNECT_DEADLINE_MS = 4_000;
+/**
+ * Once a relay on the host's path admitted us, the circuit through it and admission over it may take
+ * this long (a loaded machine), past CONNECT_DEADLINE_MS: a path is being made, not missing.
+ */
+export const RELAY_PATH_GRACE_MS = 6_000;
 /** A direct dial to the host; paths through relays are dialed meanwhile. */
 export const DIRECT_DIAL_TIMEOUT_MS = 2_000;
 /** Dial and admission of one relay the host's record names. */
