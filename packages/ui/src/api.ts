@@ -48,6 +48,20 @@ export interface ChainStatus {
     lagMs: number;
     reason: string | null;
   } | null;
+  /** How the node trusts its chain (absent without the p2p network). */
+  trust?: ChainTrust;
+}
+
+/** Full node (believes its chain, signs checkpoints) or light node (admits on proven state only). */
+export interface ChainTrust {
+  mode: 'full' | 'light';
+  checkpoint: { number: string; blockHash: string; stateRoot: string } | null;
+  signers: string[];
+  nodeSet: string[];
+  required: number;
+  lastRefusal: string | null;
+  refusedCount: number;
+  refusedAnswers: { at: number; url: string; what: string; code: string; reason: string }[];
 }
 
 /** GET /api/v1/balance: amounts in the smallest unit, as decimal strings */

@@ -15,11 +15,18 @@ export function upCommand(): Command {
     )
     .option('--no-register', 'do not register the identity on chain')
     .option('--no-p2p', 'run only the chain part: no network grant, no libp2p host')
-    .option('--exit-after-start', 'stop again once everything is up (for scripts and tests)');
-  return withNodeOptions(cmd).action(async (opts: NodeCommandOptions & { p2p: boolean }, c: Command) => {
-    const ctx = nodeContext(c, opts);
-    await runNode(ctx, { ...opts, apiPort: parseApiPort(opts.apiPort, process.env, ctx.paths.config) });
-  });
+    .option('--exit-after-start', 'stop again once everything is up (for scripts and tests)')
+    .option(
+      '--light',
+      'light node: admit only on chain state proven against checkpoints signed by trusted full nodes (needs node.light.checkpoint and node.light.signers; env DIBS_LIGHT=1)',
+    );
+  return withNodeOptions(cmd).action(
+    async (opts: NodeCommandOptions & { p2p: boolean; light?: boolean }, c: Command) => {
+      const ctx = nodeContext(c, opts);
+      if (opts.light) ctx.config.node.light = { ...ctx.config.node.light, enabled: true };
+      await runNode(ctx, { ...opts, apiPort: parseApiPort(opts.apiPort, process.env, ctx.paths.config) });
+    },
+  );
 }
 
 /** Options of every command that runs a node. */

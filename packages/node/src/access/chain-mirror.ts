@@ -62,6 +62,11 @@ export interface ChainMirrorOptions {
   pruneIntervalMs?: number;
   /** Clock in Unix ms (grant expiry for pruning); default Date.now. */
   now?: () => number;
+  /**
+   * Told which grants, services and accounts the events (and earlier runs' rows) touched. A light node
+   * passes a cache of its own as `cache` and treats these as hints, proving each before it admits on it.
+   */
+  hints?: (touched: { grants?: bigint[]; services?: bigint[]; accounts?: string[] }) => void;
 }
 
 /**
@@ -173,9 +178,14 @@ export class ChainMirror {
   }
 
   #apply(events: DecodedEvent[]): void {
-    const { store, cache } = this.#opts;
+    const { store, cache, hints } = this.#opts;
     for (const e of events) {
       const a = e.args;
+      if (hints) {
+        if (a.grantId !== undefined) hints({ grants: [a.grantId as bigint] });
+        else if (a.serviceId !== undefined) hints({ services: [a.serviceId as bigint] });
+        if (a.account !== undefined) hints({ accounts: [String(a.account)] });
+      }
       switch (e.eventName) {
         case 'GrantIssued': {
           store.run(
@@ -389,7 +399,15 @@ export class ChainMirror {
 
   /** Fills the cache from the mirror tables (state from earlier runs). */
   #load(): void {
-    const { store, cache } = this.#opts;
+    const { store, cache, hints } = this.#opts;
+    if (hints) {
+      const ids = (sql: string) =>
+        (store.db.prepare(sql).all() as Array<{ id: string }>).map((r) => BigInt(r.id));
+      hints({
+        grants: ids('SELECT grant_id AS id FROM mirror_grants WHERE revoked = 0'),
+        services: ids('SELECT service_id AS id FROM mirror_services'),
+      });
+    }
     for (const r of store.db.prepare('SELECT * FROM mirror_identities').all() as Array<
       Record<string, string>
     >) {

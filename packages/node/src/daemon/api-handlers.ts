@@ -150,6 +150,27 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
         { name: 'accessGrants', address: d.accessGrants },
         { name: 'organizations', address: d.organizations },
       ];
+      const t = network?.status().chainTrust;
+      const trust = t && {
+        mode: t.mode,
+        checkpoint: t.checkpoint
+          ? {
+              number: t.checkpoint.number,
+              blockHash: t.checkpoint.blockHash,
+              stateRoot: t.checkpoint.stateRoot,
+            }
+          : null,
+        signers: t.signers,
+        nodeSet: t.nodeSet ?? [],
+        required: t.required ?? 0,
+        lastRefusal: t.lastRefusal?.slice(0, 1000) ?? null,
+        refusedCount: t.refusedCount,
+        refusedAnswers: t.refusedAnswers.map((r) => ({
+          ...r,
+          what: r.what.slice(0, 200),
+          reason: r.reason.slice(0, 1000),
+        })),
+      };
       let head: { number: bigint; timestamp: bigint } | undefined;
       try {
         head = await chain.clients.publicClient.getBlock({ blockTag: 'latest' });
@@ -165,6 +186,7 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
         headTime: head ? Number(head.timestamp) : null,
         contracts,
         view: network ? chainViewStatus(network) : null,
+        ...(trust ? { trust } : {}),
       };
     },
 

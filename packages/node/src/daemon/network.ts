@@ -4,6 +4,7 @@
  * through the configured and on-chain bootstrap nodes, the DHT node record and liveness.
  */
 import type { Address } from 'viem';
+import { CHECKPOINT_RECORD_NAMESPACE, checkpointRecordRules } from '@dibs/light';
 import {
   ChainView,
   type ChainViewBounds,
@@ -40,6 +41,12 @@ import {
   RECORD_RETRY_INTERVAL_MS,
 } from './constants.ts';
 import { DaemonError } from './errors.ts';
+import {
+  type ChainTrustStatus,
+  createLightChain,
+  type LightSettings,
+  startCheckpointSigning,
+} from './light.ts';
 import type { Logger } from './log.ts';
 import { networkGrantProvider } from './network-grant.ts';
 
@@ -85,6 +92,10 @@ export interface P2pSettings {
   chainView?: Partial<ChainViewBounds>;
   /** Longest busy-polling window after a small tunnel read, µs (0 = off); default BUSY_POLL_WINDOW_US. */
   busyPollUs?: number;
+  /** Light mode: admit only on chain state proven against checkpoints signed by trusted full nodes. */
+  light?: LightSettings | undefined;
+  /** Sign and serve checkpoints of the chain (a full node); default: when this node runs the embedded chain. */
+  signCheckpoints?: boolean | undefined;
 }
 
 /** One neighbour in the status. */
@@ -118,6 +129,8 @@ export interface NetworkStatus {
   chainView: ReturnType<typeof lagFields> & { reason: string | undefined };
   /** Set once this node's own network grant was revoked on chain: it has left the network. */
   leftNetwork?: string | undefined;
+  /** How this node trusts its chain: full, or light with its accepted checkpoint and refused RPC answers. */
+  chainTrust?: ChainTrustStatus | undefined;
   updatedAt: string;
 }
 
@@ -186,11 +199,17 @@ export async function startNetwork(params: {
       );
     }
     const cache = new GrantCache({ chainView });
+    // A light node's mirror fills a cache of its own: its events only hint at what to prove.
+    const light = settings.light?.enabled
+      ? createLightChain({ chain, settings: settings.light, cache, wallet, log })
+      : undefined;
+    if (light) cleanups.push(() => light.stop());
     const mirror = new ChainMirror({
       store,
       clients: chain.clients,
       deployment: d,
-      cache,
+      cache: light ? new GrantCache() : cache,
+      ...(light ? { hints: (touched: Parameters<typeof light.hint>[0]) => light.hint(touched) } : {}),
       log: log.child('mirror'),
       ...(settings.confirmations !== undefined ? { confirmations: settings.confirmations } : {}),
     });
@@ -250,6 +269,7 @@ export async function startNetwork(params: {
       listen: listen.filter((a) => !a.includes('/p2p-circuit')),
       ...(settings.announce && settings.announce.length > 0 ? { announce: settings.announce } : {}),
       relay: (roles & ROLE_RELAY) !== 0,
+      records: { [CHECKPOINT_RECORD_NAMESPACE]: checkpointRecordRules(d.registry) },
       logger: log,
       ...(settings.admissionTimeoutMs !== undefined
         ? { admissionTimeoutMs: settings.admissionTimeoutMs }
@@ -257,6 +277,15 @@ export async function startNetwork(params: {
     });
     authority.attach(host);
     cleanups.push(() => host.stop());
+    let chainTrust: (() => ChainTrustStatus) | undefined;
+    if (light) {
+      light.follow(host);
+      chainTrust = () => light.status();
+    } else if (settings.signCheckpoints ?? chain.supervisor !== undefined) {
+      const signing = await startCheckpointSigning({ chain, wallet, host, log });
+      cleanups.push(() => signing.stop());
+      chainTrust = () => signing.status();
+    }
     if ((roles & ROLE_RELAY) !== 0 && settings.tunnelRelay !== false) {
       // The tunnel's relayed data channel: NATed pairs splice sealed records through this node
       // instead of carrying bulk data on the circuit-relay stream.
@@ -464,6 +493,14 @@ export async function startNetwork(params: {
           relays: { target: keepRelays ? host.relays.target : 0, held: host.relays.held() },
           chainView: { ...lagFields(chainView.status()), reason: chainView.status().reason },
           leftNetwork,
+          chainTrust: chainTrust?.() ?? {
+            mode: 'full',
+            checkpoint: undefined,
+            signers: [],
+            refusedAnswers: [],
+            refusedCount: 0,
+            provenItems: 0,
+          },
           updatedAt: new Date().toISOString(),
         };
       },
