@@ -35,6 +35,28 @@ export interface Deployment extends DeploymentAddresses {
   source: 'deployed' | 'configured';
 }
 
+/**
+ * The contract addresses and the network service id (decimal) of a deployment, as `--json` prints
+ * them and `chain.contracts` in a config takes them.
+ */
+export function deploymentContracts(d: DeploymentAddresses & { networkServiceId: bigint }): {
+  token: Address;
+  registry: Address;
+  services: Address;
+  accessGrants: Address;
+  organizations: Address;
+  networkServiceId: string;
+} {
+  return {
+    token: d.token,
+    registry: d.registry,
+    services: d.services,
+    accessGrants: d.accessGrants,
+    organizations: d.organizations,
+    networkServiceId: d.networkServiceId.toString(),
+  };
+}
+
 /** Addresses given by configuration for an external chain. */
 export interface ConfiguredDeployment extends DeploymentAddresses {
   networkServiceId: bigint;

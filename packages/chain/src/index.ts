@@ -21,7 +21,7 @@ export type {
   DeploymentAddresses,
   EnsureDeploymentOptions,
 } from './deployer.ts';
-export { ensureDeployment, loadDeployment } from './deployer.ts';
+export { deploymentContracts, ensureDeployment, loadDeployment } from './deployer.ts';
 export type {
   GrantRecord,
   Identity,

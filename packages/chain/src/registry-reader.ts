@@ -53,6 +53,11 @@ export interface OrganizationRecord {
   token: Address;
 }
 
+/** The Registry's relay role bit. */
+const RELAY_ROLE_BIT = 2;
+/** Most relays {@link RegistryReader.getRelayList} returns. */
+export const MAX_RELAY_LIST = 32;
+
 const ZERO_KEY = `0x${'00'.repeat(32)}`;
 
 /** True when `err` is a revert with the given custom error name. */
@@ -113,6 +118,33 @@ export class RegistryReader {
     const nodes = await this.getBootstrapNodes();
     const records = await Promise.all(nodes.map((n) => this.getNode(n)));
     return records.filter((r): r is NodeRecord => r?.active === true);
+  }
+
+  /**
+   * The active nodes registered with the relay role (bit 2), newest registration first, at most
+   * `limit`: read from the Registry's NodeRegistered/NodeUpdated events since `fromBlock`, then
+   * each node's current entry.
+   */
+  async getRelayList(fromBlock = 0n, limit = MAX_RELAY_LIST): Promise<NodeRecord[]> {
+    const logs = await this.clients.publicClient.getContractEvents({
+      address: this.addresses.registry,
+      abi: registryAbi,
+      fromBlock,
+      toBlock: 'latest',
+    });
+    const seen: Address[] = [];
+    for (const l of [...logs].reverse()) {
+      const name = (l as { eventName?: string }).eventName;
+      if (name !== 'NodeRegistered' && name !== 'NodeUpdated') continue;
+      const node = (l as { args?: { node?: Address } }).args?.node;
+      if (!node || seen.some((a) => a.toLowerCase() === node.toLowerCase())) continue;
+      seen.push(node);
+      if (seen.length >= limit * 4) break;
+    }
+    const records = await Promise.all(seen.map((n) => this.getNode(n)));
+    return records
+      .filter((r): r is NodeRecord => r?.active === true && (r.roles & RELAY_ROLE_BIT) !== 0)
+      .slice(0, limit);
   }
 
   /** The service with this id, or null if none exists. */

@@ -11,13 +11,32 @@ export interface DibsConfig {
     /** 'embedded' runs anvil from the data directory; 'rpc' uses `rpcUrl`. */
     mode: 'embedded' | 'rpc';
     rpcUrl?: string;
+    /** More RPC URLs of the same chain, tried in order when `rpcUrl` does not answer. */
+    rpcUrls?: string[];
+    /** Embedded chain: the address it listens on (default 127.0.0.1; 0.0.0.0 = every interface). */
+    host?: string;
+    /** Embedded chain: a fixed port (default: the port of the last run, kept in the data dir). */
+    port?: number;
     chainId: number;
-    /** Contract addresses on an external chain (the embedded chain records its own). */
+    /**
+     * Contract addresses on an external chain (the embedded chain records its own), and the
+     * network service id (`networkServiceId`, decimal) as `dibs up --json` prints them.
+     */
     contracts?: Record<string, string>;
   };
   node: {
     listen: string[];
     bootstrap: string[];
+    /** Role names: bootstrap, relay, service-host. */
+    roles?: RoleName[];
+    /** Addresses to announce instead of the listen addresses (public address, port forward). */
+    announce?: string[];
+    /** Relays to hold reservations on (multiaddrs ending in /p2p/<relay id>). */
+    relays?: string[];
+    /** Relay reservations held at once when not reachable directly (default 2). */
+    relayCount?: number;
+    /** 'private': keep relay reservations from the chain's relay list; 'auto': only with relays given. */
+    reachability?: Reachability;
     /**
      * Longest busy-polling window after a small tunnel read, in µs (0 = off); unset = the built-in
      * default. Lower round-trip latency for interactive traffic at some CPU: see docs/tunnel.md.
@@ -63,6 +82,116 @@ export interface LightConfig {
 
 export const DEFAULT_CHAIN_ID = 31337;
 
+/** Node roles by name, as the Registry's bits. */
+export const ROLE_BITS = { bootstrap: 1, relay: 2, 'service-host': 4 } as const;
+export type RoleName = keyof typeof ROLE_BITS;
+export type Reachability = 'auto' | 'public' | 'private';
+const REACHABILITY: readonly Reachability[] = ['auto', 'public', 'private'];
+/** Most relay reservations a config may ask for. */
+export const MAX_RELAY_COUNT = 16;
+/** Most entries of a multiaddr list option. */
+const MAX_LIST_ENTRIES = 32;
+
+/** Parses `bootstrap,relay` (or `none`) into role names; errors name the bad one. */
+export function parseRoles(text: string, where = '--roles'): RoleName[] {
+  const names = text
+    .split(',')
+    .map((r) => r.trim().toLowerCase())
+    .filter((r) => r !== '' && r !== 'none');
+  for (const n of names) {
+    if (!(n in ROLE_BITS)) {
+      throw new CliError(
+        'BAD_CONFIG',
+        `${where}: unknown role "${n.slice(0, 32)}"`,
+        'roles are bootstrap, relay, service-host (comma separated), or none',
+      );
+    }
+  }
+  return [...new Set(names)] as RoleName[];
+}
+
+/** The Registry role bits of role names. */
+export function roleBits(names: readonly RoleName[]): number {
+  return names.reduce((bits, n) => bits | ROLE_BITS[n], 0);
+}
+
+function relayCount(text: string | number, where: string): number {
+  const n = typeof text === 'number' ? text : /^\d{1,2}$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!Number.isInteger(n) || n < 0 || n > MAX_RELAY_COUNT) {
+    throw new CliError(
+      'BAD_CONFIG',
+      `${where}: relay count "${String(text).slice(0, 20)}" is not 0 … ${MAX_RELAY_COUNT}`,
+      'give a whole number, e.g. 2',
+    );
+  }
+  return n;
+}
+
+function reachability(text: string, where: string): Reachability {
+  if (!(REACHABILITY as readonly string[]).includes(text)) {
+    throw new CliError(
+      'BAD_CONFIG',
+      `${where}: "${text.slice(0, 20)}" is not auto, public or private`,
+      'give auto, public or private',
+    );
+  }
+  return text as Reachability;
+}
+
+function multiaddrList(list: readonly string[], where: string): string[] {
+  if (list.length > MAX_LIST_ENTRIES)
+    throw new CliError('BAD_CONFIG', `${where}: more than ${MAX_LIST_ENTRIES} addresses`, 'give fewer');
+  for (const a of list) {
+    if (!/^\/[^\s]+$/.test(a) || a.length > 512) {
+      throw new CliError(
+        'BAD_CONFIG',
+        `${where}: "${a.slice(0, 60)}" is not a multiaddr`,
+        'give addresses like /ip4/203.0.113.7/tcp/4001',
+      );
+    }
+  }
+  return [...list];
+}
+
+function hostName(text: string, where: string): string {
+  if (!/^[0-9A-Za-z.:-]{1,253}$/.test(text)) {
+    throw new CliError(
+      'BAD_CONFIG',
+      `${where}: "${text.slice(0, 40)}" is not a host address`,
+      'give an IP address such as 0.0.0.0 or 10.0.0.5',
+    );
+  }
+  return text;
+}
+
+/** Node flags of the commands that run a node (`dibs up`, `dibs node start`, `dibs join`). */
+export interface NodeFlags {
+  roles?: string | undefined;
+  listen?: string[] | undefined;
+  announce?: string[] | undefined;
+  relay?: string[] | undefined;
+  relayCount?: string | undefined;
+  reachability?: string | undefined;
+  bootstrap?: string[] | undefined;
+  chainHost?: string | undefined;
+}
+
+/** Applies node flags over the config (flags win over the file and the environment). */
+export function applyNodeFlags(config: DibsConfig, flags: NodeFlags): DibsConfig {
+  const node = { ...config.node };
+  if (flags.roles !== undefined) node.roles = parseRoles(flags.roles);
+  if (flags.listen?.length) node.listen = multiaddrList(flags.listen, '--listen');
+  if (flags.announce?.length) node.announce = multiaddrList(flags.announce, '--announce');
+  if (flags.relay?.length) node.relays = multiaddrList(flags.relay, '--relay');
+  if (flags.bootstrap?.length) node.bootstrap = multiaddrList(flags.bootstrap, '--bootstrap');
+  if (flags.relayCount !== undefined) node.relayCount = relayCount(flags.relayCount, '--relay-count');
+  if (flags.reachability !== undefined)
+    node.reachability = reachability(flags.reachability, '--reachability');
+  const chain = { ...config.chain };
+  if (flags.chainHost !== undefined) chain.host = hostName(flags.chainHost, '--chain-host');
+  return { ...config, chain, node };
+}
+
 export function defaultConfig(): DibsConfig {
   return {
     version: 1,
@@ -106,6 +235,12 @@ export function loadConfig(path: string, overrides: ConfigOverrides = {}, env = 
     }
     config.chain.chainId = chainId;
   }
+  if (env.DIBS_ROLES !== undefined) config.node.roles = parseRoles(env.DIBS_ROLES, 'DIBS_ROLES');
+  if (env.DIBS_CHAIN_HOST) config.chain.host = hostName(env.DIBS_CHAIN_HOST, 'DIBS_CHAIN_HOST');
+  if (env.DIBS_RELAYS) config.node.relays = multiaddrList(env.DIBS_RELAYS.split(','), 'DIBS_RELAYS');
+  if (env.DIBS_RELAY_COUNT) config.node.relayCount = relayCount(env.DIBS_RELAY_COUNT, 'DIBS_RELAY_COUNT');
+  if (env.DIBS_REACHABILITY)
+    config.node.reachability = reachability(env.DIBS_REACHABILITY, 'DIBS_REACHABILITY');
   const pollText = overrides.busyPollUs ?? env.DIBS_BUSY_POLL_US;
   if (pollText !== undefined) {
     const us = busyPollUs(pollText);
@@ -204,10 +339,36 @@ export function parseConfig(path: string, text: string): DibsConfig {
     const c = chain.contracts as Record<string, unknown>;
     if (typeof c !== 'object' || c === null) throw bad('chain.contracts', 'an object of addresses');
     for (const [k, v] of Object.entries(c)) {
+      if (k === 'networkServiceId') {
+        const id = typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : v;
+        if (typeof id !== 'string' || !/^[1-9][0-9]{0,76}$/.test(id))
+          throw bad('chain.contracts.networkServiceId', 'a positive whole number (decimal string)');
+        c[k] = id;
+        continue;
+      }
       if (typeof v !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(v))
         throw bad(`chain.contracts.${k}`, 'an address');
     }
   }
+  if (chain.rpcUrls !== undefined) {
+    const u = chain.rpcUrls;
+    if (
+      !Array.isArray(u) ||
+      u.length > MAX_LIST_ENTRIES ||
+      u.some((x) => typeof x !== 'string' || !/^(https?|wss?):\/\//.test(x))
+    )
+      throw bad('chain.rpcUrls', 'a list of http(s):// or ws(s):// URLs');
+  }
+  if (
+    chain.host !== undefined &&
+    (typeof chain.host !== 'string' || !/^[0-9A-Za-z.:-]{1,253}$/.test(chain.host))
+  )
+    throw bad('chain.host', 'an IP address such as 0.0.0.0');
+  if (
+    chain.port !== undefined &&
+    (typeof chain.port !== 'number' || !Number.isInteger(chain.port) || chain.port < 1 || chain.port > 65535)
+  )
+    throw bad('chain.port', 'a port number 1 … 65535');
   const node = (r.node ?? {}) as Record<string, unknown>;
   const strings = (v: unknown, field: string, dflt: string[]) => {
     if (v === undefined) return dflt;
@@ -223,6 +384,23 @@ export function parseConfig(path: string, text: string): DibsConfig {
       bootstrap: strings(node.bootstrap, 'node.bootstrap', base.node.bootstrap),
     },
   };
+  if (node.roles !== undefined) {
+    if (!Array.isArray(node.roles) || node.roles.some((r) => typeof r !== 'string'))
+      throw bad('node.roles', 'a list of role names (bootstrap, relay, service-host)');
+    config.node.roles = parseRoles((node.roles as string[]).join(','), `config file ${path}: node.roles`);
+  }
+  for (const field of ['announce', 'relays'] as const) {
+    if (node[field] !== undefined) config.node[field] = strings(node[field], `node.${field}`, []);
+  }
+  if (node.relayCount !== undefined) {
+    if (typeof node.relayCount !== 'number')
+      throw bad('node.relayCount', `a whole number 0 … ${MAX_RELAY_COUNT}`);
+    config.node.relayCount = relayCount(node.relayCount, `config file ${path}: node.relayCount`);
+  }
+  if (node.reachability !== undefined) {
+    if (typeof node.reachability !== 'string') throw bad('node.reachability', 'auto, public or private');
+    config.node.reachability = reachability(node.reachability, `config file ${path}: node.reachability`);
+  }
   if (node.busyPollUs !== undefined) {
     const us = busyPollUs(node.busyPollUs);
     if (us === undefined || typeof node.busyPollUs !== 'number') {
@@ -251,17 +429,37 @@ export function parseConfig(path: string, text: string): DibsConfig {
     config.node.signCheckpoints = node.signCheckpoints;
   }
   if (typeof chain.rpcUrl === 'string') config.chain.rpcUrl = chain.rpcUrl;
+  if (Array.isArray(chain.rpcUrls)) config.chain.rpcUrls = chain.rpcUrls as string[];
+  if (typeof chain.host === 'string') config.chain.host = chain.host;
+  if (typeof chain.port === 'number') config.chain.port = chain.port;
   if (chain.contracts !== undefined) config.chain.contracts = chain.contracts as Record<string, string>;
   return config;
 }
 
 /** The node settings of a config, as `startDaemon` takes them. */
 export function p2pSettings(config: DibsConfig): P2pSettings {
-  const { listen, bootstrap, busyPollUs, chainView, light, signCheckpoints } = config.node;
+  const {
+    listen,
+    bootstrap,
+    busyPollUs,
+    roles,
+    announce,
+    relays,
+    relayCount,
+    reachability,
+    chainView,
+    light,
+    signCheckpoints,
+  } = config.node;
   return {
     listen,
     bootstrap,
     ...(busyPollUs !== undefined ? { busyPollUs } : {}),
+    ...(roles !== undefined ? { roles: roleBits(roles) } : {}),
+    ...(announce?.length ? { announce } : {}),
+    ...(relays?.length ? { relays } : {}),
+    ...(relayCount !== undefined ? { relayCount } : {}),
+    ...(reachability !== undefined ? { reachability } : {}),
     ...(chainView !== undefined ? { chainView } : {}),
     ...(signCheckpoints !== undefined ? { signCheckpoints } : {}),
     ...(light

@@ -6,6 +6,7 @@ import { connectCommand } from './commands/connect.ts';
 import { devnetCommands } from './commands/devnet.ts';
 import { idCommands } from './commands/id.ts';
 import { initCommand } from './commands/init.ts';
+import { joinCommand } from './commands/join.ts';
 import { loginCommands } from './commands/login.ts';
 import { nodeCommands } from './commands/node.ts';
 import { proxyCommand } from './commands/proxy.ts';
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(initCommand());
   program.addCommand(upCommand());
+  program.addCommand(joinCommand());
   program.addCommand(idCommands());
   program.addCommand(chainCommands());
   program.addCommand(accessCommands());

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { loadConfig, MAX_BUSY_POLL_US, p2pSettings } from '../src/config.ts';
+import { applyNodeFlags, loadConfig, MAX_BUSY_POLL_US, p2pSettings, parseRoles } from '../src/config.ts';
 import { CliError } from '../src/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dibs-config-'));
@@ -87,6 +87,75 @@ describe('config: busy-polling window', () => {
         assert.ok(err instanceof CliError && err.code === 'BAD_CONFIG', `${JSON.stringify(text)}: ${err}`);
       }
     }
+  });
+});
+
+describe('config: roles, addresses, relays, chain host, and every field --json prints', () => {
+  function file(content: Record<string, unknown>): string {
+    const path = join(dir, `config-${files++}.json`);
+    writeFileSync(path, JSON.stringify({ version: 1, ...content }));
+    return path;
+  }
+
+  test('chain.contracts takes networkServiceId as `dibs up --json` prints it (string or number)', () => {
+    const contracts = {
+      token: `0x${'1'.repeat(40)}`,
+      registry: `0x${'2'.repeat(40)}`,
+      networkServiceId: '7',
+    };
+    const path = file({ chain: { mode: 'rpc', rpcUrl: 'http://10.0.0.1:8545', chainId: 31337, contracts } });
+    assert.deepEqual(loadConfig(path, {}, {}).chain.contracts, contracts);
+    const numeric = file({ chain: { mode: 'embedded', chainId: 1, contracts: { networkServiceId: 7 } } });
+    assert.equal(loadConfig(numeric, {}, {}).chain.contracts?.networkServiceId, '7');
+    const bad = file({ chain: { mode: 'embedded', chainId: 1, contracts: { networkServiceId: 'x' } } });
+    assert.throws(() => loadConfig(bad, {}, {}), /chain\.contracts\.networkServiceId/);
+  });
+
+  test('node roles, announce, relays, relay count, reachability and chain host: file < env < flag', () => {
+    const path = file({
+      chain: { mode: 'embedded', chainId: 31337, host: '0.0.0.0', port: 8545, rpcUrls: ['http://a:1'] },
+      node: { roles: ['relay'], announce: ['/ip4/203.0.113.7/tcp/4001'], relays: [], relayCount: 3 },
+    });
+    const config = loadConfig(path, {}, {});
+    assert.deepEqual(config.node.roles, ['relay']);
+    assert.equal(config.chain.host, '0.0.0.0');
+    assert.equal(config.chain.port, 8545);
+    assert.deepEqual(p2pSettings(config), {
+      listen: config.node.listen,
+      bootstrap: [],
+      roles: 2,
+      announce: ['/ip4/203.0.113.7/tcp/4001'],
+      relayCount: 3,
+    });
+    const env = loadConfig(path, {}, { DIBS_ROLES: 'bootstrap,relay', DIBS_CHAIN_HOST: '10.0.0.5' });
+    assert.equal(p2pSettings(env).roles, 3);
+    assert.equal(env.chain.host, '10.0.0.5');
+    const flags = applyNodeFlags(env, {
+      roles: 'none',
+      relay: ['/ip4/10.0.0.9/tcp/1/p2p/16Uiu2HAmRbYddp4boNSEhKQgHN6QZs43nWaut5Ezmd5MUQt2FuKH'],
+      reachability: 'private',
+      relayCount: '2',
+      listen: ['/ip4/0.0.0.0/tcp/4001'],
+    });
+    assert.equal(p2pSettings(flags).roles, 0);
+    assert.equal(p2pSettings(flags).reachability, 'private');
+    assert.deepEqual(flags.node.listen, ['/ip4/0.0.0.0/tcp/4001']);
+    assert.equal(flags.node.relays?.length, 1);
+  });
+
+  test('bad roles, counts, modes and addresses are clear errors naming their source', () => {
+    assert.throws(() => parseRoles('bootstrap,boss'), /--roles: unknown role "boss"/);
+    assert.throws(() => loadConfig(join(dir, 'none.json'), {}, { DIBS_ROLES: 'x' }), /DIBS_ROLES/);
+    const base = loadConfig(join(dir, 'none.json'), {}, {});
+    assert.throws(() => applyNodeFlags(base, { relayCount: '99' }), /--relay-count/);
+    assert.throws(() => applyNodeFlags(base, { reachability: 'maybe' }), /--reachability/);
+    assert.throws(() => applyNodeFlags(base, { announce: ['not an address'] }), /--announce/);
+    assert.throws(() => applyNodeFlags(base, { chainHost: 'a b' }), /--chain-host/);
+    const badRoles = file({ node: { roles: ['root'] } });
+    assert.throws(
+      () => loadConfig(badRoles, {}, {}),
+      (e: unknown) => e instanceof CliError && /node\.roles/.test((e as Error).message),
+    );
   });
 });
 

@@ -1,3 +1,4 @@
+import { deploymentContracts } from '@dibs/chain';
 import { Command } from 'commander';
 import { commandContext, connectChain } from '../context.ts';
 import { table } from '../output.ts';
@@ -19,13 +20,7 @@ export function chainCommands(): Command {
           embedded: access.embedded,
           headBlock: block.number,
           headTime: new Date(Number(block.timestamp) * 1000).toISOString(),
-          contracts: {
-            token: d.token,
-            registry: d.registry,
-            services: d.services,
-            accessGrants: d.accessGrants,
-            organizations: d.organizations,
-          },
+          contracts: deploymentContracts(d),
           networkServiceId: d.networkServiceId,
           deployedAtBlock: d.deployedAtBlock,
         };
@@ -35,7 +30,9 @@ export function chainCommands(): Command {
             ['chain id', result.chainId],
             ['kind', result.embedded ? 'embedded anvil' : 'external'],
             ['head block', `${result.headBlock} (${result.headTime})`],
-            ...Object.entries(result.contracts).map(([k, v]) => [k, v] as [string, unknown]),
+            ...Object.entries(result.contracts)
+              .filter(([k]) => k !== 'networkServiceId')
+              .map(([k, v]) => [k, v] as [string, unknown]),
             ['network service', result.networkServiceId],
           ]),
         );

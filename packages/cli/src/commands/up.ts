@@ -5,50 +5,80 @@ import { type LogFormat, type ObserveError, parseLogFormat } from '@dibs/observe
 import { Command } from 'commander';
 import { type CommandContext, commandContext, unlockWallet } from '../context.ts';
 import { CliError } from '../errors.ts';
-import { p2pSettings } from '../config.ts';
+import { applyNodeFlags, type NodeFlags, p2pSettings } from '../config.ts';
 import { table } from '../output.ts';
 import { initialize } from './init.ts';
 
 export function upCommand(): Command {
-  return new Command('up')
+  const cmd = new Command('up')
     .description(
       'run a DIBS node: the embedded chain (or --rpc-url), contracts, identity registration, the p2p network',
     )
     .option('--no-register', 'do not register the identity on chain')
     .option('--no-p2p', 'run only the chain part: no network grant, no libp2p host')
     .option('--exit-after-start', 'stop again once everything is up (for scripts and tests)')
-    .option('--api-port <port>', 'port of the management API and web UI on 127.0.0.1 (0 = any free port)')
-    .option('--no-api', 'do not serve the management API and web UI')
     .option(
       '--light',
       'light node: admit only on chain state proven against checkpoints signed by trusted full nodes (needs node.light.checkpoint and node.light.signers; env DIBS_LIGHT=1)',
+    );
+  return withNodeOptions(cmd).action(
+    async (opts: NodeCommandOptions & { p2p: boolean; light?: boolean }, c: Command) => {
+      const ctx = nodeContext(c, opts);
+      if (opts.light) ctx.config.node.light = { ...ctx.config.node.light, enabled: true };
+      await runNode(ctx, {
+        ...opts,
+        apiPort: parseApiPort(opts.apiPort, process.env, ctx.paths.config),
+        logFormat: logFormatOf(opts.logFormat),
+      });
+    },
+  );
+}
+
+/** Options of every command that runs a node. */
+export interface NodeCommandOptions extends NodeFlags {
+  register: boolean;
+  exitAfterStart?: boolean;
+  apiPort?: string;
+  api: boolean;
+  logFormat?: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** Adds the node options (roles, addresses, relays, chain host, API port) to a command that runs a node. */
+export function withNodeOptions(cmd: Command): Command {
+  return cmd
+    .option('--roles <roles>', 'node roles: bootstrap,relay,service-host or none (or DIBS_ROLES, node.roles)')
+    .option('--listen <multiaddr>', 'listen on this address; repeat for more (node.listen)', collect)
+    .option(
+      '--announce <multiaddr>',
+      'announce this address instead (public IP, port forward); repeatable',
+      collect,
     )
+    .option(
+      '--relay <multiaddr>',
+      'hold a reservation on this relay (.../p2p/<id>); repeatable (node.relays)',
+      collect,
+    )
+    .option('--relay-count <n>', 'relay reservations to hold when not reachable directly (default 2)')
+    .option(
+      '--reachability <mode>',
+      'auto | public | private: private keeps relay reservations from the chain (node.reachability)',
+    )
+    .option('--bootstrap <multiaddr>', "bootstrap node to dial besides the chain's list; repeatable", collect)
+    .option('--chain-host <ip>', 'embedded chain: listen on this address, e.g. 0.0.0.0 (or DIBS_CHAIN_HOST)')
+    .option('--api-port <port>', 'port of the management API and web UI on 127.0.0.1 (0 = any free port)')
+    .option('--no-api', 'do not serve the management API and web UI')
     .option(
       '--log-format <format>',
       'log lines on the terminal: pretty (readable) or json (or DIBS_LOG_FORMAT)',
-    )
-    .action(
-      async (
-        opts: {
-          register: boolean;
-          p2p: boolean;
-          exitAfterStart?: boolean;
-          apiPort?: string;
-          api: boolean;
-          light?: boolean;
-          logFormat?: string;
-        },
-        cmd: Command,
-      ) => {
-        const ctx = commandContext(cmd);
-        if (opts.light) ctx.config.node.light = { ...ctx.config.node.light, enabled: true };
-        await runNode(ctx, {
-          ...opts,
-          apiPort: parseApiPort(opts.apiPort, process.env, ctx.paths.config),
-          logFormat: logFormatOf(opts.logFormat),
-        });
-      },
     );
+}
+
+/** The command context with the node flags applied over the config. */
+export function nodeContext(cmd: Command, flags: NodeFlags): CommandContext {
+  const ctx = commandContext(cmd);
+  return { ...ctx, config: applyNodeFlags(ctx.config, flags) };
 }
 
 /** The terminal log format: `--log-format`, else DIBS_LOG_FORMAT, else pretty. */
@@ -170,6 +200,11 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
         ...(net
           ? ([
               ['network', `service ${net.networkServiceId} · grant ${net.grantId} · roles ${net.roles}`],
+              ...(net.relays.target > 0
+                ? ([
+                    ['relays', `${net.relays.held.length} of ${net.relays.target} reservations held`],
+                  ] as Array<[string, unknown]>)
+                : []),
               ['peers', `${net.admitted} admitted`],
               ...net.multiaddrs.map((a, n) => [n === 0 ? 'listening' : '', a] as [string, unknown]),
             ] as Array<[string, unknown]>)
@@ -182,6 +217,18 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
           : []),
         ['data', i.dataDir],
       ]),
+      ...(i.joinBundle
+        ? [
+            '',
+            'Join this network from another machine with:',
+            `  dibs join ${i.joinBundle}`,
+            ...(i.chain.embedded && /\/\/(127\.|\[::1\]|localhost)/.test(i.chain.rpcUrl)
+              ? [
+                  '  (the chain listens on this machine only: start with --chain-host 0.0.0.0 to let others join)',
+                ]
+              : []),
+          ]
+        : []),
       opts.exitAfterStart ? '' : 'Press Ctrl-C to stop.',
     ].join('\n'),
   );

@@ -9,6 +9,8 @@ import {
 } from '@dibs/chain';
 import { NETWORK_SERVICE_TYPE } from '@dibs/core';
 import type { Wallet } from '@dibs/core';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Store } from '@dibs/store';
 import { DEV_CHAIN_FUNDING_WEI, MAX_NETWORK_SERVICE_PROBES } from './constants.ts';
 import { DaemonError } from './errors.ts';
@@ -18,6 +20,12 @@ import type { Logger } from './log.ts';
 export interface ChainSettings {
   mode: 'embedded' | 'rpc';
   rpcUrl?: string | undefined;
+  /** More RPC URLs of the same chain, tried in order when `rpcUrl` does not answer at start. */
+  rpcUrls?: readonly string[] | undefined;
+  /** Embedded chain: the address anvil listens on (default 127.0.0.1; 0.0.0.0 = every interface). */
+  host?: string | undefined;
+  /** Embedded chain: its port; default the one it had last time (kept in the data dir), else any. */
+  port?: number | undefined;
   chainId: number;
   /** Contract addresses on an external chain. */
   contracts?: Record<string, string> | undefined;
@@ -49,24 +57,39 @@ export async function startChain(params: {
   let rpcUrl = settings.rpcUrl;
   if (settings.mode === 'embedded') {
     const chainLog = log.child('anvil');
-    supervisor = new AnvilSupervisor({
-      dataDir: params.dataDir,
-      chainId: settings.chainId,
-      onEvent: ({ message, ...fields }) => {
-        if (fields.state === 'restarting' || fields.state === 'failed') chainLog.warn(message, fields);
-        else chainLog.info(message, fields);
-      },
-    });
-    await supervisor.start();
+    const portFile = join(params.dataDir, CHAIN_PORT_FILE);
+    const kept = settings.port ?? readKeptPort(portFile);
+    const make = (port: number | undefined) =>
+      new AnvilSupervisor({
+        dataDir: params.dataDir,
+        chainId: settings.chainId,
+        ...(settings.host ? { host: settings.host } : {}),
+        ...(port ? { port } : {}),
+        onEvent: ({ message, ...fields }) => {
+          if (fields.state === 'restarting' || fields.state === 'failed') chainLog.warn(message, fields);
+          else chainLog.info(message, fields);
+        },
+      });
+    supervisor = make(kept);
+    try {
+      await supervisor.start();
+    } catch (err) {
+      // The port it had last time is taken now: any port beats not starting (the bundle says which).
+      if (kept === undefined || settings.port !== undefined) throw err;
+      chainLog.warn('the chain port of the last run is taken; using another', {
+        port: kept,
+        error: (err as Error).message,
+      });
+      supervisor = make(undefined);
+      await supervisor.start();
+    }
+    writeFileSync(portFile, `${supervisor.port}\n`, { mode: 0o644 });
     rpcUrl = supervisor.rpcUrl;
   }
-  if (!rpcUrl) throw new Error('no RPC URL configured; set chain.rpcUrl or use the embedded chain');
+  const urls = [...new Set([...(rpcUrl ? [rpcUrl] : []), ...(supervisor ? [] : (settings.rpcUrls ?? []))])];
+  if (urls.length === 0) throw new Error('no RPC URL configured; set chain.rpcUrl or use the embedded chain');
   try {
-    const clients = await createChainClients({
-      rpcUrl,
-      chainId: settings.chainId,
-      account: wallet.exportPrivateKeyHex(),
-    });
+    const clients = await firstReachable(urls, settings.chainId, wallet, log);
     if (supervisor) {
       // The embedded chain is a dev chain: give the node's own wallet gas money.
       await setDevBalance(clients, wallet.address, EMBEDDED_FUNDING_WEI);
@@ -96,6 +119,42 @@ export async function startChain(params: {
     await supervisor?.stop();
     throw err;
   }
+}
+
+/** File in the data dir keeping the embedded chain's port, so its RPC URL outlives a restart. */
+export const CHAIN_PORT_FILE = 'chain-port';
+
+function readKeptPort(path: string): number | undefined {
+  try {
+    const port = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(port) && port > 0 && port <= 65535 ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Clients on the first of `urls` that answers with the right chain id; says which failed and why. */
+async function firstReachable(urls: string[], chainId: number, wallet: Wallet, log: Logger) {
+  const errors: string[] = [];
+  for (const url of urls) {
+    try {
+      const clients = await createChainClients({
+        rpcUrl: url,
+        chainId,
+        account: wallet.exportPrivateKeyHex(),
+      });
+      if (errors.length > 0) log.warn('using a fallback RPC URL', { rpcUrl: url, failed: errors.join('; ') });
+      return clients;
+    } catch (err) {
+      if (urls.length === 1) throw err;
+      errors.push(`${url}: ${(err as Error).message}`);
+    }
+  }
+  throw new DaemonError(
+    'CHAIN_UNREACHABLE',
+    `none of the chain's RPC URLs answered: ${errors.join('; ')}`,
+    'check the chain node is running and reachable from here, or give another URL with --rpc-url',
+  );
 }
 
 async function setDevBalance(clients: ChainClients, address: string, wei: bigint): Promise<void> {

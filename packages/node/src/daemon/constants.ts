@@ -26,3 +26,5 @@ export const OPERATIONS_POLL_MS = 1_000;
 export const READY_CHAIN_TIMEOUT_MS = 2_000;
 /** How often the audit trail drops records past their retention. */
 export const AUDIT_PRUNE_INTERVAL_MS = 3_600_000;
+/** The chain's relay list is read at most this often by a node keeping relay reservations. */
+export const RELAY_LIST_CACHE_MS = 10_000;

@@ -1,3 +1,4 @@
+import { deploymentContracts } from '@dibs/chain';
 import { encryptionKeyFromWallet, formatDid, peerIdFromWallet, type Wallet } from '@dibs/core';
 import { createNodeMetrics } from '@dibs/observe';
 import { AuditLog, openStore, type Store } from '@dibs/store';
@@ -6,8 +7,23 @@ import { auditTrail } from './audit-trail.ts';
 import { type ChainRuntime, type ChainSettings, startChain } from './chain-runtime.ts';
 import { STATUS_WRITE_INTERVAL_MS } from './constants.ts';
 import { LogRing, type Logger } from './log.ts';
-import { type NetworkRuntime, type NetworkStatus, type P2pSettings, startNetwork } from './network.ts';
+import {
+  encodeJoinBundle,
+  JOIN_BUNDLE_VERSION,
+  MAX_BUNDLE_BOOTSTRAP,
+  MAX_BUNDLE_RPC_URLS,
+  reachableRpcUrls,
+} from './join-bundle.ts';
+import {
+  type NetworkRuntime,
+  type NetworkStatus,
+  type P2pSettings,
+  registrableMultiaddrs,
+  startNetwork,
+} from './network.ts';
 import { type Operations, startOperations } from './operations.ts';
+import { ROLE_BOOTSTRAP } from '../p2p/constants.ts';
+import { base58btc } from 'multiformats/bases/base58';
 import { type RuntimeInfo, removeRuntimeInfo, writeRuntimeInfo } from './runtime-file.ts';
 
 export interface DaemonOptions {
@@ -51,6 +67,11 @@ export interface DaemonInfo {
     deployedAtBlock: string;
   };
   identity: { registered: boolean; action: 'registered' | 'updated' | 'unchanged' | 'skipped' };
+  /**
+   * One line for `dibs join` on another machine: chain id, RPC URLs, contracts, network service id,
+   * bootstrap addresses (join-bundle.ts).
+   */
+  joinBundle?: string | undefined;
   /** The p2p node, when it runs: PeerId, multiaddrs, admitted peers. */
   network?: NetworkStatus | undefined;
   /** The management API and UI; `uiUrl` carries the token in its fragment (print it, never log it). */
@@ -130,18 +151,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         embedded: chain.supervisor !== undefined,
         anvilPid: chain.supervisor?.pid,
         deployment: chain.deploymentAction,
-        contracts: {
-          token: d.token,
-          registry: d.registry,
-          services: d.services,
-          accessGrants: d.accessGrants,
-          organizations: d.organizations,
-        },
+        contracts: deploymentContracts(d),
         networkServiceId: d.networkServiceId.toString(),
         deployedAtBlock: d.deployedAtBlock.toString(),
       },
       identity: { registered, action },
       network: network?.status(),
+      joinBundle: await joinBundleOf(chain, opts.chain, network).catch((err: Error) => {
+        log.warn('could not make the join bundle', { error: err.message });
+        return undefined;
+      }),
       api: api ? { url: api.url, uiUrl: api.uiUrl } : undefined,
       dataDir: opts.dataDir,
     };
@@ -199,6 +218,40 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     store.close();
     throw err;
   }
+}
+
+/** The join bundle of this node's network, as other machines can use it. */
+async function joinBundleOf(
+  chain: ChainRuntime,
+  settings: ChainSettings,
+  network: NetworkRuntime | undefined,
+): Promise<string> {
+  const d = chain.deployment;
+  const sup = chain.supervisor;
+  const rpc = sup
+    ? reachableRpcUrls(sup.host, sup.port)
+    : [...new Set([chain.clients.rpcUrl, ...(settings.rpcUrls ?? [])])];
+  const bootstrap: string[] = [];
+  const add = (a: string, peerId: string) => {
+    const full = a.includes('/p2p/') ? a : `${a}/p2p/${peerId}`;
+    if (!bootstrap.includes(full) && !a.includes('/p2p-circuit')) bootstrap.push(full);
+  };
+  if (network && (network.roles & ROLE_BOOTSTRAP) !== 0) {
+    for (const a of registrableMultiaddrs(network.host)) add(a, network.host.peerId.toString());
+  }
+  for (const n of await chain.registry.getBootstrapList()) {
+    for (const a of n.multiaddrs) add(a, base58btc.baseEncode(n.peerId));
+  }
+  // Loopback addresses only help on this machine: list them last.
+  const local = (a: string) => /\/ip4\/127\.|\/ip6\/::1\//.test(a);
+  bootstrap.sort((a, b) => Number(local(a)) - Number(local(b)));
+  return encodeJoinBundle({
+    v: JOIN_BUNDLE_VERSION,
+    chainId: d.chainId,
+    rpc: rpc.slice(0, MAX_BUNDLE_RPC_URLS),
+    contracts: deploymentContracts(d),
+    bootstrap: bootstrap.slice(0, MAX_BUNDLE_BOOTSTRAP),
+  });
 }
 
 /** Registers the identity's encryption key, or updates it when the chain holds another one. */

@@ -7,7 +7,9 @@ export type DaemonErrorCode =
   | 'UNFUNDED_WALLET'
   | 'BAD_P2P_CONFIG'
   | 'NO_RPC_URL'
-  | 'BAD_CONTRACTS';
+  | 'BAD_CONTRACTS'
+  | 'BAD_JOIN_BUNDLE'
+  | 'CHAIN_UNREACHABLE';
 
 /** A failure starting or running the node daemon. */
 export class DaemonError extends Error {

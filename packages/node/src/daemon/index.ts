@@ -1,5 +1,12 @@
 export type { ChainRuntime, ChainSettings } from './chain-runtime.ts';
-export { startChain } from './chain-runtime.ts';
+export { CHAIN_PORT_FILE, startChain } from './chain-runtime.ts';
+export {
+  decodeJoinBundle,
+  encodeJoinBundle,
+  JOIN_BUNDLE_VERSION,
+  type JoinBundle,
+  MAX_JOIN_BUNDLE_CHARS,
+} from './join-bundle.ts';
 export type { Daemon, DaemonInfo, DaemonOptions } from './daemon.ts';
 export { startDaemon } from './daemon.ts';
 export type { Logger, LoggerOptions, LogLevel } from './log.ts';

@@ -15,6 +15,7 @@ import {
   type Wallet,
 } from '@dibs/core';
 import type { Store } from '@dibs/store';
+import { base58btc } from 'multiformats/bases/base58';
 import { ChainHeadMonitor, ChainMirror, lagFields } from '../access/index.ts';
 import { joinNetwork } from '../p2p/bootstrap.ts';
 import {
@@ -36,6 +37,7 @@ import {
   MAX_REGISTERED_MULTIADDR_BYTES,
   MAX_REGISTERED_MULTIADDRS,
   RECORD_REPUBLISH_INTERVAL_MS,
+  RELAY_LIST_CACHE_MS,
   RECORD_RETRY_INTERVAL_MS,
 } from './constants.ts';
 import { DaemonError } from './errors.ts';
@@ -52,6 +54,20 @@ import { networkGrantProvider } from './network-grant.ts';
 export interface P2pSettings {
   /** Listen multiaddrs; default loopback TCP + WebSockets on ports the OS picks. */
   listen?: readonly string[];
+  /** Addresses to announce instead of the listen addresses (a public address, a port forward). */
+  announce?: readonly string[];
+  /**
+   * Relays to hold reservations on (multiaddrs with `/p2p/<relay>`), before the chain's relay list.
+   * Given relays, or `reachability: 'private'`, make the node keep `relayCount` reservations.
+   */
+  relays?: readonly string[];
+  /** Relay reservations held at once by a node that cannot be reached directly; default 2. */
+  relayCount?: number;
+  /**
+   * 'private': not reachable directly, keep relay reservations (from `relays`, then the chain's relay
+   * list); 'public': never; 'auto' (default): only when relays are given.
+   */
+  reachability?: 'auto' | 'public' | 'private';
   /** Bootstrap multiaddrs (with `/p2p/<peerId>`) besides the Registry's bootstrap list. */
   bootstrap?: readonly string[];
   /**
@@ -91,6 +107,8 @@ export interface PeerStatus {
   admittedBy: boolean;
   /** Median ping RTT, ms, once measured. */
   rttMs?: number | undefined;
+  /** Remote addresses of the open connections (a `/p2p-circuit` one runs through that relay). */
+  remoteAddrs: string[];
 }
 
 /** What `dibs node status` shows, written to the runtime file. */
@@ -105,6 +123,8 @@ export interface NetworkStatus {
   peers: PeerStatus[];
   bootstrap: { admitted: string[]; failed: Array<{ addr: string; error: string }> };
   recordPublishedAt: string | undefined;
+  /** Relay reservations: how many are wanted (0 = the node does not keep any) and the ones held. */
+  relays: { target: number; held: Array<{ peerId: string; addrs: string[]; since: string }> };
   /** How far this node's chain view lags the head, and whether it still accepts tickets. */
   chainView: ReturnType<typeof lagFields> & { reason: string | undefined };
   /** Set once this node's own network grant was revoked on chain: it has left the network. */
@@ -145,7 +165,10 @@ export async function startNetwork(params: {
   const { chain, store, wallet, settings } = params;
   const log = params.log.child('p2p');
   const d = chain.deployment;
-  const configuredRoles = (settings.roles ?? 0) | (settings.operator ? ROLE_BOOTSTRAP | ROLE_RELAY : 0);
+  // The operator is a bootstrap node, and a relay too unless its roles are given.
+  const configuredRoles = settings.operator
+    ? (settings.roles ?? ROLE_RELAY) | ROLE_BOOTSTRAP
+    : (settings.roles ?? 0);
   if ((configuredRoles & ~ROLE_MASK) !== 0) {
     throw new DaemonError(
       'BAD_P2P_CONFIG',
@@ -233,10 +256,18 @@ export async function startNetwork(params: {
     });
     cleanups.push(() => authority.close());
     let roles = configuredRoles;
+    const listen = settings.listen && settings.listen.length > 0 ? settings.listen : LOOPBACK_LISTEN;
+    const givenRelays = [...(settings.relays ?? []), ...listen.filter((a) => a.includes('/p2p-circuit'))];
+    const reachability = settings.reachability ?? 'auto';
+    const keepRelays =
+      (roles & ROLE_RELAY) === 0 &&
+      reachability !== 'public' &&
+      (reachability === 'private' || givenRelays.length > 0);
     const host = await createDibsHost({
       privateKey: wallet.exportPrivateKey(),
       authority,
-      listen: settings.listen && settings.listen.length > 0 ? settings.listen : LOOPBACK_LISTEN,
+      listen: listen.filter((a) => !a.includes('/p2p-circuit')),
+      ...(settings.announce && settings.announce.length > 0 ? { announce: settings.announce } : {}),
       relay: (roles & ROLE_RELAY) !== 0,
       records: { [CHECKPOINT_RECORD_NAMESPACE]: checkpointRecordRules(d.registry) },
       logger: log,
@@ -260,6 +291,15 @@ export async function startNetwork(params: {
       // instead of carrying bulk data on the circuit-relay stream.
       const tunnelRelay = await TunnelRelay.start({ host, logger: log.child('tunnel-relay') });
       cleanups.push(() => tunnelRelay.stop());
+    }
+
+    if (keepRelays) {
+      host.relays.start({
+        relays: givenRelays,
+        provider: chainRelayProvider(chain, wallet.address),
+        ...(settings.relayCount !== undefined ? { target: settings.relayCount } : {}),
+      });
+      cleanups.push(() => host.relays.stop());
     }
 
     // The service-host bit as the chain has it until the hosted services are known (below): a restart
@@ -354,16 +394,22 @@ export async function startNetwork(params: {
       onHostedChanged: () => {
         if (stopped) return;
         void syncServiceHostRole();
-        if (publishing) {
-          publishAgain = true;
-          return;
-        }
-        clearTimeout(recordTimer);
-        void publish();
+        republish();
       },
     });
     cleanups.push(() => services.stop());
     hostedCount = () => services.hostedIds().length;
+    // Our relays changed: the record must list the circuit addresses clients can use now.
+    const republish = () => {
+      if (stopped) return;
+      if (publishing) {
+        publishAgain = true;
+        return;
+      }
+      clearTimeout(recordTimer);
+      void publish();
+    };
+    cleanups.push(host.relays.onChange(republish));
     await syncServiceHostRole();
     const publish = async (): Promise<void> => {
       let next = RECORD_REPUBLISH_INTERVAL_MS;
@@ -427,6 +473,10 @@ export async function startNetwork(params: {
             admitted: host.admission.isAdmitted(id),
             admittedBy: host.admission.isAdmittedBy(id),
             rttMs: liveness.rtt(id),
+            remoteAddrs: host.libp2p
+              .getConnections(id)
+              .filter((x) => x.status === 'open')
+              .map((x) => x.remoteAddr.toString()),
           });
         }
         const list = [...peers.values()];
@@ -440,6 +490,7 @@ export async function startNetwork(params: {
           peers: list,
           bootstrap,
           recordPublishedAt,
+          relays: { target: keepRelays ? host.relays.target : 0, held: host.relays.held() },
           chainView: { ...lagFields(chainView.status()), reason: chainView.status().reason },
           leftNetwork,
           chainTrust: chainTrust?.() ?? {
@@ -459,6 +510,26 @@ export async function startNetwork(params: {
     await cleanup();
     throw err;
   }
+}
+
+/**
+ * The relays on chain (Registry entries with the relay role, newest first, not this node), as
+ * multiaddrs with `/p2p/<relay>`; read at most every RELAY_LIST_CACHE_MS.
+ */
+function chainRelayProvider(chain: ChainRuntime, own: string): () => Promise<string[]> {
+  let cached: { at: number; addrs: string[] } | undefined;
+  return async () => {
+    if (cached && Date.now() - cached.at < RELAY_LIST_CACHE_MS) return cached.addrs;
+    const list = await chain.registry.getRelayList(chain.deployment.deployedAtBlock);
+    const addrs = list
+      .filter((n) => n.address.toLowerCase() !== own.toLowerCase() && n.peerId.length > 0)
+      .flatMap((n) => {
+        const id = base58btc.baseEncode(n.peerId);
+        return n.multiaddrs.map((a) => (a.includes('/p2p/') ? a : `${a}/p2p/${id}`));
+      });
+    cached = { at: Date.now(), addrs };
+    return addrs;
+  };
 }
 
 /** The multiaddrs worth putting on chain: concrete (not 0.0.0.0), TCP first, within the Registry's limits. */

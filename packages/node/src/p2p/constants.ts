@@ -36,6 +36,21 @@ export const MAX_CONNECTIONS = 300;
 
 /** Relay: reservations a relay node holds at once (admitted peers only). */
 export const RELAY_MAX_RESERVATIONS = 128;
+/** Relay reservations a node that cannot be reached directly holds at once (config `node.relayCount`). */
+export const RELAY_RESERVATION_TARGET = 2;
+/** Dial, admission and reservation on one relay. */
+export const RELAY_RESERVE_TIMEOUT_MS = 5_000;
+/** With fewer reservations than wanted: the next try, and the first back-off of a relay that failed. */
+export const RELAY_KEEPER_RETRY_MS = 1_000;
+/** Longest back-off before a failed relay is tried again (a restarted relay is taken back within it). */
+export const RELAY_KEEPER_MAX_BACKOFF_MS = 10_000;
+/** With all reservations held: how often the keeper checks them and the candidate list. */
+export const RELAY_KEEPER_INTERVAL_MS = 15_000;
+/** Circuit addresses kept per relay (the node record holds 16 addresses in all). */
+export const MAX_CIRCUIT_ADDRS_PER_RELAY = 3;
+/** libp2p reserves on configured relays this many at a time (its default 1 drops every queued one). */
+export const RELAY_RESERVATION_CONCURRENCY = 16;
+
 /** Relay: how long a hop request may take before its stream is reset. */
 export const RELAY_HOP_TIMEOUT_MS = 15_000;
 

@@ -14,7 +14,8 @@ export type P2pErrorCode =
   | 'INVALID_KEY'
   | 'INVALID_RECORD'
   | 'RECORD_NOT_FOUND'
-  | 'INVALID_CONFIG';
+  | 'INVALID_CONFIG'
+  | 'RELAY_UNAVAILABLE';
 
 /** A failure in the p2p layer (framing, admission, records, configuration). */
 export class P2pError extends Error {

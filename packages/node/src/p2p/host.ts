@@ -16,7 +16,7 @@ import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
 import { yamux } from '@libp2p/yamux';
-import type { Multiaddr } from '@multiformats/multiaddr';
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type ServiceFactoryMap } from 'libp2p';
 import type { AdmissionAuthority } from './admission/authority.ts';
 import { AdmissionController } from './admission/controller.ts';
@@ -35,9 +35,11 @@ import {
   PROTOCOL_PREFIX,
   RELAY_HOP_TIMEOUT_MS,
   RELAY_MAX_RESERVATIONS,
+  RELAY_RESERVATION_CONCURRENCY,
   TLS_PROTOCOL,
 } from './constants.ts';
 import { P2pError } from './errors.ts';
+import { RelayKeeper, type ReservationStoreHandle } from './relays.ts';
 import { type P2pLogger, stderrLogger } from './log.ts';
 import { NODE_RECORD_NAMESPACE, selectNodeRecord, validateNodeRecord } from './records.ts';
 
@@ -78,6 +80,11 @@ export interface DibsHostOptions {
   >;
   /** Addresses to announce instead of the listen addresses (public address behind a port forward). */
   announce?: readonly string[];
+  /**
+   * Relay reservations to keep (relays.ts): given relays, a candidate provider, how many at once.
+   * `<relay>/p2p-circuit` listen addresses are given relays too; with neither, no reservations.
+   */
+  relays?: { relays?: readonly string[]; provider?: () => Promise<readonly string[]>; target?: number };
   /** Run a circuit-relay-v2 server (RELAY role). */
   relay?: boolean | RelayServerOptions;
   /** Keep private and loopback addresses in DHT peer info (LAN, devnets, tests). Default true. */
@@ -102,14 +109,16 @@ export interface DibsHost {
   /** Starts listening (if created with `start: false`). */
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Current listen multiaddrs including `/p2p/<peerId>`. */
+  /** Reservations on relays, for a node that cannot be reached directly (started by its owner). */
+  readonly relays: RelayKeeper;
+  /** Current listen multiaddrs including `/p2p/<peerId>`, circuit addresses through held relays too. */
   multiaddrs(): Multiaddr[];
   /** Registers a protocol handler behind the admission gate. */
   handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>;
   /** Signs `data` with the wallet key (libp2p secp256k1: SHA-256 + ECDSA, DER). */
   sign(data: Uint8Array): Promise<Uint8Array>;
   /** Dials `addr` and resolves once we admitted the remote (so it admitted us first); throws otherwise. */
-  connect(addr: Multiaddr | PeerId, timeoutMs?: number): Promise<PeerId>;
+  connect(addr: Multiaddr | Multiaddr[] | PeerId, timeoutMs?: number): Promise<PeerId>;
 }
 
 interface DhtRpcHandle {
@@ -172,14 +181,26 @@ export async function createDibsHost(options: DibsHostOptions & { start?: boolea
       },
     });
   }
+  let reservationStore: ReservationStoreHandle | undefined;
   const libp2p = await createLibp2p({
     privateKey: key,
     start: false,
     addresses: {
-      listen: [...(options.listen ?? DEFAULT_LISTEN)],
+      // `<relay>/p2p-circuit` addresses go to the relay keeper (relays.ts), not to libp2p's listeners.
+      listen: (options.listen ?? DEFAULT_LISTEN).filter((a) => !a.includes('/p2p-circuit')),
       announce: options.announce ? [...options.announce] : undefined,
     },
-    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    transports: [
+      tcp(),
+      webSockets(),
+      (components: unknown) => {
+        const t = circuitRelayTransport({ reservationConcurrency: RELAY_RESERVATION_CONCURRENCY })(
+          components as never,
+        );
+        reservationStore = (t as unknown as { reservationStore: ReservationStoreHandle }).reservationStore;
+        return t;
+      },
+    ],
     connectionEncrypters: [noise(), lazyTls()],
     streamMuxers: [yamux()],
     connectionGater: admission.gater(),
@@ -213,6 +234,13 @@ export async function createDibsHost(options: DibsHostOptions & { start?: boolea
     dht.routingTable?.remove(peerId).catch(() => {});
   });
 
+  if (!reservationStore) throw new P2pError('INVALID_CONFIG', 'the circuit-relay transport did not start');
+  const relays = new RelayKeeper({
+    store: reservationStore,
+    ownPeerId: libp2p.peerId,
+    logger,
+    connect: (addr, timeoutMs) => host.connect(addr, timeoutMs),
+  });
   const host: DibsHost = {
     libp2p,
     peerId: libp2p.peerId,
@@ -222,9 +250,21 @@ export async function createDibsHost(options: DibsHostOptions & { start?: boolea
       await libp2p.start();
     },
     stop: async () => {
+      relays.stop();
       await libp2p.stop();
     },
-    multiaddrs: () => libp2p.getMultiaddrs(),
+    relays,
+    multiaddrs: () => {
+      const own = libp2p.getMultiaddrs();
+      const seen = new Set(own.map((a) => a.toString()));
+      const self = libp2p.peerId.toString();
+      for (const a of relays.addresses()) {
+        const full = `${a}/p2p/${self}`;
+        if (!seen.has(full)) own.push(multiaddr(full));
+        seen.add(full);
+      }
+      return own;
+    },
     sign: async (data) => key.sign(data),
     async handle(protocol, handler, handlerOptions) {
       await libp2p.handle(protocol, handler, handlerOptions);
@@ -243,6 +283,10 @@ export async function createDibsHost(options: DibsHostOptions & { start?: boolea
     },
   };
   if (options.start !== false) await libp2p.start();
+  const circuits = (options.listen ?? []).filter((a) => a.includes('/p2p-circuit'));
+  if (circuits.length > 0 || options.relays) {
+    relays.start({ ...options.relays, relays: [...circuits, ...(options.relays?.relays ?? [])] });
+  }
   return host;
 }
 

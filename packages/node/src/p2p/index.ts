@@ -13,6 +13,7 @@ export * from './constants.ts';
 export { P2pError, type P2pErrorCode } from './errors.ts';
 export { createDibsHost, type DibsHost, type DibsHostOptions, type RelayServerOptions } from './host.ts';
 export { Liveness, type LivenessOptions, median, type Neighbour } from './liveness.ts';
+export { type HeldRelay, RelayKeeper, relayBase } from './relays.ts';
 export { type P2pLogger, silentLogger, stderrLogger } from './log.ts';
 export {
   DEFAULT_RECORD_TTL_MS,

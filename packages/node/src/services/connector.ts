@@ -18,11 +18,16 @@ import { findNodeRecord } from '../p2p/records.ts';
 import { openTunnel, type Tunnel, TunnelError, type TunnelSessionTable } from '../tunnel/index.ts';
 import {
   CONNECT_ATTEMPTS,
+  CONNECT_DEADLINE_MS,
   CONNECT_RETRY_BASE_MS,
   CONNECT_RETRY_MAX_MS,
   DIAL_TIMEOUT_MS,
+  DIRECT_DIAL_TIMEOUT_MS,
   MAX_RELAY_ATTEMPTS,
   RECORD_LOOKUP_TIMEOUT_MS,
+  RELAY_DIAL_TIMEOUT_MS,
+  RELAY_PATH_GRACE_MS,
+  ROLE_CACHE_MS,
   TICKET_MIN_VALIDITY_MS,
 } from './constants.ts';
 import { ServiceError } from './errors.ts';
@@ -46,6 +51,10 @@ export class ServiceConnector {
   readonly #o: ServiceConnectorOptions;
   /** One grant request per service at a time, so parallel local connections do not pay twice. */
   readonly #requests = new Map<bigint, Promise<HeldGrant>>();
+  /** The last node record seen per host address: its paths are tried before a fresh DHT lookup. */
+  readonly #records = new Map<string, string[]>();
+  /** Registry roles of admitted peers, briefly cached. */
+  readonly #roles = new Map<string, { value: number; at: number }>();
 
   constructor(options: ServiceConnectorOptions) {
     this.#o = options;
@@ -115,8 +124,16 @@ export class ServiceConnector {
     return access.ticket(held.grantId, TICKET_MIN_VALIDITY_MS);
   }
 
-  /** Connects to the node hosting `service` (direct, else relayed); returns its PeerId. */
-  async reach(service: ServiceRecord): Promise<PeerId> {
+  /**
+   * Connects to the node hosting `service` and returns its PeerId, trying every path before
+   * `deadline` (ms since epoch): its addresses from the chain and its last known node record directly,
+   * then through every relay its record names and every admitted relay, all relays dialed at once.
+   * A fresh record is looked up in the DHT meanwhile and its new paths tried too.
+   */
+  async reach(
+    service: ServiceRecord,
+    bound: { deadline: number } = { deadline: Date.now() + CONNECT_DEADLINE_MS },
+  ): Promise<PeerId> {
     const { host, registry, log } = this.#o;
     const node = await registry.getNode(service.host);
     if (!node?.active || node.peerId.length === 0) {
@@ -128,42 +145,80 @@ export class ServiceConnector {
       );
     }
     const peer = peerIdFromString(base58btc.baseEncode(node.peerId));
-    if (host.admission.isAdmitted(peer) && host.admission.isAdmittedBy(peer)) return peer;
+    if (
+      host.admission.isAdmitted(peer) &&
+      host.admission.isAdmittedBy(peer) &&
+      host.libp2p.getConnections(peer).some((c) => c.status === 'open')
+    ) {
+      return peer;
+    }
+    const key = service.host.toLowerCase();
+    const left = () => bound.deadline - Date.now();
     const errors: string[] = [];
-    let addrs: string[] = [];
-    try {
-      addrs = (await findNodeRecord(host, service.host, RECORD_LOOKUP_TIMEOUT_MS)).multiaddrs;
-    } catch (err) {
-      errors.push(`DHT: ${(err as Error).message}`);
-    }
-    for (const a of node.multiaddrs) if (!addrs.includes(a)) addrs.push(a);
-    for (const a of addrs) {
-      const full = a.includes('/p2p/') ? a : `${a}/p2p/${peer}`;
-      if (full.includes('/p2p-circuit')) continue;
-      try {
-        await host.connect(multiaddr(full), DIAL_TIMEOUT_MS);
-        return peer;
-      } catch (err) {
-        errors.push(`${full}: ${(err as Error).message}`);
+    const tried = new Set<string>();
+    const lookup = findNodeRecord(host, service.host, Math.max(Math.min(RECORD_LOOKUP_TIMEOUT_MS, left()), 1))
+      .then((r) => {
+        this.#records.set(key, r.multiaddrs);
+        return r.multiaddrs;
+      })
+      .catch((err: Error) => {
+        errors.push(`DHT: ${err.message}`);
+        return [] as string[];
+      });
+    const attempt = async (addrs: readonly string[]): Promise<PeerId | undefined> => {
+      const full = [
+        ...new Set(addrs.map((a) => (a.endsWith(`/p2p/${peer}`) ? a : `${a}/p2p/${peer}`))),
+      ].filter((a) => !tried.has(a));
+      for (const a of full) tried.add(a);
+      const direct = full.filter((a) => !a.includes('/p2p-circuit'));
+      const circuits = full.filter((a) => a.includes('/p2p-circuit'));
+      // Relays the circuits run through, dialed (and admitted) all at once while the direct dial runs.
+      const relays = Promise.all(
+        circuits.map(async (a) => {
+          const relay = a.slice(0, a.indexOf('/p2p-circuit'));
+          try {
+            await host.connect(multiaddr(relay), Math.max(Math.min(RELAY_DIAL_TIMEOUT_MS, left()), 1));
+            return a;
+          } catch (err) {
+            errors.push(`relay ${relay}: ${(err as Error).message}`);
+            return undefined;
+          }
+        }),
+      );
+      if (direct.length > 0 && left() > 0) {
+        try {
+          await host.connect(
+            direct.map((a) => multiaddr(a)),
+            Math.max(Math.min(DIRECT_DIAL_TIMEOUT_MS, left()), 1),
+          );
+          return peer;
+        } catch (err) {
+          errors.push(`direct ${direct.join(', ')}: ${(err as Error).message}`);
+        }
       }
-    }
-    // Through a relay: any admitted peer registered with the relay role, plus circuit addresses the host advertises.
-    const circuits = addrs.filter((a) => a.includes('/p2p-circuit'));
-    for (const relay of await this.#relays(peer)) circuits.push(`${relay}/p2p-circuit/p2p/${peer}`);
-    for (const a of circuits.slice(0, MAX_RELAY_ATTEMPTS * 2)) {
-      const full = a.endsWith(`/p2p/${peer}`) ? a : `${a}/p2p/${peer}`;
-      try {
-        await host.connect(multiaddr(full), DIAL_TIMEOUT_MS);
-        log.debug('reached service host through a relay', { peer: peer.toString(), via: full });
-        return peer;
-      } catch (err) {
-        errors.push(`${full}: ${(err as Error).message}`);
+      const live = (await relays).filter((a): a is string => a !== undefined);
+      // A relay admitted us: a path is being made, not missing; a loaded machine gets time to finish it.
+      if (live.length > 0) bound.deadline = Math.max(bound.deadline, Date.now() + RELAY_PATH_GRACE_MS);
+      for (const a of live) {
+        if (left() <= 0) break;
+        try {
+          await host.connect(multiaddr(a), Math.max(Math.min(DIAL_TIMEOUT_MS, left()), 1));
+          log.debug('reached service host through a relay', { peer: peer.toString(), via: a });
+          return peer;
+        } catch (err) {
+          errors.push(`${a}: ${(err as Error).message}`);
+        }
       }
-    }
+      return undefined;
+    };
+    const known = [...(this.#records.get(key) ?? []), ...node.multiaddrs];
+    for (const relay of await this.#relays(peer)) known.push(`${relay}/p2p-circuit`);
+    const reached = (await attempt(known)) ?? (left() > 0 ? await attempt(await lookup) : undefined);
+    if (reached) return reached;
     throw new ServiceError(
       'HOST_UNREACHABLE',
-      `cannot reach the node of service ${service.id} (${service.name}) at ${service.host}: ${errors.slice(-3).join('; ') || 'no addresses known'}`,
-      'check that node is running and reachable, or that a relay is online',
+      `no path to the node of service ${service.id} (${service.name}) at ${service.host}: ${errors.slice(-4).join('; ') || 'no addresses known'}`,
+      'check that node is running and holds a relay reservation (`dibs status` on it), or that its relays are online',
       { transient: true },
     );
   }
@@ -174,8 +229,14 @@ export class ServiceConnector {
     const out: string[] = [];
     for (const p of host.admission.admittedPeers()) {
       if (out.length >= MAX_RELAY_ATTEMPTS || p.peerId.equals(exclude)) continue;
-      const entry = await registry.getNode(addressFromPeerId(p.peerId) as Address).catch(() => null);
-      if (!entry?.active || (entry.roles & ROLE_RELAY) === 0) continue;
+      const id = p.peerId.toString();
+      let roles = this.#roles.get(id);
+      if (roles === undefined || roles.at < Date.now() - ROLE_CACHE_MS) {
+        const entry = await registry.getNode(addressFromPeerId(p.peerId) as Address).catch(() => null);
+        roles = { value: entry?.active ? entry.roles : 0, at: Date.now() };
+        this.#roles.set(id, roles);
+      }
+      if ((roles.value & ROLE_RELAY) === 0) continue;
       const conn = host.libp2p.getConnections(p.peerId).find((c) => !c.limits);
       if (!conn) continue;
       const base = conn.remoteAddr.toString().split('/p2p/')[0];
@@ -190,15 +251,23 @@ export class ServiceConnector {
     options: { destination?: { host: string; port: number }; signal?: AbortSignal; vpn?: Uint8Array } = {},
   ): Promise<Tunnel> {
     const attempts = this.#o.attempts ?? CONNECT_ATTEMPTS;
+    // Reaching the host is bounded as a whole, from the first try on (a grant request before it is
+    // not): with no path, the local connection fails in time.
+    const reachBy: { deadline?: number } = {};
     let last: Error | undefined;
     for (let i = 0; i < attempts; i++) {
       options.signal?.throwIfAborted();
       if (i > 0) {
-        const delay = Math.min(CONNECT_RETRY_BASE_MS * 2 ** (i - 1), CONNECT_RETRY_MAX_MS);
+        const delay = Math.min(
+          CONNECT_RETRY_BASE_MS * 2 ** (i - 1),
+          CONNECT_RETRY_MAX_MS,
+          (reachBy.deadline ?? Number.POSITIVE_INFINITY) - Date.now(),
+        );
+        if (delay <= 0) break;
         await new Promise((r) => setTimeout(r, delay));
       }
       try {
-        return await this.#openOnce(serviceId, options);
+        return await this.#openOnce(serviceId, options, reachBy);
       } catch (err) {
         last = asServiceError(err, serviceId);
         if (!(last instanceof ServiceError) || !last.transient) throw last;
@@ -208,6 +277,7 @@ export class ServiceConnector {
           error: last.message,
         });
       }
+      if (reachBy.deadline !== undefined && Date.now() >= reachBy.deadline) break;
     }
     throw last ?? new ServiceError('HOST_UNREACHABLE', `no tunnel to service ${serviceId}`);
   }
@@ -215,10 +285,37 @@ export class ServiceConnector {
   async #openOnce(
     serviceId: bigint,
     options: { destination?: { host: string; port: number }; signal?: AbortSignal; vpn?: Uint8Array },
+    reachBy: { deadline?: number },
   ): Promise<Tunnel> {
     const service = await this.service(serviceId);
     const ticket = await this.ticket(serviceId);
-    const peer = await this.reach(service);
+    reachBy.deadline ??= Date.now() + CONNECT_DEADLINE_MS;
+    const bound = { deadline: reachBy.deadline };
+    let timer: NodeJS.Timeout | undefined;
+    const peer = await Promise.race([
+      this.reach(service, bound),
+      new Promise<never>((_, reject) => {
+        const check = () => {
+          // The bound moves on while a relay is making the path (reach extends it).
+          if (Date.now() < bound.deadline) {
+            timer = setTimeout(check, bound.deadline - Date.now());
+            return;
+          }
+          reject(
+            new ServiceError(
+              'HOST_UNREACHABLE',
+              `no path to the node of service ${service.id} (${service.name}) within ${CONNECT_DEADLINE_MS} ms`,
+              'check that node is running and holds a relay reservation, or that its relays are online',
+              { transient: true },
+            ),
+          );
+        };
+        timer = setTimeout(check, Math.max(bound.deadline - Date.now(), 0));
+      }),
+    ]).finally(() => {
+      clearTimeout(timer);
+      reachBy.deadline = bound.deadline;
+    });
     const signals = [AbortSignal.timeout(DIAL_TIMEOUT_MS * 3)];
     if (options.signal) signals.push(options.signal);
     return openTunnel({

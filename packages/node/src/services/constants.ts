@@ -41,5 +41,21 @@ export const TICKET_MIN_VALIDITY_MS = 60_000;
 export const MAX_LOCAL_CONNECTIONS = 512;
 /** Most closed sessions kept for status and the API (newest). */
 export const MAX_CLOSED_SESSIONS = 64;
+/**
+ * Reaching a service's host for one local connection, all paths and retries together: with no path
+ * the local connection fails (and says why) within this time, never hangs.
+ */
+export const CONNECT_DEADLINE_MS = 4_000;
+/**
+ * Once a relay on the host's path admitted us, the circuit through it and admission over it may take
+ * this long (a loaded machine), past CONNECT_DEADLINE_MS: a path is being made, not missing.
+ */
+export const RELAY_PATH_GRACE_MS = 6_000;
+/** A direct dial to the host; paths through relays are dialed meanwhile. */
+export const DIRECT_DIAL_TIMEOUT_MS = 2_000;
+/** Dial and admission of one relay the host's record names. */
+export const RELAY_DIAL_TIMEOUT_MS = 3_000;
+/** How long the registry roles of an admitted peer are trusted when looking for relays. */
+export const ROLE_CACHE_MS = 60_000;
 /** Most relays tried when the host cannot be dialed directly. */
 export const MAX_RELAY_ATTEMPTS = 4;
