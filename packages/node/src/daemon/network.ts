@@ -190,7 +190,12 @@ export async function startNetwork(params: {
   try {
     let chainView: ChainView;
     try {
-      chainView = new ChainView(settings.chainView ?? {});
+      // A light node's proven state moves once per accepted checkpoint, many blocks at a time on a fast
+      // chain, so a block count says nothing of its freshness: it is bounded by time only, unless set.
+      const lightBounds = settings.light?.enabled
+        ? { refuseAfterBlocks: Number.MAX_SAFE_INTEGER, closeAfterBlocks: Number.MAX_SAFE_INTEGER }
+        : {};
+      chainView = new ChainView({ ...lightBounds, ...settings.chainView });
     } catch (err) {
       throw new DaemonError(
         'BAD_P2P_CONFIG',
