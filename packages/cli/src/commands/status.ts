@@ -18,6 +18,16 @@ interface SessionOut {
   bytesOut: number;
 }
 
+/** How the node trusts its chain (the API's `GET /api/v1/chain` → trust). */
+interface TrustOut {
+  mode: 'full' | 'light';
+  checkpoint: { number: string; blockHash: string; stateRoot: string } | null;
+  signers: string[];
+  nodeSet: string[];
+  required: number;
+  refusedCount: number;
+}
+
 interface ProxyOut {
   id: string;
   localAddress: string;
@@ -43,14 +53,17 @@ export function statusCommand(): Command {
       let sessions: SessionOut[] | null = null;
       let connections: ConnectListenerOut[] | null = null;
       let proxies: ProxyOut[] | null = null;
+      let trust: TrustOut | null = null;
       if (api) {
-        const [s, p] = await Promise.all([
+        const [s, p, c] = await Promise.all([
           sessionsOf(api),
           api.get<{ proxies: ProxyOut[] }>('/api/v1/proxies'),
+          api.get<{ trust?: TrustOut }>('/api/v1/chain'),
         ]);
         sessions = s.sessions as SessionOut[];
         connections = s.connections ?? [];
         proxies = p.proxies;
+        trust = c.trust ?? null;
       }
       const p2p = info.p2p;
       const result = {
@@ -61,6 +74,7 @@ export function statusCommand(): Command {
         chainId: info.chainId,
         peerId: p2p?.peerId ?? null,
         peers: p2p?.peers ?? [],
+        trust,
         sessions,
         connections,
         proxies,
@@ -72,6 +86,14 @@ export function statusCommand(): Command {
             ['PeerId', p2p?.peerId ?? '(no p2p network)'],
             ['started', info.startedAt],
             ['peers', `${p2p?.admitted ?? 0} admitted of ${p2p?.peers.length ?? 0} connected`],
+            ...(trust
+              ? ([
+                  [
+                    'chain trust',
+                    `${trust.mode} · checkpoint ${trust.checkpoint ? `#${trust.checkpoint.number}` : 'none yet'} · signed by ${trust.signers.join(', ') || 'nobody'}${trust.refusedCount > 0 ? ` · ${trust.refusedCount} RPC answers refused` : ''}`,
+                  ],
+                ] as Array<[string, unknown]>)
+              : []),
           ]),
           '',
           sessions === null
