@@ -1,10 +1,12 @@
 import { Command, CommanderError } from 'commander';
 import { accessCommands } from './commands/access.ts';
+import { auditCommand } from './commands/audit.ts';
 import { chainCommands } from './commands/chain.ts';
 import { connectCommand } from './commands/connect.ts';
 import { devnetCommands } from './commands/devnet.ts';
 import { idCommands } from './commands/id.ts';
 import { initCommand } from './commands/init.ts';
+import { loginCommands } from './commands/login.ts';
 import { nodeCommands } from './commands/node.ts';
 import { proxyCommand } from './commands/proxy.ts';
 import { serviceCommands } from './commands/service.ts';
@@ -50,11 +52,13 @@ export function buildProgram(): Command {
   program.addCommand(idCommands());
   program.addCommand(chainCommands());
   program.addCommand(accessCommands());
+  program.addCommand(loginCommands());
   program.addCommand(nodeCommands());
   program.addCommand(serviceCommands());
   program.addCommand(connectCommand());
   program.addCommand(proxyCommand());
   program.addCommand(statusCommand());
+  program.addCommand(auditCommand());
   program.addCommand(devnetCommands());
   for (const cmd of program.commands) propagateSettings(cmd);
   return program;

@@ -1,3 +1,4 @@
+import type { ChainTrust, Session, SocksProxy } from '@dibs/api-types';
 import { readRuntimeInfo } from '@dibs/node';
 import { Command } from 'commander';
 import { runningApi } from '../api-client.ts';
@@ -6,34 +7,8 @@ import { type ConnectListenerOut, listenerLine, sessionsOf } from './connect.ts'
 import { CliError } from '../errors.ts';
 import { table } from '../output.ts';
 
-interface SessionOut {
-  id: string;
-  serviceId: string;
-  serviceName: string;
-  peerId: string;
-  direction: string;
-  path: string;
-  openedAt: number;
-  bytesIn: number;
-  bytesOut: number;
-}
-
-/** How the node trusts its chain (the API's `GET /api/v1/chain` → trust). */
-interface TrustOut {
-  mode: 'full' | 'light';
-  checkpoint: { number: string; blockHash: string; stateRoot: string } | null;
-  signers: string[];
-  nodeSet: string[];
-  required: number;
-  refusedCount: number;
-}
-
-interface ProxyOut {
-  id: string;
-  localAddress: string;
-  openedAt: number;
-  tunnels: number;
-}
+type SessionOut = Session;
+type ProxyOut = SocksProxy;
 
 /** `dibs status`: the node, its peers and its sessions with bytes each way. */
 export function statusCommand(): Command {
@@ -53,12 +28,12 @@ export function statusCommand(): Command {
       let sessions: SessionOut[] | null = null;
       let connections: ConnectListenerOut[] | null = null;
       let proxies: ProxyOut[] | null = null;
-      let trust: TrustOut | null = null;
+      let trust: ChainTrust | null = null;
       if (api) {
         const [s, p, c] = await Promise.all([
           sessionsOf(api),
-          api.get<{ proxies: ProxyOut[] }>('/api/v1/proxies'),
-          api.get<{ trust?: TrustOut }>('/api/v1/chain'),
+          api.call(api.client.GET('/api/v1/proxies')),
+          api.call(api.client.GET('/api/v1/chain')),
         ]);
         sessions = s.sessions as SessionOut[];
         connections = s.connections ?? [];

@@ -17,7 +17,7 @@ import type { Address } from 'viem';
 import { AccessClient } from '../access/access-client.ts';
 import type { DibsHost } from '../p2p/host.ts';
 import type { P2pLogger } from '../p2p/log.ts';
-import { type DataChannelOptions, TunnelServer, TunnelSessionTable } from '../tunnel/index.ts';
+import { type DataChannelOptions, type Tunnel, TunnelServer, TunnelSessionTable } from '../tunnel/index.ts';
 import { ServiceCatalog } from './catalog.ts';
 import { ServiceConnector } from './connector.ts';
 import { ServiceError } from './errors.ts';
@@ -56,6 +56,8 @@ export interface RunningServices extends ServicesRuntime {
   /** Ids of the services this node serves now (for the node record). */
   hostedIds(): bigint[];
   readonly catalog: ServiceCatalog;
+  /** Opens one tunnel to a service on another node (grant and ticket obtained as needed). */
+  open(serviceId: bigint, options?: { signal?: AbortSignal }): Promise<Tunnel>;
 }
 
 /** Starts serving the catalog's services and returns the runtime. */
@@ -136,6 +138,7 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
   const runtime: RunningServices = {
     catalog,
     hostedIds: () => catalog.activeIds(),
+    open: (serviceId, options) => connector.open(serviceId, options ?? {}),
     async publish(input) {
       const view = await publishService(dir, input);
       names.set(view.id, view.name);
