@@ -1,4 +1,4 @@
-import type { Session, SocksProxy } from '@dibs/api-types';
+import type { ChainTrust, Session, SocksProxy } from '@dibs/api-types';
 import { readRuntimeInfo } from '@dibs/node';
 import { Command } from 'commander';
 import { runningApi } from '../api-client.ts';
@@ -30,16 +30,19 @@ export function statusCommand(): Command {
       let connections: ConnectListenerOut[] | null = null;
       let proxies: ProxyOut[] | null = null;
       let vpn: VpnStatusOut | null = null;
+      let trust: ChainTrust | null = null;
       if (api) {
-        const [s, p, v] = await Promise.all([
+        const [s, p, v, c] = await Promise.all([
           sessionsOf(api),
           api.call(api.client.GET('/api/v1/proxies')),
           api.call(api.client.GET('/api/v1/vpn')),
+          api.call(api.client.GET('/api/v1/chain')),
         ]);
         sessions = s.sessions as SessionOut[];
         connections = s.connections ?? [];
         proxies = p.proxies;
         vpn = v;
+        trust = c.trust ?? null;
       }
       const p2p = info.p2p;
       const result = {
@@ -50,6 +53,7 @@ export function statusCommand(): Command {
         chainId: info.chainId,
         peerId: p2p?.peerId ?? null,
         peers: p2p?.peers ?? [],
+        trust,
         sessions,
         connections,
         proxies,
@@ -62,6 +66,14 @@ export function statusCommand(): Command {
             ['PeerId', p2p?.peerId ?? '(no p2p network)'],
             ['started', info.startedAt],
             ['peers', `${p2p?.admitted ?? 0} admitted of ${p2p?.peers.length ?? 0} connected`],
+            ...(trust
+              ? ([
+                  [
+                    'chain trust',
+                    `${trust.mode} · checkpoint ${trust.checkpoint ? `#${trust.checkpoint.number}` : 'none yet'} · signed by ${trust.signers.join(', ') || 'nobody'}${trust.refusedCount > 0 ? ` · ${trust.refusedCount} RPC answers refused` : ''}`,
+                  ],
+                ] as Array<[string, unknown]>)
+              : []),
           ]),
           '',
           sessions === null

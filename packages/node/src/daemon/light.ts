@@ -131,47 +131,52 @@ export function createLightChain(params: {
   });
   let host: DibsHost | undefined;
   const toAddress = cachedPeerIdToAddress();
+  /** `signer`'s newest checkpoint from the DHT (`/dibs-checkpoint/<address>`), verified like any answer. */
+  const fromDht = async (h: DibsHost, signer: Address): Promise<SignedCheckpoint | undefined> => {
+    const key = checkpointRecordKey(signer);
+    let best: SignedCheckpoint | undefined;
+    for await (const event of h.dht.get(key, { signal: AbortSignal.timeout(CHECKPOINT_RECORD_TIMEOUT_MS) })) {
+      if (event.name !== 'PEER_RESPONSE' || !event.record) continue;
+      const s = await decodeCheckpointRecord(key, event.record.value, d.registry).catch((err: Error) => {
+        log.debug('checkpoint record refused', { signer, error: err.message });
+        return undefined;
+      });
+      if (s && s.signer === signer && (!best || s.checkpoint.number > best.checkpoint.number)) best = s;
+    }
+    return best;
+  };
+  const dhtFetch = (h: DibsHost, signer: Address) => async (n?: bigint) => {
+    const s = await fromDht(h, signer);
+    return n === undefined || s?.checkpoint.number === n ? s : undefined;
+  };
   const sources = (): CheckpointSource[] => {
     if (!host) return [];
     const h = host;
     const out = new Map<string, CheckpointSource>();
+    const trusted = store.trusted();
+    const trustedSet = new Set<string>(trusted);
     for (const c of h.libp2p.getConnections()) {
       const key = c.remotePeer.toString();
       const address = toAddress(c.remotePeer.toMultihash().bytes);
       if (!address || out.has(key)) continue;
       const peer = peerIdFromString(key);
+      const a = getAddress(address) as Address;
+      // A trusted full node that does not answer /dibs/checkpoint/1.0: its DHT record instead.
+      const viaDht = trustedSet.has(a) ? dhtFetch(h, a) : undefined;
       out.set(key, {
-        address: getAddress(address) as Address,
-        fetch: (n?: bigint) => requestCheckpoint(h, peer, n),
+        address: a,
+        fetch: (n?: bigint) =>
+          viaDht ? requestCheckpoint(h, peer, n).catch(() => viaDht(n)) : requestCheckpoint(h, peer, n),
         nodeSetProof: (n: bigint) => requestNodeSetProof(h, peer, n),
       });
     }
     // Trusted full nodes not connected: their newest checkpoint from the DHT (verified by the store).
     const connected = new Set([...out.values()].map((x) => x.address));
-    const trusted = store.trusted();
     // Only when too few trusted full nodes are connected: a DHT lookup per signer costs queries.
     const reachable = trusted.filter((a) => connected.has(a)).length;
     for (const signer of reachable >= store.required() ? [] : trusted) {
       if (connected.has(signer)) continue;
-      const fromDht = async (): Promise<SignedCheckpoint | undefined> => {
-        const key = checkpointRecordKey(signer);
-        let best: SignedCheckpoint | undefined;
-        for await (const event of h.dht.get(key, {
-          signal: AbortSignal.timeout(CHECKPOINT_RECORD_TIMEOUT_MS),
-        })) {
-          if (event.name !== 'PEER_RESPONSE' || !event.record) continue;
-          const s = await decodeCheckpointRecord(key, event.record.value, d.registry).catch(() => undefined);
-          if (s && (!best || s.checkpoint.number > best.checkpoint.number)) best = s;
-        }
-        return best;
-      };
-      out.set(signer, {
-        address: signer,
-        fetch: async (n?: bigint) => {
-          const s = await fromDht();
-          return n === undefined || s?.checkpoint.number === n ? s : undefined;
-        },
-      });
+      out.set(signer, { address: signer, fetch: dhtFetch(h, signer) });
     }
     return [...out.values()];
   };
