@@ -5,7 +5,12 @@
  */
 
 export type Address = `0x${string}`;
-export type ServicePolicy = 'public' | 'allowlist' | 'organization' | 'token-holders';
+export type ServicePolicy =
+  | 'public'
+  | 'allowlist'
+  | 'organization'
+  | 'organization-network'
+  | 'token-holders';
 export type ServiceType = 'tcp' | 'http' | 'vpn';
 export type PublishPolicy = 'public' | 'allowlist' | 'organization';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
