@@ -7,6 +7,7 @@ import { idCommands } from './commands/id.ts';
 import { initCommand } from './commands/init.ts';
 import { nodeCommands } from './commands/node.ts';
 import { proxyCommand } from './commands/proxy.ts';
+import { orgCommands } from './commands/org.ts';
 import { serviceCommands } from './commands/service.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
   program.addCommand(accessCommands());
   program.addCommand(nodeCommands());
   program.addCommand(serviceCommands());
+  program.addCommand(orgCommands());
   program.addCommand(connectCommand());
   program.addCommand(proxyCommand());
   program.addCommand(statusCommand());
