@@ -3,6 +3,7 @@
  * admission-gated libp2p host with ticket-backed admission, the node's Registry entry, joining
  * through the configured and on-chain bootstrap nodes, the DHT node record and liveness.
  */
+import { FleetConfig } from '@dibs/chain';
 import type { Address } from 'viem';
 import { GrantCache, peerIdFromWallet, SessionRegistry, type TicketGrant, type Wallet } from '@dibs/core';
 import type { Store } from '@dibs/store';
@@ -93,6 +94,11 @@ export interface NetworkRuntime {
   readonly cache: GrantCache;
   readonly sessions: SessionRegistry;
   readonly mirror: ChainMirror;
+  /**
+   * Fleet configuration of every organization this node is a member node of, kept current from the
+   * chain's change events. Read-only for now: nothing in the node acts on its entries yet.
+   */
+  readonly fleet: FleetConfig;
   readonly liveness: Liveness;
   /** Role bits as registered on chain (the service-host bit follows the hosted services). */
   readonly roles: number;
@@ -146,6 +152,19 @@ export async function startNetwork(params: {
     });
     await mirror.start();
     cleanups.push(() => mirror.stop());
+    const fleetLog = log.child('fleet');
+    const fleet = new FleetConfig({
+      store,
+      clients: chain.clients,
+      deployment: d,
+      node: wallet.address,
+      ...(settings.confirmations !== undefined ? { confirmations: settings.confirmations } : {}),
+      onChange: (orgId, env) =>
+        fleetLog.info('fleet configuration', { orgId: String(orgId), keys: env.size }),
+      onError: (err) => fleetLog.warn('fleet configuration poll failed; retrying', { error: err }),
+    });
+    await fleet.start();
+    cleanups.push(() => fleet.stop());
     const sessions = new SessionRegistry({
       cache,
       nodeAddress: wallet.address,
@@ -337,6 +356,7 @@ export async function startNetwork(params: {
       cache,
       sessions,
       mirror,
+      fleet,
       liveness,
       get roles() {
         return roles;
