@@ -29,6 +29,7 @@ import {
   TunnelRelay,
 } from '../packages/node/src/tunnel/index.ts';
 import { settledMemory } from './tunnel/memory.ts';
+import { startNodeProcess as startNodeProcessOf } from './tunnel/node-process.ts';
 import { type ChainParty, startChainBed } from '../packages/node/test/chain-nodes.ts';
 
 // A node's buffers live outside the JS heap; by default every ~64 MiB of them forces a full GC of
@@ -285,52 +286,8 @@ async function main(): Promise<void> {
       .multiaddrs()
       .find((a) => a.toString().includes('/tcp/'))!
       .toString();
-    /**
-     * A DIBS node in a process of its own (`script`: tunnel/host.ts or tunnel/connect.ts) for a new
-     * party, run with the V8 settings of a real `dibs` process; `next(key)` takes its next answer.
-     */
-    const startNodeProcess = async (script: string, name: string, listen: string[]) => {
-      const party = await bed.party(name);
-      const child = fork(new URL(script, import.meta.url), [], {
-        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-        // Tickets (with bigints) cross to the connect processes.
-        serialization: 'advanced',
-        // BENCH_TUNNEL_HOST_ARGS adds node options for the node processes (e.g. --cpu-prof).
-        execArgv: [
-          '--expose-gc',
-          ...DIBS_V8_OPTIONS,
-          ...(process.env.BENCH_TUNNEL_HOST_ARGS ?? '').split(' ').filter(Boolean),
-        ],
-      });
-      track(child);
-      const replies: Array<Record<string, unknown>> = [];
-      child.on('message', (m: Record<string, unknown>) => replies.push(m));
-      const next = async (key: string) => {
-        for (let i = 0; i < 1200; i++) {
-          const idx = replies.findIndex((m) => key in m || 'error' in m);
-          if (idx >= 0) {
-            const m = replies.splice(idx, 1)[0]!;
-            if (!(key in m)) throw new Error(`${name}: ${String(m.error)}`);
-            return m[key] as never;
-          }
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        throw new Error(`node process ${name} did not answer ${key}`);
-      };
-      const deployment = Object.fromEntries(
-        Object.entries(bed.deployment).map(([k, v]) => [k, typeof v === 'bigint' ? `${v}n` : v]),
-      );
-      child.send({
-        settings: {
-          rpcUrl: bed.anvil.rpcUrl,
-          deployment,
-          privateKeyHex: party.wallet.exportPrivateKeyHex(),
-          db: join(dir, `${name}.db`),
-          listen,
-        },
-      });
-      return { party, child, next };
-    };
+    const startNodeProcess = (script: string, name: string, listen: string[]) =>
+      startNodeProcessOf(bed, dir, new URL(script, import.meta.url), name, listen, track);
     /** A service-host node in its own process with its sink and echo targets, and two services on it. */
     const startHost = async (name: string, listen: string[]) => {
       const { party, child, next } = await startNodeProcess('./tunnel/host.ts', name, listen);

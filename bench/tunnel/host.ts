@@ -79,6 +79,7 @@ process.send?.({
     multiaddrs: node.host.multiaddrs().map(String),
     sinkPort,
     echoPort,
+    dataPort: server.dataAddress()?.port ?? null,
     targetsPid: far.pid,
     rss: process.memoryUsage().rss,
   },

@@ -140,13 +140,14 @@ export class RegistryReader {
     });
   }
 
-  /** Whether `account` satisfies the service's access policy right now. */
-  async meetsPolicy(serviceId: bigint, account: Address): Promise<boolean> {
+  /** Whether `account` satisfies the service's access policy right now (or at `blockNumber`). */
+  async meetsPolicy(serviceId: bigint, account: Address, blockNumber?: bigint): Promise<boolean> {
     return this.clients.publicClient.readContract({
       address: this.addresses.services,
       abi: accessGrantsAbi,
       functionName: 'meetsPolicy',
       args: [serviceId, account],
+      ...(blockNumber !== undefined ? { blockNumber } : {}),
     });
   }
 

@@ -63,9 +63,11 @@ export interface EventWatcherOptions {
   /**
    * The chain went back (reorg, or an embedded chain reloaded older state): blocks after
    * `lastValidBlock` are gone. Runs inside the transaction that rewinds the cursor, so state derived
-   * from later blocks can be dropped; their replacement events are delivered afterwards.
+   * from later blocks can be dropped; their replacement events are delivered afterwards. A handler
+   * that cannot undo part of its state drops all of it and returns an earlier block (e.g.
+   * `fromBlock - 1n`): the cursor goes back there and every event after it is delivered again.
    */
-  onRewind?: (lastValidBlock: bigint) => void;
+  onRewind?: (lastValidBlock: bigint) => unknown;
   /** Errors of the background loop (it retries after a pause). */
   onError?: (err: Error) => void;
 }
@@ -396,10 +398,16 @@ export class EventWatcher {
     );
   }
 
-  #rewind(block: bigint, hash: string | null, why: string): void {
+  #rewind(to: bigint, toHash: string | null, why: string): void {
     const { store } = this.#opts;
+    let block = to;
+    let hash = toHash;
     store.transaction(() => {
-      this.#opts.onRewind?.(block);
+      const further = this.#opts.onRewind?.(block);
+      if (typeof further === 'bigint' && further < block) {
+        block = further < this.#fromBlock - 1n ? this.#fromBlock - 1n : further;
+        hash = null;
+      }
       this.#writeCursor(block, hash);
       store.run('DELETE FROM chain_watcher_blocks WHERE name = ? AND block > ?', this.name, block);
     });

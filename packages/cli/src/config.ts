@@ -1,5 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from './fs.ts';
+import { checkpointFromJson, checkpointToJson } from '@dibs/light';
+import type { P2pSettings } from '@dibs/node';
 import { CliError } from './errors.ts';
 
 /** The node's configuration, as stored in `<data dir>/config.json`. */
@@ -21,7 +23,42 @@ export interface DibsConfig {
      * default. Lower round-trip latency for interactive traffic at some CPU: see docs/tunnel.md.
      */
     busyPollUs?: number;
+    /**
+     * How far the chain view may lag: past `refuseAfterBlocks` blocks or `refuseAfterMs` new tickets
+     * are refused (CHAIN_STALE), past `closeAfterBlocks` / `closeAfterMs` live sessions are closed.
+     * Unset fields keep the defaults (2 blocks / 15 s, 32 blocks / 60 s).
+     */
+    chainView?: ChainViewSettings;
+    /**
+     * Light mode: admit only on chain state proven against checkpoints that the trusted full nodes
+     * signed. `checkpoint` and `signers` pin where trust starts (a full node's status shows both; a
+     * join bundle can carry them).
+     */
+    light?: LightConfig;
+    /** Sign and serve checkpoints (a full node); default: when the node runs the embedded chain. */
+    signCheckpoints?: boolean;
   };
+}
+
+/** The fail-closed bounds of the chain view (config `node.chainView`). */
+export interface ChainViewSettings {
+  refuseAfterBlocks?: number;
+  refuseAfterMs?: number;
+  closeAfterBlocks?: number;
+  closeAfterMs?: number;
+}
+
+const CHAIN_VIEW_KEYS = ['refuseAfterBlocks', 'refuseAfterMs', 'closeAfterBlocks', 'closeAfterMs'] as const;
+
+/** `node.light` of the config file. */
+export interface LightConfig {
+  enabled: boolean;
+  checkpoint?: { chainId: number; number: string; blockHash: string; stateRoot: string };
+  signers?: string[];
+  /** Share of the trusted set that must be exceeded (default 0.5: more than half). */
+  threshold?: number;
+  /** RPC URLs proofs are read from, tried in turn (default: chain.rpcUrl). */
+  rpcUrls?: string[];
 }
 
 export const DEFAULT_CHAIN_ID = 31337;
@@ -39,6 +76,8 @@ export interface ConfigOverrides {
   rpcUrl?: string | undefined;
   chainId?: number | undefined;
   busyPollUs?: string | undefined;
+  /** `dibs up --light`. */
+  light?: boolean | undefined;
 }
 
 /** Longest busy-polling window a config may set, µs (the tunnel's BUSY_POLL_WINDOW_LIMIT_US). */
@@ -79,7 +118,53 @@ export function loadConfig(path: string, overrides: ConfigOverrides = {}, env = 
     }
     config.node.busyPollUs = us;
   }
+  const lightText = env.DIBS_LIGHT;
+  const light =
+    overrides.light ?? (lightText === undefined ? undefined : /^(1|true|yes|on)$/i.test(lightText.trim()));
+  if (light !== undefined) config.node.light = { ...config.node.light, enabled: light };
   return config;
+}
+
+function parseLight(v: unknown, bad: (field: string, want: string) => CliError): LightConfig {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('node.light', 'an object');
+  const o = v as Record<string, unknown>;
+  const light: LightConfig = { enabled: o.enabled === true };
+  if (o.enabled !== undefined && typeof o.enabled !== 'boolean')
+    throw bad('node.light.enabled', 'true or false');
+  if (o.checkpoint !== undefined) {
+    try {
+      light.checkpoint = checkpointToJson(checkpointFromJson(o.checkpoint));
+    } catch (err) {
+      throw bad(
+        'node.light.checkpoint',
+        `{chainId, number, blockHash, stateRoot} (${(err as Error).message})`,
+      );
+    }
+  }
+  if (o.signers !== undefined) {
+    if (
+      !Array.isArray(o.signers) ||
+      o.signers.some((a) => typeof a !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(a))
+    ) {
+      throw bad('node.light.signers', 'a list of addresses');
+    }
+    light.signers = o.signers as string[];
+  }
+  if (o.threshold !== undefined) {
+    if (typeof o.threshold !== 'number' || !(o.threshold >= 0 && o.threshold < 1))
+      throw bad('node.light.threshold', 'a number in [0, 1)');
+    light.threshold = o.threshold;
+  }
+  if (o.rpcUrls !== undefined) {
+    if (
+      !Array.isArray(o.rpcUrls) ||
+      o.rpcUrls.some((u) => typeof u !== 'string' || !/^https?:\/\//.test(u))
+    ) {
+      throw bad('node.light.rpcUrls', 'a list of http(s):// URLs');
+    }
+    light.rpcUrls = o.rpcUrls as string[];
+  }
+  return light;
 }
 
 /** Validates a config file's text; errors name the file and the field. */
@@ -145,19 +230,52 @@ export function parseConfig(path: string, text: string): DibsConfig {
     }
     config.node.busyPollUs = us;
   }
+  if (node.chainView !== undefined) {
+    const v = node.chainView as Record<string, unknown>;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('node.chainView', 'an object');
+    const out: ChainViewSettings = {};
+    for (const [k, n] of Object.entries(v)) {
+      if (!(CHAIN_VIEW_KEYS as readonly string[]).includes(k)) {
+        throw bad(`node.chainView.${k}`, `one of ${CHAIN_VIEW_KEYS.join(', ')}`);
+      }
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
+        throw bad(`node.chainView.${k}`, 'a positive whole number');
+      }
+      out[k as keyof ChainViewSettings] = n;
+    }
+    config.node.chainView = out;
+  }
+  if (node.light !== undefined) config.node.light = parseLight(node.light, bad);
+  if (node.signCheckpoints !== undefined) {
+    if (typeof node.signCheckpoints !== 'boolean') throw bad('node.signCheckpoints', 'true or false');
+    config.node.signCheckpoints = node.signCheckpoints;
+  }
   if (typeof chain.rpcUrl === 'string') config.chain.rpcUrl = chain.rpcUrl;
   if (chain.contracts !== undefined) config.chain.contracts = chain.contracts as Record<string, string>;
   return config;
 }
 
 /** The node settings of a config, as `startDaemon` takes them. */
-export function p2pSettings(config: DibsConfig): {
-  listen: string[];
-  bootstrap: string[];
-  busyPollUs?: number;
-} {
-  const { listen, bootstrap, busyPollUs } = config.node;
-  return { listen, bootstrap, ...(busyPollUs !== undefined ? { busyPollUs } : {}) };
+export function p2pSettings(config: DibsConfig): P2pSettings {
+  const { listen, bootstrap, busyPollUs, chainView, light, signCheckpoints } = config.node;
+  return {
+    listen,
+    bootstrap,
+    ...(busyPollUs !== undefined ? { busyPollUs } : {}),
+    ...(chainView !== undefined ? { chainView } : {}),
+    ...(signCheckpoints !== undefined ? { signCheckpoints } : {}),
+    ...(light
+      ? {
+          light: {
+            enabled: light.enabled,
+            checkpoint: light.checkpoint ? checkpointFromJson(light.checkpoint) : undefined,
+            signers: light.signers,
+            threshold: light.threshold,
+            rpcUrls: light.rpcUrls,
+          },
+        }
+      : {}),
+  };
 }
 
 export function saveConfig(path: string, config: DibsConfig): void {

@@ -5,9 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isAlive, readDevnetState } from '../src/commands/devnet.ts';
 import { parseApiPort } from '../src/commands/up.ts';
@@ -48,6 +57,54 @@ interface UpResult {
   rpcUrl: string;
   nodes: NodeStatus[];
   demo: { pid: number; target: string; serviceId: string | null } | null;
+}
+
+/** Every regular file under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) out.push(...filesUnder(path));
+    else if (e.isFile()) out.push(path);
+  }
+  return out;
+}
+
+/**
+ * Scans every file the devnet wrote for each node's API token and passphrase: each secret is only
+ * in its own file, and that file is 0600; every log is 0600 too.
+ */
+function assertNoSecretOutsideItsFile(dir: string, nodes: string[]): void {
+  const secrets: Array<{ value: string; home: string }> = [];
+  for (const n of nodes) {
+    for (const name of ['api-token', 'passphrase']) {
+      const home = join(dir, n, name);
+      assert.equal(statSync(home).mode & 0o777, 0o600, `${relative(dir, home)} is 0600`);
+      const value = readFileSync(home, 'utf8').trim();
+      assert.ok(value.length >= 16, `${relative(dir, home)} holds a secret`);
+      secrets.push({ value, home });
+    }
+  }
+  const files = filesUnder(dir);
+  assert.ok(
+    files.some((f) => f.includes(`${join('logs', 'node-0')}.out.log`)),
+    'the logs were scanned',
+  );
+  for (const file of files) {
+    const text = readFileSync(file).toString('latin1');
+    for (const s of secrets) {
+      if (file === s.home) continue;
+      for (const form of new Set([s.value, encodeURIComponent(s.value)])) {
+        assert.ok(
+          !text.includes(form),
+          `${relative(dir, file)} contains the secret of ${relative(dir, s.home)}`,
+        );
+      }
+    }
+  }
+  for (const file of files.filter((f) => f.startsWith(join(dir, 'logs')))) {
+    assert.equal(statSync(file).mode & 0o777, 0o600, `${relative(dir, file)} is 0600`);
+  }
 }
 
 describe('dibs devnet', () => {
@@ -137,6 +194,7 @@ describe('dibs devnet', () => {
     assert.equal(down.code, 0, down.stderr);
     for (const pid of pids) assert.ok(!alive(pid), `pid ${pid} stopped`);
     assert.ok(!existsSync(join(dir, 'devnet.json')));
+    assertNoSecretOutsideItsFile(dir, ['node-0', 'node-1', 'node-2']);
     const again = await runCli(['--json', 'devnet', 'down', '--dir', dir], env);
     assert.equal(again.code, 0);
     assert.deepEqual(JSON.parse(again.stdout).stopped, []);

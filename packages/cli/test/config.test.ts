@@ -89,3 +89,76 @@ describe('config: busy-polling window', () => {
     }
   });
 });
+
+describe('config: chain view bounds', () => {
+  test('node.chainView reaches the node settings; bad fields name the file and the field', () => {
+    const path = configFile({ chainView: { refuseAfterMs: 5000, closeAfterBlocks: 10 } });
+    assert.deepEqual(p2pSettings(loadConfig(path, {}, {})).chainView, {
+      refuseAfterMs: 5000,
+      closeAfterBlocks: 10,
+    });
+    assert.equal('chainView' in p2pSettings(loadConfig(join(dir, 'missing.json'), {}, {})), false);
+    for (const [bad, field] of [
+      [{ refuseAfterMs: 0 }, 'node.chainView.refuseAfterMs'],
+      [{ closeAfterMs: '60000' }, 'node.chainView.closeAfterMs'],
+      [{ refuseAfterBlock: 2 }, 'node.chainView.refuseAfterBlock'],
+      [[], 'node.chainView'],
+    ] as const) {
+      const file = configFile({ chainView: bad });
+      assert.throws(
+        () => loadConfig(file, {}, {}),
+        (err: unknown) =>
+          err instanceof CliError && err.code === 'CORRUPT_CONFIG' && err.message.includes(field),
+        JSON.stringify(bad),
+      );
+    }
+  });
+});
+
+describe('config: light mode', () => {
+  const checkpoint = {
+    chainId: 31337,
+    number: '12',
+    blockHash: `0x${'ab'.repeat(32)}`,
+    stateRoot: `0x${'cd'.repeat(32)}`,
+  };
+  const signer = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
+
+  test('node.light from the file reaches the node settings; DIBS_LIGHT and --light turn it on or off', () => {
+    const path = configFile({
+      light: {
+        enabled: false,
+        checkpoint,
+        signers: [signer],
+        threshold: 0.6,
+        rpcUrls: ['http://127.0.0.1:1'],
+      },
+    });
+    const fromFile = p2pSettings(loadConfig(path, {}, {}));
+    assert.equal(fromFile.light?.enabled, false);
+    assert.equal(fromFile.light?.checkpoint?.number, 12n);
+    assert.deepEqual(fromFile.light?.signers, [signer]);
+    assert.equal(fromFile.light?.threshold, 0.6);
+    assert.equal(p2pSettings(loadConfig(path, {}, { DIBS_LIGHT: '1' })).light?.enabled, true);
+    assert.equal(
+      p2pSettings(loadConfig(path, { light: false }, { DIBS_LIGHT: 'true' })).light?.enabled,
+      false,
+    );
+    assert.equal(loadConfig(join(dir, 'missing.json'), {}, {}).node.light, undefined);
+  });
+
+  test('a malformed light section is an error naming the field', () => {
+    for (const [light, field] of [
+      [{ enabled: 'yes' }, 'node.light.enabled'],
+      [{ enabled: true, checkpoint: { ...checkpoint, blockHash: '0x12' } }, 'node.light.checkpoint'],
+      [{ enabled: true, signers: ['nobody'] }, 'node.light.signers'],
+      [{ enabled: true, threshold: 1.5 }, 'node.light.threshold'],
+      [{ enabled: true, rpcUrls: ['ftp://x'] }, 'node.light.rpcUrls'],
+    ] as const) {
+      assert.throws(
+        () => loadConfig(configFile({ light }), {}, {}),
+        (err: unknown) => err instanceof CliError && err.message.includes(field),
+      );
+    }
+  });
+});

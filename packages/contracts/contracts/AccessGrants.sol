@@ -90,12 +90,20 @@ contract AccessGrants is Services {
         );
     }
 
-    /// @notice Whether grant `grantId` exists, is not revoked, has not expired and its service is active.
+    /// @notice Whether grant `grantId` admits its holder now: it exists, is not revoked, has not
+    ///         expired, its service is active, and the holder still meets the service's current
+    ///         policy. An allowlist removal, an organization member removal, a token holder selling
+    ///         the tokens or a stricter policy set by `update` ends the grant's validity at once.
+    /// @dev The policy is checked here, not stored with the grant, so `request` costs nothing more.
     function isValid(uint256 grantId) external view returns (bool) {
         uint256 g = _grants[grantId];
         if (g == 0 || g & REVOKED != 0) return false;
         if (block.timestamp >= ((g >> EXPIRES_SHIFT) & TIME_MASK)) return false;
-        return _services[grantId >> SERVICE_SHIFT].active;
+        uint256 serviceId = grantId >> SERVICE_SHIFT;
+        ServiceRecord storage s = _services[serviceId];
+        if (!s.active) return false;
+        uint8 policy = s.policy;
+        return policy == POLICY_PUBLIC || _meetsPolicy(serviceId, policy, address(uint160(g)));
     }
 
     /// @notice The service a grant id belongs to (whether or not the grant exists).

@@ -280,6 +280,14 @@ test('the allowlist admits listed accounts only and emits AllowlistChanged', asy
 
   await agTx(owner, 'setAllowlist', [id, [client], false]);
   assert.equal(await read<boolean>(chain, ag('isAllowed', [id, client])), false);
+  assert.equal(
+    await isValid(grantId),
+    false,
+    'a grant stops being valid once its holder leaves the allowlist',
+  );
+  await agTx(owner, 'setAllowlist', [id, [client], true]);
+  assert.equal(await isValid(grantId), true, 'and is valid again when put back before it expires');
+  await agTx(owner, 'setAllowlist', [id, [client], false]);
   await expectRevert(chain, client, ag('request', [id]), 'NotAllowed', [id, client]);
   const tooMany = Array.from({ length: Limits.maxAllowlistBatch + 1 }, () => client);
   await expectRevert(chain, owner, ag('setAllowlist', [id, tooMany, true]), 'AllowlistBatchTooLarge', [
@@ -454,6 +462,7 @@ test('org-members policy admits members of that organization only; an org-A memb
 
   await orgTx(owner, 'removeMember', [orgB, stranger]);
   await expectRevert(chain, stranger, ag('request', [serviceB]), 'NotAllowed', [serviceB, stranger]);
+  assert.equal(await isValid(grantId), false, 'a removed member holds no valid grant');
 });
 
 test('token-holder policy admits holders of the referenced token only', async () => {
@@ -464,6 +473,20 @@ test('token-holder policy admits holders of the referenced token only', async ()
   await expectRevert(chain, host, ag('request', [id]), 'NotAllowed', [id, host]);
   await tx(client, c.token, tokenAbi, 'transfer', [host, 1n]);
   const { grantId } = await requestGrant(host, id);
+  assert.equal(await isValid(grantId), true);
+  // The holder sells its last token: the grant stops being valid.
+  await tx(host, c.token, tokenAbi, 'transfer', [client, 1n]);
+  assert.equal(await balance(host), 0n);
+  assert.equal(await isValid(grantId), false);
+});
+
+test('a stricter policy set by update applies to grants already issued', async () => {
+  const id = await publish(owner, { price: 0n });
+  const { grantId } = await requestGrant(stranger, id);
+  assert.equal(await isValid(grantId), true);
+  await agTx(owner, 'update', [id, 0n, zeroAddress, DURATION, Policy.Allowlist, 0n]);
+  assert.equal(await isValid(grantId), false);
+  await agTx(owner, 'setAllowlist', [id, [stranger], true]);
   assert.equal(await isValid(grantId), true);
 });
 

@@ -164,3 +164,60 @@ describe('SessionRegistry', () => {
     reg.dispose();
   });
 });
+
+describe('GrantCache under churn', () => {
+  it('100,000 grants issued, a tenth revoked, all expired: pruning keeps the cache to the live window', () => {
+    const cache = new GrantCache();
+    cache.applyService({ serviceId: 1n, serviceType: 'tcp', host: B, active: true });
+    const LIFETIME_S = 60;
+    const PER_SECOND = 100;
+    const PRUNE_EVERY_S = 10;
+    let nowSec = 1_800_000_000;
+    let peak = 0;
+    for (let i = 1; i <= 100_000; i++) {
+      const grantId = (1n << 64n) | BigInt(i);
+      cache.applyGrantIssued({
+        grantId,
+        serviceId: 1n,
+        grantee: A,
+        issuedAt: nowSec,
+        expiresAt: nowSec + LIFETIME_S,
+      });
+      if (i % 10 === 0) cache.applyGrantRevoked({ grantId });
+      if (i % PER_SECOND === 0) nowSec++;
+      // What the chain mirror's timer does.
+      if (i % (PER_SECOND * PRUNE_EVERY_S) === 0) cache.pruneExpired(nowSec);
+      const { grants, revoked } = cache.size;
+      peak = Math.max(peak, grants + revoked);
+    }
+    // Live window: grants of the last LIFETIME_S seconds plus one prune interval, and their revocations.
+    const window = (LIFETIME_S + PRUNE_EVERY_S + 1) * PER_SECOND;
+    assert.ok(peak <= window * 1.1, `peak ${peak} entries for a live window of ${window}`);
+    nowSec += LIFETIME_S + 1;
+    cache.pruneExpired(nowSec);
+    assert.deepEqual(cache.size, { grants: 0, services: 1, identities: 0, revoked: 0, policyUnmet: 0 });
+  });
+
+  it('clear() forgets grants, services, keys, marks and standings (a rewound chain)', () => {
+    const cache = new GrantCache();
+    const events: GrantCacheEvent[] = [];
+    cache.subscribe((e) => events.push(e));
+    cache.applyService({ serviceId: 1n, serviceType: 'tcp', host: B, active: true });
+    cache.applyGrantIssued({ grantId: 5n, serviceId: 1n, grantee: A, issuedAt: 1, expiresAt: 2 ** 40 });
+    cache.applyGrantRevoked({ grantId: 5n });
+    cache.applyServiceRetired({ serviceId: 1n });
+    cache.applyIdentity({ account: A, encryptionKey: new Uint8Array(32).fill(1) });
+    cache.applyPolicyStanding(1n, A, false);
+    cache.markSynced(10);
+    cache.clear();
+    assert.deepEqual(cache.size, { grants: 0, services: 0, identities: 0, revoked: 0, policyUnmet: 0 });
+    assert.equal(cache.syncedBlock, -1n);
+    assert.equal(events.at(-1)?.type, 'cleared');
+    // A grant replayed after the rewind is neither revoked nor retired any more.
+    cache.applyService({ serviceId: 1n, serviceType: 'tcp', host: B, active: true });
+    cache.applyGrantIssued({ grantId: 5n, serviceId: 1n, grantee: A, issuedAt: 1, expiresAt: 2 ** 40 });
+    assert.equal(cache.grant(5n)?.revoked, false);
+    assert.equal(cache.service(1n)?.active, true);
+    assert.equal(cache.meetsPolicy(1n, A), true);
+  });
+});

@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { encodeSealedTicket, encodeTicketBody, encodeTicketHeader } from '../src/tickets/codec.ts';
+import { nobleTicketCrypto } from '../src/tickets/crypto.ts';
+import { clientPairKey } from '../src/tickets/pairwise.ts';
+import { hashTicket, sealTicketBody } from '../src/tickets/ticket.ts';
 import {
   GrantCache,
   issueTicket,
+  MAX_TICKET_LIFETIME_MS,
   ReplayCache,
   SessionRegistry,
   TicketError,
@@ -264,6 +270,78 @@ describe('ticket verification', () => {
           remotePeerId: w.client.peerId,
         }),
       'CLOCK_SKEW',
+    );
+  });
+
+  it('a ticket issued longer ago than the maximum lifetime, or living longer than it, is refused', async () => {
+    const w = await makeWorld();
+    // A grant that outlives any ticket, so only the ticket's own times can be at fault.
+    const long = 99n;
+    w.cache.applyGrantIssued({
+      grantId: long,
+      serviceId: TCP_SERVICE,
+      grantee: w.client.address,
+      issuedAt: BigInt(NOW / 1000),
+      expiresAt: BigInt(NOW / 1000 + 90 * 86_400),
+    });
+    // What a client that bypasses issueTicket's cap can seal with its own key.
+    const craft = (issuedAt: number, expiresAt: number) => {
+      const header = {
+        v: 2,
+        kind: 'service' as const,
+        chainId: CHAIN_ID,
+        clientAddress: w.client.address,
+        salt: new Uint8Array(randomBytes(32)),
+      };
+      const headerBytes = encodeTicketHeader(header);
+      const sessionKey = new Uint8Array(randomBytes(32));
+      const body = encodeTicketBody({
+        v: 2,
+        kind: 'service',
+        grantId: long,
+        chainId: CHAIN_ID,
+        contract: CONTRACT,
+        clientAddress: w.client.address,
+        serviceId: TCP_SERVICE,
+        serviceType: 'tcp',
+        servicePeerId: w.node.peerId,
+        issuedAt,
+        expiresAt,
+        nonce: new Uint8Array(randomBytes(16)),
+        sessionKey,
+      });
+      const pair = clientPairKey(
+        nobleTicketCrypto.x25519Key(w.client.encryptionPrivateKey),
+        w.node.encryptionPublicKey,
+      );
+      const ticket = encodeSealedTicket(header, sealTicketBody(pair, headerBytes, body));
+      return { ticket, sessionKey, ticketHash: hashTicket(ticket) };
+    };
+    const present = (t: ReturnType<typeof craft>) =>
+      w.verifier.verify({ ticket: t.ticket, authenticator: w.auth(t), remotePeerId: w.client.peerId });
+    const DAY = 86_400_000;
+    // The longest lifetime a client may ask for is accepted, also late in its life.
+    assert.ok(present(craft(NOW - MAX_TICKET_LIFETIME_MS + MIN, NOW + MIN)));
+    // Issued 30 days ago, valid for another hour: the age alone refuses it.
+    rejects(() => present(craft(NOW - 30 * DAY, NOW + 60 * MIN)), 'LIFETIME_EXCEEDED');
+    // Issued now, valid for 30 days.
+    rejects(() => present(craft(NOW, NOW + 30 * DAY)), 'LIFETIME_EXCEEDED');
+    // One millisecond over the maximum lifetime.
+    rejects(() => present(craft(NOW - MIN, NOW - MIN + MAX_TICKET_LIFETIME_MS + 1)), 'LIFETIME_EXCEEDED');
+    // A verifier with a shorter maximum refuses what is within the default.
+    const strict = new TicketVerifier({
+      encryptionPrivateKey: w.node.encryptionPrivateKey,
+      peerId: w.node.peerId,
+      chainId: CHAIN_ID,
+      contract: CONTRACT,
+      cache: w.cache,
+      now: w.clock.now,
+      maxTicketLifetimeMs: DAY,
+    });
+    const t = craft(NOW, NOW + 2 * DAY);
+    assert.throws(
+      () => strict.verify({ ticket: t.ticket, authenticator: w.auth(t), remotePeerId: w.client.peerId }),
+      (e: unknown) => e instanceof TicketError && e.code === 'LIFETIME_EXCEEDED',
     );
   });
 

@@ -12,6 +12,7 @@ import {
 } from '@dibs/chain';
 import { Policy, Role } from '@dibs/contracts';
 import {
+  ChainView,
   createAuthenticator,
   encryptionKeyFromWallet,
   GrantCache,
@@ -22,7 +23,7 @@ import {
   Wallet,
 } from '@dibs/core';
 import { openStore, type Store } from '@dibs/store';
-import { AccessClient, ChainMirror } from '../src/access/index.ts';
+import { AccessClient, ChainHeadMonitor, ChainMirror } from '../src/access/index.ts';
 import { createLogger } from '../src/daemon/log.ts';
 
 const REVOCATION_MAX_BLOCKS = 2;
@@ -48,9 +49,12 @@ async function party(rpcUrl: string, deployment: Deployment, dir: string, name: 
 
 type Party = Awaited<ReturnType<typeof party>>;
 
-/** A service host's verifier, fed only by its chain mirror. */
-function hostVerifier(host: Party, deployment: Deployment, serviceIds: bigint[]) {
-  const cache = new GrantCache({ revocationMaxBlocks: REVOCATION_MAX_BLOCKS });
+/** A service host's verifier, fed only by its chain mirror (and, with `chainView`, held to its lag bounds). */
+function hostVerifier(host: Party, deployment: Deployment, serviceIds: bigint[], chainView?: ChainView) {
+  const cache = new GrantCache({
+    revocationMaxBlocks: REVOCATION_MAX_BLOCKS,
+    ...(chainView ? { chainView } : {}),
+  });
   const mirror = new ChainMirror({ store: host.store, clients: host.clients, deployment, cache, log });
   const verifier = new TicketVerifier({
     encryptionPrivateKey: encryptionKeyFromWallet(host.wallet).privateKey,
@@ -172,7 +176,7 @@ describe('tickets against the chain', () => {
     }
   });
 
-  test('the hot path makes no chain round trip: verification works with the chain stopped', async () => {
+  test('the hot path makes no chain round trip, yet a stopped mirror fails closed: CHAIN_STALE past the bound, sessions closed past the second', async () => {
     const access = new AccessClient({
       store: client.store,
       registry: client.registry,
@@ -181,25 +185,95 @@ describe('tickets against the chain', () => {
     });
     const held = await access.request(serviceId);
     const { ticket, sessionKey } = await access.ticket(held.grantId);
-    const h = hostVerifier(host, deployment, [serviceId]);
-    await h.mirror.start();
-    await h.mirror.stop();
-    await anvil.stop();
-    try {
-      const session = h.verifier.verify({
+    // The view's clock is ours to move; blocks and the RPC endpoint are real.
+    let now = Date.now();
+    const bounds = {
+      refuseAfterBlocks: 2,
+      refuseAfterMs: 10_000,
+      closeAfterBlocks: 50,
+      closeAfterMs: 40_000,
+    };
+    const view = new ChainView({ ...bounds, now: () => now });
+    const h = hostVerifier(host, deployment, [serviceId], view);
+    const monitor = new ChainHeadMonitor({
+      publicClient: host.clients.publicClient,
+      view,
+      log,
+      timeoutMs: 1_000,
+    });
+    const present = () => {
+      const challenge = crypto.getRandomValues(new Uint8Array(32));
+      return h.verifier.verify({
         ticket,
         authenticator: createAuthenticator({
           ticket,
           sessionKey,
           clientPeerId: peerBytes(client.wallet),
           servicePeerId: peerBytes(host.wallet),
+          challenge,
         }),
         remotePeerId: peerBytes(client.wallet),
+        challenge,
       });
-      assert.equal(session.grantId, held.grantId);
+    };
+    const stale = (fn: () => unknown) =>
+      assert.throws(fn, (err: unknown) => err instanceof TicketError && err.code === 'CHAIN_STALE');
+    const mine = (n: number) =>
+      owner.clients.publicClient.request({ method: 'anvil_mine', params: [`0x${n.toString(16)}`] } as never);
+
+    await h.mirror.start();
+    await monitor.pollOnce();
+    let closedWith: TicketError | undefined;
+    h.sessions.register(present(), (reason) => {
+      closedWith = reason;
+    });
+    // The watcher stops (stuck); verification still needs no chain round trip.
+    await h.mirror.stop();
+    assert.equal(present().grantId, held.grantId);
+
+    // Blocks the mirror does not apply: up to the bound they are tolerated, one more is refused.
+    await mine(2);
+    await monitor.pollOnce();
+    assert.equal(view.status().lagBlocks, 2);
+    assert.ok(present(), 'at the bound: still accepted');
+    await mine(1);
+    await monitor.pollOnce();
+    assert.equal(view.status().state, 'stale');
+    stale(present);
+    assert.equal(h.sessions.sweep(), 0, 'past the first bound only new tickets are refused');
+    assert.equal(closedWith, undefined);
+
+    // The mirror catches up: accepted again.
+    await h.mirror.syncOnce();
+    await monitor.pollOnce();
+    assert.equal(view.status().state, 'fresh');
+    assert.ok(present());
+
+    // The RPC endpoint goes away (mirror and head poll both fail): time bounds apply.
+    await anvil.stop();
+    try {
+      await monitor.pollOnce();
+      assert.ok(present(), 'a just-failed head poll is within the time bound');
+      now += bounds.refuseAfterMs + 1;
+      await monitor.pollOnce();
+      assert.equal(view.status().state, 'stale');
+      stale(present);
+      assert.equal(h.sessions.sweep(), 0);
+      now += bounds.closeAfterMs - bounds.refuseAfterMs;
+      await monitor.pollOnce();
+      assert.equal(view.status().state, 'closing');
+      assert.equal(h.sessions.sweep(), 1, 'past the second bound the live session is closed');
+      assert.equal((closedWith as TicketError | undefined)?.code, 'CHAIN_STALE');
+      stale(present);
     } finally {
       await anvil.start();
     }
+    // Back: the mirror applies what it missed and the view is fresh again.
+    await h.mirror.syncOnce();
+    now = Date.now();
+    await monitor.pollOnce();
+    assert.equal(view.status().state, 'fresh', view.status().reason);
+    assert.ok(present());
   });
 
   test('a grant of organization A never admits to a service of organization B', async () => {

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { Policy } from '@dibs/contracts';
+import { sendContractWrite } from '@dibs/chain';
+import { accessGrantsAbi, organizationsAbi, Policy, tokenAbi } from '@dibs/contracts';
+import type { Abi, Address } from 'viem';
 import type { HeldTicket } from '../src/access/access-client.ts';
 import type { NetworkRuntime } from '../src/daemon/network.ts';
 import {
@@ -335,6 +337,107 @@ describe('tunnels on a real chain with real service tickets', () => {
       openTunnel({ host: clientNode.host, peer: hostNode.host.peerId, ticket: held }),
       (err: unknown) => err instanceof TunnelError && err.detail === 'REVOKED',
     );
+  });
+
+  test('a holder who stops meeting the policy loses its live tunnel: allowlist removal, member removal, token sale', async () => {
+    const write = (
+      p: ChainParty,
+      contract: string,
+      address: Address,
+      abi: Abi,
+      fn: string,
+      args: unknown[],
+    ) => sendContractWrite(p.clients, { contract, address, abi, functionName: fn, args });
+    const d = bed.deployment;
+    const me = clientParty.wallet.address as Address;
+    const guarded = async (name: string, policy: number, policyRef: bigint) => {
+      const id = await bed.operator.registry.publishService({
+        serviceType: 'tcp',
+        name,
+        grantDuration: 3600n,
+        host: bed.operator.wallet.address,
+        policy,
+        policyRef,
+      });
+      services.set(id, { serviceId: id, serviceType: 'tcp', target: { host: '127.0.0.1', port: echoPort } });
+      return id;
+    };
+    /** Opens a tunnel on `serviceId`, ends the holder's standing with `lose`, expects the tunnel closed within the bound. */
+    const endsTunnel = async (serviceId: bigint, lose: () => Promise<{ blockNumber: bigint }>) => {
+      const held = await ticketFor(serviceId);
+      const tunnel = await openTunnel({ host: clientNode.host, peer: hostNode.host.peerId, ticket: held });
+      let closed = false;
+      tunnel.socket.once('close', () => {
+        closed = true;
+      });
+      tunnel.socket.on('error', () => {});
+      const echoed = new Promise<Buffer>((resolve) => tunnel.socket.once('data', resolve));
+      tunnel.socket.write('member');
+      assert.equal((await echoed).toString(), 'member', 'the tunnel works while the holder meets the policy');
+      assert.ok(await waitFor(() => server.sessions().some((x) => x.serviceId === serviceId)));
+      const receipt = await lose();
+      const maxBlocks = hostNode.cache.revocationMaxBlocks;
+      for (let i = 0; i <= maxBlocks + 1 && !closed; i++) {
+        await hostNode.mirror.syncOnce();
+        if (await waitFor(() => closed, 1_000)) break;
+        await bed.mine();
+      }
+      assert.ok(closed, `service ${serviceId}: the live tunnel was closed`);
+      const head = await bed.operator.clients.publicClient.getBlockNumber({ cacheTime: 0 });
+      assert.ok(
+        head - receipt.blockNumber <= BigInt(maxBlocks + 1),
+        `closed ${head - receipt.blockNumber} blocks later`,
+      );
+      await assert.rejects(
+        openTunnel({ host: clientNode.host, peer: hostNode.host.peerId, ticket: held }),
+        (err: unknown) => err instanceof TunnelError && err.detail === 'POLICY_UNMET',
+      );
+    };
+    const before = logger.lines.length;
+
+    // Allowlist.
+    const listed = await guarded('listed', Policy.Allowlist, 0n);
+    await write(bed.operator, 'Services', d.accessGrants, accessGrantsAbi as Abi, 'setAllowlist', [
+      listed,
+      [me],
+      true,
+    ]);
+    await endsTunnel(listed, () =>
+      write(bed.operator, 'Services', d.accessGrants, accessGrantsAbi as Abi, 'setAllowlist', [
+        listed,
+        [me],
+        false,
+      ]),
+    );
+
+    // Organization membership.
+    const orgId = await bed.operator.registry.createOrganization({ name: 'Staff', networkLabel: 'staff' });
+    await bed.operator.registry.addMember(orgId, me);
+    const staff = await guarded('staff-only', Policy.OrgMembers, orgId);
+    await endsTunnel(staff, () =>
+      write(bed.operator, 'Organizations', d.organizations, organizationsAbi as Abi, 'removeMember', [
+        orgId,
+        me,
+      ]),
+    );
+
+    // Token holders: the client sells every token it holds.
+    await write(bed.operator, 'Token', d.token, tokenAbi as Abi, 'mint', [me, 10n]);
+    const holders = await guarded('holders', Policy.TokenHolders, BigInt(d.token));
+    const held = await bed.operator.clients.publicClient.readContract({
+      address: d.token,
+      abi: tokenAbi,
+      functionName: 'balanceOf',
+      args: [me],
+    });
+    await endsTunnel(holders, () =>
+      write(clientParty, 'Token', d.token, tokenAbi as Abi, 'transfer', [bed.operator.wallet.address, held]),
+    );
+    const codes = logger.lines
+      .slice(before)
+      .filter((l) => l.msg === 'tunnel closed by chain state')
+      .map((l) => l.fields?.code);
+    assert.deepEqual(codes, ['POLICY_UNMET', 'POLICY_UNMET', 'POLICY_UNMET']);
   });
 
   test('data port unreachable: the tunnel falls back to the libp2p stream', async () => {

@@ -43,6 +43,30 @@ export interface ChainStatus {
   headBlock: number | null;
   headTime: number | null;
   contracts: { name: string; address: string }[];
+  /** The chain mirror's lag; null without the p2p network. Not fresh = tickets refused (CHAIN_STALE). */
+  view: {
+    state: 'fresh' | 'stale' | 'closing';
+    code: 'CHAIN_STALE' | null;
+    headBlock: number | null;
+    syncedBlock: number;
+    lagBlocks: number;
+    lagMs: number;
+    reason: string | null;
+  } | null;
+  /** How the node trusts its chain (absent without the p2p network). */
+  trust?: ChainTrust;
+}
+
+/** Full node (believes its chain, signs checkpoints) or light node (admits on proven state only). */
+export interface ChainTrust {
+  mode: 'full' | 'light';
+  checkpoint: { number: string; blockHash: string; stateRoot: string } | null;
+  signers: string[];
+  nodeSet: string[];
+  required: number;
+  lastRefusal: string | null;
+  refusedCount: number;
+  refusedAnswers: { at: number; url: string; what: string; code: string; reason: string }[];
 }
 
 /** GET /api/v1/balance: amounts in the smallest unit, as decimal strings */

@@ -86,6 +86,15 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
     reachable: true,
     headBlock: 1284,
     headTime: now() - 4,
+    view: {
+      state: 'fresh',
+      code: null,
+      headBlock: 1284,
+      syncedBlock: 1284,
+      lagBlocks: 0,
+      lagMs: 120,
+      reason: null,
+    },
     contracts: ['Token', 'Registry', 'Services', 'AccessGrants', 'Organizations'].map((name) => ({
       name,
       address: randomAddress(),

@@ -5,7 +5,16 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fchmodSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -144,8 +153,12 @@ function spawnDetached(
 ): { child: ChildProcess; out: string; err: string } {
   const out = join(logDir, `${name}.out.log`);
   const err = join(logDir, `${name}.err.log`);
-  const outFd = openSync(out, 'w');
-  const errFd = openSync(err, 'w');
+  // Private like the data directories: a log may name addresses and paths, and must never be the
+  // one world-readable copy of anything.
+  const outFd = openSync(out, 'w', 0o600);
+  const errFd = openSync(err, 'w', 0o600);
+  fchmodSync(outFd, 0o600);
+  fchmodSync(errFd, 0o600);
   try {
     const child = spawn(process.execPath, args, {
       env,
@@ -372,7 +385,7 @@ export async function devnetUp(params: {
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const logDir = join(dir, 'logs');
-  mkdirSync(logDir, { recursive: true });
+  mkdirSync(logDir, { recursive: true, mode: 0o700 });
   const state: DevnetState = {
     version: 1,
     createdAt: new Date().toISOString(),

@@ -18,12 +18,24 @@ export function upCommand(): Command {
     .option('--exit-after-start', 'stop again once everything is up (for scripts and tests)')
     .option('--api-port <port>', 'port of the management API and web UI on 127.0.0.1 (0 = any free port)')
     .option('--no-api', 'do not serve the management API and web UI')
+    .option(
+      '--light',
+      'light node: admit only on chain state proven against checkpoints signed by trusted full nodes (needs node.light.checkpoint and node.light.signers; env DIBS_LIGHT=1)',
+    )
     .action(
       async (
-        opts: { register: boolean; p2p: boolean; exitAfterStart?: boolean; apiPort?: string; api: boolean },
+        opts: {
+          register: boolean;
+          p2p: boolean;
+          exitAfterStart?: boolean;
+          apiPort?: string;
+          api: boolean;
+          light?: boolean;
+        },
         cmd: Command,
       ) => {
         const ctx = commandContext(cmd);
+        if (opts.light) ctx.config.node.light = { ...ctx.config.node.light, enabled: true };
         await runNode(ctx, { ...opts, apiPort: parseApiPort(opts.apiPort, process.env, ctx.paths.config) });
       },
     );
@@ -117,7 +129,7 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
         ? false
         : { port: opts.apiPort ?? parseApiPort(undefined, process.env, ctx.paths.config) },
   });
-  const i = daemon.info;
+  const i = withoutTokenUnlessTerminal(daemon.info);
   const net = i.network;
   ctx.out.result({ status: 'running', ...i }, () =>
     [
@@ -157,6 +169,21 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
   await waitForStopSignal();
   ctx.out.progress('stopping…');
   await daemon.stop();
+}
+
+/**
+ * The start result as printed: the UI address carries the API token in its fragment only when
+ * stdout is a terminal. Redirected output is a log (devnet logs, service managers, CI), and the
+ * token stays in its 0600 file, whose path the result names.
+ */
+function withoutTokenUnlessTerminal<
+  T extends { dataDir: string; api?: { url: string; uiUrl: string } | undefined },
+>(info: T): T {
+  if (!info.api || process.stdout.isTTY) return info;
+  return {
+    ...info,
+    api: { url: info.api.url, uiUrl: `${info.api.url}/`, tokenFile: join(info.dataDir, 'api-token') },
+  };
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */

@@ -71,3 +71,12 @@ export const DEFAULT_PEER_ADDRESS_CACHE_ENTRIES = 16_384;
 export const DEFAULT_REVOCATION_MAX_BLOCKS = 2;
 /** How often a session registry re-checks live sessions for expiry when it sweeps on a timer. */
 export const DEFAULT_SESSION_SWEEP_MS = 1000;
+
+/** Refuse new tickets once the chain view lags longer than this (the time twin of the revocation bound). */
+export const DEFAULT_CHAIN_REFUSE_AFTER_MS = 15_000;
+/** Close live sessions once the chain view lags more blocks than this. */
+export const DEFAULT_CHAIN_CLOSE_AFTER_BLOCKS = 32;
+/** Close live sessions once the chain view lags longer than this. */
+export const DEFAULT_CHAIN_CLOSE_AFTER_MS = 60_000;
+/** Unapplied head observations a chain view keeps (older ones merge, erring towards a longer lag). */
+export const MAX_PENDING_HEADS = 64;

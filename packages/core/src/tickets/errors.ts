@@ -26,12 +26,16 @@ export type TicketErrorCode =
   | 'WRONG_TICKET'
   /** Ticket or grant expiry has passed. */
   | 'EXPIRED'
+  /** Ticket lifetime (`expiresAt − issuedAt`) or age is over the verifier's maximum. */
+  | 'LIFETIME_EXCEEDED'
   /** A timestamp is further than the allowed skew from the verifier's clock. */
   | 'CLOCK_SKEW'
   /** Authenticator nonce was already used. */
   | 'REPLAY'
   /** Grant was revoked on chain. */
   | 'REVOKED'
+  /** The grant's holder no longer meets the service's policy (allowlist, membership, token balance). */
+  | 'POLICY_UNMET'
   /** Service was retired on chain. */
   | 'SERVICE_INACTIVE'
   /** Grant id is not known to the grant cache. */
@@ -44,6 +48,8 @@ export type TicketErrorCode =
   | 'EXCEEDS_GRANT'
   /** Client has no encryption key registered (or the cache has not seen it). */
   | 'UNKNOWN_CLIENT_KEY'
+  /** This node's view of the chain lags past its bound: it cannot tell whether the grant still holds. */
+  | 'CHAIN_STALE'
   /** The replay cache is full of live entries; retry later. */
   | 'OVERLOADED'
   /** Arguments given to a ticket function are unusable. */

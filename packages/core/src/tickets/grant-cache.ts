@@ -5,6 +5,7 @@
  */
 import { DEFAULT_REVOCATION_MAX_BLOCKS, X25519_KEY_BYTES } from './constants.ts';
 import { type Address, normalizeAddress } from './codec.ts';
+import type { ChainView } from './chain-view.ts';
 import { TicketError } from './errors.ts';
 
 /** A grant as AccessGrants stores it; times are Unix seconds. */
@@ -32,12 +33,19 @@ export type GrantCacheEvent =
   | { type: 'serviceRetired'; serviceId: bigint }
   | { type: 'serviceChanged'; serviceId: bigint }
   | { type: 'identityChanged'; account: Address }
+  | { type: 'policyChanged'; serviceId: bigint; account: Address; meets: boolean }
+  | { type: 'cleared' }
   | { type: 'synced'; blockNumber: bigint };
 
 /** Options of {@link GrantCache}. */
 export interface GrantCacheOptions {
   /** Most blocks the watcher may lag before applying a revocation; default DEFAULT_REVOCATION_MAX_BLOCKS. */
   revocationMaxBlocks?: number;
+  /**
+   * The lag of this cache behind the chain; when set, verifiers refuse tickets (CHAIN_STALE) and
+   * session registries close sessions as its bounds say. Fed by `markSynced` and a head poll.
+   */
+  chainView?: ChainView;
 }
 
 type Listener = (event: GrantCacheEvent) => void;
@@ -58,11 +66,15 @@ function toId(value: bigint | number, what: string): bigint {
 export class GrantCache {
   /** The watcher must apply events at least every this many blocks; the integration polls accordingly. */
   readonly revocationMaxBlocks: number;
+  /** The lag bounds this cache answers for, if any (see GrantCacheOptions.chainView). */
+  readonly chainView: ChainView | undefined;
   #grants = new Map<bigint, GrantRecord>();
   #services = new Map<bigint, ServiceRecord>();
   #keys = new Map<Address, Uint8Array>();
   #revoked = new Set<bigint>();
   #retired = new Set<bigint>();
+  /** `serviceId:account` pairs whose holder no longer meets the service's policy. */
+  #unmet = new Set<string>();
   #listeners = new Set<Listener>();
   #syncedBlock = -1n;
 
@@ -72,6 +84,7 @@ export class GrantCache {
       throw new TicketError('INVALID_ARGUMENT', `revocationMaxBlocks must be a positive integer, got ${n}`);
     }
     this.revocationMaxBlocks = n;
+    this.chainView = options.chainView;
   }
 
   /** Calls `listener` on every change; returns the unsubscribe function. */
@@ -189,10 +202,48 @@ export class GrantCache {
     this.#emit({ type: 'identityChanged', account });
   }
 
+  /**
+   * Records whether `account` meets the policy of service `serviceId` now (allowlist, organization
+   * membership, token balance, as re-read from chain after a change). A grant whose holder does not
+   * admits nothing; sessions on it close. Pairs never recorded meet it (the contract checked the
+   * policy when it issued the grant).
+   */
+  applyPolicyStanding(serviceId: bigint | number, account: string, meets: boolean): void {
+    const id = toId(serviceId, 'serviceId');
+    const who = normalizeAddress(account);
+    const key = `${id}:${who}`;
+    if (meets === !this.#unmet.has(key)) return;
+    if (meets) this.#unmet.delete(key);
+    else this.#unmet.add(key);
+    this.#emit({ type: 'policyChanged', serviceId: id, account: who, meets });
+  }
+
+  /** Whether `account` still meets the policy of `serviceId` as far as this cache knows. */
+  meetsPolicy(serviceId: bigint, account: Address): boolean {
+    return this.#unmet.size === 0 || !this.#unmet.has(`${serviceId}:${account}`);
+  }
+
+  /**
+   * Forgets everything (the chain went back under the mirror, which rebuilds from events): grants,
+   * services, keys, revocation and retirement marks, policy standings and the synced block.
+   */
+  clear(): void {
+    this.#grants.clear();
+    this.#services.clear();
+    this.#keys.clear();
+    this.#revoked.clear();
+    this.#retired.clear();
+    this.#unmet.clear();
+    this.#syncedBlock = -1n;
+    this.chainView?.reset();
+    this.#emit({ type: 'cleared' });
+  }
+
   /** Records that every event up to `blockNumber` has been applied. */
   markSynced(blockNumber: bigint | number): void {
     const n = toBigint(blockNumber, 'blockNumber');
     if (n > this.#syncedBlock) this.#syncedBlock = n;
+    this.chainView?.observeSynced(n);
     this.#emit({ type: 'synced', blockNumber: this.#syncedBlock });
   }
 
@@ -216,13 +267,17 @@ export class GrantCache {
     return this.#keys.get(account);
   }
 
-  /** Drops grants that expired before `nowSec` (Unix seconds); revocation marks are kept. */
+  /**
+   * Drops grants that expired before `nowSec` (Unix seconds), with their revocation marks (an
+   * expired grant admits nothing either way). Marks of grants never seen are kept.
+   */
   pruneExpired(nowSec: bigint | number): number {
     const now = toBigint(nowSec, 'nowSec');
     let n = 0;
     for (const [id, g] of this.#grants) {
       if (g.expiresAt < now) {
         this.#grants.delete(id);
+        this.#revoked.delete(id);
         n++;
       }
     }
@@ -230,8 +285,14 @@ export class GrantCache {
   }
 
   /** Counts of cached entries, for metrics. */
-  get size(): { grants: number; services: number; identities: number } {
-    return { grants: this.#grants.size, services: this.#services.size, identities: this.#keys.size };
+  get size(): { grants: number; services: number; identities: number; revoked: number; policyUnmet: number } {
+    return {
+      grants: this.#grants.size,
+      services: this.#services.size,
+      identities: this.#keys.size,
+      revoked: this.#revoked.size,
+      policyUnmet: this.#unmet.size,
+    };
   }
 }
 

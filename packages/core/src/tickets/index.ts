@@ -17,6 +17,16 @@ export {
   type TicketKind,
 } from './codec.ts';
 export {
+  ChainView,
+  type ChainViewBounds,
+  type ChainViewOptions,
+  type ChainViewState,
+  type ChainViewStatus,
+} from './chain-view.ts';
+export {
+  DEFAULT_CHAIN_CLOSE_AFTER_BLOCKS,
+  DEFAULT_CHAIN_CLOSE_AFTER_MS,
+  DEFAULT_CHAIN_REFUSE_AFTER_MS,
   DEFAULT_MAX_SKEW_MS,
   DEFAULT_REPLAY_CACHE_ENTRIES,
   DEFAULT_REVOCATION_MAX_BLOCKS,

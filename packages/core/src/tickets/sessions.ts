@@ -57,6 +57,8 @@ export class SessionRegistry {
   #nextId = 1;
   #unsubscribe: () => void;
   #timer: ReturnType<typeof setInterval> | undefined;
+  /** Set by a `cleared` cache until the next `synced`: grants missing then are gone from the chain. */
+  #rebuilding = false;
 
   constructor(options: SessionRegistryOptions) {
     this.cache = options.cache;
@@ -94,6 +96,17 @@ export class SessionRegistry {
   sweep(): number {
     const now = this.#now();
     let closed = 0;
+    if (this.#sessions.size > 0 && this.cache.chainView?.status().state === 'closing') {
+      const why = this.cache.chainView.status().reason;
+      for (const id of [...this.#sessions.keys()]) {
+        const reason = new TicketError(
+          'CHAIN_STALE',
+          `this node's view of the chain is stale past the bound for live sessions (${why})`,
+        );
+        if (this.#close(id, reason)) closed++;
+      }
+      return closed;
+    }
     for (const [id, entry] of [...this.#sessions]) {
       const reason = this.#invalidReason(entry.session, now);
       if (reason && this.#close(id, reason)) closed++;
@@ -142,9 +155,31 @@ export class SessionRegistry {
       case 'serviceChanged':
         this.#revalidate(this.#byService.get(event.serviceId));
         break;
-      case 'synced':
-        this.sweep();
+      case 'policyChanged':
+        if (!event.meets) this.#revalidate(this.#byService.get(event.serviceId));
         break;
+      case 'cleared':
+        // The chain went back: the mirror rebuilds; sessions whose grant does not come back close then.
+        this.#rebuilding = true;
+        break;
+      case 'synced': {
+        const rebuilt = this.#rebuilding;
+        this.#rebuilding = false;
+        this.sweep();
+        if (rebuilt) {
+          for (const [id, entry] of [...this.#sessions]) {
+            if (this.cache.grant(entry.session.grantId)) continue;
+            this.#close(
+              id,
+              new TicketError(
+                'UNKNOWN_GRANT',
+                `grant ${entry.session.grantId} is no longer on chain (the chain went back)`,
+              ),
+            );
+          }
+        }
+        break;
+      }
       case 'identityChanged':
         // Sessions are bound to the wallet key (PeerId), not the encryption key: nothing to close.
         break;
@@ -167,6 +202,12 @@ export class SessionRegistry {
     const service = this.cache.service(session.serviceId);
     if (service && !service.active) {
       return new TicketError('SERVICE_INACTIVE', `service ${session.serviceId} was retired on chain`);
+    }
+    if (grant && !this.cache.meetsPolicy(session.serviceId, grant.grantee)) {
+      return new TicketError(
+        'POLICY_UNMET',
+        `${grant.grantee} no longer meets the access policy of service ${session.serviceId}`,
+      );
     }
     if (grant && grant.grantee !== session.clientAddress) {
       return new TicketError(

@@ -21,6 +21,7 @@ import {
   DEFAULT_MAX_SKEW_MS,
   DEFAULT_TICKET_CACHE_ENTRIES,
   MAX_AUTHENTICATOR_BYTES,
+  MAX_TICKET_LIFETIME_MS,
   MAX_PEER_ID_BYTES,
   MAX_TICKET_BYTES,
   NETWORK_SERVICE_TYPE,
@@ -63,6 +64,11 @@ export interface TicketVerifierOptions {
   now?: () => number;
   /** Allowed clock difference; default DEFAULT_MAX_SKEW_MS (10 min). */
   maxSkewMs?: number;
+  /**
+   * Longest ticket lifetime accepted (`expiresAt − issuedAt`); a ticket issued longer ago than this
+   * plus the skew is refused too. Default MAX_TICKET_LIFETIME_MS (what clients may request).
+   */
+  maxTicketLifetimeMs?: number;
   /** Network service ids this node admits for (its own network(s)); network tickets for others are refused. */
   networkServiceIds?: Iterable<bigint>;
   /** Service ids accepted for service tickets; default any service the cache says this node hosts. */
@@ -124,6 +130,7 @@ export class TicketVerifier {
   readonly chainId: number;
   readonly contract: Address;
   readonly maxSkewMs: number;
+  readonly maxTicketLifetimeMs: number;
   readonly cache: GrantCache;
   readonly replayCache: ReplayCache;
   #key: X25519Key;
@@ -162,6 +169,10 @@ export class TicketVerifier {
     if (!Number.isSafeInteger(this.maxSkewMs) || this.maxSkewMs < 0) {
       fail('INVALID_ARGUMENT', 'maxSkewMs must be a non-negative integer');
     }
+    this.maxTicketLifetimeMs = options.maxTicketLifetimeMs ?? MAX_TICKET_LIFETIME_MS;
+    if (!Number.isSafeInteger(this.maxTicketLifetimeMs) || this.maxTicketLifetimeMs < 1) {
+      fail('INVALID_ARGUMENT', 'maxTicketLifetimeMs must be a positive integer');
+    }
     this.#networkServiceIds = new Set(options.networkServiceIds ?? []);
     this.#serviceIds = options.serviceIds ? new Set(options.serviceIds) : undefined;
     this.#peerIdToAddress = options.peerIdToAddress ?? cachedPeerIdToAddress();
@@ -193,6 +204,8 @@ export class TicketVerifier {
     if (authenticator.length > MAX_AUTHENTICATOR_BYTES) {
       fail('TOO_LARGE', `authenticator is ${authenticator.length} bytes, over ${MAX_AUTHENTICATOR_BYTES}`);
     }
+    // A view of the chain too old to show a revocation admits nothing (fail closed).
+    this.cache.chainView?.check();
     const now = this.#now();
     const ticketHash = sha256(ticket);
     const opened = this.#open(ticket, ticketHash);
@@ -328,6 +341,12 @@ export class TicketVerifier {
     if (grant.serviceId !== serviceId)
       fail('EXCEEDS_GRANT', `grant ${grantId} is for service ${grant.serviceId}`);
     if (grant.revoked) fail('REVOKED', `grant ${grantId} was revoked`);
+    if (!this.cache.meetsPolicy(serviceId, grant.grantee)) {
+      fail(
+        'POLICY_UNMET',
+        `${grant.grantee} no longer meets the access policy of service ${serviceId} (allowlist, membership or token balance)`,
+      );
+    }
     const grantExpiresAt = Number(grant.expiresAt) * 1000;
     if (grantExpiresAt <= now) fail('EXPIRED', `grant ${grantId} has expired; request a new grant`);
     if (body.issuedAt > now + this.maxSkewMs) {
@@ -337,6 +356,19 @@ export class TicketVerifier {
       );
     }
     if (body.expiresAt <= now) fail('EXPIRED', 'ticket has expired; make a new one');
+    // A client chooses both times: without these bounds a ticket could live as long as its grant.
+    if (body.expiresAt - body.issuedAt > this.maxTicketLifetimeMs) {
+      fail(
+        'LIFETIME_EXCEEDED',
+        `ticket lives ${body.expiresAt - body.issuedAt} ms, over the ${this.maxTicketLifetimeMs} ms maximum; make a shorter one`,
+      );
+    }
+    if (now - body.issuedAt > this.maxTicketLifetimeMs + this.maxSkewMs) {
+      fail(
+        'LIFETIME_EXCEEDED',
+        'ticket was issued longer ago than the maximum ticket lifetime; make a new one',
+      );
+    }
     if (body.expiresAt > grantExpiresAt) fail('EXCEEDS_GRANT', `ticket outlives grant ${grantId}`);
     return grantExpiresAt;
   }

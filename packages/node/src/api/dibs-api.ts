@@ -74,6 +74,54 @@ export const chainSchema = s.object({
   headBlock: s.nullable(s.integer({ min: 0 })),
   headTime: s.nullable(unixSeconds),
   contracts: s.array(s.object({ name: s.string({ maxLength: 64 }), address })),
+  view: s.nullable(
+    s.object({
+      state: s.enum(['fresh', 'stale', 'closing'], {
+        description:
+          'fresh: tickets accepted; stale: the mirror lags past the revocation bound, new tickets are refused (CHAIN_STALE); closing: past the longer bound, live sessions are closed too',
+      }),
+      code: s.nullable(s.enum(['CHAIN_STALE'])),
+      headBlock: s.nullable(s.integer({ min: 0, description: 'head seen by the independent head poll' })),
+      syncedBlock: s.integer({
+        min: -1,
+        description: 'last block the chain mirror applied (-1 before its first sync)',
+      }),
+      lagBlocks: s.integer({ min: 0 }),
+      lagMs: s.integer({ min: 0 }),
+      reason: s.nullable(s.string({ maxLength: 300 })),
+    }),
+  ),
+  trust: s.optional(
+    s.object({
+      mode: s.enum(['full', 'light'], {
+        description:
+          'full: this node believes its chain (and signs checkpoints when it runs it); light: it admits only on state proven against accepted checkpoints',
+      }),
+      checkpoint: s.nullable(
+        s.object({
+          number: decimal,
+          blockHash: s.string({ maxLength: 66 }),
+          stateRoot: s.string({ maxLength: 66 }),
+        }),
+      ),
+      signers: s.array(address, {
+        description: 'light: the trusted full nodes that signed the accepted checkpoint; full: this node',
+      }),
+      nodeSet: s.array(address, { description: 'light: the full-node set trusted now' }),
+      required: s.integer({ min: 0, description: 'light: signatures a newer checkpoint needs' }),
+      lastRefusal: s.nullable(s.string({ maxLength: 1000 })),
+      refusedCount: s.integer({ min: 0, description: 'RPC answers refused because they did not verify' }),
+      refusedAnswers: s.array(
+        s.object({
+          at: unixMs,
+          url: s.string({ maxLength: 500 }),
+          what: s.string({ maxLength: 200 }),
+          code: s.string({ maxLength: 64 }),
+          reason: s.string({ maxLength: 1000 }),
+        }),
+      ),
+    }),
+  ),
 });
 
 /** GET /api/v1/balance: amounts in the smallest unit (wei), as decimal strings. */

@@ -150,6 +150,27 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
         { name: 'accessGrants', address: d.accessGrants },
         { name: 'organizations', address: d.organizations },
       ];
+      const t = network?.status().chainTrust;
+      const trust = t && {
+        mode: t.mode,
+        checkpoint: t.checkpoint
+          ? {
+              number: t.checkpoint.number,
+              blockHash: t.checkpoint.blockHash,
+              stateRoot: t.checkpoint.stateRoot,
+            }
+          : null,
+        signers: t.signers,
+        nodeSet: t.nodeSet ?? [],
+        required: t.required ?? 0,
+        lastRefusal: t.lastRefusal?.slice(0, 1000) ?? null,
+        refusedCount: t.refusedCount,
+        refusedAnswers: t.refusedAnswers.map((r) => ({
+          ...r,
+          what: r.what.slice(0, 200),
+          reason: r.reason.slice(0, 1000),
+        })),
+      };
       let head: { number: bigint; timestamp: bigint } | undefined;
       try {
         head = await chain.clients.publicClient.getBlock({ blockTag: 'latest' });
@@ -164,6 +185,8 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
         headBlock: head ? Number(head.number) : null,
         headTime: head ? Number(head.timestamp) : null,
         contracts,
+        view: network ? chainViewStatus(network) : null,
+        ...(trust ? { trust } : {}),
       };
     },
 
@@ -545,4 +568,18 @@ function ownServiceGrants(store: Store, own: ServiceView[]): Array<Omit<Grant, '
     expiresAt: Number(r.expires_at),
     revoked: r.revoked === 1,
   }));
+}
+
+/** The chain view's lag as the API reports it (`view` of GET /api/v1/chain). */
+function chainViewStatus(network: NetworkRuntime): NonNullable<ChainStatus['view']> {
+  const v = network.chainView.status();
+  return {
+    state: v.state,
+    code: v.state === 'fresh' ? null : 'CHAIN_STALE',
+    headBlock: v.headBlock === null ? null : Number(v.headBlock),
+    syncedBlock: Number(v.syncedBlock),
+    lagBlocks: v.lagBlocks,
+    lagMs: v.lagMs,
+    reason: v.reason?.slice(0, 300) ?? null,
+  };
 }

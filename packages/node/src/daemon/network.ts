@@ -5,9 +5,18 @@
  */
 import { FleetConfig } from '@dibs/chain';
 import type { Address } from 'viem';
-import { GrantCache, peerIdFromWallet, SessionRegistry, type TicketGrant, type Wallet } from '@dibs/core';
+import { CHECKPOINT_RECORD_NAMESPACE, checkpointRecordRules } from '@dibs/light';
+import {
+  ChainView,
+  type ChainViewBounds,
+  GrantCache,
+  peerIdFromWallet,
+  SessionRegistry,
+  type TicketGrant,
+  type Wallet,
+} from '@dibs/core';
 import type { Store } from '@dibs/store';
-import { ChainMirror } from '../access/index.ts';
+import { ChainHeadMonitor, ChainMirror, lagFields } from '../access/index.ts';
 import { joinNetwork } from '../p2p/bootstrap.ts';
 import {
   LOOPBACK_LISTEN,
@@ -31,6 +40,12 @@ import {
   RECORD_RETRY_INTERVAL_MS,
 } from './constants.ts';
 import { DaemonError } from './errors.ts';
+import {
+  type ChainTrustStatus,
+  createLightChain,
+  type LightSettings,
+  startCheckpointSigning,
+} from './light.ts';
 import type { Logger } from './log.ts';
 import { networkGrantProvider } from './network-grant.ts';
 
@@ -55,8 +70,17 @@ export interface P2pSettings {
   liveness?: LivenessOptions;
   /** Blocks the chain mirror stays behind the head. */
   confirmations?: number;
+  /**
+   * How far the chain view may lag before new tickets are refused and, further, live sessions are
+   * closed (blocks or ms, whichever is passed first); defaults in ChainView.
+   */
+  chainView?: Partial<ChainViewBounds>;
   /** Longest busy-polling window after a small tunnel read, µs (0 = off); default BUSY_POLL_WINDOW_US. */
   busyPollUs?: number;
+  /** Light mode: admit only on chain state proven against checkpoints signed by trusted full nodes. */
+  light?: LightSettings | undefined;
+  /** Sign and serve checkpoints of the chain (a full node); default: when this node runs the embedded chain. */
+  signCheckpoints?: boolean | undefined;
 }
 
 /** One neighbour in the status. */
@@ -82,8 +106,12 @@ export interface NetworkStatus {
   peers: PeerStatus[];
   bootstrap: { admitted: string[]; failed: Array<{ addr: string; error: string }> };
   recordPublishedAt: string | undefined;
+  /** How far this node's chain view lags the head, and whether it still accepts tickets. */
+  chainView: ReturnType<typeof lagFields> & { reason: string | undefined };
   /** Set once this node's own network grant was revoked on chain: it has left the network. */
   leftNetwork?: string | undefined;
+  /** How this node trusts its chain: full, or light with its accepted checkpoint and refused RPC answers. */
+  chainTrust?: ChainTrustStatus | undefined;
   updatedAt: string;
 }
 
@@ -99,6 +127,8 @@ export interface NetworkRuntime {
    * chain's change events. Read-only for now: nothing in the node acts on its entries yet.
    */
   readonly fleet: FleetConfig;
+  /** The lag of the mirror behind the chain head (fail-closed bounds). */
+  readonly chainView: ChainView;
   readonly liveness: Liveness;
   /** Role bits as registered on chain (the service-host bit follows the hosted services). */
   readonly roles: number;
@@ -141,12 +171,28 @@ export async function startNetwork(params: {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
   };
   try {
-    const cache = new GrantCache();
+    let chainView: ChainView;
+    try {
+      chainView = new ChainView(settings.chainView ?? {});
+    } catch (err) {
+      throw new DaemonError(
+        'BAD_P2P_CONFIG',
+        (err as Error).message,
+        'set node.chainView bounds to positive whole numbers, the close bounds no shorter than the refuse bounds',
+      );
+    }
+    const cache = new GrantCache({ chainView });
+    // A light node's mirror fills a cache of its own: its events only hint at what to prove.
+    const light = settings.light?.enabled
+      ? createLightChain({ chain, settings: settings.light, cache, wallet, log })
+      : undefined;
+    if (light) cleanups.push(() => light.stop());
     const mirror = new ChainMirror({
       store,
       clients: chain.clients,
       deployment: d,
-      cache,
+      cache: light ? new GrantCache() : cache,
+      ...(light ? { hints: (touched: Parameters<typeof light.hint>[0]) => light.hint(touched) } : {}),
       log: log.child('mirror'),
       ...(settings.confirmations !== undefined ? { confirmations: settings.confirmations } : {}),
     });
@@ -172,6 +218,18 @@ export async function startNetwork(params: {
     });
     sessions.start();
     cleanups.push(() => sessions.dispose());
+    // The head on its own loop: a stuck mirror cannot vouch for itself.
+    const headMonitor = new ChainHeadMonitor({
+      publicClient: chain.clients.publicClient,
+      view: chainView,
+      log: log.child('chain-view'),
+      ...(settings.confirmations !== undefined ? { confirmations: settings.confirmations } : {}),
+      onState: (s) => {
+        if (s.state === 'closing') sessions.sweep();
+      },
+    });
+    headMonitor.start();
+    cleanups.push(() => headMonitor.stop());
 
     const grant = networkGrantProvider({
       store,
@@ -199,6 +257,7 @@ export async function startNetwork(params: {
       authority,
       listen: settings.listen && settings.listen.length > 0 ? settings.listen : LOOPBACK_LISTEN,
       relay: (roles & ROLE_RELAY) !== 0,
+      records: { [CHECKPOINT_RECORD_NAMESPACE]: checkpointRecordRules(d.registry) },
       logger: log,
       ...(settings.admissionTimeoutMs !== undefined
         ? { admissionTimeoutMs: settings.admissionTimeoutMs }
@@ -206,6 +265,15 @@ export async function startNetwork(params: {
     });
     authority.attach(host);
     cleanups.push(() => host.stop());
+    let chainTrust: (() => ChainTrustStatus) | undefined;
+    if (light) {
+      light.follow(host);
+      chainTrust = () => light.status();
+    } else if (settings.signCheckpoints ?? chain.supervisor !== undefined) {
+      const signing = await startCheckpointSigning({ chain, wallet, host, log });
+      cleanups.push(() => signing.stop());
+      chainTrust = () => signing.status();
+    }
     if ((roles & ROLE_RELAY) !== 0 && settings.tunnelRelay !== false) {
       // The tunnel's relayed data channel: NATed pairs splice sealed records through this node
       // instead of carrying bulk data on the circuit-relay stream.
@@ -357,6 +425,7 @@ export async function startNetwork(params: {
       sessions,
       mirror,
       fleet,
+      chainView,
       liveness,
       get roles() {
         return roles;
@@ -391,7 +460,16 @@ export async function startNetwork(params: {
           peers: list,
           bootstrap,
           recordPublishedAt,
+          chainView: { ...lagFields(chainView.status()), reason: chainView.status().reason },
           leftNetwork,
+          chainTrust: chainTrust?.() ?? {
+            mode: 'full',
+            checkpoint: undefined,
+            signers: [],
+            refusedAnswers: [],
+            refusedCount: 0,
+            provenItems: 0,
+          },
           updatedAt: new Date().toISOString(),
         };
       },

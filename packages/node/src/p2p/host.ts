@@ -68,6 +68,14 @@ export interface DibsHostOptions {
   authority: AdmissionAuthority;
   /** Listen multiaddrs (TCP, `/ws`, or `<relay>/p2p-circuit` to listen through a relay). */
   listen?: readonly string[];
+  /** More DHT record namespaces besides node records, each with its validator and selector. */
+  records?: Record<
+    string,
+    {
+      validate(key: Uint8Array, value: Uint8Array): Promise<void>;
+      select(key: Uint8Array, values: Uint8Array[]): Promise<number>;
+    }
+  >;
   /** Addresses to announce instead of the listen addresses (public address behind a port forward). */
   announce?: readonly string[];
   /** Run a circuit-relay-v2 server (RELAY role). */
@@ -138,8 +146,14 @@ export async function createDibsHost(options: DibsHostOptions & { start?: boolea
       logPrefix: 'dibs:kad',
       datastorePrefix: '/dibs-kad',
       metricsPrefix: 'dibs_kad',
-      validators: { [NODE_RECORD_NAMESPACE]: validateNodeRecord },
-      selectors: { [NODE_RECORD_NAMESPACE]: selectNodeRecord },
+      validators: {
+        ...Object.fromEntries(Object.entries(options.records ?? {}).map(([ns, r]) => [ns, r.validate])),
+        [NODE_RECORD_NAMESPACE]: validateNodeRecord,
+      },
+      selectors: {
+        ...Object.fromEntries(Object.entries(options.records ?? {}).map(([ns, r]) => [ns, r.select])),
+        [NODE_RECORD_NAMESPACE]: selectNodeRecord,
+      },
     }),
   };
   if (options.pubsub === true) {

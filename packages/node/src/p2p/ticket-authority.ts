@@ -37,8 +37,11 @@ export const DEFAULT_CATCH_UP_MS = 3_000;
 /** Most re-checks during that wait (one per mirrored block range). */
 const MAX_CATCH_UP_ATTEMPTS = 40;
 
-/** Verifier codes meaning "the chain mirror has not seen it yet" rather than "invalid". */
-const NOT_YET_MIRRORED = new Set(['UNKNOWN_GRANT', 'UNKNOWN_CLIENT_KEY', 'UNKNOWN_SERVICE']);
+/**
+ * Verifier codes meaning "the chain mirror has not seen it yet" rather than "invalid" (CHAIN_STALE:
+ * a burst of blocks the mirror is about to apply); each is retried within the catch-up wait.
+ */
+const NOT_YET_MIRRORED = new Set(['UNKNOWN_GRANT', 'UNKNOWN_CLIENT_KEY', 'UNKNOWN_SERVICE', 'CHAIN_STALE']);
 
 /** Stable codes of {@link TicketAuthorityError}. */
 export type TicketAuthorityErrorCode = 'UNKNOWN_PEER_KEY' | 'NOT_A_WALLET_PEER' | 'NOT_ATTACHED';

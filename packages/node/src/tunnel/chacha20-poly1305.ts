@@ -237,10 +237,48 @@ export class ChaCha20Poly1305 {
     }
   }
 
+  /**
+   * The ChaCha20 block function alone (RFC 8439 §2.3): 64 bytes of keystream for `counter` and
+   * `nonce`. For checking the RFC's Appendix A.1 vectors; the AEAD never calls it.
+   */
+  static block(key: Uint8Array, counter: number, nonce: Uint8Array): Uint8Array {
+    const c = new ChaCha20Poly1305(key);
+    c.#chachaBlock(counter, u32le(nonce, 0), u32le(nonce, 4), u32le(nonce, 8));
+    return c.#stream.slice();
+  }
+
+  /**
+   * Poly1305 alone (RFC 8439 §2.5) over a message of any length with a 32-byte one-time key r ‖ s,
+   * through the same limb arithmetic the AEAD uses. For checking the RFC's Appendix A.3 vectors.
+   */
+  static poly1305(oneTimeKey: Uint8Array, message: Uint8Array): Uint8Array {
+    if (oneTimeKey.length !== 32) throw new RangeError('a Poly1305 one-time key has 32 bytes');
+    const c = new ChaCha20Poly1305(new Uint8Array(CHACHA_KEY_BYTES));
+    c.#loadPolyKey(oneTimeKey);
+    let i = 0;
+    for (; i + 16 <= message.length; i += 16) c.#absorb(message, i);
+    if (i < message.length) {
+      // A short last block is padded with 1 then zeros and carries no 2^128 bit: take away the
+      // bit #absorb adds (the AEAD only ever absorbs zero-padded full blocks).
+      const block = c.#block;
+      block.fill(0);
+      block.set(message.subarray(i));
+      block[message.length - i] = 1;
+      c.#h[5] = c.#h[5]! - 262144;
+      c.#absorb(block, 0);
+    }
+    c.#finish();
+    return c.#tag.slice();
+  }
+
   /** Block 0 of the keystream → Poly1305's r (clamped) and s; resets the accumulator. */
   #polyKey(n0: number, n1: number, n2: number): void {
     this.#chachaBlock(0, n0, n1, n2);
-    const k = this.#stream;
+    this.#loadPolyKey(this.#stream);
+  }
+
+  /** r (clamped) and s from the first 32 bytes of `k`; resets the accumulator. */
+  #loadPolyKey(k: Uint8Array): void {
     const t0 = u32le(k, 0) & 0x0fffffff;
     const t1 = u32le(k, 4) & 0x0ffffffc;
     const t2 = u32le(k, 8) & 0x0ffffffc;

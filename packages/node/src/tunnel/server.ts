@@ -55,8 +55,11 @@ import {
 } from './sessions.ts';
 import { splice } from './splice.ts';
 
-/** Verifier codes meaning "the chain mirror has not seen it yet" rather than "invalid". */
-const NOT_YET_MIRRORED = new Set(['UNKNOWN_GRANT', 'UNKNOWN_CLIENT_KEY', 'UNKNOWN_SERVICE']);
+/**
+ * Verifier codes meaning "the chain mirror has not seen it yet" rather than "invalid" (CHAIN_STALE:
+ * a burst of blocks the mirror is about to apply); each is retried within the catch-up wait.
+ */
+const NOT_YET_MIRRORED = new Set(['UNKNOWN_GRANT', 'UNKNOWN_CLIENT_KEY', 'UNKNOWN_SERVICE', 'CHAIN_STALE']);
 
 /** Data-channel listener settings. */
 export interface DataChannelOptions {

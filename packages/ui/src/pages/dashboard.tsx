@@ -1,4 +1,5 @@
 /** Dashboard: identity, chain and a summary of the network, services, grants and sessions. */
+import type { ChainTrust } from '../api.ts';
 import { Copyable, Field, LoadError, Loading, Page, Stat } from '../components.tsx';
 import { duration, shortHex, units } from '../format.ts';
 import { useApp, useNow, useResource } from '../store.ts';
@@ -107,6 +108,27 @@ export function DashboardPage() {
                   <span class="text-bad">RPC unreachable</span>
                 )}
               </Field>
+              {chain.data.view && (
+                <Field label="Chain view">
+                  {chain.data.view.state === 'fresh' ? (
+                    <span class="text-ok">in sync</span>
+                  ) : (
+                    <span class={chain.data.view.state === 'stale' ? 'text-warn' : 'text-bad'}>
+                      {chain.data.view.code}:{' '}
+                      {chain.data.view.state === 'stale'
+                        ? 'new tickets refused'
+                        : 'new tickets refused, live sessions closed'}
+                    </span>
+                  )}
+                  <span class="muted">
+                    {' '}
+                    · #{chain.data.view.syncedBlock.toLocaleString()} applied, {chain.data.view.lagBlocks}{' '}
+                    behind, {duration(chain.data.view.lagMs / 1000)}
+                  </span>
+                  {chain.data.view.reason && <div class="muted">{chain.data.view.reason}</div>}
+                </Field>
+              )}
+              {chain.data.trust && <TrustFields trust={chain.data.trust} now={now} />}
               <Field label="Contracts">
                 {chain.data.contracts.length === 0 ? (
                   <span class="muted">not deployed yet</span>
@@ -132,5 +154,76 @@ export function DashboardPage() {
         </div>
       </div>
     </Page>
+  );
+}
+
+/** The chain-trust rows: mode, the accepted (or signed) checkpoint, its signers, refused RPC answers. */
+function TrustFields({ trust, now }: { trust: ChainTrust; now: number }) {
+  return (
+    <>
+      <Field label="Mode">
+        {trust.mode === 'light' ? (
+          <span class="badge badge-violet">light: proven state only</span>
+        ) : (
+          <span class="badge">full</span>
+        )}
+      </Field>
+      <Field label={trust.mode === 'light' ? 'Accepted checkpoint' : 'Signed checkpoint'}>
+        {trust.checkpoint ? (
+          <>
+            #{Number(trust.checkpoint.number).toLocaleString()}{' '}
+            <Copyable
+              value={trust.checkpoint.blockHash}
+              display={shortHex(trust.checkpoint.blockHash, 10, 6)}
+            />
+          </>
+        ) : (
+          <span class="muted">none yet</span>
+        )}
+      </Field>
+      <Field label="Signers">
+        {trust.signers.length === 0 ? (
+          <span class="muted">pinned (genesis)</span>
+        ) : (
+          trust.signers.map((a) => (
+            <div key={a}>
+              <Copyable value={a} display={shortHex(a, 10, 6)} />
+            </div>
+          ))
+        )}
+        {trust.mode === 'light' && (
+          <div class="muted">
+            {trust.required} of {trust.nodeSet.length} trusted full nodes must sign
+          </div>
+        )}
+      </Field>
+      {trust.mode === 'light' && (
+        <Field label="Refused RPC answers">
+          {trust.refusedCount === 0 ? (
+            <span class="muted">none</span>
+          ) : (
+            <>
+              <span class="text-bad">{trust.refusedCount}</span>
+              <table class="mini">
+                <tbody>
+                  {trust.refusedAnswers
+                    .slice(-5)
+                    .reverse()
+                    .map((r) => (
+                      <tr key={`${r.at}-${r.url}-${r.what}`} title={r.reason}>
+                        <td>{duration(Math.max(0, now - r.at) / 1000)} ago</td>
+                        <td class="mono">{r.url}</td>
+                        <td>{r.what}</td>
+                        <td>{r.code}</td>
+                      </tr>
+                    ))}
+                </tbody>
+              </table>
+            </>
+          )}
+          {trust.lastRefusal && <div class="muted">last checkpoint refused: {trust.lastRefusal}</div>}
+        </Field>
+      )}
+    </>
   );
 }

@@ -34,3 +34,13 @@ export const ADMISSION_RENEW_BEFORE_MS = 5 * 60_000;
 export const ADMISSION_RENEW_AT_FRACTION = 2 / 3;
 /** Shortest wait before a renewal (or its retry), so a peer with a near-dead ticket cannot cause a busy loop. */
 export const MIN_RENEW_DELAY_MS = 250;
+
+/**
+ * New inbound connections a second a node takes from addresses it admitted no one from (each costs
+ * a Noise handshake before a ticket can be shown); connections from admitted peers' addresses pass.
+ */
+export const DEFAULT_INBOUND_PER_SECOND = 32;
+/** Burst of such connections at once (a network forming around a bootstrap node). */
+export const DEFAULT_INBOUND_BURST = 128;
+/** Refused inbound connections are logged as one line at most this often. */
+export const INBOUND_REFUSAL_LOG_INTERVAL_MS = 10_000;

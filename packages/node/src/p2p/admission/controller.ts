@@ -34,6 +34,7 @@ import {
   runDialerExchange,
   runListenerExchange,
 } from './exchange.ts';
+import { InboundLimiter } from './inbound-limit.ts';
 import { VerdictCode } from './messages.ts';
 
 /** Configuration of {@link AdmissionController}. */
@@ -46,6 +47,8 @@ export interface AdmissionOptions {
   messageTimeoutMs?: number;
   /** Most peers allowed to sit unadmitted at once; further inbound connections are refused. */
   maxPendingPeers?: number;
+  /** Rate of new inbound connections from addresses of no admitted peer (see InboundLimiter). */
+  inbound?: { perSecond?: number; burst?: number };
 }
 
 /** Why a peer's admission ended. */
@@ -113,6 +116,7 @@ export class AdmissionController {
   readonly #endedListeners: Array<(peerId: PeerId, reason: AdmissionEndReason) => void> = [];
   #components?: AdmissionComponents;
   #running = false;
+  readonly #inbound: InboundLimiter;
 
   constructor(options: AdmissionOptions) {
     this.#authority = options.authority;
@@ -126,6 +130,24 @@ export class AdmissionController {
       'messageTimeoutMs',
     );
     this.maxPendingPeers = positive(options.maxPendingPeers ?? 256, 'maxPendingPeers');
+    this.#inbound = new InboundLimiter({
+      ...options.inbound,
+      isKnownAddress: (ip) => this.#admittedAddress(ip),
+      onRefused: (count) =>
+        this.#log.warn('refusing inbound connections from unknown addresses: over the new-connection rate', {
+          refused: count,
+          perSecond: this.#inbound.perSecond,
+        }),
+    });
+  }
+
+  /** Whether an admitted peer has a connection from `ip` now. */
+  #admittedAddress(ip: string): boolean {
+    for (const c of this.#components?.connectionManager.getConnections() ?? []) {
+      if (this.#admitted.has(c.remotePeer.toString()) && c.remoteAddr.toString().includes(`/${ip}/`))
+        return true;
+    }
+    return false;
   }
 
   /** Whether we currently admit `peerId` (valid, unexpired, not revoked). */
@@ -255,6 +277,8 @@ export class AdmissionController {
   gater(): ConnectionGater {
     return {
       denyDialPeer: (peerId) => this.#blocked.has(peerId.toString()),
+      // Before any cryptography: a flood of new dialers is refused at accept (inbound-limit.ts).
+      denyInboundConnection: (maConn) => !this.#inbound.allow(maConn.remoteAddr.toString()),
       denyInboundEncryptedConnection: (peerId) => {
         if (this.isAdmitted(peerId) || this.#pending.has(peerId.toString())) return false;
         if (this.#pending.size >= this.maxPendingPeers) {
