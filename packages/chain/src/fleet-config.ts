@@ -2,11 +2,7 @@ import { organizationsAbi } from '@dibs/contracts';
 import type { Store } from '@dibs/store';
 import { type Abi, type Address, isAddressEqual, type PublicClient } from 'viem';
 import type { ChainClients } from './clients.ts';
-import {
-  FLEET_CONFIG_WATCHER_NAME,
-  WATCHER_ERROR_BACKOFF_MS,
-  WATCHER_POLL_INTERVAL_MS,
-} from './constants.ts';
+import { FLEET_CONFIG_WATCHER_NAME } from './constants.ts';
 import type { DeploymentAddresses } from './deployer.ts';
 import { OrganizationsClient } from './organizations.ts';
 import { type DecodedEvent, EventWatcher } from './watcher.ts';
@@ -39,8 +35,6 @@ export class FleetConfig {
   readonly #env = new Map<bigint, ReadonlyMap<string, string>>();
   readonly #dirty = new Set<bigint>();
   #rewound = false;
-  #abort: AbortController | undefined;
-  #loop: Promise<void> | undefined;
 
   constructor(opts: FleetConfigOptions) {
     this.#opts = opts;
@@ -56,6 +50,8 @@ export class FleetConfig {
       ...(opts.pollIntervalMs !== undefined ? { pollIntervalMs: opts.pollIntervalMs } : {}),
       ...(opts.confirmations !== undefined ? { confirmations: opts.confirmations } : {}),
       handler: (events) => this.#mark(events),
+      afterPoll: () => this.#applyMarked(),
+      ...(opts.onError ? { onError: opts.onError } : {}),
       onRewind: () => {
         this.#rewound = true;
       },
@@ -66,26 +62,11 @@ export class FleetConfig {
   async start(): Promise<void> {
     await this.#reloadAll();
     await this.syncOnce();
-    const abort = new AbortController();
-    this.#abort = abort;
-    this.#loop = (async () => {
-      while (!abort.signal.aborted) {
-        let pause = this.#opts.pollIntervalMs ?? WATCHER_POLL_INTERVAL_MS;
-        try {
-          await this.syncOnce();
-        } catch (err) {
-          pause = Math.max(pause, WATCHER_ERROR_BACKOFF_MS);
-          this.#opts.onError?.(err as Error);
-        }
-        await sleep(pause, abort.signal);
-      }
-    })();
+    this.watcher.start();
   }
 
   async stop(): Promise<void> {
-    this.#abort?.abort();
-    await this.#loop;
-    this.#loop = undefined;
+    await this.watcher.stop();
   }
 
   /** Processes events up to the head and re-reads the organizations they touched. */
@@ -149,18 +130,4 @@ export class FleetConfig {
     else this.#env.delete(orgId);
     this.#opts.onChange?.(orgId, env ?? new Map());
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
