@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { accessCommands } from './commands/access.ts';
+import { auditCommand } from './commands/audit.ts';
 import { chainCommands } from './commands/chain.ts';
 import { connectCommand } from './commands/connect.ts';
 import { devnetCommands } from './commands/devnet.ts';
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
   program.addCommand(connectCommand());
   program.addCommand(proxyCommand());
   program.addCommand(statusCommand());
+  program.addCommand(auditCommand());
   program.addCommand(devnetCommands());
   for (const cmd of program.commands) propagateSettings(cmd);
   return program;

@@ -9,8 +9,8 @@ import {
   generateApiToken,
   MAX_BODY_BYTES,
   OPENAPI_PATH,
-  s,
 } from '../src/api/index.ts';
+import { Type } from 'typebox';
 
 interface Logged {
   level: string;
@@ -32,10 +32,12 @@ class ConflictError extends Error {
   readonly code = 'SERVICE_EXISTS';
 }
 
-const serviceSchema = s.object({
-  id: s.string(),
-  name: s.string({ minLength: 1, maxLength: 64 }),
-  price: s.integer({ min: 0 }),
+const obj = <P extends Parameters<typeof Type.Object>[0]>(p: P) =>
+  Type.Object(p, { additionalProperties: false });
+const serviceSchema = obj({
+  id: Type.String(),
+  name: Type.String({ minLength: 1, maxLength: 64 }),
+  price: Type.Integer({ minimum: 0 }),
 });
 
 describe('API server', () => {
@@ -51,8 +53,8 @@ describe('API server', () => {
       method: 'GET',
       path: '/api/v1/services',
       summary: 'List services',
-      query: s.object({ limit: s.optional(s.integer({ min: 1, max: 100 })) }),
-      response: s.object({ services: s.array(serviceSchema) }),
+      query: obj({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) }),
+      response: obj({ services: Type.Array(serviceSchema) }),
       handler: ({ query }) => ({ services: [...services.values()].slice(0, query.limit ?? 100) }),
     });
     api.route({
@@ -60,7 +62,7 @@ describe('API server', () => {
       path: '/api/v1/services',
       summary: 'Publish a service',
       status: 201,
-      body: s.object({ name: s.string({ minLength: 1, maxLength: 64 }), price: s.integer({ min: 0 }) }),
+      body: obj({ name: Type.String({ minLength: 1, maxLength: 64 }), price: Type.Integer({ minimum: 0 }) }),
       response: serviceSchema,
       errors: { 409: 'A service with this name exists' },
       handler: ({ body }) => {
@@ -76,7 +78,7 @@ describe('API server', () => {
       method: 'GET',
       path: '/api/v1/services/:id',
       summary: 'One service',
-      params: s.object({ id: s.string({ pattern: /^\d+$/, patternName: 'a decimal service id' }) }),
+      params: obj({ id: Type.String({ pattern: '^\\d+$', description: 'a decimal service id' }) }),
       response: serviceSchema,
       handler: ({ params }) => {
         const svc = services.get(params.id);
@@ -88,7 +90,7 @@ describe('API server', () => {
       method: 'DELETE',
       path: '/api/v1/services/:id',
       summary: 'Retire a service',
-      params: s.object({ id: s.string() }),
+      params: obj({ id: Type.String() }),
       handler: ({ params }) => {
         services.delete(params.id);
       },
@@ -97,7 +99,7 @@ describe('API server', () => {
       method: 'GET',
       path: '/api/v1/boom',
       summary: 'Fails with a plain error',
-      response: s.object({}),
+      response: obj({}),
       handler: () => {
         throw new Error('disk exploded at /secret/path');
       },
@@ -106,7 +108,7 @@ describe('API server', () => {
       method: 'GET',
       path: '/api/v1/liar',
       summary: 'Answers outside its schema',
-      response: s.object({ n: s.integer() }),
+      response: obj({ n: Type.Integer() }),
       handler: () => ({ n: 'not a number' }) as unknown as { n: number },
     });
     await api.listen();
@@ -193,10 +195,9 @@ describe('API server', () => {
     const r = await post('/api/v1/services', { name: 12 });
     assert.equal(r.status, 400);
     assert.equal(r.json.error.code, 'INVALID_BODY');
-    assert.equal(
-      r.json.error.message,
-      'invalid request body: body.name must be a string, got 12; body.price is required',
-    );
+    assert.match(r.json.error.message, /^invalid request body: /);
+    assert.match(r.json.error.message, /body\.name must be a string, got 12/);
+    assert.match(r.json.error.message, /body\.price is required/);
     const empty = await call('POST', '/api/v1/services', { headers: { 'content-type': 'application/json' } });
     assert.equal(empty.status, 400);
     assert.match(empty.json.error.message, /request body is required/);
@@ -245,10 +246,13 @@ describe('API server', () => {
   it('validates path and query parameters with actionable messages', async () => {
     const badId = await call('GET', '/api/v1/services/abc');
     assert.equal(badId.status, 400);
-    assert.equal(badId.json.error.message, 'invalid path parameter: params.id must be a decimal service id');
+    assert.equal(
+      badId.json.error.message,
+      'invalid path parameter: params.id must be a decimal service id, got "abc"',
+    );
     const badLimit = await call('GET', '/api/v1/services?limit=0');
     assert.equal(badLimit.status, 400);
-    assert.equal(badLimit.json.error.message, 'invalid query: query.limit must be an integer ≥ 1, got 0');
+    assert.equal(badLimit.json.error.message, 'invalid query: query.limit must be ≥ 1, got 0');
     const unknown = await call('GET', '/api/v1/services?limt=5');
     assert.equal(unknown.status, 400);
     assert.match(unknown.json.error.message, /query.limt is not a known property \(expected limit\)/);
@@ -332,15 +336,19 @@ describe('API server', () => {
       required: ['name', 'price'],
       additionalProperties: false,
     });
-    assert.deepEqual(
-      postOp.responses['201'].content['application/json'].schema,
-      serviceSchema.toJsonSchema(),
-    );
+    const { description: _, ...answer } = postOp.responses['201'].content['application/json'].schema;
+    assert.deepEqual(answer, JSON.parse(JSON.stringify(serviceSchema)));
     assert.ok(postOp.responses['409']);
     assert.ok(postOp.responses['413']);
     const getOne = doc.paths['/api/v1/services/{id}'].get;
     assert.deepEqual(getOne.parameters, [
-      { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^\\d+$' } },
+      {
+        name: 'id',
+        in: 'path',
+        required: true,
+        description: 'a decimal service id',
+        schema: { type: 'string', pattern: '^\\d+$' },
+      },
     ]);
     const list = doc.paths['/api/v1/services'].get;
     assert.deepEqual(list.parameters, [

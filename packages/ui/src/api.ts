@@ -1,188 +1,36 @@
 /**
- * Typed client of the node's management API (GET /api/v1/openapi.json documents the same routes).
+ * Typed client of the node's management API: openapi-fetch over the types generated from the node's
+ * OpenAPI document (@dibs/api-types), so a route change that breaks the UI fails the type check.
  * Browser-only: fetch with a bearer token; the event stream is read with fetch so the token
  * travels in a header, never in a URL.
  */
 
+import type { ApiEvents, LogLevel, PublishService, StartProxy, paths } from '@dibs/api-types';
+import createClient, { type Client } from 'openapi-fetch';
+
+export type {
+  ApiEvents,
+  AuditRecord,
+  Balance,
+  ChainStatus,
+  ChainTrust,
+  ChangedResource,
+  Connection,
+  Grant,
+  Identity,
+  LogEntry,
+  LogLevel,
+  Peer,
+  PublishPolicy,
+  PublishService,
+  Service,
+  ServicePolicy,
+  ServiceType,
+  Session,
+  SocksProxy,
+  StartProxy,
+} from '@dibs/api-types';
 export type Address = `0x${string}`;
-export type ServicePolicy =
-  | 'public'
-  | 'allowlist'
-  | 'organization'
-  | 'organization-network'
-  | 'token-holders';
-export type ServiceType = 'tcp' | 'http' | 'vpn';
-export type PublishPolicy = 'public' | 'allowlist' | 'organization';
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type ChangedResource =
-  | 'identity'
-  | 'chain'
-  | 'balance'
-  | 'peers'
-  | 'services'
-  | 'grants'
-  | 'sessions'
-  | 'proxies';
-
-/** GET /api/v1/identity */
-export interface Identity {
-  address: string;
-  did: string;
-  peerId: string;
-  version: string;
-  startedAt: number;
-  listenAddresses: string[];
-}
-
-/** GET /api/v1/chain */
-export interface ChainStatus {
-  rpcUrl: string;
-  chainId: number;
-  embedded: boolean;
-  reachable: boolean;
-  headBlock: number | null;
-  headTime: number | null;
-  contracts: { name: string; address: string }[];
-  /** The chain mirror's lag; null without the p2p network. Not fresh = tickets refused (CHAIN_STALE). */
-  view: {
-    state: 'fresh' | 'stale' | 'closing';
-    code: 'CHAIN_STALE' | null;
-    headBlock: number | null;
-    syncedBlock: number;
-    lagBlocks: number;
-    lagMs: number;
-    reason: string | null;
-  } | null;
-  /** How the node trusts its chain (absent without the p2p network). */
-  trust?: ChainTrust;
-}
-
-/** Full node (believes its chain, signs checkpoints) or light node (admits on proven state only). */
-export interface ChainTrust {
-  mode: 'full' | 'light';
-  checkpoint: { number: string; blockHash: string; stateRoot: string } | null;
-  signers: string[];
-  nodeSet: string[];
-  required: number;
-  lastRefusal: string | null;
-  refusedCount: number;
-  refusedAnswers: { at: number; url: string; what: string; code: string; reason: string }[];
-}
-
-/** GET /api/v1/balance: amounts in the smallest unit, as decimal strings */
-export interface Balance {
-  address: string;
-  native: string;
-  nativeSymbol: string;
-  token: { address: string; symbol: string; decimals: number; balance: string };
-}
-
-/** One entry of GET /api/v1/peers */
-export interface Peer {
-  peerId: string;
-  address: string | null;
-  connected: boolean;
-  path: 'direct' | 'relayed';
-  relay: string | null;
-  rttMs: number | null;
-  roles: ('bootstrap' | 'relay' | 'service-host')[];
-  remoteAddress: string | null;
-  since: number | null;
-}
-
-/** One entry of GET /api/v1/services */
-export interface Service {
-  id: string;
-  name: string;
-  type: string;
-  owner: string;
-  own: boolean;
-  host: string | null;
-  target: string | null;
-  price: string;
-  token: string | null;
-  policy: ServicePolicy;
-  active: boolean;
-  reachable: boolean;
-  connection: { id: string; localAddress: string } | null;
-}
-
-/** Body of POST /api/v1/services */
-export interface PublishService {
-  name: string;
-  type: ServiceType;
-  target?: string;
-  allow?: string[];
-  price?: string;
-  policy?: PublishPolicy;
-  allowlist?: string[];
-  organizationId?: string;
-}
-
-/** One entry of GET /api/v1/grants */
-export interface Grant {
-  id: string;
-  serviceId: string;
-  serviceName: string;
-  grantee: string;
-  owner: string;
-  role: 'holder' | 'owner';
-  issuedAt: number;
-  expiresAt: number;
-  revoked: boolean;
-}
-
-/** One entry of GET /api/v1/sessions */
-export interface Session {
-  id: string;
-  serviceId: string;
-  serviceName: string;
-  peerId: string;
-  direction: 'inbound' | 'outbound';
-  path: 'direct' | 'relayed';
-  openedAt: number;
-  bytesIn: number;
-  bytesOut: number;
-}
-
-/** Answer of POST /api/v1/connections */
-export interface Connection {
-  id: string;
-  serviceId: string;
-  localAddress: string;
-  sessionId: string | null;
-}
-
-/** One entry of GET /api/v1/proxies */
-export interface SocksProxy {
-  id: string;
-  localAddress: string;
-  openedAt: number;
-  tunnels: number;
-}
-
-/** Body of POST /api/v1/proxies */
-export interface StartProxy {
-  listen?: string;
-  via?: string;
-}
-
-/** One entry of GET /api/v1/logs */
-export interface LogEntry {
-  seq: number;
-  time: string;
-  level: LogLevel;
-  component: string | null;
-  message: string;
-  fields: Record<string, string>;
-}
-
-/** Events of GET /api/v1/events */
-export interface ApiEvents {
-  counters: { at: number; sessions: { id: string; bytesIn: number; bytesOut: number }[] };
-  changed: { resource: ChangedResource; id?: string };
-  log: LogEntry;
-}
 
 /** The API answered with an error body; `message` is meant for people. */
 export class ApiRequestError extends Error {
@@ -234,71 +82,68 @@ export class ApiClient {
   constructor(token: string, base = '') {
     this.token = token;
     this.base = base;
+    this.client = createClient<paths>({
+      baseUrl: base || window.location.origin,
+      headers: { authorization: `Bearer ${token}` },
+    });
   }
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
+  private readonly client: Client<paths>;
+
+  /** Awaits an openapi-fetch call: its data, or a typed error a page can show. */
+  private async call<T>(
+    request: () => Promise<{ data?: T; error?: unknown; response: Response }>,
+  ): Promise<T> {
+    let result: { data?: T; error?: unknown; response: Response };
     try {
-      res = await fetch(this.base + path, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.token}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      result = await request();
     } catch {
       throw new ApiUnreachableError('The node is not answering. Is it running? Start it with `dibs up`.');
     }
-    if (res.status === 204) return undefined as T;
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
+    const { response } = result;
+    if (response.status === 204) return undefined as T;
+    if (!response.ok) {
+      const err = (result.error as { error?: { code?: string; message?: string } } | undefined)?.error;
       throw new ApiRequestError(
-        res.status,
-        'BAD_ANSWER',
-        `The node answered ${res.status} with something that is not JSON.`,
-      );
-    }
-    if (!res.ok) {
-      const err = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new ApiRequestError(
-        res.status,
+        response.status,
         err?.code ?? 'HTTP_ERROR',
-        err?.message ?? `The node answered ${res.status}.`,
+        err?.message ?? `The node answered ${response.status}.`,
       );
     }
-    return json as T;
+    return result.data as T;
   }
 
-  identity = () => this.call<Identity>('GET', '/api/v1/identity');
-  chain = () => this.call<ChainStatus>('GET', '/api/v1/chain');
-  balance = () => this.call<Balance>('GET', '/api/v1/balance');
-  proxies = async () => (await this.call<{ proxies: SocksProxy[] }>('GET', '/api/v1/proxies')).proxies;
-  startProxy = (input: StartProxy) => this.call<SocksProxy>('POST', '/api/v1/proxies', input);
-  stopProxy = (id: string) => this.call<void>('DELETE', `/api/v1/proxies/${encodeURIComponent(id)}`);
-  peers = async () => (await this.call<{ peers: Peer[] }>('GET', '/api/v1/peers')).peers;
-  services = async () => (await this.call<{ services: Service[] }>('GET', '/api/v1/services')).services;
-  publishService = (input: PublishService) => this.call<Service>('POST', '/api/v1/services', input);
-  retireService = (id: string) => this.call<void>('DELETE', `/api/v1/services/${encodeURIComponent(id)}`);
-  grants = async () => (await this.call<{ grants: Grant[] }>('GET', '/api/v1/grants')).grants;
-  requestGrant = (serviceId: string) => this.call<Grant>('POST', '/api/v1/grants', { serviceId });
-  revokeGrant = (id: string) => this.call<void>('DELETE', `/api/v1/grants/${encodeURIComponent(id)}`);
-  sessions = async () => (await this.call<{ sessions: Session[] }>('GET', '/api/v1/sessions')).sessions;
+  private readonly byId = (id: string) => ({ params: { path: { id } } });
+
+  identity = () => this.call(() => this.client.GET('/api/v1/identity'));
+  chain = () => this.call(() => this.client.GET('/api/v1/chain'));
+  balance = () => this.call(() => this.client.GET('/api/v1/balance'));
+  proxies = async () => (await this.call(() => this.client.GET('/api/v1/proxies'))).proxies;
+  startProxy = (input: StartProxy) => this.call(() => this.client.POST('/api/v1/proxies', { body: input }));
+  stopProxy = (id: string) => this.call(() => this.client.DELETE('/api/v1/proxies/{id}', this.byId(id)));
+  peers = async () => (await this.call(() => this.client.GET('/api/v1/peers'))).peers;
+  services = async () => (await this.call(() => this.client.GET('/api/v1/services'))).services;
+  publishService = (input: PublishService) =>
+    this.call(() => this.client.POST('/api/v1/services', { body: input }));
+  retireService = (id: string) => this.call(() => this.client.DELETE('/api/v1/services/{id}', this.byId(id)));
+  grants = async () => (await this.call(() => this.client.GET('/api/v1/grants'))).grants;
+  requestGrant = (serviceId: string) =>
+    this.call(() => this.client.POST('/api/v1/grants', { body: { serviceId } }));
+  revokeGrant = (id: string) => this.call(() => this.client.DELETE('/api/v1/grants/{id}', this.byId(id)));
+  sessions = async () => (await this.call(() => this.client.GET('/api/v1/sessions'))).sessions;
   connect = (serviceId: string, localPort?: number) =>
-    this.call<Connection>(
-      'POST',
-      '/api/v1/connections',
-      localPort ? { serviceId, localPort } : { serviceId },
+    this.call(() =>
+      this.client.POST('/api/v1/connections', {
+        body: localPort ? { serviceId, localPort } : { serviceId },
+      }),
     );
-  disconnect = (id: string) => this.call<void>('DELETE', `/api/v1/connections/${encodeURIComponent(id)}`);
+  disconnect = (id: string) => this.call(() => this.client.DELETE('/api/v1/connections/{id}', this.byId(id)));
+  audit = async (query: { since?: number; service?: string; limit?: number } = {}) =>
+    (await this.call(() => this.client.GET('/api/v1/audit', { params: { query } }))).records;
   logs = async (limit = 200, level?: LogLevel) =>
     (
-      await this.call<{ entries: LogEntry[] }>(
-        'GET',
-        `/api/v1/logs?limit=${limit}${level ? `&level=${level}` : ''}`,
+      await this.call(() =>
+        this.client.GET('/api/v1/logs', { params: { query: level ? { limit, level } : { limit } } }),
       )
     ).entries;
 

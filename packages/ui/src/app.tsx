@@ -12,6 +12,7 @@ import {
 import { Banner, Copyable } from './components.tsx';
 import { shortHex } from './format.ts';
 import { Icon, type IconName } from './icons.tsx';
+import { AuditPage } from './pages/audit.tsx';
 import { DashboardPage } from './pages/dashboard.tsx';
 import { GrantsPage } from './pages/grants.tsx';
 import { LogsPage } from './pages/logs.tsx';
@@ -36,6 +37,7 @@ const NAV: NavItem[] = [
   { path: '/grants', label: 'Grants', icon: 'grants', page: () => <GrantsPage /> },
   { path: '/sessions', label: 'Sessions', icon: 'sessions', page: () => <SessionsPage /> },
   { path: '/network', label: 'Network map', icon: 'network', page: () => <NetworkPage /> },
+  { path: '/audit', label: 'Audit', icon: 'audit', page: () => <AuditPage /> },
   { path: '/logs', label: 'Logs', icon: 'logs', page: () => <LogsPage /> },
 ];
 

@@ -25,6 +25,8 @@ import {
   type Session,
   silentApiLogger,
 } from '../../node/src/api/index.ts';
+import { createNodeMetrics } from '../../observe/src/index.ts';
+import { AuditLog, Store } from '../../store/src/index.ts';
 
 const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 
@@ -295,6 +297,8 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
     }
   };
 
+  const metrics = createNodeMetrics({ processMetrics: false });
+  const audit = new AuditLog(new Store(':memory:'));
   const handlers: DibsApiHandlers = {
     identity: () => identity,
     chain: () => {
@@ -456,6 +460,13 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
       const min = order.indexOf(query.level ?? 'debug');
       return logs.filter((l) => order.indexOf(l.level) >= min).slice(-(query.limit ?? 200));
     },
+    audit: (query) => audit.query(query),
+    health: () => ({ status: 'ok', uptimeSeconds: 0 }),
+    ready: () => ({
+      ready: mode !== 'failing',
+      checks: { chain: mode !== 'failing', network: true, api: true },
+    }),
+    metrics: () => metrics.text(),
   };
 
   const events = registerDibsApi(api, handlers);

@@ -2,7 +2,9 @@
  * The management UI on two REAL nodes in Chromium: node A (embedded anvil, p2p) publishes a local
  * HTTP server from its Services page; node B (joined over RPC) requests access and connects from its
  * own UI, a fetch through the local address B shows reaches the server, and B's Sessions page shows
- * the tunnel's bytes growing live. Screenshots land in test-artifacts/screenshots/.
+ * the tunnel's bytes growing live; A's Audit page lists the grant and the session, and after A revokes
+ * the grant from its Grants page, the revocation and the session's end. Screenshots land in
+ * test-artifacts/screenshots/.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -132,6 +134,11 @@ describe('management UI on two real nodes', { skip: chromiumSkip }, () => {
     await go(pb, 'Peers');
     await pb.getByText('direct', { exact: true }).first().waitFor(WAIT);
     await shot(pb, 'b-peers');
+    const fits = await pb
+      .locator('.table-card')
+      .first()
+      .evaluate((el) => el.scrollWidth <= el.clientWidth + 1);
+    assert.ok(fits, 'the Peers table fits the 1280 px window (RTT, Roles and Since visible)');
     await go(pb, 'Services');
     const request = pb.getByRole('button', { name: 'Request access to web' });
     await request.waitFor(WAIT);
@@ -203,6 +210,33 @@ describe('management UI on two real nodes', { skip: chromiumSkip }, () => {
     } finally {
       abort.abort();
     }
+
+    // A's audit page: the grant A's service issued to B and B's session, by the service's name.
+    await go(pa, 'Audit');
+    const audit = pa.getByTestId('audit-table');
+    await audit.locator('[data-kind="grant-issued"]').filter({ hasText: 'web' }).first().waitFor(WAIT);
+    await audit.locator('[data-kind="session"]').filter({ hasText: 'web' }).first().waitFor(WAIT);
+    await shot(pa, 'a-audit');
+
+    // A revokes B's grant from its Grants page: the audit shows the revocation and the session's end.
+    await go(pa, 'Grants');
+    await pa
+      .getByRole('button', { name: /^Revoke grant / })
+      .first()
+      .click();
+    await pa.getByText('Revoked', { exact: false }).first().waitFor({ timeout: 60_000 });
+    await go(pa, 'Audit');
+    await audit
+      .locator('[data-kind="grant-revoked"]')
+      .filter({ hasText: 'web' })
+      .first()
+      .waitFor({ timeout: 60_000 });
+    await audit
+      .locator('[data-kind="session"]')
+      .filter({ hasText: 'ended' })
+      .first()
+      .waitFor({ timeout: 60_000 });
+    await shot(pa, 'a-audit-revoked');
     await pa.close();
     await pb.close();
   });

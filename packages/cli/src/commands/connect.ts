@@ -14,6 +14,7 @@ import {
 } from '@dibs/node';
 import { openStore } from '@dibs/store';
 import { Command } from 'commander';
+import type { ConnectListener } from '@dibs/api-types';
 import { type ApiClient, runningApi } from '../api-client.ts';
 import {
   type CommandContext,
@@ -179,24 +180,11 @@ export async function withLocalNode(
 }
 
 /** A connect listener of the running node, as GET /api/v1/sessions lists it. */
-export interface ConnectListenerOut {
-  id: string;
-  serviceId: string;
-  serviceName: string;
-  localAddress: string;
-  openedAt: number;
-  open: number;
-  bytesIn: number;
-  bytesOut: number;
-  lastError: string | null;
-}
+export type ConnectListenerOut = ConnectListener;
 
 /** The sessions and connect listeners of the running node. */
 export async function sessionsOf(api: ApiClient) {
-  return api.get<{
-    sessions: Array<{ serviceId: string; direction: string; bytesIn: number; bytesOut: number }>;
-    connections?: ConnectListenerOut[];
-  }>('/api/v1/sessions');
+  return api.call(api.client.GET('/api/v1/sessions'));
 }
 
 /** One progress line of a connect listener: tunnels open now, bytes since it opened. */
@@ -231,7 +219,7 @@ async function heldSummary(api: ApiClient, what: { connectionId?: string }): Pro
 export async function holdUntilStopped(
   ctx: CommandContext,
   api: ApiClient,
-  what: { path: string; connectionId?: string },
+  what: { close: () => Promise<unknown>; connectionId?: string },
   stopSignal: Promise<void>,
 ): Promise<void> {
   const stop = stopSignal.then(() => 'signal' as const);
@@ -261,7 +249,7 @@ export async function holdUntilStopped(
   }
   ctx.out.progress('closing…');
   try {
-    await api.delete(what.path);
+    await what.close();
   } catch (err) {
     // Already gone (closed from the UI, or the node restarted): nothing left to close.
     const code = (err as { code?: string }).code;
@@ -321,9 +309,10 @@ export function connectCommand(): Command {
         const service = await resolveServiceRef(ctx, ref);
         // Registered before the listener exists, so a Ctrl-C at any point still closes it.
         const stop = opts.detach ? undefined : untilStopSignal();
-        const c = await api.post<{ id: string; serviceId: string; localAddress: string }>(
-          '/api/v1/connections',
-          { serviceId: service.id.toString(), localPort: listen.port },
+        const c = await api.call(
+          api.client.POST('/api/v1/connections', {
+            body: { serviceId: service.id.toString(), localPort: listen.port },
+          }),
         );
         const path = `/api/v1/connections/${c.id}`;
         print(
@@ -338,7 +327,9 @@ export function connectCommand(): Command {
             ? `held by the running node (${api.url}); close it with DELETE ${path}`
             : 'held by the running node · Press Ctrl-C to close it.',
         );
-        if (stop) await holdUntilStopped(ctx, api, { path, connectionId: c.id }, stop);
+        const close = () =>
+          api.call(api.client.DELETE('/api/v1/connections/{id}', { params: { path: { id: c.id } } }));
+        if (stop) await holdUntilStopped(ctx, api, { close, connectionId: c.id }, stop);
         return;
       }
       if (opts.detach) {

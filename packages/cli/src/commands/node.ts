@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { commandContext } from '../context.ts';
 import { CliError } from '../errors.ts';
 import { table } from '../output.ts';
-import { runNode } from './up.ts';
+import { logFormatOf, runNode } from './up.ts';
 
 /** Contract names a joining node needs; `networkServiceId` is optional (found on chain when absent). */
 const CONTRACT_KEYS = ['token', 'registry', 'services', 'accessGrants', 'organizations'] as const;
@@ -20,35 +20,42 @@ export function nodeCommands(): Command {
     )
     .option('--no-register', 'do not register the identity on chain')
     .option('--exit-after-start', 'stop again once everything is up (for scripts and tests)')
+    .option(
+      '--log-format <format>',
+      'log lines on the terminal: pretty (readable) or json (or DIBS_LOG_FORMAT)',
+    )
     .addHelpText(
       'after',
       '\nDIBS_CONTRACTS is a JSON object {"token","registry","services","accessGrants","organizations"[,"networkServiceId"]}\n(the "contracts" object `dibs up --json` prints). A fresh data dir gets an identity first.',
     )
-    .action(async (opts: { register: boolean; exitAfterStart?: boolean }, cmd: Command) => {
-      const ctx = commandContext(cmd);
-      if (ctx.config.chain.mode !== 'rpc') {
-        throw new CliError(
-          'NEEDS_RPC_URL',
-          '`dibs node start` joins an existing chain, and none is given',
-          'pass --rpc-url URL (or set DIBS_RPC_URL / chain.rpcUrl); `dibs up` runs a chain of its own',
-        );
-      }
-      const contracts = { ...ctx.config.chain.contracts, ...contractsFromEnv(process.env.DIBS_CONTRACTS) };
-      const missing = CONTRACT_KEYS.filter((k) => contracts[k] === undefined);
-      if (missing.length > 0) {
-        throw new CliError(
-          'NO_CONTRACTS',
-          `the DIBS contract addresses of the network to join are not known (missing ${missing.join(', ')})`,
-          'set chain.contracts in the config or DIBS_CONTRACTS to the "contracts" object of `dibs up --json` on a node of that network',
-        );
-      }
-      await runNode(ctx, {
-        register: opts.register,
-        p2p: true,
-        exitAfterStart: opts.exitAfterStart,
-        chain: { ...ctx.config.chain, contracts },
-      });
-    });
+    .action(
+      async (opts: { register: boolean; exitAfterStart?: boolean; logFormat?: string }, cmd: Command) => {
+        const ctx = commandContext(cmd);
+        if (ctx.config.chain.mode !== 'rpc') {
+          throw new CliError(
+            'NEEDS_RPC_URL',
+            '`dibs node start` joins an existing chain, and none is given',
+            'pass --rpc-url URL (or set DIBS_RPC_URL / chain.rpcUrl); `dibs up` runs a chain of its own',
+          );
+        }
+        const contracts = { ...ctx.config.chain.contracts, ...contractsFromEnv(process.env.DIBS_CONTRACTS) };
+        const missing = CONTRACT_KEYS.filter((k) => contracts[k] === undefined);
+        if (missing.length > 0) {
+          throw new CliError(
+            'NO_CONTRACTS',
+            `the DIBS contract addresses of the network to join are not known (missing ${missing.join(', ')})`,
+            'set chain.contracts in the config or DIBS_CONTRACTS to the "contracts" object of `dibs up --json` on a node of that network',
+          );
+        }
+        await runNode(ctx, {
+          register: opts.register,
+          p2p: true,
+          exitAfterStart: opts.exitAfterStart,
+          chain: { ...ctx.config.chain, contracts },
+          logFormat: logFormatOf(opts.logFormat),
+        });
+      },
+    );
   node
     .command('status')
     .description('the running node: PeerId, listen addresses, peers with admission state and RTT')

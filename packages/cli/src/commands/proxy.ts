@@ -69,10 +69,11 @@ export function proxyCommand(): Command {
         }
         const via = opts.via === undefined ? undefined : await resolveServiceRef(ctx, opts.via);
         const stop = opts.detach ? undefined : untilStopSignal();
-        const p = await api.post<{ id: string; localAddress: string }>('/api/v1/proxies', {
-          listen: listenText,
-          ...(via ? { via: via.id.toString() } : {}),
-        });
+        const p = await api.call(
+          api.client.POST('/api/v1/proxies', {
+            body: { listen: listenText, ...(via ? { via: via.id.toString() } : {}) },
+          }),
+        );
         const path = `/api/v1/proxies/${p.id}`;
         print(
           {
@@ -85,7 +86,9 @@ export function proxyCommand(): Command {
             ? `held by the running node (${api.url}); close it with DELETE ${path}`
             : 'held by the running node · Press Ctrl-C to close it.',
         );
-        if (stop) await holdUntilStopped(ctx, api, { path }, stop);
+        const close = () =>
+          api.call(api.client.DELETE('/api/v1/proxies/{id}', { params: { path: { id: p.id } } }));
+        if (stop) await holdUntilStopped(ctx, api, { close }, stop);
         return;
       }
       if (opts.detach) {

@@ -1,3 +1,4 @@
+import type { Session, SocksProxy } from '@dibs/api-types';
 import { readRuntimeInfo } from '@dibs/node';
 import { Command } from 'commander';
 import { runningApi } from '../api-client.ts';
@@ -6,24 +7,8 @@ import { type ConnectListenerOut, listenerLine, sessionsOf } from './connect.ts'
 import { CliError } from '../errors.ts';
 import { table } from '../output.ts';
 
-interface SessionOut {
-  id: string;
-  serviceId: string;
-  serviceName: string;
-  peerId: string;
-  direction: string;
-  path: string;
-  openedAt: number;
-  bytesIn: number;
-  bytesOut: number;
-}
-
-interface ProxyOut {
-  id: string;
-  localAddress: string;
-  openedAt: number;
-  tunnels: number;
-}
+type SessionOut = Session;
+type ProxyOut = SocksProxy;
 
 /** `dibs status`: the node, its peers and its sessions with bytes each way. */
 export function statusCommand(): Command {
@@ -44,10 +29,7 @@ export function statusCommand(): Command {
       let connections: ConnectListenerOut[] | null = null;
       let proxies: ProxyOut[] | null = null;
       if (api) {
-        const [s, p] = await Promise.all([
-          sessionsOf(api),
-          api.get<{ proxies: ProxyOut[] }>('/api/v1/proxies'),
-        ]);
+        const [s, p] = await Promise.all([sessionsOf(api), api.call(api.client.GET('/api/v1/proxies'))]);
         sessions = s.sessions as SessionOut[];
         connections = s.connections ?? [];
         proxies = p.proxies;

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ChainSettings, createLogger, readRuntimeInfo, startDaemon } from '@dibs/node';
+import { type LogFormat, type ObserveError, parseLogFormat } from '@dibs/observe';
 import { Command } from 'commander';
 import { type CommandContext, commandContext, unlockWallet } from '../context.ts';
 import { CliError } from '../errors.ts';
@@ -22,6 +23,10 @@ export function upCommand(): Command {
       '--light',
       'light node: admit only on chain state proven against checkpoints signed by trusted full nodes (needs node.light.checkpoint and node.light.signers; env DIBS_LIGHT=1)',
     )
+    .option(
+      '--log-format <format>',
+      'log lines on the terminal: pretty (readable) or json (or DIBS_LOG_FORMAT)',
+    )
     .action(
       async (
         opts: {
@@ -31,14 +36,29 @@ export function upCommand(): Command {
           apiPort?: string;
           api: boolean;
           light?: boolean;
+          logFormat?: string;
         },
         cmd: Command,
       ) => {
         const ctx = commandContext(cmd);
         if (opts.light) ctx.config.node.light = { ...ctx.config.node.light, enabled: true };
-        await runNode(ctx, { ...opts, apiPort: parseApiPort(opts.apiPort, process.env, ctx.paths.config) });
+        await runNode(ctx, {
+          ...opts,
+          apiPort: parseApiPort(opts.apiPort, process.env, ctx.paths.config),
+          logFormat: logFormatOf(opts.logFormat),
+        });
       },
     );
+}
+
+/** The terminal log format: `--log-format`, else DIBS_LOG_FORMAT, else pretty. */
+export function logFormatOf(flag: string | undefined, env = process.env): LogFormat | undefined {
+  try {
+    return parseLogFormat(flag ?? (env.DIBS_LOG_FORMAT || undefined));
+  } catch (err) {
+    const e = err as ObserveError;
+    throw new CliError('BAD_LOG_FORMAT', e.message, `${e.hint} for --log-format or DIBS_LOG_FORMAT`);
+  }
 }
 
 /**
@@ -89,6 +109,8 @@ export interface RunNodeOptions {
   /** Port of the management API (default: any free port); `api: false` turns it off. */
   apiPort?: number | undefined;
   api?: boolean | undefined;
+  /** Terminal log format (default pretty). */
+  logFormat?: LogFormat | undefined;
 }
 
 /** Starts the node daemon for `dibs up` and `dibs node start`, prints its info, runs until a stop signal. */
@@ -110,6 +132,7 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
     file: join(ctx.paths.logDir, 'node.log'),
     console: ctx.out.json ? null : process.stderr,
     component: 'node',
+    ...(opts.logFormat ? { format: opts.logFormat } : {}),
   });
   const chain = opts.chain ?? ctx.config.chain;
   ctx.out.progress(
@@ -164,11 +187,13 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
   );
   if (opts.exitAfterStart) {
     await daemon.stop();
+    log.flush?.();
     return;
   }
   await waitForStopSignal();
   ctx.out.progress('stopping…');
   await daemon.stop();
+  log.flush?.();
 }
 
 /**

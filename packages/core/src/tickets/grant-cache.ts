@@ -28,6 +28,7 @@ export interface ServiceRecord {
 
 /** What changed in the cache; session registries close sessions on these. */
 export type GrantCacheEvent =
+  | { type: 'grantIssued'; grantId: bigint; serviceId: bigint }
   | { type: 'grantRevoked'; grantId: bigint; serviceId: bigint }
   | { type: 'grantChanged'; grantId: bigint; serviceId: bigint }
   | { type: 'serviceRetired'; serviceId: bigint }
@@ -131,6 +132,8 @@ export class GrantCache {
     if (next.revoked && !this.#revoked.has(grantId)) {
       this.#revoked.add(grantId);
       this.#emit({ type: 'grantRevoked', grantId, serviceId: next.serviceId });
+    } else if (!prev && !next.revoked) {
+      this.#emit({ type: 'grantIssued', grantId, serviceId: next.serviceId });
     } else if (
       prev &&
       (prev.expiresAt !== next.expiresAt ||
@@ -250,6 +253,16 @@ export class GrantCache {
   /** Highest block whose events have all been applied, or -1 before the first sync. */
   get syncedBlock(): bigint {
     return this.#syncedBlock;
+  }
+
+  /** Grants cached (revoked ones included until pruned). */
+  get grantCount(): number {
+    return this.#grants.size;
+  }
+
+  /** Services cached. */
+  get serviceCount(): number {
+    return this.#services.size;
   }
 
   /** The cached grant, if any. */

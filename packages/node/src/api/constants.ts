@@ -38,3 +38,22 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Host names a loopback-bound server answers to (defence against DNS rebinding). */
 export const LOOPBACK_HOSTS: readonly string[] = ['127.0.0.1', 'localhost', '[::1]'];
+
+/** Liveness: answers while the process serves HTTP (no token, no secrets). */
+export const HEALTHZ_PATH = '/healthz';
+
+/** Readiness: answers 200 once the node's parts are up, 503 otherwise (no token, no secrets). */
+export const READYZ_PATH = '/readyz';
+
+/** Prometheus metrics in the text exposition format (bearer token required, as for /api). */
+export const METRICS_PATH = '/metrics';
+
+/** Headers on every UI response: no framing, no sniffing, scripts and styles only from this origin. */
+export const UI_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+};

@@ -1,31 +1,38 @@
 /**
- * The node's v1 management API as data: every route the UI uses, its schemas, and the handler
- * interface the daemon implements. `registerDibsApi` wires an implementation onto an ApiServer.
+ * The node's v1 management API as data: every route the UI uses, its TypeBox schemas, and the
+ * handler interface the daemon implements. `registerDibsApi` wires an implementation onto an ApiServer.
  */
+import { type Static, type TSchema, Type } from 'typebox';
 import type { EventStream } from './event-stream.ts';
 import type { RequestContext } from './route.ts';
-import { type Infer, s } from './schema.ts';
 import type { ApiServer } from './server.ts';
 
-const address = s.string({
-  pattern: /^0x[0-9a-fA-F]{40}$/,
-  patternName: 'a 0x-prefixed 20-byte hex address',
-  example: '0x5B38Da6a701c568545dCfcB03FcB875f56beddC4',
+/** An object schema that refuses (in requests) or drops (in answers) undeclared keys. */
+const obj = <P extends Record<string, TSchema>>(properties: P, options: { description?: string } = {}) =>
+  Type.Object(properties, { additionalProperties: false, ...options });
+/** `T | null` */
+const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+const address = Type.String({
+  pattern: '^0x[0-9a-fA-F]{40}$',
+  description: 'a 0x-prefixed 20-byte hex address',
+  examples: ['0x5B38Da6a701c568545dCfcB03FcB875f56beddC4'],
 });
-const peerId = s.string({ minLength: 1, maxLength: 128, description: 'libp2p PeerId (base58)' });
-const id = s.string({
+const peerId = Type.String({ minLength: 1, maxLength: 128, description: 'libp2p PeerId (base58)' });
+const id = Type.String({
   minLength: 1,
   maxLength: 96,
-  pattern: /^[A-Za-z0-9._:-]+$/,
-  patternName: 'an id made of letters, digits and . _ : -',
+  pattern: '^[A-Za-z0-9._:-]+$',
+  description: 'an id made of letters, digits and . _ : -',
 });
-const decimal = s.string({
-  pattern: /^(0|[1-9]\d{0,77})$/,
-  patternName: 'a non-negative decimal integer string (amounts are strings: they exceed 2^53)',
+const decimal = Type.String({
+  pattern: '^(0|[1-9]\\d{0,77})$',
+  description: 'a non-negative decimal integer string (amounts are strings: they exceed 2^53)',
 });
-const unixMs = s.integer({ min: 0, description: 'Unix time in milliseconds' });
-const unixSeconds = s.integer({ min: 0, description: 'Unix time in seconds' });
-const path = s.enum(['direct', 'relayed'], { description: 'How the connection reaches the peer' });
+const unixMs = Type.Integer({ minimum: 0, description: 'Unix time in milliseconds' });
+const unixSeconds = Type.Integer({ minimum: 0, description: 'Unix time in seconds' });
+const count = Type.Integer({ minimum: 0 });
+const path = Type.Enum(['direct', 'relayed'], { description: 'How the connection reaches the peer' });
 
 /** Service access policies, as the Services contract knows them. */
 export const SERVICE_POLICIES = [
@@ -54,70 +61,75 @@ export const CHANGED_RESOURCES = [
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 /** GET /api/v1/identity */
-export const identitySchema = s.object({
+export const identitySchema = obj({
   address,
-  did: s.string({ maxLength: 200, description: 'did:pkh:eip155:<chainId>:<address>' }),
+  did: Type.String({ maxLength: 200, description: 'did:pkh:eip155:<chainId>:<address>' }),
   peerId,
-  version: s.string({ maxLength: 64 }),
+  version: Type.String({ maxLength: 64 }),
   startedAt: unixMs,
-  listenAddresses: s.array(s.string({ maxLength: 300 }), {
+  listenAddresses: Type.Array(Type.String({ maxLength: 300 }), {
     description: 'libp2p multiaddrs this node listens on',
   }),
 });
 
 /** GET /api/v1/chain */
-export const chainSchema = s.object({
-  rpcUrl: s.string({ maxLength: 500 }),
-  chainId: s.integer({ min: 0 }),
-  embedded: s.boolean({ description: 'true when the node runs its own anvil' }),
-  reachable: s.boolean(),
-  headBlock: s.nullable(s.integer({ min: 0 })),
-  headTime: s.nullable(unixSeconds),
-  contracts: s.array(s.object({ name: s.string({ maxLength: 64 }), address })),
-  view: s.nullable(
-    s.object({
-      state: s.enum(['fresh', 'stale', 'closing'], {
+export const chainSchema = obj({
+  rpcUrl: Type.String({ maxLength: 500 }),
+  chainId: count,
+  embedded: Type.Boolean({ description: 'true when the node runs its own anvil' }),
+  reachable: Type.Boolean(),
+  headBlock: nullable(count),
+  headTime: nullable(unixSeconds),
+  contracts: Type.Array(obj({ name: Type.String({ maxLength: 64 }), address })),
+  view: nullable(
+    obj({
+      state: Type.Enum(['fresh', 'stale', 'closing'], {
         description:
           'fresh: tickets accepted; stale: the mirror lags past the revocation bound, new tickets are refused (CHAIN_STALE); closing: past the longer bound, live sessions are closed too',
       }),
-      code: s.nullable(s.enum(['CHAIN_STALE'])),
-      headBlock: s.nullable(s.integer({ min: 0, description: 'head seen by the independent head poll' })),
-      syncedBlock: s.integer({
-        min: -1,
+      code: nullable(Type.Enum(['CHAIN_STALE'])),
+      headBlock: nullable(
+        Type.Integer({ minimum: 0, description: 'head seen by the independent head poll' }),
+      ),
+      syncedBlock: Type.Integer({
+        minimum: -1,
         description: 'last block the chain mirror applied (-1 before its first sync)',
       }),
-      lagBlocks: s.integer({ min: 0 }),
-      lagMs: s.integer({ min: 0 }),
-      reason: s.nullable(s.string({ maxLength: 300 })),
+      lagBlocks: count,
+      lagMs: count,
+      reason: nullable(Type.String({ maxLength: 300 })),
     }),
   ),
-  trust: s.optional(
-    s.object({
-      mode: s.enum(['full', 'light'], {
+  trust: Type.Optional(
+    obj({
+      mode: Type.Enum(['full', 'light'], {
         description:
           'full: this node believes its chain (and signs checkpoints when it runs it); light: it admits only on state proven against accepted checkpoints',
       }),
-      checkpoint: s.nullable(
-        s.object({
+      checkpoint: nullable(
+        obj({
           number: decimal,
-          blockHash: s.string({ maxLength: 66 }),
-          stateRoot: s.string({ maxLength: 66 }),
+          blockHash: Type.String({ maxLength: 66 }),
+          stateRoot: Type.String({ maxLength: 66 }),
         }),
       ),
-      signers: s.array(address, {
+      signers: Type.Array(address, {
         description: 'light: the trusted full nodes that signed the accepted checkpoint; full: this node',
       }),
-      nodeSet: s.array(address, { description: 'light: the full-node set trusted now' }),
-      required: s.integer({ min: 0, description: 'light: signatures a newer checkpoint needs' }),
-      lastRefusal: s.nullable(s.string({ maxLength: 1000 })),
-      refusedCount: s.integer({ min: 0, description: 'RPC answers refused because they did not verify' }),
-      refusedAnswers: s.array(
-        s.object({
+      nodeSet: Type.Array(address, { description: 'light: the full-node set trusted now' }),
+      required: Type.Integer({ minimum: 0, description: 'light: signatures a newer checkpoint needs' }),
+      lastRefusal: nullable(Type.String({ maxLength: 1000 })),
+      refusedCount: Type.Integer({
+        minimum: 0,
+        description: 'RPC answers refused because they did not verify',
+      }),
+      refusedAnswers: Type.Array(
+        obj({
           at: unixMs,
-          url: s.string({ maxLength: 500 }),
-          what: s.string({ maxLength: 200 }),
-          code: s.string({ maxLength: 64 }),
-          reason: s.string({ maxLength: 1000 }),
+          url: Type.String({ maxLength: 500 }),
+          what: Type.String({ maxLength: 200 }),
+          code: Type.String({ maxLength: 64 }),
+          reason: Type.String({ maxLength: 1000 }),
         }),
       ),
     }),
@@ -125,233 +137,294 @@ export const chainSchema = s.object({
 });
 
 /** GET /api/v1/balance: amounts in the smallest unit (wei), as decimal strings. */
-export const balanceSchema = s.object({
+export const balanceSchema = obj({
   address,
   native: decimal,
-  nativeSymbol: s.string({ maxLength: 16, description: 'symbol of the chain currency, e.g. ETH' }),
-  token: s.object({
+  nativeSymbol: Type.String({ maxLength: 16, description: 'symbol of the chain currency, e.g. ETH' }),
+  token: obj({
     address,
-    symbol: s.string({ maxLength: 32 }),
-    decimals: s.integer({ min: 0, max: 255 }),
+    symbol: Type.String({ maxLength: 32 }),
+    decimals: Type.Integer({ minimum: 0, maximum: 255 }),
     balance: decimal,
   }),
 });
 
 /** One known peer (connected or only known from the DHT / bootstrap list). */
-export const peerSchema = s.object({
+export const peerSchema = obj({
   peerId,
-  address: s.nullable(address),
-  connected: s.boolean(),
+  address: nullable(address),
+  connected: Type.Boolean(),
   path,
-  relay: s.nullable(peerId),
-  rttMs: s.nullable(s.number({ min: 0 })),
-  roles: s.array(s.enum(['bootstrap', 'relay', 'service-host'])),
-  remoteAddress: s.nullable(s.string({ maxLength: 300 })),
-  since: s.nullable(unixMs),
+  relay: nullable(peerId),
+  rttMs: nullable(Type.Number({ minimum: 0 })),
+  roles: Type.Array(Type.Enum(['bootstrap', 'relay', 'service-host'])),
+  remoteAddress: nullable(Type.String({ maxLength: 300 })),
+  since: nullable(unixMs),
 });
 
 /** GET /api/v1/peers */
-export const peersSchema = s.object({ peers: s.array(peerSchema) });
+export const peersSchema = obj({ peers: Type.Array(peerSchema) });
 
 /** A service: own (published here) or reachable (published by another node). */
-export const serviceSchema = s.object({
+export const serviceSchema = obj({
   id,
-  name: s.string({ maxLength: 64 }),
-  type: s.string({ maxLength: 32 }),
+  name: Type.String({ maxLength: 64 }),
+  type: Type.String({ maxLength: 32 }),
   owner: address,
-  own: s.boolean({ description: 'published by this node' }),
-  host: s.nullable(peerId),
-  target: s.nullable(
-    s.string({ maxLength: 300, description: 'host:port behind the service (own services only)' }),
+  own: Type.Boolean({ description: 'published by this node' }),
+  host: nullable(peerId),
+  target: nullable(
+    Type.String({ maxLength: 300, description: 'host:port behind the service (own services only)' }),
   ),
   price: decimal,
-  token: s.nullable(address),
-  policy: s.enum(SERVICE_POLICIES),
-  active: s.boolean(),
-  reachable: s.boolean(),
-  connection: s.nullable(s.object({ id, localAddress: s.string({ maxLength: 100 }) })),
+  token: nullable(address),
+  policy: Type.Enum(SERVICE_POLICIES),
+  active: Type.Boolean(),
+  reachable: Type.Boolean(),
+  connection: nullable(obj({ id, localAddress: Type.String({ maxLength: 100 }) })),
 });
 
 /** GET /api/v1/services */
-export const servicesSchema = s.object({ services: s.array(serviceSchema) });
+export const servicesSchema = obj({ services: Type.Array(serviceSchema) });
 
 /** POST /api/v1/services */
-export const publishServiceSchema = s.object({
-  name: s.string({
+export const publishServiceSchema = obj({
+  name: Type.String({
     minLength: 1,
     maxLength: 64,
-    pattern: /^[A-Za-z0-9][A-Za-z0-9 ._-]*$/,
-    patternName: 'a name of letters, digits, spaces and . _ - (starting with a letter or digit)',
+    pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]*$',
+    description: 'a name of letters, digits, spaces and . _ - (starting with a letter or digit)',
   }),
-  type: s.enum(SERVICE_TYPES),
-  target: s.optional(
-    s.string({
+  type: Type.Enum(SERVICE_TYPES),
+  target: Type.Optional(
+    Type.String({
       maxLength: 300,
-      pattern: /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/,
-      patternName: 'host:port, e.g. 127.0.0.1:8080',
-      description: 'required for tcp and http',
+      pattern: '^[A-Za-z0-9.-]+:\\d{1,5}$|^\\[[0-9a-fA-F:]+\\]:\\d{1,5}$',
+      description: 'host:port, e.g. 127.0.0.1:8080; required for tcp and http',
     }),
   ),
-  allow: s.optional(
-    s.array(
-      s.string({
+  allow: Type.Optional(
+    Type.Array(
+      Type.String({
         maxLength: 64,
-        pattern: /^[0-9a-fA-F.:]+\/\d{1,3}(:\d{1,5}(-\d{1,5})?)?$/,
-        patternName: 'cidr[:port[-port]], e.g. 10.0.0.0/8:80-443',
+        pattern: '^[0-9a-fA-F.:]+/\\d{1,3}(:\\d{1,5}(-\\d{1,5})?)?$',
+        description: 'cidr[:port[-port]], e.g. 10.0.0.0/8:80-443',
       }),
       { maxItems: 64, description: 'vpn only: what clients may reach' },
     ),
   ),
-  price: s.optional(decimal),
-  policy: s.optional(s.enum(PUBLISH_POLICIES)),
-  allowlist: s.optional(s.array(address, { maxItems: 256, description: 'allowlist policy: who may' })),
-  organizationId: s.optional(id),
+  price: Type.Optional(decimal),
+  policy: Type.Optional(Type.Enum(PUBLISH_POLICIES)),
+  allowlist: Type.Optional(Type.Array(address, { maxItems: 256, description: 'allowlist policy: who may' })),
+  organizationId: Type.Optional(id),
 });
 
 /** A grant of access to a service, held by this node or issued on a service this node owns. */
-export const grantSchema = s.object({
+export const grantSchema = obj({
   id,
   serviceId: id,
-  serviceName: s.string({ maxLength: 64 }),
+  serviceName: Type.String({ maxLength: 64 }),
   grantee: address,
   owner: address,
-  role: s.enum(['holder', 'owner'], {
+  role: Type.Enum(['holder', 'owner'], {
     description: 'holder: this node may use it; owner: this node may revoke it',
   }),
   issuedAt: unixSeconds,
   expiresAt: unixSeconds,
-  revoked: s.boolean(),
+  revoked: Type.Boolean(),
 });
 
 /** GET /api/v1/grants */
-export const grantsSchema = s.object({ grants: s.array(grantSchema) });
+export const grantsSchema = obj({ grants: Type.Array(grantSchema) });
 
 /** POST /api/v1/grants */
-export const requestGrantSchema = s.object({
-  serviceId: s.string({
-    pattern: /^[1-9]\d{0,76}$/,
-    patternName: 'a service id (a positive decimal integer)',
+export const requestGrantSchema = obj({
+  serviceId: Type.String({
+    pattern: '^[1-9]\\d{0,76}$',
+    description: 'a service id (a positive decimal integer)',
   }),
 });
 
 /** An open session (tunnel, proxy, login) with its byte counters. */
-export const sessionSchema = s.object({
+export const sessionSchema = obj({
   id,
   serviceId: id,
-  serviceName: s.string({ maxLength: 64 }),
+  serviceName: Type.String({ maxLength: 64 }),
   peerId,
-  direction: s.enum(['inbound', 'outbound']),
+  direction: Type.Enum(['inbound', 'outbound']),
   path,
   openedAt: unixMs,
-  bytesIn: s.integer({ min: 0 }),
-  bytesOut: s.integer({ min: 0 }),
+  bytesIn: count,
+  bytesOut: count,
 });
 
 /**
  * A local listener forwarding each accepted connection to a service (what `dibs connect` opens),
  * with its counters since it opened: open tunnels now, bytes of every tunnel, closed ones included.
  */
-export const connectListenerSchema = s.object({
+export const connectListenerSchema = obj({
   id,
   serviceId: id,
-  serviceName: s.string({ maxLength: 64 }),
-  localAddress: s.string({ maxLength: 100 }),
+  serviceName: Type.String({ maxLength: 64 }),
+  localAddress: Type.String({ maxLength: 100 }),
   openedAt: unixMs,
-  open: s.integer({ min: 0, description: 'tunnels open now' }),
-  bytesIn: s.integer({ min: 0 }),
-  bytesOut: s.integer({ min: 0 }),
-  lastError: s.nullable(s.string({ maxLength: 500 })),
+  open: Type.Integer({ minimum: 0, description: 'tunnels open now' }),
+  bytesIn: count,
+  bytesOut: count,
+  lastError: nullable(Type.String({ maxLength: 500 })),
 });
 
 /** GET /api/v1/sessions */
-export const sessionsSchema = s.object({
-  sessions: s.array(sessionSchema),
-  connections: s.array(connectListenerSchema, { description: 'connect listeners and their counters' }),
+export const sessionsSchema = obj({
+  sessions: Type.Array(sessionSchema),
+  connections: Type.Array(connectListenerSchema, { description: 'connect listeners and their counters' }),
 });
 
 /** POST /api/v1/connections */
-export const connectSchema = s.object({
+export const connectSchema = obj({
   serviceId: id,
-  localPort: s.optional(s.integer({ min: 0, max: 65535, description: '0 or absent picks a free port' })),
+  localPort: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: 65535, description: '0 or absent picks a free port' }),
+  ),
 });
 
 /** A local connection to a remote service (a listening port forwarded through DIBS). */
-export const connectionSchema = s.object({
+export const connectionSchema = obj({
   id,
   serviceId: id,
-  localAddress: s.string({ maxLength: 100 }),
-  sessionId: s.nullable(id),
+  localAddress: Type.String({ maxLength: 100 }),
+  sessionId: nullable(id),
 });
 
 /** A local SOCKS5 proxy sending each connection through DIBS tunnels. */
-export const proxySchema = s.object({
+export const proxySchema = obj({
   id,
-  localAddress: s.string({ maxLength: 100 }),
+  localAddress: Type.String({ maxLength: 100 }),
   openedAt: unixMs,
-  tunnels: s.integer({ min: 0, description: 'tunnels open now' }),
+  tunnels: Type.Integer({ minimum: 0, description: 'tunnels open now' }),
 });
 
 /** GET /api/v1/proxies */
-export const proxiesSchema = s.object({ proxies: s.array(proxySchema) });
+export const proxiesSchema = obj({ proxies: Type.Array(proxySchema) });
 
 /** POST /api/v1/proxies */
-export const startProxySchema = s.object({
-  listen: s.optional(
-    s.string({
+export const startProxySchema = obj({
+  listen: Type.Optional(
+    Type.String({
       maxLength: 100,
-      pattern: /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}:\d{1,5}$|^localhost:\d{1,5}$/,
-      patternName: 'a loopback host:port, e.g. 127.0.0.1:1080 (port 0 picks one)',
+      pattern: '^127\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}:\\d{1,5}$|^localhost:\\d{1,5}$',
+      description: 'a loopback host:port, e.g. 127.0.0.1:1080 (port 0 picks one)',
     }),
   ),
-  via: s.optional(id),
+  via: Type.Optional(id),
 });
 
 /** One log line. */
-export const logEntrySchema = s.object({
-  seq: s.integer({ min: 0 }),
-  time: s.string({ maxLength: 40, format: 'date-time' }),
-  level: s.enum(LOG_LEVELS),
-  component: s.nullable(s.string({ maxLength: 100 })),
-  message: s.string({ maxLength: 2000 }),
-  fields: s.record(s.string({ maxLength: 2000 }), { maxProperties: 64 }),
+export const logEntrySchema = obj({
+  seq: count,
+  time: Type.String({ maxLength: 40, format: 'date-time' }),
+  level: Type.Enum(LOG_LEVELS),
+  component: nullable(Type.String({ maxLength: 100 })),
+  message: Type.String({ maxLength: 2000 }),
+  fields: Type.Record(Type.String(), Type.String({ maxLength: 2000 }), { maxProperties: 64 }),
 });
 
 /** GET /api/v1/logs query */
-export const logsQuerySchema = s.object({
-  limit: s.optional(s.integer({ min: 1, max: 1000, description: 'newest entries to return (default 200)' })),
-  level: s.optional(s.enum(LOG_LEVELS, { description: 'minimum level' })),
+export const logsQuerySchema = obj({
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 1000, description: 'newest entries to return (default 200)' }),
+  ),
+  level: Type.Optional(Type.Enum(LOG_LEVELS, { description: 'minimum level' })),
 });
 
 /** GET /api/v1/logs */
-export const logsSchema = s.object({ entries: s.array(logEntrySchema) });
+export const logsSchema = obj({ entries: Type.Array(logEntrySchema) });
+
+/** Kinds of audit record. */
+export const AUDIT_KINDS = ['grant-issued', 'grant-revoked', 'session', 'refusal'] as const;
+
+/** One record of the audit trail (times in Unix ms). */
+export const auditRecordSchema = obj({
+  id: Type.Integer({ minimum: 0 }),
+  kind: Type.Enum(AUDIT_KINDS),
+  at: unixMs,
+  who: nullable(address),
+  peerId: nullable(peerId),
+  serviceId: nullable(id),
+  serviceName: nullable(Type.String({ maxLength: 64 })),
+  grantId: nullable(id),
+  sessionId: nullable(id),
+  direction: nullable(Type.Enum(['inbound', 'outbound'])),
+  path: nullable(path),
+  endedAt: nullable(unixMs),
+  bytesIn: nullable(count),
+  bytesOut: nullable(count),
+  outcome: Type.String({ maxLength: 32, description: 'open, closed, refused, issued, revoked' }),
+  reason: nullable(Type.String({ maxLength: 500 })),
+});
+
+/** GET /api/v1/audit query */
+export const auditQuerySchema = obj({
+  since: Type.Optional(Type.Integer({ minimum: 0, description: 'records at or after this Unix ms' })),
+  service: Type.Optional(Type.String({ minLength: 1, maxLength: 96, description: 'a service id or name' })),
+  kind: Type.Optional(Type.Enum(AUDIT_KINDS)),
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 10000, description: 'newest records (default 1000)' }),
+  ),
+});
+
+/** GET /api/v1/audit */
+export const auditSchema = obj({ records: Type.Array(auditRecordSchema) });
+
+/** GET /healthz: the process serves HTTP. */
+export const healthSchema = obj({
+  status: Type.Literal('ok'),
+  uptimeSeconds: Type.Integer({ minimum: 0 }),
+});
+
+/** GET /readyz: whether the node's parts are up (503 with the same body when not). */
+export const readySchema = obj({
+  ready: Type.Boolean(),
+  checks: obj({
+    chain: Type.Boolean({ description: 'the chain answers' }),
+    network: nullable(
+      Type.Boolean({ description: 'the p2p node is in the network (null: runs without p2p)' }),
+    ),
+    api: Type.Boolean(),
+  }),
+});
 
 /** The events of GET /api/v1/events. */
 export const dibsEvents = {
-  counters: s.object({
+  counters: obj({
     at: unixMs,
-    sessions: s.array(s.object({ id, bytesIn: s.integer({ min: 0 }), bytesOut: s.integer({ min: 0 }) })),
+    sessions: Type.Array(obj({ id, bytesIn: count, bytesOut: count })),
   }),
-  changed: s.object({ resource: s.enum(CHANGED_RESOURCES), id: s.optional(id) }),
+  changed: obj({ resource: Type.Enum(CHANGED_RESOURCES), id: Type.Optional(id) }),
   log: logEntrySchema,
 };
 
-export type Identity = Infer<typeof identitySchema>;
-export type ChainStatus = Infer<typeof chainSchema>;
-export type Balance = Infer<typeof balanceSchema>;
-export type SocksProxy = Infer<typeof proxySchema>;
-export type StartProxy = Infer<typeof startProxySchema>;
-export type Peer = Infer<typeof peerSchema>;
-export type Service = Infer<typeof serviceSchema>;
-export type PublishService = Infer<typeof publishServiceSchema>;
-export type Grant = Infer<typeof grantSchema>;
-export type RequestGrant = Infer<typeof requestGrantSchema>;
-export type Session = Infer<typeof sessionSchema>;
-export type ConnectListener = Infer<typeof connectListenerSchema>;
-export type Connect = Infer<typeof connectSchema>;
-export type Connection = Infer<typeof connectionSchema>;
-export type LogEntry = Infer<typeof logEntrySchema>;
-export type LogsQuery = Infer<typeof logsQuerySchema>;
+export type Identity = Static<typeof identitySchema>;
+export type ChainStatus = Static<typeof chainSchema>;
+export type Balance = Static<typeof balanceSchema>;
+export type SocksProxy = Static<typeof proxySchema>;
+export type StartProxy = Static<typeof startProxySchema>;
+export type Peer = Static<typeof peerSchema>;
+export type Service = Static<typeof serviceSchema>;
+export type PublishService = Static<typeof publishServiceSchema>;
+export type Grant = Static<typeof grantSchema>;
+export type RequestGrant = Static<typeof requestGrantSchema>;
+export type Session = Static<typeof sessionSchema>;
+export type ConnectListener = Static<typeof connectListenerSchema>;
+export type Connect = Static<typeof connectSchema>;
+export type Connection = Static<typeof connectionSchema>;
+export type LogEntry = Static<typeof logEntrySchema>;
+export type LogsQuery = Static<typeof logsQuerySchema>;
 export type DibsEvents = typeof dibsEvents;
+export type Health = Static<typeof healthSchema>;
+export type AuditRecordOut = Static<typeof auditRecordSchema>;
+export type AuditQueryIn = Static<typeof auditQuerySchema>;
+export type Ready = Static<typeof readySchema>;
 
 type Maybe<T> = T | Promise<T>;
 type Ctx = RequestContext<unknown, unknown, unknown>;
@@ -376,9 +449,14 @@ export interface DibsApiHandlers {
   startProxy(input: StartProxy, ctx: Ctx): Maybe<SocksProxy>;
   stopProxy(id: string, ctx: Ctx): Maybe<void>;
   logs(query: LogsQuery): Maybe<LogEntry[]>;
+  audit(query: AuditQueryIn): Maybe<AuditRecordOut[]>;
+  health(): Maybe<Health>;
+  ready(): Maybe<Ready>;
+  /** Prometheus text exposition of the node's metrics. */
+  metrics(): Maybe<string>;
 }
 
-const byId = s.object({ id });
+const byId = obj({ id });
 const notFound = { 404: 'No such id' };
 
 /** Declares every v1 route on `api` backed by `handlers`; returns the publisher of GET /api/v1/events. */
@@ -550,6 +628,49 @@ export function registerDibsApi(api: ApiServer, handlers: DibsApiHandlers): Even
     query: logsQuerySchema,
     response: logsSchema,
     handler: async ({ query }) => ({ entries: await handlers.logs(query) }),
+  });
+  api.route({
+    method: 'GET',
+    path: '/api/v1/audit',
+    summary: 'The audit trail: grants issued and revoked, refusals and sessions (who, service, bytes, path)',
+    tags: ['operations'],
+    query: auditQuerySchema,
+    response: auditSchema,
+    handler: async ({ query }) => ({ records: await handlers.audit(query) }),
+  });
+  api.route({
+    method: 'GET',
+    path: '/healthz',
+    summary: 'Liveness: the node serves HTTP (no token needed, no secrets)',
+    tags: ['operations'],
+    public: true,
+    response: healthSchema,
+    handler: () => handlers.health(),
+  });
+  api.route({
+    method: 'GET',
+    path: '/readyz',
+    summary:
+      "Readiness: the node's chain and network are up; 503 with the same body when not (no token needed)",
+    tags: ['operations'],
+    public: true,
+    response: readySchema,
+    errors: { 503: 'Not ready' },
+    handler: async ({ reply }) => {
+      const report = await handlers.ready();
+      if (!report.ready)
+        return reply.code(503).serializer(JSON.stringify).type('application/json').send(report);
+      return report;
+    },
+  });
+  api.route({
+    method: 'GET',
+    path: '/metrics',
+    summary: 'Prometheus metrics in the text exposition format (bearer token required)',
+    tags: ['operations'],
+    contentType: 'text/plain; version=0.0.4; charset=utf-8',
+    response: Type.String(),
+    handler: () => handlers.metrics(),
   });
   return api.eventStream({
     path: '/api/v1/events',

@@ -1,16 +1,18 @@
 /** Server-sent events (`text/event-stream`): typed, validated events fanned out to every open client. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ValidateFunction } from 'ajv';
+import type { Static, TSchema } from 'typebox';
 import { MAX_SSE_CLIENTS, SSE_MAX_BUFFERED_BYTES, SSE_RETRY_MS } from './constants.ts';
 import { ApiError } from './errors.ts';
 import type { ApiLogger } from './log.ts';
-import { type Infer, type Schema, validate } from './schema.ts';
+import { compileValidator, describeIssues } from './validation.ts';
 
 /** Event names mapped to the schema of their `data`. */
-export type EventMap = { [event: string]: Schema<unknown> };
+export type EventMap = { [event: string]: TSchema };
 
 /** One event of a map: its name and data. */
 export type EventOf<E extends EventMap> = {
-  [K in keyof E & string]: { event: K; data: Infer<E[K]> };
+  [K in keyof E & string]: { event: K; data: Static<E[K]> };
 }[keyof E & string];
 
 /** Declaration of an event-stream route. */
@@ -28,7 +30,7 @@ export interface EventStreamDefinition<E extends EventMap> {
 export interface EventStream<E extends EventMap> {
   readonly path: string;
   /** Sends one event to every connected client; data is validated against its declared schema. */
-  send<K extends keyof E & string>(event: K, data: Infer<E[K]>): void;
+  send<K extends keyof E & string>(event: K, data: Static<E[K]>): void;
   /** Number of connected clients (publishers may skip expensive work when zero). */
   readonly clientCount: number;
 }
@@ -62,6 +64,9 @@ export function createEventStream<E extends EventMap>(
     }
   }
   const clients = new Set<ServerResponse>();
+  const validators = new Map<string, ValidateFunction>(
+    Object.entries(definition.events).map(([name, schema]) => [name, compileValidator(schema, 'response')]),
+  );
   let nextId = 1;
 
   const write = (res: ServerResponse, chunk: string): void => {
@@ -75,16 +80,16 @@ export function createEventStream<E extends EventMap>(
   };
 
   const encode = (event: string, data: unknown): string => {
-    const schema = definition.events[event];
-    if (!schema) {
+    const check = validators.get(event);
+    if (!check) {
       throw new ApiError(500, 'INVALID_EVENT', `event "${event}" is not declared on ${definition.path}`);
     }
-    const checked = validate(schema, data, { root: 'data' });
-    if (!checked.ok) {
-      const detail = checked.issues.map((i) => `${i.path} ${i.message}`).join('; ');
+    const copy = structuredClone(data);
+    if (!check(copy)) {
+      const detail = describeIssues('data', check.errors ?? []);
       throw new ApiError(500, 'INVALID_EVENT', `event "${event}" does not match its schema: ${detail}`);
     }
-    return formatEvent(nextId++, event, checked.value);
+    return formatEvent(nextId++, event, copy);
   };
 
   return {

@@ -1,18 +1,31 @@
-/** The node's HTTP API server: declared routes, bearer auth, JSON errors, OpenAPI, SSE and the UI's files. */
+/**
+ * The node's HTTP API server on Fastify: declared routes with TypeBox schemas (validated by Ajv,
+ * documented by @fastify/swagger as OpenAPI 3.1), bearer auth, loopback Host check, one JSON error
+ * body for every failure, server-sent events, and the UI's files through @fastify/static.
+ */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { realpathSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { extname, relative, sep } from 'node:path';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
+import { type TSchema, Type } from 'typebox';
 import { createTokenCheck } from './auth.ts';
 import {
   API_PREFIX,
+  HEALTHZ_PATH,
   LOOPBACK_HOSTS,
   MAX_BODY_BYTES,
   MAX_QUERY_PARAMS,
-  MAX_REPORTED_ISSUES,
+  MAX_SSE_CLIENTS,
   MAX_URL_LENGTH,
+  METRICS_PATH,
   OPENAPI_PATH,
+  READYZ_PATH,
   REQUEST_TIMEOUT_MS,
   SSE_HEARTBEAT_MS,
+  UI_SECURITY_HEADERS,
 } from './constants.ts';
 import { ApiError, type ApiErrorBody, isTypedHttpError } from './errors.ts';
 import {
@@ -23,11 +36,15 @@ import {
   type EventStreamRoute,
 } from './event-stream.ts';
 import { type ApiLogger, stderrApiLogger } from './log.ts';
-import { buildOpenApi, type DocumentedRoute, type DocumentedStream, type OpenApiInfo } from './openapi.ts';
-import { compilePath, type PathPattern, splitPath } from './path-pattern.ts';
 import type { AnyRoute, HttpMethod, RouteDefinition } from './route.ts';
-import { type Issue, type JsonSchema, type Schema, type Shape, validate } from './schema.ts';
-import { createStaticHandler } from './static-files.ts';
+import { compileValidator, describeIssues, type HttpPart } from './validation.ts';
+
+/** Title, version and description of the generated OpenAPI document. */
+export interface OpenApiInfo {
+  title: string;
+  version: string;
+  description?: string;
+}
 
 /** Options of {@link createApiServer}. */
 export interface ApiServerOptions {
@@ -42,8 +59,6 @@ export interface ApiServerOptions {
   log?: ApiLogger;
   /** Permit a non-loopback `host` (the token then crosses the network in clear: put TLS in front). */
   allowRemote?: boolean;
-  /** Check every handler's answer against its response schema (default true; a mismatch is a 500). */
-  validateResponses?: boolean;
   info?: Partial<OpenApiInfo>;
 }
 
@@ -57,17 +72,17 @@ export interface ApiAddress {
 
 /** A running (or ready to run) API server. */
 export interface ApiServer {
-  /** Declares a JSON route; its schemas validate input and appear in the OpenAPI document. */
+  /** Declares a JSON route; its schemas validate input and output and appear in the OpenAPI document. */
   route<
-    P extends Shape = Record<never, never>,
-    Q extends Shape = Record<never, never>,
-    B = undefined,
-    RS extends Schema<unknown> | undefined = undefined,
-  >(definition: RouteDefinition<P, Q, B, RS>): void;
+    P extends TSchema | undefined = undefined,
+    Q extends TSchema | undefined = undefined,
+    B extends TSchema | undefined = undefined,
+    R extends TSchema | undefined = undefined,
+  >(definition: RouteDefinition<P, Q, B, R>): void;
   /** Declares a server-sent-events route and returns its typed publisher. */
   eventStream<E extends EventMap>(definition: EventStreamDefinition<E>): EventStream<E>;
   /** The generated OpenAPI 3.1 document (also served at GET /api/v1/openapi.json). */
-  openapi(): JsonSchema;
+  openapi(): Promise<Record<string, unknown>>;
   listen(): Promise<ApiAddress>;
   /** Ends event streams, stops accepting and closes every connection. */
   close(): Promise<void>;
@@ -75,6 +90,17 @@ export interface ApiServer {
   /** The UI address carrying the token in its fragment (never sent to the server, never in logs). */
   uiUrl(): string;
 }
+
+/** Paths outside /api that routes may take: health probes and metrics. */
+const ROOT_PATHS = new Set([HEALTHZ_PATH, READYZ_PATH, METRICS_PATH]);
+
+const errorBodySchema = Type.Object({
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    requestId: Type.Optional(Type.String()),
+  }),
+});
 
 function isLoopback(host: string): boolean {
   return host === '127.0.0.1' || host === '::1' || host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -90,104 +116,41 @@ function hostName(header: string | undefined): string | undefined {
   return (colon < 0 ? header : header.slice(0, colon)).toLowerCase();
 }
 
-function issuesMessage(where: string, issues: Issue[]): string {
-  const shown = issues.slice(0, MAX_REPORTED_ISSUES).map((i) => `${i.path || where} ${i.message}`);
-  const more =
-    issues.length > MAX_REPORTED_ISSUES ? ` (and ${issues.length - MAX_REPORTED_ISSUES} more)` : '';
-  return `${shown.join('; ')}${more}`;
+function pathNames(path: string): string[] {
+  return path
+    .split('/')
+    .filter((s) => s.startsWith(':'))
+    .map((s) => s.slice(1));
 }
 
-/** Reads at most MAX_BODY_BYTES of the request body. */
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) {
-    throw new ApiError(
-      413,
-      'BODY_TOO_LARGE',
-      `request body is ${declared} bytes; the limit is ${MAX_BODY_BYTES} bytes`,
+function defaultOperationId(method: HttpMethod, path: string): string {
+  const words = path
+    .split('/')
+    .filter(Boolean)
+    .map((s) =>
+      s.startsWith(':')
+        ? `By${cap(s.slice(1))}`
+        : cap(s.replace(/[^A-Za-z0-9]+(.)?/g, (_, c) => (c ?? '').toUpperCase())),
     );
-  }
-  // Listeners rather than async iteration: leaving an iterator early would destroy the socket
-  // before the 413 answer could be written.
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        req.off('data', onData);
-        req.off('end', onEnd);
-        chunks.length = 0;
-        reject(
-          new ApiError(413, 'BODY_TOO_LARGE', `request body exceeds the limit of ${MAX_BODY_BYTES} bytes`),
-        );
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => resolve(Buffer.concat(chunks, size));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', reject);
-  });
+  return method.toLowerCase() + words.join('');
 }
 
-function hasBody(req: IncomingMessage): boolean {
-  const len = req.headers['content-length'];
-  return (len !== undefined && len !== '0') || req.headers['transfer-encoding'] !== undefined;
+function cap(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
-async function parseJsonBody(req: IncomingMessage): Promise<unknown> {
-  if (!hasBody(req)) {
-    throw new ApiError(
-      400,
-      'INVALID_BODY',
-      'request body is required: send JSON with Content-Type: application/json',
-    );
-  }
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') {
-    throw new ApiError(
-      415,
-      'UNSUPPORTED_MEDIA_TYPE',
-      `request body must be JSON with Content-Type: application/json (got ${type ? JSON.stringify(type.slice(0, 64)) : 'none'})`,
-    );
-  }
-  const raw = await readBody(req);
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
-  } catch {
-    throw new ApiError(400, 'MALFORMED_JSON', 'request body is not valid UTF-8 text');
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    const detail = err instanceof Error ? err.message.slice(0, 160) : 'parse error';
-    throw new ApiError(400, 'MALFORMED_JSON', `request body is not valid JSON: ${detail}`);
-  }
+/** A pattern matching the concrete paths of a declared route, for 405 answers. */
+function pathRegex(path: string): RegExp {
+  const body = path
+    .split('/')
+    .map((s) => (s.startsWith(':') ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${body}$`);
 }
 
-function queryObject(search: string, route: AnyRoute): Record<string, unknown> {
-  const params = new URLSearchParams(search);
-  const out: Record<string, unknown> = {};
-  let count = 0;
-  for (const key of new Set(params.keys())) {
-    if (++count > MAX_QUERY_PARAMS) {
-      throw new ApiError(400, 'INVALID_QUERY', `too many query parameters (limit ${MAX_QUERY_PARAMS})`);
-    }
-    const values = params.getAll(key);
-    const schema = route.query?.shape[key];
-    if (schema?.kind === 'array') out[key] = values;
-    else if (values.length > 1)
-      throw new ApiError(
-        400,
-        'INVALID_QUERY',
-        `query parameter "${key.slice(0, 64)}" is given more than once`,
-      );
-    else out[key] = values[0];
-  }
-  return out;
+/** Raised when a handler's answer does not fit its declared response schema. */
+class AnswerSchemaError extends Error {
+  override name = 'AnswerSchemaError';
 }
 
 /** Creates the API server; declare routes, then `listen()`. Binds loopback only unless told otherwise. */
@@ -203,52 +166,372 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const log = options.log ?? stderrApiLogger;
   const checkToken = createTokenCheck(options.token);
   const token = options.token;
-  const validateResponses = options.validateResponses ?? true;
   const info: OpenApiInfo = {
     title: options.info?.title ?? 'DIBS node API',
     version: options.info?.version ?? '0.1.0',
     ...(options.info?.description ? { description: options.info.description } : {}),
   };
-  const staticHandler = options.staticDir ? createStaticHandler(options.staticDir) : undefined;
+  const requestPrefix = randomBytes(3).toString('hex');
+  let requestSeq = 0;
 
-  const routes: DocumentedRoute[] = [];
-  const streams: { route: EventStreamRoute<EventMap>; path: PathPattern }[] = [];
+  const app = Fastify({
+    logger: false,
+    bodyLimit: MAX_BODY_BYTES,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    genReqId: () => `${requestPrefix}-${(++requestSeq).toString(36)}`,
+    requestIdHeader: false,
+    return503OnClosing: true,
+    routerOptions: {
+      maxParamLength: 200,
+      querystringParser: (text: string) => {
+        const params = new URLSearchParams(text);
+        const out: Record<string, string | string[]> = {};
+        let count = 0;
+        for (const key of new Set(params.keys())) {
+          if (++count > MAX_QUERY_PARAMS)
+            throw new ApiError(400, 'INVALID_QUERY', `too many query parameters (limit ${MAX_QUERY_PARAMS})`);
+          const values = params.getAll(key);
+          out[key] = values.length === 1 ? values[0]! : values;
+        }
+        return out;
+      },
+    },
+    frameworkErrors: (err, request, reply) => {
+      void sendError(
+        request,
+        reply,
+        new ApiError(400, 'BAD_PATH', `the request path is not valid: ${err.message}`),
+      );
+    },
+  });
+
+  // JSON only: a text/plain body is refused (415) rather than handed to handlers as a string.
+  app.removeContentTypeParser('text/plain');
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const check = compileValidator(schema, (httpPart ?? 'body') as HttpPart);
+    return (data: unknown) =>
+      check(data)
+        ? { value: data }
+        : { error: Object.assign(new Error('invalid'), { validation: check.errors ?? [] }) };
+  });
+  app.setSerializerCompiler(({ schema, contentType }) => {
+    const check = compileValidator(schema, 'response');
+    const json = contentType === undefined || contentType.includes('json');
+    return (data: unknown) => {
+      if (!json && typeof data === 'string') return data;
+      const copy = data === undefined ? data : structuredClone(data);
+      if (!check(copy)) throw new AnswerSchemaError(describeIssues('response', check.errors ?? []));
+      return JSON.stringify(copy);
+    };
+  });
+
+  const declared: AnyRoute[] = [];
+  const known: { method: HttpMethod; re: RegExp }[] = [];
+  const streams: EventStreamRoute<EventMap>[] = [];
   const sseCount = { value: 0 };
   let address: ApiAddress | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
-  let requestSeq = 0;
-  const requestPrefix = randomBytes(3).toString('hex');
+  let readyPromise: Promise<void> | undefined;
 
-  const assertNew = (method: HttpMethod, pattern: PathPattern) => {
-    const clash =
-      routes.some((r) => r.route.method === method && r.path.openapiPath === pattern.openapiPath) ||
-      (method === 'GET' && streams.some((s) => s.path.openapiPath === pattern.openapiPath));
-    if (clash)
-      throw new ApiError(500, 'INVALID_ROUTE', `route ${method} ${pattern.pattern} is declared twice`);
-    if (!pattern.pattern.startsWith(API_PREFIX)) {
-      throw new ApiError(500, 'INVALID_ROUTE', `route ${pattern.pattern} must live under ${API_PREFIX}`);
+  const sendError = (request: FastifyRequest, reply: FastifyReply, err: unknown) => {
+    const requestId = request.id;
+    let status = 500;
+    let code = 'INTERNAL_ERROR';
+    let message = `the node failed unexpectedly while handling ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}; see the node's log for request ${requestId}`;
+    const e = err as FastifyError & { validation?: unknown[]; validationContext?: string; allow?: string };
+    if (isTypedHttpError(err)) {
+      status = err.status;
+      code = err.code;
+      message = err.message;
+      if (status >= 500)
+        log.error('request failed', { requestId, method: request.method, code, error: err.message });
+    } else if (Array.isArray(e.validation)) {
+      const part = e.validationContext ?? 'body';
+      status = 400;
+      if (part === 'body' && request.body === undefined) {
+        code = 'INVALID_BODY';
+        message = 'request body is required: send JSON with Content-Type: application/json';
+      } else {
+        const text = describeIssues(part, e.validation as never);
+        [code, message] =
+          part === 'params'
+            ? ['INVALID_PARAMS', `invalid path parameter: ${text}`]
+            : part === 'querystring'
+              ? ['INVALID_QUERY', `invalid query: ${text}`]
+              : ['INVALID_BODY', `invalid request body: ${text}`];
+      }
+    } else if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      [status, code, message] = [
+        413,
+        'BODY_TOO_LARGE',
+        `request body exceeds the limit of ${MAX_BODY_BYTES} bytes`,
+      ];
+    } else if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      const type = String(request.headers['content-type'] ?? '')
+        .split(';')[0]!
+        .trim()
+        .slice(0, 64);
+      [status, code, message] = [
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+        `request body must be JSON with Content-Type: application/json (got ${type ? JSON.stringify(type) : 'none'})`,
+      ];
+    } else if (e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+      [status, code, message] = [
+        400,
+        'INVALID_BODY',
+        'request body is required: send JSON with Content-Type: application/json',
+      ];
+    } else if (
+      e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
+      (err instanceof SyntaxError && e.statusCode === 400)
+    ) {
+      [status, code, message] = [
+        400,
+        'MALFORMED_JSON',
+        `request body is not valid JSON: ${String(e.message).slice(0, 160)}`,
+      ];
+    } else if (e.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
+      [status, code, message] = [400, 'INVALID_BODY', 'the Content-Length does not match the body sent'];
+    } else if (err instanceof AnswerSchemaError) {
+      log.error('handler answer does not match its response schema', {
+        requestId,
+        path: request.url.split('?')[0],
+        issues: err.message,
+      });
+      message = `the node produced an invalid answer for ${request.method} ${request.routeOptions.url ?? ''}; see the node's log for request ${requestId}`;
+    } else {
+      log.error('unhandled error in API handler', {
+        requestId,
+        method: request.method,
+        path: request.url.split('?')[0],
+        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+      });
     }
+    if (reply.sent || reply.raw.headersSent) {
+      reply.raw.destroy();
+      return reply;
+    }
+    if (status === 401) void reply.header('www-authenticate', 'Bearer realm="dibs"');
+    if (e.allow) void reply.header('allow', e.allow);
+    if (status === 413) void reply.header('connection', 'close');
+    const body: ApiErrorBody = { error: { code, message, requestId } };
+    return reply.code(status).type('application/json; charset=utf-8').serializer(JSON.stringify).send(body);
   };
 
-  const addRoute = (route: AnyRoute) => {
-    const path = compilePath(route.path);
-    assertNew(route.method, path);
-    const declared = Object.keys(route.params?.shape ?? {})
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
+
+  app.addHook('onRequest', async (request) => {
+    if (request.url.length > MAX_URL_LENGTH) {
+      throw new ApiError(414, 'URL_TOO_LONG', `request URL is longer than ${MAX_URL_LENGTH} characters`);
+    }
+    if (!options.allowRemote) {
+      const name = hostName(request.headers.host);
+      if (name === undefined || !LOOPBACK_HOSTS.includes(name)) {
+        throw new ApiError(
+          403,
+          'FORBIDDEN_HOST',
+          `this node's API answers only to localhost, 127.0.0.1 or [::1], not ${JSON.stringify((request.headers.host ?? '').slice(0, 64))}`,
+        );
+      }
+    }
+    const path = request.url.split('?')[0]!;
+    const guarded = path === '/api' || path.startsWith(API_PREFIX) || path === METRICS_PATH;
+    if (guarded && (request.routeOptions.config as { public?: boolean } | undefined)?.public !== true) {
+      checkToken(request.headers.authorization);
+    }
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    void reply.header('x-request-id', request.id);
+    const path = request.url.split('?')[0]!;
+    if (!reply.hasHeader('cache-control') || path.startsWith(API_PREFIX)) {
+      if (path.startsWith(API_PREFIX) || ROOT_PATHS.has(path)) void reply.header('cache-control', 'no-store');
+    }
+    void reply.header('x-content-type-options', 'nosniff');
+    return payload;
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const method = request.method.toUpperCase();
+    if (path === '/api' || path.startsWith(API_PREFIX) || ROOT_PATHS.has(path)) {
+      const allowed = [...new Set(known.filter((k) => k.re.test(path)).map((k) => k.method))];
+      if (allowed.length > 0) {
+        throw Object.assign(
+          new ApiError(
+            405,
+            'METHOD_NOT_ALLOWED',
+            `${method} is not allowed on ${path.slice(0, 200)}; allowed: ${allowed.join(', ')}`,
+          ),
+          { allow: allowed.join(', ') },
+        );
+      }
+      throw new ApiError(
+        404,
+        'NOT_FOUND',
+        `no API route ${method} ${path.slice(0, 200)}; the list of routes is at GET ${OPENAPI_PATH}`,
+      );
+    }
+    if (!options.staticDir) {
+      throw new ApiError(
+        404,
+        'NOT_FOUND',
+        `nothing is served at ${path.slice(0, 200)}: the UI is not enabled on this node; the API lives under ${API_PREFIX}`,
+      );
+    }
+    if (method !== 'GET' && method !== 'HEAD') {
+      throw Object.assign(
+        new ApiError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on UI files; use GET`),
+        {
+          allow: 'GET, HEAD',
+        },
+      );
+    }
+    // Client-side routes (/peers, /services/12) have no extension: they all load the app shell.
+    if (extname(path) === '' && !path.split('/').some((s) => s.startsWith('.') || s.includes('%'))) {
+      return reply.header('cache-control', 'no-cache').sendFile('index.html');
+    }
+    throw new ApiError(404, 'NOT_FOUND', `no such file: ${path.slice(0, 200)}`);
+  });
+
+  const uiRoot = options.staticDir ? safeRealpath(options.staticDir) : undefined;
+
+  /** Registers swagger, the static files and every declared route, once. */
+  const ready = () => {
+    readyPromise ??= (async () => {
+      await app.register(fastifySwagger, {
+        openapi: {
+          openapi: '3.1.0',
+          info,
+          components: {
+            securitySchemes: {
+              bearerAuth: {
+                type: 'http',
+                scheme: 'bearer',
+                description:
+                  "The token in the node's data directory (api-token); the UI gets it in the URL fragment.",
+              },
+            },
+          },
+          security: [{ bearerAuth: [] }],
+        },
+      });
+      if (options.staticDir && uiRoot) {
+        await app.register(fastifyStatic, {
+          root: uiRoot,
+          prefix: '/',
+          wildcard: true,
+          index: ['index.html'],
+          dotfiles: 'deny',
+          cacheControl: false,
+          allowedPath: (pathName) => insideRoot(uiRoot, pathName),
+          setHeaders: (res, file) => {
+            for (const [k, v] of Object.entries(UI_SECURITY_HEADERS)) void res.header(k, v);
+            const rel = relative(uiRoot, file);
+            void res.header(
+              'cache-control',
+              rel.startsWith(`assets${sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache',
+            );
+          },
+        });
+      }
+      for (const r of declared) mount(r);
+      await app.ready();
+    })();
+    return readyPromise;
+  };
+
+  const mount = (r: AnyRoute) => {
+    const status = r.status ?? (r.response ? 200 : 204);
+    const response: Record<string, unknown> = {
+      [status]: r.contentType
+        ? { description: r.summary, content: { [r.contentType]: { schema: r.response ?? Type.String() } } }
+        : r.response
+          ? { description: r.summary, ...r.response }
+          : { description: r.summary, type: 'null' },
+      400: { description: 'Invalid input', ...errorBodySchema },
+      ...(r.public ? {} : { 401: { description: 'Missing or wrong bearer token', ...errorBodySchema } }),
+      500: { description: 'The node failed; see its log', ...errorBodySchema },
+      ...(r.body
+        ? {
+            413: { description: 'Body too large', ...errorBodySchema },
+            415: { description: 'Not JSON', ...errorBodySchema },
+          }
+        : {}),
+    };
+    for (const [code, description] of Object.entries(r.errors ?? {}))
+      response[code] = { description, ...errorBodySchema };
+    const querystring = r.query ?? Type.Object({}, { additionalProperties: false });
+    app.route({
+      method: r.method,
+      url: r.path,
+      config: { public: r.public === true },
+      schema: {
+        summary: r.summary,
+        ...(r.description ? { description: r.description } : {}),
+        ...(r.tags ? { tags: r.tags } : {}),
+        operationId: r.operationId ?? defaultOperationId(r.method, r.path),
+        ...(r.public ? { security: [] } : {}),
+        ...(r.params ? { params: r.params } : {}),
+        querystring,
+        ...(r.body ? { body: r.body } : {}),
+        response,
+      },
+      preHandler: async (request) => {
+        if (!r.body && request.body !== undefined && request.body !== null && request.body !== '') {
+          throw new ApiError(
+            400,
+            'UNEXPECTED_BODY',
+            `${r.method} ${r.path} takes no request body; send none`,
+          );
+        }
+      },
+      handler: async (request, reply) => {
+        const abort = new AbortController();
+        reply.raw.on('close', () => {
+          if (!reply.raw.writableFinished) abort.abort();
+        });
+        const result = await r.handler({
+          params: request.params ?? {},
+          query: request.query ?? {},
+          body: request.body,
+          signal: abort.signal,
+          requestId: request.id,
+          request,
+          reply,
+        });
+        if (reply.sent) return reply;
+        if (r.contentType) return reply.code(status).type(r.contentType).send(result);
+        if (!r.response) return reply.code(status).send();
+        return reply.code(status).type('application/json; charset=utf-8').send(result);
+      },
+    });
+  };
+
+  const addRoute = (r: AnyRoute) => {
+    if (!r.path.startsWith(API_PREFIX) && !ROOT_PATHS.has(r.path)) {
+      throw new ApiError(500, 'INVALID_ROUTE', `route ${r.path} must live under ${API_PREFIX}`);
+    }
+    if (declared.some((d) => d.method === r.method && d.path === r.path)) {
+      throw new ApiError(500, 'INVALID_ROUTE', `route ${r.method} ${r.path} is declared twice`);
+    }
+    const names = pathNames(r.path).sort().join(',');
+    const params = Object.keys((r.params as { properties?: object } | undefined)?.properties ?? {})
       .sort()
       .join(',');
-    if (declared !== [...path.names].sort().join(',')) {
+    if (names !== params) {
       throw new ApiError(
         500,
         'INVALID_ROUTE',
-        `route ${route.method} ${route.path}: params schema (${declared || 'none'}) must list exactly the path's :parameters (${path.names.join(',') || 'none'})`,
+        `route ${r.method} ${r.path}: params schema (${params || 'none'}) must list exactly the path's :parameters (${names || 'none'})`,
       );
     }
-    routes.push({ route, path });
+    if (readyPromise)
+      throw new ApiError(500, 'INVALID_ROUTE', `route ${r.method} ${r.path} is declared after start`);
+    declared.push(r);
+    known.push({ method: r.method, re: pathRegex(r.path) });
   };
-
-  const documentedStreams = (): DocumentedStream[] =>
-    streams.map((s) => ({ definition: s.route.definition, path: s.path }));
-  const openapi = () => buildOpenApi(info, routes, documentedStreams());
 
   addRoute({
     method: 'GET',
@@ -256,259 +539,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     summary: 'This API described as OpenAPI 3.1, generated from the route declarations',
     tags: ['meta'],
     operationId: 'getOpenApi',
-    response: {
-      kind: 'object',
-      optional: false,
-      check: (v) => v,
-      toJsonSchema: () => ({ type: 'object', description: 'An OpenAPI 3.1 document' }),
-    } satisfies Schema<unknown>,
-    handler: () => openapi(),
-  });
-
-  const sendJson = (
-    res: ServerResponse,
-    status: number,
-    body: unknown,
-    headers: Record<string, string> = {},
-  ) => {
-    const text = body === undefined ? '' : JSON.stringify(body);
-    res.writeHead(status, {
-      ...headers,
-      ...(body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }),
-      'content-length': Buffer.byteLength(text),
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-    });
-    res.end(text);
-  };
-
-  const sendError = (req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string) => {
-    let status = 500;
-    let code = 'INTERNAL_ERROR';
-    let message = `the node failed unexpectedly while handling ${req.method} ${(req.url ?? '').split('?')[0]!.slice(0, 200)}; see the node's log for request ${requestId}`;
-    const headers: Record<string, string> = { 'x-request-id': requestId };
-    if (isTypedHttpError(err)) {
-      status = err.status;
-      code = err.code;
-      message = err.message;
-      if (status >= 500)
-        log.error('request failed', { requestId, method: req.method, code, error: err.message });
-    } else {
-      log.error('unhandled error in API handler', {
-        requestId,
-        method: req.method,
-        path: (req.url ?? '').split('?')[0],
-        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-      });
-    }
-    if (status === 401) headers['www-authenticate'] = 'Bearer realm="dibs"';
-    if (err instanceof ApiError && err.code === 'METHOD_NOT_ALLOWED' && 'allow' in err) {
-      headers.allow = String((err as ApiError & { allow: string }).allow);
-    }
-    if (status === 413) headers.connection = 'close';
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    const body: ApiErrorBody = { error: { code, message, requestId } };
-    sendJson(res, status, body, headers);
-  };
-
-  const handleApi = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    pathname: string,
-    search: string,
-    requestId: string,
-  ) => {
-    checkToken(req.headers.authorization);
-    const segments = splitPath(pathname);
-    const method = (req.method ?? 'GET').toUpperCase();
-
-    for (const s of streams) {
-      if (!s.path.match(segments)) continue;
-      if (method !== 'GET') {
-        throw Object.assign(
-          new ApiError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${s.path.pattern}; use GET`),
-          { allow: 'GET' },
-        );
-      }
-      await s.route.attach(req, res);
-      return;
-    }
-
-    const allowed: string[] = [];
-    for (const { route, path } of routes) {
-      const raw = path.match(segments);
-      if (!raw) continue;
-      if (route.method !== method) {
-        allowed.push(route.method);
-        continue;
-      }
-      const params: Record<string, string> = {};
-      for (const [k, v] of Object.entries(raw)) {
-        try {
-          params[k] = decodeURIComponent(v);
-        } catch {
-          throw new ApiError(400, 'INVALID_PARAMS', `path parameter "${k}" is not valid percent-encoding`);
-        }
-      }
-      const p = route.params
-        ? validate(route.params, params, { coerce: true, root: 'params' })
-        : { ok: true as const, value: {} };
-      if (!p.ok)
-        throw new ApiError(
-          400,
-          'INVALID_PARAMS',
-          `invalid path parameter: ${issuesMessage('params', p.issues)}`,
-        );
-      const rawQuery = queryObject(search, route);
-      const queryValue = route.query
-        ? validate(route.query, rawQuery, { coerce: true, root: 'query' })
-        : Object.keys(rawQuery).length === 0
-          ? { ok: true as const, value: {} }
-          : {
-              ok: false as const,
-              issues: [
-                {
-                  path: 'query',
-                  message: `takes no parameters (got ${Object.keys(rawQuery).slice(0, 5).join(', ')})`,
-                },
-              ],
-            };
-      if (!queryValue.ok)
-        throw new ApiError(
-          400,
-          'INVALID_QUERY',
-          `invalid query: ${issuesMessage('query', queryValue.issues)}`,
-        );
-      let body: unknown;
-      if (route.body) {
-        const parsed = await parseJsonBody(req);
-        const b = validate(route.body, parsed, { root: 'body' });
-        if (!b.ok)
-          throw new ApiError(400, 'INVALID_BODY', `invalid request body: ${issuesMessage('body', b.issues)}`);
-        body = b.value;
-      } else if (hasBody(req)) {
-        const raw = await readBody(req);
-        if (raw.length > 0)
-          throw new ApiError(
-            400,
-            'UNEXPECTED_BODY',
-            `${method} ${route.path} takes no request body; send none`,
-          );
-      }
-      const abort = new AbortController();
-      res.on('close', () => {
-        if (!res.writableFinished) abort.abort();
-      });
-      const result = await route.handler({
-        params: p.value,
-        query: queryValue.value,
-        body,
-        signal: abort.signal,
-        requestId,
-        request: req,
-      });
-      const status = route.status ?? (route.response ? 200 : 204);
-      if (!route.response) {
-        sendJson(res, status, undefined, { 'x-request-id': requestId });
-        return;
-      }
-      if (validateResponses) {
-        const checked = validate(route.response, result, { root: 'response' });
-        if (!checked.ok) {
-          log.error('handler answer does not match its response schema', {
-            requestId,
-            route: `${route.method} ${route.path}`,
-            issues: issuesMessage('response', checked.issues),
-          });
-          throw new ApiError(
-            500,
-            'INTERNAL_ERROR',
-            `the node produced an invalid answer for ${route.method} ${route.path}; see the node's log for request ${requestId}`,
-          );
-        }
-        sendJson(res, status, checked.value, { 'x-request-id': requestId });
-        return;
-      }
-      sendJson(res, status, result, { 'x-request-id': requestId });
-      return;
-    }
-    if (allowed.length > 0) {
-      throw Object.assign(
-        new ApiError(
-          405,
-          'METHOD_NOT_ALLOWED',
-          `${method} is not allowed on ${pathname.slice(0, 200)}; allowed: ${allowed.join(', ')}`,
-        ),
-        { allow: allowed.join(', ') },
-      );
-    }
-    throw new ApiError(
-      404,
-      'NOT_FOUND',
-      `no API route ${method} ${pathname.slice(0, 200)}; the list of routes is at GET ${OPENAPI_PATH}`,
-    );
-  };
-
-  const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
-    const requestId = `${requestPrefix}-${(++requestSeq).toString(36)}`;
-    try {
-      const target = req.url ?? '/';
-      if (target.length > MAX_URL_LENGTH) {
-        throw new ApiError(414, 'URL_TOO_LONG', `request URL is longer than ${MAX_URL_LENGTH} characters`);
-      }
-      if (!target.startsWith('/'))
-        throw new ApiError(400, 'BAD_PATH', 'request target must be a path starting with /');
-      if (!options.allowRemote) {
-        const name = hostName(req.headers.host);
-        if (name === undefined || !LOOPBACK_HOSTS.includes(name)) {
-          throw new ApiError(
-            403,
-            'FORBIDDEN_HOST',
-            `this node's API answers only to localhost, 127.0.0.1 or [::1], not ${JSON.stringify((req.headers.host ?? '').slice(0, 64))}`,
-          );
-        }
-      }
-      const q = target.indexOf('?');
-      const pathname = q < 0 ? target : target.slice(0, q);
-      const search = q < 0 ? '' : target.slice(q + 1);
-      if (pathname === '/api' || pathname.startsWith(API_PREFIX)) {
-        await handleApi(req, res, pathname, search, requestId);
-      } else if (staticHandler) {
-        await staticHandler(req, res, pathname);
-      } else {
-        throw new ApiError(
-          404,
-          'NOT_FOUND',
-          `nothing is served at ${pathname.slice(0, 200)}: the UI is not enabled on this node; the API lives under ${API_PREFIX}`,
-        );
-      }
-      log.debug('request', {
-        requestId,
-        method: req.method,
-        path: pathname.slice(0, 200),
-        status: res.statusCode,
-      });
-    } catch (err) {
-      sendError(req, res, err, requestId);
-      log.debug('request failed', {
-        requestId,
-        method: req.method,
-        status: res.statusCode,
-        code: isTypedHttpError(err) ? err.code : 'INTERNAL_ERROR',
-      });
-    }
-  };
-
-  const server: Server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
-    void onRequest(req, res);
-  });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable)
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    else socket.destroy();
+    response: Type.Object({}, { additionalProperties: true, description: 'An OpenAPI 3.1 document' }),
+    handler: () => app.swagger() as unknown as Record<string, never>,
   });
 
   return {
@@ -516,29 +548,53 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       addRoute(definition as unknown as AnyRoute);
     },
     eventStream<E extends EventMap>(definition: EventStreamDefinition<E>): EventStream<E> {
-      const path = compilePath(definition.path);
-      if (path.names.length > 0)
+      if (pathNames(definition.path).length > 0)
         throw new ApiError(500, 'INVALID_ROUTE', `event stream ${definition.path} cannot take :parameters`);
-      assertNew('GET', path);
-      const route = createEventStream(definition, log, sseCount);
-      streams.push({ route: route as unknown as EventStreamRoute<EventMap>, path });
-      return route;
+      const stream = createEventStream(definition, log, sseCount);
+      const events = Object.entries(definition.events).map(([event, schema]) =>
+        Type.Object({ event: Type.Literal(event), data: schema }),
+      );
+      addRoute({
+        method: 'GET',
+        path: definition.path,
+        summary: definition.summary,
+        ...(definition.description ? { description: definition.description } : {}),
+        ...(definition.tags ? { tags: definition.tags } : {}),
+        operationId: defaultOperationId('GET', definition.path),
+        errors: { 503: 'Too many open event streams' },
+        response: {
+          description: `text/event-stream: ${Object.keys(definition.events).join(', ')} events`,
+          content: { 'text/event-stream': { schema: Type.Union(events) } },
+        } as never,
+        handler: async ({ request, reply }) => {
+          if (sseCount.value >= MAX_SSE_CLIENTS) {
+            throw new ApiError(
+              503,
+              'TOO_MANY_STREAMS',
+              `too many open event streams (${MAX_SSE_CLIENTS}); close other UI tabs or clients and retry`,
+            );
+          }
+          reply.hijack();
+          await stream.attach(request.raw, reply.raw);
+          return undefined as never;
+        },
+      });
+      streams.push(stream as unknown as EventStreamRoute<EventMap>);
+      return stream;
     },
-    openapi,
+    async openapi() {
+      await ready();
+      return app.swagger() as unknown as Record<string, unknown>;
+    },
     async listen() {
       if (address) return address;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(options.port ?? 0, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      const a = server.address() as AddressInfo;
+      await ready();
+      await app.listen({ host, port: options.port ?? 0 });
+      const a = app.server.address() as AddressInfo;
       const shown = a.family === 'IPv6' ? `[${a.address}]` : a.address;
       address = { host: a.address, port: a.port, url: `http://${shown}:${a.port}` };
       heartbeat = setInterval(() => {
-        for (const s of streams) s.route.heartbeat();
+        for (const s of streams) s.heartbeat();
       }, SSE_HEARTBEAT_MS);
       heartbeat.unref();
       log.info('API listening', { url: address.url });
@@ -546,12 +602,10 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     },
     async close() {
       if (heartbeat) clearInterval(heartbeat);
-      for (const s of streams) s.route.closeAll();
-      if (!server.listening) return;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      for (const s of streams) s.closeAll();
+      if (!address) return;
+      app.server.closeAllConnections();
+      await app.close();
       address = undefined;
     },
     get address() {
@@ -563,4 +617,29 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       return `${address.url}/#token=${encodeURIComponent(token)}`;
     },
   };
+}
+
+function safeRealpath(dir: string): string | undefined {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `pathName` (a URL path below the UI root) resolves, symlinks followed, inside `root`. */
+function insideRoot(root: string, pathName: string): boolean {
+  let real: string;
+  try {
+    real = realpathSync(`${root}${sep}${decodeURIComponent(pathName)}`);
+  } catch {
+    return true; // a missing file: @fastify/static answers 404 through the not-found handler
+  }
+  const rel = relative(root, real);
+  if (rel === '..' || rel.startsWith(`..${sep}`) || rel.startsWith(sep)) return false;
+  try {
+    return statSync(real).isFile() || statSync(real).isDirectory();
+  } catch {
+    return false;
+  }
 }

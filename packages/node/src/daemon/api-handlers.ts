@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { tokenAbi } from '@dibs/contracts';
 import { addressFromPeerId, peerIdFromWallet, type Wallet } from '@dibs/core';
-import type { Store } from '@dibs/store';
+import type { NodeMetrics } from '@dibs/observe';
+import type { AuditLog, Store } from '@dibs/store';
 import type { Address } from 'viem';
 import { AccessClient } from '../access/access-client.ts';
 import type {
@@ -29,6 +30,7 @@ import type { ChainRuntime } from './chain-runtime.ts';
 import { API_NODE_ROLES_TTL_MS, API_PEER_LOOKUP_LIMIT } from './api-constants.ts';
 import type { LogRing } from './log.ts';
 import type { NetworkRuntime } from './network.ts';
+import type { ReadyReport } from './operations.ts';
 
 /** What the handlers read from the running daemon. */
 export interface ApiHandlerDeps {
@@ -42,6 +44,10 @@ export interface ApiHandlerDeps {
   services: () => ServicesRuntime | undefined;
   logs: LogRing;
   startedAt: number;
+  /** Metrics and readiness (GET /metrics, GET /readyz). */
+  operations: { metrics: NodeMetrics; ready(): Promise<ReadyReport> };
+  /** The audit trail (GET /api/v1/audit). */
+  audit: AuditLog;
   /** Tells UI clients to reload a list (the `changed` event). */
   changed?: (resource: 'services' | 'grants' | 'sessions' | 'proxies' | 'balance') => void;
 }
@@ -497,6 +503,29 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
 
     logs(query) {
       return deps.logs.entries(query.limit ?? 200, query.level ?? 'debug');
+    },
+
+    audit(query) {
+      return deps.audit.query(query).map((r) => ({
+        ...r,
+        serviceName: r.serviceName?.slice(0, 64) ?? null,
+        reason: r.reason?.slice(0, 500) ?? null,
+      }));
+    },
+
+    health() {
+      return {
+        status: 'ok' as const,
+        uptimeSeconds: Math.max(0, Math.floor((Date.now() - deps.startedAt) / 1000)),
+      };
+    },
+
+    async ready() {
+      return deps.operations.ready();
+    },
+
+    metrics() {
+      return deps.operations.metrics.text();
     },
   };
 }

@@ -20,3 +20,9 @@ export const MAX_NETWORK_SERVICE_PROBES = 64;
 export const DEV_CHAIN_FUNDING_WEI = 10n ** 22n;
 /** Database namespace of this node's own network grants. */
 export const NETWORK_GRANT_STORE_NAMESPACE = 'daemon-network-grant';
+/** How often the daemon diffs the session list to see sessions start and end (log, metrics, audit). */
+export const OPERATIONS_POLL_MS = 1_000;
+/** How long GET /readyz and a metrics scrape wait for the chain's head block. */
+export const READY_CHAIN_TIMEOUT_MS = 2_000;
+/** How often the audit trail drops records past their retention. */
+export const AUDIT_PRUNE_INTERVAL_MS = 3_600_000;

@@ -1,10 +1,13 @@
 import { encryptionKeyFromWallet, formatDid, peerIdFromWallet, type Wallet } from '@dibs/core';
-import { openStore, type Store } from '@dibs/store';
+import { createNodeMetrics } from '@dibs/observe';
+import { AuditLog, openStore, type Store } from '@dibs/store';
 import { type ApiSettings, type MountedApi, mountApi } from './api-mount.ts';
+import { auditTrail } from './audit-trail.ts';
 import { type ChainRuntime, type ChainSettings, startChain } from './chain-runtime.ts';
 import { STATUS_WRITE_INTERVAL_MS } from './constants.ts';
 import { LogRing, type Logger } from './log.ts';
 import { type NetworkRuntime, type NetworkStatus, type P2pSettings, startNetwork } from './network.ts';
+import { type Operations, startOperations } from './operations.ts';
 import { type RuntimeInfo, removeRuntimeInfo, writeRuntimeInfo } from './runtime-file.ts';
 
 export interface DaemonOptions {
@@ -27,6 +30,8 @@ export interface DaemonOptions {
    * off. Its token is kept in `<dataDir>/api-token`.
    */
   api?: ApiSettings | false | undefined;
+  /** The audit trail: days of records kept (default DEFAULT_AUDIT_RETENTION_DAYS). */
+  audit?: { retentionDays?: number | undefined } | undefined;
 }
 
 /** What `dibs up` prints and `--json` returns. */
@@ -72,6 +77,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let chain: ChainRuntime | undefined;
   let network: NetworkRuntime | undefined;
   let api: MountedApi | undefined;
+  let operations: Operations | undefined;
+  let trail: ReturnType<typeof auditTrail> | undefined;
   try {
     chain = await startChain({ dataDir: opts.dataDir, settings: opts.chain, wallet, store, log });
     const encryption = encryptionKeyFromWallet(wallet);
@@ -86,6 +93,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       network = await startNetwork({ chain, store, wallet, log, settings: { ...opts.p2p, operator } });
     }
     const did = formatDid(wallet.address, d.chainId);
+    const metrics = createNodeMetrics();
+    const audit = new AuditLog(store, { retentionDays: opts.audit?.retentionDays });
+    trail = auditTrail(audit, store, log.child('audit'));
+    operations = startOperations({ chain, network, log, sinks: { metrics, record: trail.record } });
+    trail.backfill();
+    const ops = { metrics, ready: operations.ready };
     if (opts.api !== false) {
       const net = network;
       api = await mountApi({
@@ -101,6 +114,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           services: () => net?.services,
           logs: log.ring ?? new LogRing(),
           startedAt,
+          operations: ops,
+          audit,
         },
       });
     }
@@ -142,6 +157,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     };
     const net = network;
     const mounted = api;
+    const runningOps = operations;
     const writeStatus = () => {
       try {
         writeRuntimeInfo(opts.runtimePath, net ? { ...runtime, p2p: net.status() } : runtime);
@@ -166,6 +182,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         clearInterval(statusTimer);
         removeRuntimeInfo(opts.runtimePath);
         await mounted?.close();
+        runningOps.stop();
+        trail?.stop();
         await net?.stop();
         await running.stop();
         store.close();
@@ -174,6 +192,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     };
   } catch (err) {
     await api?.close();
+    operations?.stop();
+    trail?.stop();
     await network?.stop();
     await chain?.stop();
     store.close();

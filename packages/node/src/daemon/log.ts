@@ -1,5 +1,9 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+/**
+ * The daemon's logger: pino underneath (@dibs/observe — rotated JSON file, pretty or JSON terminal),
+ * fields redacted by name before any line is written, and the newest lines kept in a ring for the
+ * management API and UI.
+ */
+import { createLogSink, type LogFormat } from '@dibs/observe';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -13,12 +17,18 @@ export interface Logger {
   child(component: string): Logger;
   /** The recent lines of this logger and its children, when it keeps them. */
   readonly ring?: LogRing | undefined;
+  /** Writes out buffered file lines (before exit). */
+  flush?(): void;
 }
 
 export interface LoggerOptions {
   level?: LogLevel;
-  /** JSON lines are appended here when set. */
+  /** JSON lines are written here when set, rotated by size (see @dibs/observe). */
   file?: string;
+  /** Terminal format: readable text (`pretty`, default) or JSON lines. */
+  format?: LogFormat;
+  /** Rotation of the file: size per file (e.g. '10m', '512k') and old files kept. */
+  rotate?: { size?: string; keep?: number };
   /** Human lines go here (default stderr); null silences them. */
   console?: NodeJS.WritableStream | null;
   component?: string;
@@ -114,23 +124,23 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? (process.env.DIBS_LOG_LEVEL as LogLevel | undefined) ?? 'info';
   const min = ORDER[level] ?? ORDER.info;
   const out = options.console === undefined ? process.stderr : options.console;
-  if (options.file) mkdirSync(dirname(options.file), { recursive: true });
+  const sink =
+    options.file || out
+      ? createLogSink({
+          level: ORDER[level] ? level : 'info',
+          file: options.file,
+          console: out,
+          format: options.format,
+          rotate: options.rotate,
+        })
+      : undefined;
   const ring = options.ring === null ? undefined : (options.ring ?? new LogRing());
   const make = (component: string | undefined): Logger => {
     const write = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
       if (ORDER[lvl] < min) return;
       const safe = redact(fields);
-      const time = new Date().toISOString();
       ring?.push(lvl, component, msg, safe);
-      if (options.file) {
-        appendFileSync(options.file, `${JSON.stringify({ time, level: lvl, component, msg, ...safe })}\n`);
-      }
-      if (out) {
-        const extra = safe && Object.keys(safe).length > 0 ? ` ${formatFields(safe)}` : '';
-        out.write(
-          `${time.slice(11, 19)} ${lvl.padEnd(5)} ${component ? `[${component}] ` : ''}${msg}${extra}\n`,
-        );
-      }
+      sink?.pino[lvl]({ ...(component ? { component } : {}), ...safe }, msg);
     };
     return {
       debug: (m, f) => write('debug', m, f),
@@ -139,6 +149,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       error: (m, f) => write('error', m, f),
       child: (c) => make(component ? `${component}/${c}` : c),
       ring,
+      flush: () => sink?.flush(),
     };
   };
   return make(options.component);
@@ -162,10 +173,4 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
-}
-
-function formatFields(fields: Record<string, unknown>): string {
-  return Object.entries(fields)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-    .join(' ');
 }

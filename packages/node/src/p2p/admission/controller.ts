@@ -55,6 +55,16 @@ export interface AdmissionOptions {
 export type AdmissionEndReason = 'expired' | 'revoked' | 'closed';
 
 /** A peer we admitted and until when. */
+/** A failed admission exchange, as refusal listeners see it. */
+export interface AdmissionRefusal {
+  peer: string;
+  /** Who refused: this node, or the remote that refused our ticket. */
+  by: 'us' | 'remote';
+  renewal: boolean;
+  code: string;
+  reason: string;
+}
+
 export interface AdmittedPeer {
   peerId: PeerId;
   grantId: bigint;
@@ -114,6 +124,7 @@ export class AdmissionController {
   readonly #renewing = new Set<string>();
   readonly #admittedListeners: Array<(peer: AdmittedPeer, connection: Connection) => void> = [];
   readonly #endedListeners: Array<(peerId: PeerId, reason: AdmissionEndReason) => void> = [];
+  readonly #refusedListeners: Array<(refusal: AdmissionRefusal) => void> = [];
   #components?: AdmissionComponents;
   #running = false;
   readonly #inbound: InboundLimiter;
@@ -195,6 +206,11 @@ export class AdmissionController {
   /** Called after we admit a peer on a connection (the host runs identify then). */
   onAdmitted(listener: (peer: AdmittedPeer, connection: Connection) => void): void {
     this.#admittedListeners.push(listener);
+  }
+
+  /** Called when an admission exchange fails, refused by us or by the remote (metrics, audit). */
+  onRefused(listener: (refusal: AdmissionRefusal) => void): void {
+    this.#refusedListeners.push(listener);
   }
 
   /** Called when a peer's admission ends (expiry, revocation). */
@@ -472,6 +488,19 @@ export class AdmissionController {
       code: outcome.code,
       reason: outcome.reason,
     });
+    for (const l of this.#refusedListeners) {
+      try {
+        l({
+          peer,
+          by: refusedByUs ? 'us' : 'remote',
+          renewal,
+          code: verdictName(outcome.code),
+          reason: outcome.reason,
+        });
+      } catch (err) {
+        this.#log.error('refusal listener failed', { error: (err as Error).message });
+      }
+    }
     this.#settle(connection, false);
     // Admitted through another connection: a failed extra exchange resets only its own stream.
     if (!this.isAdmitted(connection.remotePeer)) {
@@ -655,4 +684,9 @@ function positive(n: number, name: string): number {
   if (!Number.isFinite(n) || n <= 0)
     throw new P2pError('INVALID_CONFIG', `${name} must be a positive number, got ${n}`);
   return n;
+}
+
+/** The name of a verdict code (e.g. REVOKED), for metrics labels and audit rows. */
+function verdictName(code: number): string {
+  return Object.entries(VerdictCode).find(([, v]) => v === code)?.[0] ?? `CODE_${code}`;
 }
