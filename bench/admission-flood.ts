@@ -65,6 +65,12 @@ function rssOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : Number.NaN;
 }
 
+/** A process's memory in MiB: resident, JS heap used/total, external (array buffers). */
+function describeMemory(m: NodeJS.MemoryUsage): string {
+  const f = (n: number) => (n / MiB).toFixed(0);
+  return `rss ${f(m.rss)} MiB, heap ${f(m.heapUsed)}/${f(m.heapTotal)} MiB, external ${f(m.external)} MiB (array buffers ${f(m.arrayBuffers)})`;
+}
+
 interface FloodCounts {
   attempts: number;
   admissionRefused: number;
@@ -172,11 +178,23 @@ async function main(): Promise<void> {
     log(`channel: ${probe.channel}`);
     probe.close();
     await run(); // warm-up, not counted
+    host.child.send({ rss: true });
+    const beforeBaseline = (await host.next<NodeJS.MemoryUsage>('memory')).rss;
+    // The tunnel's own buffers raise RSS while it runs: the peak of the runs without any flood.
+    let baselinePeak = beforeBaseline;
+    const baselineSampler = setInterval(() => {
+      if (host.child.pid) baselinePeak = Math.max(baselinePeak, rssOf(host.child.pid));
+    }, 100);
     const baseline: number[] = [];
     for (let i = 0; i < RUNS; i++) baseline.push(await run());
+    clearInterval(baselineSampler);
+    const tunnelGrowthMiB = (baselinePeak - beforeBaseline) / MiB;
+    log(`host RSS while the tunnel runs without a flood: +${tunnelGrowthMiB.toFixed(1)} MiB at peak`);
     log(`without flood: ${baseline.map((x) => x.toFixed(0)).join(', ')} MB/s`);
     host.child.send({ rss: true });
-    const before = (await host.next<NodeJS.MemoryUsage>('memory')).rss;
+    const beforeMemory = await host.next<NodeJS.MemoryUsage>('memory');
+    const before = beforeMemory.rss;
+    log(`host memory settled before the flood: ${describeMemory(beforeMemory)}`);
     log(`host RSS settled before the flood: ${(before / MiB).toFixed(1)} MiB`);
 
     // The flood, at the lowest CPU priority.
@@ -213,6 +231,25 @@ async function main(): Promise<void> {
       },
     });
     const hostCpu0 = cpuOf(host.child.pid);
+    // Where the host's memory is during the flood (uncollected): heap, external, array buffers,
+    // peer store entries, connections.
+    let breakdownBusy = false;
+    const breakdowns = setInterval(() => {
+      if (breakdownBusy) return;
+      breakdownBusy = true;
+      host.child.send({ breakdown: true });
+      void host
+        .next<NodeJS.MemoryUsage & { peerStore: number; connections: number }>('breakdown')
+        .then((b) =>
+          log(
+            `host: ${describeMemory(b)}, ${b.peerStore} peers in the store, ${b.connections} connections; ${counts.attempts} attempts`,
+          ),
+        )
+        .catch(() => {})
+        .finally(() => {
+          breakdownBusy = false;
+        });
+    }, 3_000);
     let floodCpu = 0;
     let peak = before;
     const sampler = setInterval(() => {
@@ -247,16 +284,24 @@ async function main(): Promise<void> {
     );
     for (let i = 0; i < 6000 && !done; i++) await new Promise((r) => setTimeout(r, 100));
     clearInterval(sampler);
+    clearInterval(breakdowns);
     const hostCpu = cpuOf(host.child.pid) - hostCpu0;
     const final = done ?? counts;
     log(`CPU during the flood: host ${hostCpu.toFixed(1)} s, flood ${floodCpu.toFixed(1)} s`);
     log(
       `flood: ${final.attempts} admission attempts (${final.admissionRefused} refused at admission, ${final.dialFailed} dials refused or failed), ${final.spewConnections} spewing connections, ${(final.spewBytes / MiB).toFixed(0)} MiB of random bytes${done ? ` in ${final.seconds?.toFixed(0)} s` : ' (not finished)'}`,
     );
+    // BENCH_FLOOD_HEAP_SNAPSHOT=<file>: the host's heap at the flood's end, for a look at what it holds.
+    if (process.env.BENCH_FLOOD_HEAP_SNAPSHOT) {
+      host.child.send({ heapSnapshot: process.env.BENCH_FLOOD_HEAP_SNAPSHOT });
+      log(`host heap snapshot: ${await host.next<string>('heapSnapshot')}`);
+    }
     // The legitimate tunnel still works after the flood.
     const afterFlood = await run();
     host.child.send({ rss: true });
-    const settledAfter = (await host.next<NodeJS.MemoryUsage>('memory')).rss;
+    const afterMemory = await host.next<NodeJS.MemoryUsage>('memory');
+    const settledAfter = afterMemory.rss;
+    log(`host memory settled after the flood: ${describeMemory(afterMemory)}`);
     const base = median(paused);
     const loaded = median(during);
     const ratio = loaded / base;
@@ -282,6 +327,7 @@ async function main(): Promise<void> {
       host_cpu_s_during_flood: Math.round(hostCpu * 10) / 10,
       host_rss_before_mib: Math.round((before / MiB) * 10) / 10,
       host_rss_growth_peak_mib: Math.round(growthMiB * 10) / 10,
+      host_rss_growth_tunnel_alone_peak_mib: Math.round(tunnelGrowthMiB * 10) / 10,
       host_rss_growth_settled_mib: Math.round(((settledAfter - before) / MiB) * 10) / 10,
     };
     console.log(

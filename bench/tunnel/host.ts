@@ -6,6 +6,7 @@
  * {pollScore: true} answers {pollScore} (busy-poll.ts).
  */
 import { fork } from 'node:child_process';
+import { writeHeapSnapshot } from 'node:v8';
 import { encryptionKeyFromWallet, peerIdFromWallet, TicketVerifier } from '@dibs/core';
 import {
   type HostedService,
@@ -66,6 +67,20 @@ process.on('message', (msg: { serve?: { id: string; port: 'sink' | 'echo' } }) =
   }
   if ((msg as { pollScore?: boolean }).pollScore) process.send?.({ pollScore: busyPollScore() });
   if ((msg as { rss?: boolean }).rss) void settledMemory().then((memory) => process.send?.({ memory }));
+  const snapshot = (msg as { heapSnapshot?: string }).heapSnapshot;
+  if (snapshot) process.send?.({ heapSnapshot: writeHeapSnapshot(snapshot) });
+  // A breakdown without collecting first (bench/admission-flood samples it during the flood).
+  if ((msg as { breakdown?: boolean }).breakdown) {
+    void node.host.libp2p.peerStore.all().then((peers) =>
+      process.send?.({
+        breakdown: {
+          ...process.memoryUsage(),
+          peerStore: peers.length,
+          connections: node.host.libp2p.getConnections().length,
+        },
+      }),
+    );
+  }
   if ((msg as { stop?: boolean }).stop) {
     void server
       .stop()

@@ -22,5 +22,6 @@ export type {
   ServicesRuntime,
   ServiceView,
   SessionView,
+  VpnStatusView,
 } from './services/types.ts';
 export { SocksError, SocksServer } from './socks/index.ts';

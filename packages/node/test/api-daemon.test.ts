@@ -216,6 +216,26 @@ describe('management API on real daemons', () => {
     assert.equal((await call(bare, 'GET', '/api/v1/balance')).status, 200);
   });
 
+  it('reports the L3 VPN and refuses to join what is not a vpn service', async () => {
+    const status = await call(a, 'GET', '/api/v1/vpn');
+    assert.equal(status.status, 200);
+    assert.equal(typeof status.body.supported, 'boolean');
+    assert.deepEqual(status.body.sessions, []);
+    const up = await call(a, 'POST', '/api/v1/vpn', { body: '{"serviceId":"987654"}' });
+    if (status.body.supported) {
+      assert.equal(up.status, 404, JSON.stringify(up.body));
+      assert.equal(up.body.error.code, 'UNKNOWN_SERVICE');
+    } else {
+      // An unprivileged host: 501 with the way to the L4 VPN.
+      assert.equal(up.status, 501, JSON.stringify(up.body));
+      assert.match(up.body.error.message, /dibs proxy/);
+    }
+    const down = await call(a, 'DELETE', '/api/v1/vpn/987654');
+    assert.equal(down.status, 404);
+    assert.equal(down.body.error.code, 'NOT_UP');
+    assert.equal((await call(bare, 'GET', '/api/v1/vpn')).body.supported, false);
+  });
+
   it('refuses missing, malformed and wrong tokens with 401 and a hint', async () => {
     const none = await call(a, 'GET', '/api/v1/identity', { token: null });
     assert.equal(none.status, 401);

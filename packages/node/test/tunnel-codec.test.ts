@@ -62,6 +62,8 @@ function sample(next: () => number): TunnelMessage {
           : { host: `h${Math.floor(next() * 1e6)}.example`, port: 1 + Math.floor(next() * 65535) },
       clientNonce: bytes(next, 32),
       wantData: next() < 0.5,
+      // An L3 VPN request rides as opaque bytes (its own schema is @dibs/vpn's).
+      ...(next() < 0.3 ? { vpn: bytes(next, 1 + Math.floor(next() * 1024)) } : {}),
     };
   }
   if (pick === 2) {
@@ -80,12 +82,52 @@ function sample(next: () => number): TunnelMessage {
               ...(next() < 0.5 ? { relayToken: bytes(next, 16) } : {}),
             }
           : null,
+      ...(ok && next() < 0.3 ? { vpn: bytes(next, 1 + Math.floor(next() * 1024)) } : {}),
     };
   }
   return { type: TunnelMessageType.START, channel: next() < 0.5 ? 'data' : 'stream' };
 }
 
 describe('tunnel control messages', () => {
+  test('the vpn field: bounded, bytes only, absent keeps the old encoding', () => {
+    const open = {
+      type: TunnelMessageType.OPEN,
+      ticket: new Uint8Array(10).fill(1),
+      authenticator: new Uint8Array(10).fill(2),
+      destination: null,
+      clientNonce: new Uint8Array(32),
+      wantData: true,
+    } as const;
+    const plain = encodeTunnelMessage(open);
+    assert.equal(decodeTunnelMessage(plain).type, TunnelMessageType.OPEN);
+    assert.ok(!('vpn' in decodeTunnelMessage(plain)));
+    const withVpn = decodeTunnelMessage(encodeTunnelMessage({ ...open, vpn: new Uint8Array(40).fill(3) }));
+    assert.deepEqual((withVpn as { vpn?: Uint8Array }).vpn, new Uint8Array(40).fill(3));
+    const wire = (vpn: unknown) =>
+      cborEncode([
+        1,
+        TunnelMessageType.OPEN,
+        open.ticket,
+        open.authenticator,
+        null,
+        open.clientNonce,
+        true,
+        vpn,
+      ]);
+    assert.throws(
+      () => decodeTunnelMessage(wire(new Uint8Array(1025))),
+      (e: TunnelError) => e.code === 'MALFORMED',
+    );
+    assert.throws(
+      () => decodeTunnelMessage(wire('text')),
+      (e: TunnelError) => e.code === 'MALFORMED',
+    );
+    assert.throws(
+      () => decodeTunnelMessage(wire(new Uint8Array(0))),
+      (e: TunnelError) => e.code === 'MALFORMED',
+    );
+  });
+
   test('every message round-trips and re-encodes to the same bytes', () => {
     const next = rng(1);
     for (let i = 0; i < 500; i++) {

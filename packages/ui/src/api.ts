@@ -29,6 +29,8 @@ export type {
   Session,
   SocksProxy,
   StartProxy,
+  VpnSession,
+  VpnStatus,
 } from '@dibs/api-types';
 export type Address = `0x${string}`;
 
@@ -131,6 +133,7 @@ export class ApiClient {
     this.call(() => this.client.POST('/api/v1/grants', { body: { serviceId } }));
   revokeGrant = (id: string) => this.call(() => this.client.DELETE('/api/v1/grants/{id}', this.byId(id)));
   sessions = async () => (await this.call(() => this.client.GET('/api/v1/sessions'))).sessions;
+  vpn = () => this.call(() => this.client.GET('/api/v1/vpn'));
   connect = (serviceId: string, localPort?: number) =>
     this.call(() =>
       this.client.POST('/api/v1/connections', {

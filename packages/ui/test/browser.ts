@@ -14,7 +14,7 @@ const UI_DIR = fileURLToPath(new URL('..', import.meta.url));
 /** Where screenshots go (gitignored). */
 export const SHOTS = fileURLToPath(new URL('../../../test-artifacts/screenshots/', import.meta.url));
 /** Flags this machine's closed network needs (see FACTS.md), headless. */
-const ARGS = [
+export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',
@@ -45,7 +45,7 @@ export async function buildUi(outDir: string): Promise<void> {
 export function launchBrowser(profile: string): Promise<BrowserContext> {
   return chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
-    args: ARGS,
+    args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 800 },
     deviceScaleFactor: 1,
   });

@@ -301,6 +301,13 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
   const audit = new AuditLog(new Store(':memory:'));
   const handlers: DibsApiHandlers = {
     identity: () => identity,
+    vpnStatus: () => ({ supported: false, reason: 'the fixture runs no VPN', sessions: [], ended: [] }),
+    vpnUp: () => {
+      throw new ApiError(501, 'UNSUPPORTED', 'the fixture runs no VPN');
+    },
+    vpnDown: () => {
+      throw new ApiError(404, 'NOT_UP', 'no VPN is up');
+    },
     chain: () => {
       failing();
       return chain;

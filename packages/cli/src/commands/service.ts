@@ -74,6 +74,8 @@ export function serviceCommands(): Command {
     .option('--target <host:port>', 'where tunnels go (tcp/http)')
     .option('--type <type>', 'tcp, http or vpn', 'tcp')
     .option('--allow-dest <rules>', 'vpn: comma-separated cidr[:ports] rules, e.g. 10.0.0.0/8:22+80-443')
+    .option('--subnet <cidrs>', 'vpn: comma-separated site subnets L3 clients route here (`dibs vpn up`)')
+    .option('--pool <cidr>', "vpn: the L3 clients' address pool (default 100.64.<id mod 256>.0/24)")
     .option('--price <amount>', 'price per grant in token base units', '0')
     .option('--token <address>', 'ERC-20 payment token (default: the network token)')
     .option('--public', 'anyone may get access (default)')
@@ -87,6 +89,8 @@ export function serviceCommands(): Command {
           target?: string;
           type: string;
           allowDest?: string;
+          subnet?: string;
+          pool?: string;
           price: string;
           token?: string;
           public?: boolean;
@@ -129,6 +133,9 @@ export function serviceCommands(): Command {
         if (opts.target !== undefined) input.target = opts.target;
         const allowDest = splitList(opts.allowDest, '--allow-dest');
         if (allowDest) input.allow = allowDest;
+        const subnets = splitList(opts.subnet, '--subnet');
+        if (subnets) input.subnets = subnets;
+        if (opts.pool !== undefined) input.pool = opts.pool;
         if (opts.token !== undefined) input.token = opts.token as `0x${string}`;
         const allowlist = splitList(opts.allow, '--allow');
         if (allowlist) input.allowlist = allowlist as `0x${string}`[];

@@ -6,6 +6,7 @@ import { commandContext } from '../context.ts';
 import { type ConnectListenerOut, listenerLine, sessionsOf } from './connect.ts';
 import { CliError } from '../errors.ts';
 import { table } from '../output.ts';
+import type { VpnStatusOut } from './vpn.ts';
 
 type SessionOut = Session;
 type ProxyOut = SocksProxy;
@@ -28,11 +29,17 @@ export function statusCommand(): Command {
       let sessions: SessionOut[] | null = null;
       let connections: ConnectListenerOut[] | null = null;
       let proxies: ProxyOut[] | null = null;
+      let vpn: VpnStatusOut | null = null;
       if (api) {
-        const [s, p] = await Promise.all([sessionsOf(api), api.call(api.client.GET('/api/v1/proxies'))]);
+        const [s, p, v] = await Promise.all([
+          sessionsOf(api),
+          api.call(api.client.GET('/api/v1/proxies')),
+          api.call(api.client.GET('/api/v1/vpn')),
+        ]);
         sessions = s.sessions as SessionOut[];
         connections = s.connections ?? [];
         proxies = p.proxies;
+        vpn = v;
       }
       const p2p = info.p2p;
       const result = {
@@ -46,6 +53,7 @@ export function statusCommand(): Command {
         sessions,
         connections,
         proxies,
+        vpn,
       };
       ctx.out.result(result, () =>
         [
@@ -92,6 +100,20 @@ export function statusCommand(): Command {
                       [
                         `SOCKS5 ${p.localAddress}`,
                         `since ${new Date(p.openedAt).toISOString()} · ${p.tunnels} open`,
+                      ] as [string, unknown],
+                  ),
+                ),
+              ]
+            : []),
+          ...(vpn && vpn.sessions.length > 0
+            ? [
+                '',
+                table(
+                  vpn.sessions.map(
+                    (v) =>
+                      [
+                        `vpn ${v.role} ${v.serviceId} ${v.address}`,
+                        `${v.peerId} · ${v.path} · ${v.bytesOut} B out · ${v.bytesIn} B in · handshake ${v.handshakeAgeS ?? '-'} s ago`,
                       ] as [string, unknown],
                   ),
                 ),

@@ -69,3 +69,4 @@ export {
   peerIdFromPublicKey,
   peerIdFromWallet,
 } from './peer-id.ts';
+export { SecretBox } from './secret-box.ts';

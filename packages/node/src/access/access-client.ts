@@ -3,13 +3,13 @@ import {
   defaultTicketCrypto,
   encryptionKeyFromWallet,
   issueTicket,
+  SecretBox,
   type Wallet,
   type X25519Key,
 } from '@dibs/core';
 import type { Store } from '@dibs/store';
 import { zeroAddress } from 'viem';
 import { AccessError } from './errors.ts';
-import { SecretBox } from './secret-box.ts';
 
 const MIGRATIONS = [
   (db: Store['db']) => {

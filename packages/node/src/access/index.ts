@@ -5,4 +5,3 @@ export { ChainMirror } from './chain-mirror.ts';
 export { ChainHeadMonitor, type ChainHeadMonitorOptions, lagFields } from './head-monitor.ts';
 export * from './constants.ts';
 export { AccessError } from './errors.ts';
-export { SecretBox } from './secret-box.ts';

@@ -213,6 +213,26 @@ export const publishServiceSchema = obj({
       { maxItems: 64, description: 'vpn only: what clients may reach' },
     ),
   ),
+  subnets: Type.Optional(
+    Type.Array(
+      Type.String({
+        maxLength: 18,
+        pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$',
+        description: 'an IPv4 CIDR',
+      }),
+      {
+        maxItems: 16,
+        description: 'vpn only: site subnets L3 clients route here',
+      },
+    ),
+  ),
+  pool: Type.Optional(
+    Type.String({
+      maxLength: 18,
+      pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$',
+      description: "vpn only: the L3 clients' address pool (default 100.64.<id mod 256>.0/24)",
+    }),
+  ),
   price: Type.Optional(decimal),
   policy: Type.Optional(Type.Enum(PUBLISH_POLICIES)),
   allowlist: Type.Optional(Type.Array(address, { maxItems: 256, description: 'allowlist policy: who may' })),
@@ -319,6 +339,47 @@ export const startProxySchema = obj({
   via: Type.Optional(id),
 });
 
+/** An L3 VPN session (WireGuard), hosted or joined. */
+export const vpnSessionSchema = obj({
+  id,
+  role: Type.Enum(['host', 'client', 'site'], {
+    description: 'host: this node serves the site; client/site: this node joined it',
+  }),
+  serviceId: id,
+  peerId,
+  interface: Type.String({ maxLength: 15 }),
+  address: Type.String({ maxLength: 15, description: "the client's address in the pool" }),
+  gateway: Type.String({ maxLength: 15, description: "the host's address in the pool" }),
+  routes: Type.Array(Type.String({ maxLength: 18 }), { maxItems: 16, description: 'site subnets' }),
+  path,
+  endpoint: nullable(
+    Type.String({ maxLength: 60, description: "WireGuard's endpoint (127.0.0.1 = the relay bridge)" }),
+  ),
+  bytesIn: Type.Integer({ minimum: 0 }),
+  bytesOut: Type.Integer({ minimum: 0 }),
+  handshakeAgeS: nullable(
+    Type.Integer({ minimum: 0, description: 'seconds since the last WireGuard handshake' }),
+  ),
+  openedAt: unixMs,
+});
+
+/** GET /api/v1/vpn */
+export const vpnStatusSchema = obj({
+  supported: Type.Boolean({ description: 'this host can run the L3 VPN (root, TUN, wireguard-go, ip, nft)' }),
+  reason: Type.Optional(Type.String({ maxLength: 1000 })),
+  hint: Type.Optional(Type.String({ maxLength: 1000 })),
+  sessions: Type.Array(vpnSessionSchema),
+  ended: Type.Array(obj({ serviceId: id, reason: Type.String({ maxLength: 1000 }), at: unixMs })),
+});
+
+/** POST /api/v1/vpn */
+export const vpnUpSchema = obj({
+  serviceId: id,
+  mode: Type.Optional(
+    Type.Enum(['client', 'site'], { description: "site: also forward this node's LAN (default client)" }),
+  ),
+});
+
 /** One log line. */
 export const logEntrySchema = obj({
   seq: count,
@@ -419,6 +480,9 @@ export type ConnectListener = Static<typeof connectListenerSchema>;
 export type Connect = Static<typeof connectSchema>;
 export type Connection = Static<typeof connectionSchema>;
 export type LogEntry = Static<typeof logEntrySchema>;
+export type VpnSession = Static<typeof vpnSessionSchema>;
+export type VpnStatus = Static<typeof vpnStatusSchema>;
+export type VpnUp = Static<typeof vpnUpSchema>;
 export type LogsQuery = Static<typeof logsQuerySchema>;
 export type DibsEvents = typeof dibsEvents;
 export type Health = Static<typeof healthSchema>;
@@ -448,6 +512,9 @@ export interface DibsApiHandlers {
   proxies(): Maybe<SocksProxy[]>;
   startProxy(input: StartProxy, ctx: Ctx): Maybe<SocksProxy>;
   stopProxy(id: string, ctx: Ctx): Maybe<void>;
+  vpnStatus(): Maybe<VpnStatus>;
+  vpnUp(input: VpnUp, ctx: Ctx): Maybe<VpnSession>;
+  vpnDown(serviceId: string, ctx: Ctx): Maybe<void>;
   logs(query: LogsQuery): Maybe<LogEntry[]>;
   audit(query: AuditQueryIn): Maybe<AuditRecordOut[]>;
   health(): Maybe<Health>;
@@ -619,6 +686,34 @@ export function registerDibsApi(api: ApiServer, handlers: DibsApiHandlers): Even
     params: byId,
     errors: notFound,
     handler: (ctx) => handlers.stopProxy(ctx.params.id, ctx),
+  });
+  api.route({
+    method: 'GET',
+    path: '/api/v1/vpn',
+    summary: 'L3 VPN sessions (hosted and joined) with WireGuard counters',
+    tags: ['sessions'],
+    response: vpnStatusSchema,
+    handler: () => handlers.vpnStatus(),
+  });
+  api.route({
+    method: 'POST',
+    path: '/api/v1/vpn',
+    summary: 'Join a vpn service at L3 (WireGuard keyed by the ticket)',
+    tags: ['sessions'],
+    status: 201,
+    body: vpnUpSchema,
+    response: vpnSessionSchema,
+    errors: { 409: 'Already up', 501: 'This host cannot run the L3 VPN (use the SOCKS5 proxy)' },
+    handler: (ctx) => handlers.vpnUp(ctx.body, ctx),
+  });
+  api.route({
+    method: 'DELETE',
+    path: '/api/v1/vpn/:id',
+    summary: "Leave a vpn service's L3 session (id: the service id)",
+    tags: ['sessions'],
+    params: byId,
+    errors: notFound,
+    handler: (ctx) => handlers.vpnDown(ctx.params.id, ctx),
   });
   api.route({
     method: 'GET',

@@ -2,7 +2,8 @@
 import { ApiError } from '../api/errors.ts';
 
 /** Codes (from any part: access, services, tunnel, chain) that mean "no such thing". */
-const NOT_FOUND = /NOT_FOUND|UNKNOWN_(SERVICE|GRANT|CONNECTION|PROXY|SESSION)|^NO_SUCH|^NO_VPN_SERVICE$/;
+const NOT_FOUND =
+  /NOT_FOUND|UNKNOWN_(SERVICE|GRANT|CONNECTION|PROXY|SESSION)|^NO_SUCH|^NO_VPN_SERVICE$|^NOT_UP$/;
 /** Codes that mean "you may not": no grant, a revoked or expired one, someone else's service. */
 const FORBIDDEN = /FORBIDDEN|NOT_OWNER|NOT_SERVICE_OWNER|REVOKED|EXPIRED|NO_GRANT|DENIED|POLICY/;
 /** Codes that mean the request does not fit the current state (in use, retired, already there). */
@@ -10,13 +11,16 @@ const CONFLICT = /IN_USE|ALREADY|RETIRED|EXISTS|DUPLICATE|AMBIGUOUS|LEFT_NETWORK
 /** Codes that mean the input was wrong in a way the schema could not tell. */
 const BAD_INPUT = /^BAD_|INVALID|MALFORMED|_REQUIRED$|^NOT_A_|TOO_(LONG|MANY_RULES|LARGE)/;
 /** Codes that mean another machine (chain, service host, relay) failed or could not be reached. */
-const UPSTREAM = /UNREACHABLE|TIMEOUT|DIAL|CONNECT|HOST|CHAIN|REVERT|RPC|FAILED|CLOSED|ENDED|GONE/;
+const UPSTREAM = /UNREACHABLE|TIMEOUT|DIAL|CONNECT|HOST|CHAIN|REVERT|RPC|FAILED|CLOSED|ENDED|GONE|REFUSED/;
+/** Codes that mean this host lacks what the request needs (the L3 VPN without root or TUN). */
+const UNSUPPORTED = /^UNSUPPORTED$/;
 /** Codes that mean "not now": a limit that frees up when other work ends. */
 const BUSY = /^TOO_MANY_(TUNNELS|STREAMS|SESSIONS)$/;
 
 /** First match wins: a code is tried against these in order. */
 const CODE_STATUS: ReadonlyArray<readonly [RegExp, number]> = [
   [BUSY, 503],
+  [UNSUPPORTED, 501],
   [NOT_FOUND, 404],
   [FORBIDDEN, 403],
   [CONFLICT, 409],

@@ -319,6 +319,8 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
           policy,
           ...(input.target !== undefined ? { target: input.target } : {}),
           ...(input.allow !== undefined ? { allow: input.allow } : {}),
+          ...(input.subnets !== undefined ? { subnets: input.subnets } : {}),
+          ...(input.pool !== undefined ? { pool: input.pool } : {}),
           ...(input.price !== undefined ? { price: BigInt(input.price) } : {}),
           ...(input.allowlist !== undefined ? { allowlist: input.allowlist as `0x${string}`[] } : {}),
           ...(input.organizationId !== undefined
@@ -433,6 +435,36 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
         bytesIn: x.bytesIn,
         bytesOut: x.bytesOut,
       }));
+    },
+
+    async vpnStatus() {
+      const services = network ? deps.services() : undefined;
+      if (!services)
+        return {
+          supported: false,
+          reason: 'this node runs without the p2p network',
+          sessions: [],
+          ended: [],
+        };
+      return services.vpnStatus();
+    },
+
+    async vpnUp(input) {
+      const services = requireServices('the L3 VPN');
+      const serviceId = parseId(input.serviceId, 'serviceId');
+      const session = await mapErrors(() => services.vpnUp({ serviceId, mode: input.mode ?? 'client' }));
+      changed('sessions');
+      return session;
+    },
+
+    async vpnDown(id) {
+      const services = requireServices('the L3 VPN');
+      const serviceId = parseId(id, 'service id');
+      const n = await mapErrors(() => services.vpnDown(serviceId));
+      if (n === 0) {
+        throw new ApiError(404, 'NOT_UP', `no L3 VPN to service ${id} is up; see GET /api/v1/vpn`);
+      }
+      changed('sessions');
     },
 
     connectListeners(): ConnectListener[] {

@@ -25,6 +25,12 @@ export const ROLE_MASK = ROLE_BOOTSTRAP | ROLE_RELAY | ROLE_SERVICE_HOST;
 /** Many peers dial a bootstrap node at once when a network forms; libp2p's defaults (5/10) refuse them. */
 export const INBOUND_CONNECTION_THRESHOLD = 100;
 export const MAX_INCOMING_PENDING_CONNECTIONS = 100;
+/**
+ * Admissions waiting at once for the chain mirror to learn a ticket's grant or client key (up to the
+ * authority's catch-up time each). Beyond it such a ticket is refused at once: a flood of well-formed
+ * tickets of unregistered clients would otherwise hold every connection for the whole wait.
+ */
+export const MAX_CONCURRENT_CATCH_UPS = 16;
 /** Upper bound on simultaneous connections per host. */
 export const MAX_CONNECTIONS = 300;
 

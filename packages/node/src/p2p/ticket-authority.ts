@@ -24,6 +24,7 @@ import {
 import type { PeerId } from '@libp2p/interface';
 import type { AdmissionAuthority, AdmissionCredential, AdmissionGrant } from './admission/authority.ts';
 import type { AdmissionController } from './admission/controller.ts';
+import { MAX_CONCURRENT_CATCH_UPS } from './constants.ts';
 import type { P2pLogger } from './log.ts';
 
 /** Lifetime of the network tickets we make; each is capped by our grant's expiry. */
@@ -76,6 +77,8 @@ export interface TicketAuthorityOptions {
   ticketLifetimeMs?: number;
   /** Wait for the mirror on unknown grants/keys; default DEFAULT_CATCH_UP_MS. */
   catchUpMs?: number;
+  /** Such waits at once; default MAX_CONCURRENT_CATCH_UPS (beyond it the ticket is refused at once). */
+  maxCatchUps?: number;
   replayCache?: ReplayCache;
   logger?: P2pLogger;
 }
@@ -92,6 +95,8 @@ export interface TicketAuthority extends AdmissionAuthority {
   attach(host: AttachableHost): void;
   /** Live network sessions (one per admitted peer; bounded like the admission controller's table). */
   sessionCount(): number;
+  /** Verifications waiting for the chain mirror now (at most MAX_CONCURRENT_CATCH_UPS). */
+  catchUpCount(): number;
   /** Forgets all sessions and listeners. */
   close(): void;
 }
@@ -110,6 +115,8 @@ export function createTicketAuthority(options: TicketAuthorityOptions): TicketAu
   const toAddress = cachedPeerIdToAddress();
   const lifetimeMs = options.ticketLifetimeMs ?? NETWORK_TICKET_LIFETIME_MS;
   const catchUpMs = options.catchUpMs ?? DEFAULT_CATCH_UP_MS;
+  const maxCatchUps = options.maxCatchUps ?? MAX_CONCURRENT_CATCH_UPS;
+  let catchingUp = 0;
   const verifier = new TicketVerifier({
     encryptionPrivateKey: encryption.privateKey,
     peerId: ownPeerId,
@@ -216,17 +223,28 @@ export function createTicketAuthority(options: TicketAuthorityOptions): TicketAu
       const input = { ticket, authenticator, remotePeerId: remotePeerId.toMultihash().bytes, challenge };
       const deadline = Date.now() + catchUpMs;
       let session: ReturnType<TicketVerifier['verify']>;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          session = verifier.verify(input);
-          break;
-        } catch (err) {
-          const code = String((err as { code?: unknown }).code ?? '');
-          // A peer that just got its grant may be a block ahead of our mirror: wait for it, bounded.
-          const rest = deadline - Date.now();
-          if (!NOT_YET_MIRRORED.has(code) || rest <= 0 || attempt >= MAX_CATCH_UP_ATTEMPTS) throw err;
-          await nextSync(Math.min(rest, 1_000));
+      let waiting = false;
+      try {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            session = verifier.verify(input);
+            break;
+          } catch (err) {
+            const code = String((err as { code?: unknown }).code ?? '');
+            // A peer that just got its grant may be a block ahead of our mirror: wait for it, bounded
+            // in time and in how many admissions wait at once.
+            const rest = deadline - Date.now();
+            if (!NOT_YET_MIRRORED.has(code) || rest <= 0 || attempt >= MAX_CATCH_UP_ATTEMPTS) throw err;
+            if (!waiting) {
+              if (catchingUp >= maxCatchUps) throw err;
+              waiting = true;
+              catchingUp++;
+            }
+            await nextSync(Math.min(rest, 1_000));
+          }
         }
+      } finally {
+        if (waiting) catchingUp--;
       }
       const peer = remotePeerId.toString();
       forget(peer);
@@ -259,6 +277,8 @@ export function createTicketAuthority(options: TicketAuthorityOptions): TicketAu
     },
 
     sessionCount: () => live.size,
+
+    catchUpCount: () => catchingUp,
 
     close() {
       for (const peer of [...live.keys()]) forget(peer);

@@ -22,6 +22,11 @@ const MIGRATIONS = [
       created_at INTEGER NOT NULL,
       retired INTEGER NOT NULL DEFAULT 0)`);
   },
+  (db: Store['db']) => {
+    // vpn services: site subnets routed to clients (L3) and the clients' address pool.
+    db.exec('ALTER TABLE hosted_services ADD COLUMN subnets_json TEXT');
+    db.exec('ALTER TABLE hosted_services ADD COLUMN pool TEXT');
+  },
 ];
 
 /** One catalog row. */
@@ -33,6 +38,10 @@ export interface CatalogEntry {
   /** `host:port` for tcp/http. */
   target: { host: string; port: number } | undefined;
   allow: DestinationRule[] | undefined;
+  /** vpn: site subnets clients route here. */
+  subnets: string[] | undefined;
+  /** vpn: the clients' address pool (undefined = the default for the service id). */
+  pool: string | undefined;
   createdAt: number;
   retired: boolean;
 }
@@ -44,6 +53,8 @@ interface Row {
   type: string;
   target: string | null;
   allow_json: string | null;
+  subnets_json: string | null;
+  pool: string | null;
   created_at: number;
   retired: number;
 }
@@ -56,6 +67,8 @@ function fromRow(r: Row): CatalogEntry {
     type: r.type as ServiceType,
     target: r.target === null ? undefined : (JSON.parse(r.target) as { host: string; port: number }),
     allow: r.allow_json === null ? undefined : (JSON.parse(r.allow_json) as DestinationRule[]),
+    subnets: r.subnets_json === null ? undefined : (JSON.parse(r.subnets_json) as string[]),
+    pool: r.pool ?? undefined,
     createdAt: r.created_at,
     retired: r.retired === 1,
   };
@@ -76,15 +89,19 @@ export class ServiceCatalog {
     type: ServiceType;
     target?: { host: string; port: number } | undefined;
     allow?: DestinationRule[] | undefined;
+    subnets?: string[] | undefined;
+    pool?: string | undefined;
   }): string {
     const localId = randomUUID();
     this.#store.run(
-      'INSERT INTO hosted_services (local_id, name, type, target, allow_json, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO hosted_services (local_id, name, type, target, allow_json, subnets_json, pool, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       localId,
       entry.name,
       entry.type,
       entry.target ? JSON.stringify(entry.target) : null,
       entry.allow ? JSON.stringify(entry.allow) : null,
+      entry.subnets ? JSON.stringify(entry.subnets) : null,
+      entry.pool ?? null,
       Date.now(),
     );
     return localId;
@@ -142,6 +159,8 @@ export class ServiceCatalog {
       serviceType: e.type,
       ...(e.target ? { target: e.target } : {}),
       ...(e.allow ? { allow: e.allow } : {}),
+      ...(e.subnets ? { subnets: e.subnets } : {}),
+      ...(e.pool ? { pool: e.pool } : {}),
     };
   }
 }

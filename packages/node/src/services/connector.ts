@@ -187,7 +187,7 @@ export class ServiceConnector {
   /** One tunnel to `serviceId` (optionally to a vpn destination), retrying transient failures. */
   async open(
     serviceId: bigint,
-    options: { destination?: { host: string; port: number }; signal?: AbortSignal } = {},
+    options: { destination?: { host: string; port: number }; signal?: AbortSignal; vpn?: Uint8Array } = {},
   ): Promise<Tunnel> {
     const attempts = this.#o.attempts ?? CONNECT_ATTEMPTS;
     let last: Error | undefined;
@@ -214,7 +214,7 @@ export class ServiceConnector {
 
   async #openOnce(
     serviceId: bigint,
-    options: { destination?: { host: string; port: number }; signal?: AbortSignal },
+    options: { destination?: { host: string; port: number }; signal?: AbortSignal; vpn?: Uint8Array },
   ): Promise<Tunnel> {
     const service = await this.service(serviceId);
     const ticket = await this.ticket(serviceId);
@@ -228,6 +228,7 @@ export class ServiceConnector {
       registry: this.#o.table,
       signal: AbortSignal.any(signals),
       ...(options.destination ? { destination: options.destination } : {}),
+      ...(options.vpn ? { vpn: options.vpn } : {}),
     });
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { RegistryWriter, ServiceRecord } from '@dibs/chain';
 import { Policy } from '@dibs/contracts';
+import { cidrsOverlap, formatCidr4, MAX_VPN_ROUTES, parseCidr4, parsePool } from '@dibs/vpn';
 import { base58btc } from 'multiformats/bases/base58';
 import { type Address, isAddress, zeroAddress } from 'viem';
 import type { ServiceCatalog } from './catalog.ts';
@@ -43,6 +44,8 @@ export interface ServiceDirectory {
 export function validatePublish(input: PublishInput): {
   target: { host: string; port: number } | undefined;
   allow: ReturnType<typeof parseAllowRule>[] | undefined;
+  subnets: string[] | undefined;
+  pool: string | undefined;
 } {
   const nameBytes = new TextEncoder().encode(input.name).length;
   if (nameBytes === 0 || nameBytes > MAX_SERVICE_NAME_BYTES || /[\s/]|^\d+$/.test(input.name)) {
@@ -68,6 +71,8 @@ export function validatePublish(input: PublishInput): {
   }
   let target: { host: string; port: number } | undefined;
   let allow: ReturnType<typeof parseAllowRule>[] | undefined;
+  let subnets: string[] | undefined;
+  let pool: string | undefined;
   if (input.type === 'vpn') {
     if (!input.allow || input.allow.length === 0) {
       throw new ServiceError(
@@ -84,7 +89,11 @@ export function validatePublish(input: PublishInput): {
       );
     }
     allow = input.allow.map(parseAllowRule);
+    ({ subnets, pool } = validateL3(input));
   } else {
+    if (input.subnets?.length || input.pool) {
+      throw new ServiceError('BAD_SUBNET', `--subnet and --pool are for vpn services, not ${input.type}`);
+    }
     if (!input.target) {
       throw new ServiceError(
         'TARGET_REQUIRED',
@@ -135,13 +144,55 @@ export function validatePublish(input: PublishInput): {
       'use public, allowlist or organization',
     );
   }
-  return { target, allow };
+  return { target, allow, subnets, pool };
+}
+
+/** A vpn service's L3 settings: canonical IPv4 subnets, a pool that overlaps none of them. */
+function validateL3(input: PublishInput): { subnets: string[] | undefined; pool: string | undefined } {
+  const bad = (code: string, message: string, hint: string) => new ServiceError(code, message, hint);
+  const subnets = input.subnets ?? [];
+  if (subnets.length > MAX_VPN_ROUTES) {
+    throw bad('BAD_SUBNET', `${subnets.length} subnets`, `keep it to ${MAX_VPN_ROUTES}`);
+  }
+  const parsed = subnets.map((text) => {
+    try {
+      return parseCidr4(text);
+    } catch (err) {
+      throw bad('BAD_SUBNET', (err as Error).message, 'give IPv4 CIDRs, e.g. --subnet 10.60.0.0/24');
+    }
+  });
+  let pool: string | undefined;
+  if (input.pool !== undefined) {
+    try {
+      const p = parsePool(input.pool);
+      pool = formatCidr4(p);
+      const clash = parsed.find((s) => cidrsOverlap(s, p));
+      if (clash) {
+        throw bad(
+          'BAD_POOL',
+          `pool ${pool} overlaps subnet ${formatCidr4(clash)}`,
+          'pick a pool outside the site',
+        );
+      }
+    } catch (err) {
+      if (err instanceof ServiceError) throw err;
+      throw bad('BAD_POOL', (err as Error).message, 'e.g. --pool 100.64.7.0/24');
+    }
+  }
+  return { subnets: subnets.length > 0 ? parsed.map(formatCidr4) : undefined, pool };
 }
 
 /** Publishes a service hosted by this node: catalog row, Services.publish, allowlist. */
 export async function publishService(dir: ServiceDirectory, input: PublishInput): Promise<ServiceView> {
-  const { target, allow } = validatePublish(input);
-  const localId = dir.catalog.addPending({ name: input.name, type: input.type, target, allow });
+  const { target, allow, subnets, pool } = validatePublish(input);
+  const localId = dir.catalog.addPending({
+    name: input.name,
+    type: input.type,
+    target,
+    allow,
+    subnets,
+    pool,
+  });
   let serviceId: bigint;
   try {
     serviceId = await dir.registry.publishService({
@@ -266,6 +317,8 @@ function toView(dir: ServiceDirectory, s: ServiceRecord, hostPeerId: string | un
     own,
     ...(entry?.target ? { target: formatHostPort(entry.target) } : {}),
     ...(entry?.allow ? { allow: entry.allow.map(formatAllowRule) } : {}),
+    ...(entry?.subnets ? { subnets: entry.subnets } : {}),
+    ...(entry?.pool ? { pool: entry.pool } : {}),
     price: s.price,
     ...(s.paymentToken !== zeroAddress ? { token: s.paymentToken } : {}),
     policy: POLICY_NAMES[s.policy] ?? 'public',

@@ -13,11 +13,19 @@ import {
   type Wallet,
 } from '@dibs/core';
 import type { Store } from '@dibs/store';
+import { decodeVpnMessage, encodeVpnMessage, VpnError, VpnMessageType, VpnRuntime } from '@dibs/vpn';
 import type { Address } from 'viem';
 import { AccessClient } from '../access/access-client.ts';
 import type { DibsHost } from '../p2p/host.ts';
 import type { P2pLogger } from '../p2p/log.ts';
-import { type DataChannelOptions, TunnelServer, TunnelSessionTable } from '../tunnel/index.ts';
+import {
+  type DataChannelOptions,
+  type Tunnel,
+  TunnelError,
+  TunnelServer,
+  TunnelSessionTable,
+  type VpnAcceptor,
+} from '../tunnel/index.ts';
 import { ServiceCatalog } from './catalog.ts';
 import { ServiceConnector } from './connector.ts';
 import { ServiceError } from './errors.ts';
@@ -49,6 +57,8 @@ export interface ServicesOptions {
   onHostedChanged?: (ids: bigint[]) => void;
   /** The tunnel data channel; default on, loopback. */
   dataChannel?: boolean | DataChannelOptions;
+  /** The L3 VPN (WireGuard); default on where the host supports it. */
+  vpn?: boolean;
 }
 
 /** The running services part, with what the daemon needs besides the public interface. */
@@ -56,6 +66,8 @@ export interface RunningServices extends ServicesRuntime {
   /** Ids of the services this node serves now (for the node record). */
   hostedIds(): bigint[];
   readonly catalog: ServiceCatalog;
+  /** Opens one tunnel to a service on another node (grant and ticket obtained as needed). */
+  open(serviceId: bigint, options?: { signal?: AbortSignal }): Promise<Tunnel>;
 }
 
 /** Starts serving the catalog's services and returns the runtime. */
@@ -78,8 +90,71 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
     cache: o.cache,
     networkServiceIds: [],
   });
+  // Created before the tunnel server so it can admit L3 sessions; its tunnels come from the connector below.
+  let connector: ServiceConnector | undefined;
+  const vpn = await VpnRuntime.start({
+    address: self,
+    log: o.log,
+    disabled: o.vpn === false,
+    open: async (serviceId, request, signal) => {
+      const t = await connector!.open(serviceId, { vpn: request, signal });
+      return {
+        grant: t.vpn!,
+        channel: t.socket,
+        sessionId: t.sessionId,
+        peerId: t.peerId,
+        directIp: t.directIp,
+      };
+    },
+    directIp: (peerId) => {
+      for (const c of o.host.libp2p.getConnections()) {
+        if (c.remotePeer.toString() !== peerId || c.limits) continue;
+        const ip = /^\/ip4\/([^/]+)\/tcp\//.exec(c.remoteAddr.toString())?.[1];
+        if (ip && !c.remoteAddr.toString().includes('/p2p-circuit')) return ip;
+      }
+      return undefined;
+    },
+  });
+  const acceptVpn: VpnAcceptor = async ({ service, request, peerId, sessionId, hosts }) => {
+    let req: ReturnType<typeof decodeVpnMessage>;
+    try {
+      req = decodeVpnMessage(request);
+    } catch (err) {
+      throw new TunnelError('MALFORMED', `bad vpn request: ${(err as Error).message}`, { cause: err });
+    }
+    if (req.type !== VpnMessageType.REQUEST) throw new TunnelError('MALFORMED', 'expected a vpn request');
+    try {
+      const accepted = await vpn.accept({
+        id: sessionId,
+        config: {
+          serviceId: service.serviceId,
+          subnets: service.subnets ?? [],
+          ...(service.pool ? { pool: service.pool } : {}),
+          allow: service.allow ?? [],
+        },
+        peerId,
+        request: req,
+        hosts,
+      });
+      return {
+        grant: encodeVpnMessage(accepted.grant),
+        attach: (channel, path) => accepted.attach(channel, path),
+        close: (reason) => accepted.close(reason),
+      };
+    } catch (err) {
+      const hint = err instanceof VpnError && err.hint ? ` (${err.hint})` : '';
+      throw new TunnelError(
+        'VPN_REFUSED',
+        `the host cannot run this vpn session: ${(err as Error).message}${hint}`,
+        {
+          cause: err,
+        },
+      );
+    }
+  };
   const server = await TunnelServer.start({
     host: o.host,
+    vpn: acceptVpn,
     verifier,
     sessions: o.sessions,
     lookup: (id) => catalog.lookup(id),
@@ -88,7 +163,7 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
     logger: o.log,
   });
   const outbound = new TunnelSessionTable();
-  const connector = new ServiceConnector({
+  connector = new ServiceConnector({
     host: o.host,
     registry: o.registry,
     access,
@@ -122,6 +197,7 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
     if (event.type === 'serviceRetired') {
       const entry = catalog.get(event.serviceId);
       if (entry && !entry.retired) catalog.markRetired(event.serviceId);
+      void vpn.host.retire(event.serviceId);
     }
     if (event.type === 'synced' || event.type === 'serviceRetired' || event.type === 'serviceChanged') {
       try {
@@ -136,6 +212,7 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
   const runtime: RunningServices = {
     catalog,
     hostedIds: () => catalog.activeIds(),
+    open: (serviceId, options) => connector.open(serviceId, options ?? {}),
     async publish(input) {
       const view = await publishService(dir, input);
       names.set(view.id, view.name);
@@ -223,10 +300,35 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
         ...(s.destination ? { destination: `${s.destination.host}:${s.destination.port}` } : {}),
       }));
     },
+    async vpnUp(input) {
+      vpn.requireSupport();
+      const service = await connector.service(input.serviceId);
+      if (service.serviceType !== 'vpn') {
+        throw new ServiceError(
+          'NOT_A_VPN',
+          `service ${service.id} (${service.name}) is a ${service.serviceType} service, not a vpn`,
+          `use \`dibs connect ${service.name}\` for it`,
+        );
+      }
+      // The grant (requested on chain if none is held) comes with the tunnel; the interface that comes up
+      // meanwhile is removed again when it is refused.
+      names.set(service.id, service.name);
+      return vpn.clients.up(service.id, input.mode, AbortSignal.timeout(60_000));
+    },
+    vpnDown: (serviceId) => vpn.clients.down(serviceId),
+    async vpnStatus() {
+      return {
+        supported: vpn.unsupported === undefined,
+        ...(vpn.unsupported ? { reason: vpn.unsupported.message, hint: vpn.unsupported.hint ?? '' } : {}),
+        sessions: await vpn.sessions(),
+        ended: vpn.clients.ended(),
+      };
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
       unsubscribe();
+      await vpn.stop().catch((err: Error) => o.log.warn('vpn stop failed', { error: err.message }));
       for (const f of forwards.values()) await f.close().catch(() => {});
       for (const p of proxies.values()) await p.close().catch(() => {});
       forwards.clear();

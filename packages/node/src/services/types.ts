@@ -2,6 +2,7 @@
  * The services runtime's public shape: what the daemon's HTTP API and the CLI call to publish,
  * list and retire services, open local connections and SOCKS5 proxies, and read live sessions.
  */
+import type { VpnSessionInfo } from '@dibs/vpn';
 
 /** Kinds of service this node can host or reach. */
 export type ServiceType = 'tcp' | 'http' | 'vpn';
@@ -22,6 +23,10 @@ export interface PublishInput {
   target?: string;
   /** vpn only: `cidr[:port-range]` rules, e.g. `10.0.0.0/8:80-443`. */
   allow?: string[];
+  /** vpn only: site subnets L3 clients route here (`dibs vpn up`), e.g. `10.60.0.0/24`. */
+  subnets?: string[];
+  /** vpn only: the L3 clients' address pool; default 100.64.(id mod 256).0/24. */
+  pool?: string;
   /** Price per grant in the payment token's smallest unit; default 0. */
   price?: bigint;
   /** ERC-20 payment token; default the network's Token. */
@@ -49,6 +54,10 @@ export interface ServiceView {
   target?: string;
   /** Own vpn services only. */
   allow?: string[];
+  /** Own vpn services only: site subnets for L3 clients. */
+  subnets?: string[];
+  /** Own vpn services only: the L3 address pool, if set. */
+  pool?: string;
   price: bigint;
   token?: string;
   policy: ServicePolicy;
@@ -98,6 +107,18 @@ export interface SessionView {
   destination?: string;
 }
 
+/** The L3 VPN as `dibs vpn status`, the API and the UI show it. */
+export interface VpnStatusView {
+  /** The host can run the L3 VPN (root, /dev/net/tun, wireguard-go, ip, nft). */
+  supported: boolean;
+  /** Why not, and what to use instead. */
+  reason?: string;
+  hint?: string;
+  sessions: VpnSessionInfo[];
+  /** Recently ended joined sessions, newest first. */
+  ended: Array<{ serviceId: string; reason: string; at: number }>;
+}
+
 /** The services part of a running node. */
 export interface ServicesRuntime {
   publish(input: PublishInput): Promise<ServiceView>;
@@ -115,5 +136,10 @@ export interface ServicesRuntime {
   proxies(): ProxyView[];
   /** Inbound (host) and outbound (client) tunnels. */
   sessions(): SessionView[];
+  /** Joins a vpn service at L3 (`site`: also forwards this node's LAN, masqueraded). */
+  vpnUp(input: { serviceId: bigint; mode: 'client' | 'site' }): Promise<VpnSessionInfo>;
+  /** Leaves one service's VPN, or all; returns how many were up. */
+  vpnDown(serviceId?: bigint): Promise<number>;
+  vpnStatus(): Promise<VpnStatusView>;
   stop(): Promise<void>;
 }

@@ -48,6 +48,8 @@ export interface OpenTunnelOptions {
   dataConnectTimeoutMs?: number;
   /** Largest record this side sends on the data channel. */
   recordBytes?: number;
+  /** An L3 VPN session request (@dibs/vpn's encoding); the host's answer comes back in `vpn`. */
+  vpn?: Uint8Array;
   /** Where the tunnel is listed while open; default the process-wide `clientTunnels`. */
   registry?: TunnelSessionTable;
 }
@@ -60,12 +62,18 @@ export interface Tunnel {
   channel: TunnelChannel;
   /** Hex session id, the same the host lists. */
   sessionId: string;
+  /** The host node's PeerId. */
+  peerId: string;
   /** Bytes received from the target so far. */
   bytesIn(): number;
   /** Bytes sent to the target so far. */
   bytesOut(): number;
   /** Closes the tunnel at once (both directions). */
   close(): void;
+  /** The host's answer to a VPN request. */
+  vpn?: Uint8Array;
+  /** The host's IP on a direct connection (undefined through a relay). */
+  directIp?: string;
 }
 
 const RESULT_CODES = new Set<string>([
@@ -83,6 +91,7 @@ const RESULT_CODES = new Set<string>([
   'TARGET_UNREACHABLE',
   'TOO_MANY_TUNNELS',
   'SESSION_ENDED',
+  'VPN_REFUSED',
   'INTERNAL',
 ]);
 
@@ -141,6 +150,7 @@ async function handshake(
       destination: options.destination ?? null,
       clientNonce,
       wantData,
+      ...(options.vpn ? { vpn: options.vpn } : {}),
     },
     CONTROL_MESSAGE_TIMEOUT_MS,
   );
@@ -149,6 +159,9 @@ async function handshake(
     throw new TunnelError('MALFORMED', `expected a result, got message type ${result.type}`);
   }
   if (result.code !== 'OK') throw resultError(result.code, result.message);
+  if (options.vpn && !result.vpn) {
+    throw new TunnelError('MALFORMED', 'the host accepted a VPN request without answering it');
+  }
   const sessionId = result.sessionId;
   const path: TunnelPath = connection.remoteAddr.toString().includes('/p2p-circuit') ? 'relayed' : 'direct';
   let channel: SecureChannel | StreamChannel | undefined;
@@ -208,9 +221,14 @@ async function handshake(
     path,
     channel: channel instanceof SecureChannel ? 'data' : 'stream',
     sessionId: id,
+    peerId: connection.remotePeer.toString(),
     bytesIn: () => socket.bytesIn,
     bytesOut: () => socket.bytesOut,
     close: () => socket.destroy(),
+    ...(result.vpn ? { vpn: result.vpn } : {}),
+    ...(path === 'direct'
+      ? { directIp: /^\/ip4\/([^/]+)\//.exec(connection.remoteAddr.toString())?.[1] }
+      : {}),
   };
 }
 

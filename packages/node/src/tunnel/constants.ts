@@ -24,6 +24,8 @@ export const MAX_HOST_BYTES = 253;
 export const MAX_MESSAGE_BYTES = 512;
 /** Longest error code string. */
 export const MAX_CODE_BYTES = 48;
+/** Largest VPN session request or grant an open request or result carries (@dibs/vpn bounds it lower). */
+export const MAX_VPN_FIELD_BYTES = 1024;
 /** Most data-channel addresses a server offers. */
 export const MAX_OFFER_HOSTS = 8;
 

@@ -23,6 +23,10 @@ export interface HostedService {
   target?: { host: string; port: number };
   /** What vpn tunnels may reach; nothing when empty. */
   allow?: DestinationRule[];
+  /** vpn: site subnets routed to L3 clients. */
+  subnets?: string[];
+  /** vpn: the L3 clients' address pool (default per service id). */
+  pool?: string;
 }
 
 /** Service types whose tunnels go to the service's fixed target. */

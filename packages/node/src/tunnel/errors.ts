@@ -18,6 +18,7 @@ export type TunnelErrorCode =
   | 'RECORD_REJECTED'
   | 'TRUNCATED'
   | 'SESSION_ENDED'
+  | 'VPN_REFUSED'
   | 'CLOSED'
   | 'INTERNAL';
 

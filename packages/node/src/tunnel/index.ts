@@ -43,7 +43,13 @@ export {
 export { releasable, releasedBytes, setReleaseAfterWrite, writeOwned } from './release.ts';
 export { TunnelRelay, type TunnelRelayOptions } from './relay.ts';
 export { SecureChannel, type SecureChannelOptions } from './secure-channel.ts';
-export { type DataChannelOptions, TunnelServer, type TunnelServerOptions } from './server.ts';
+export {
+  type AcceptedVpn,
+  type DataChannelOptions,
+  TunnelServer,
+  type TunnelServerOptions,
+  type VpnAcceptor,
+} from './server.ts';
 export {
   clientTunnels,
   type TunnelChannel,

@@ -12,6 +12,7 @@ import {
   MAX_HOST_BYTES,
   MAX_MESSAGE_BYTES,
   MAX_OFFER_HOSTS,
+  MAX_VPN_FIELD_BYTES,
   NONCE_BYTES,
   RELAY_TOKEN_BYTES,
   SESSION_ID_BYTES,
@@ -53,6 +54,8 @@ export interface OpenMessage {
   destination: Destination | null;
   clientNonce: Uint8Array;
   wantData: boolean;
+  /** An L3 VPN session request (@dibs/vpn's encoding, checked there): the client's WireGuard key. */
+  vpn?: Uint8Array;
 }
 
 /** Where and how to reach the server's data channel. */
@@ -71,6 +74,8 @@ export interface ResultMessage {
   message: string;
   sessionId: Uint8Array;
   offer: DataOffer | null;
+  /** The answer to a VPN request (@dibs/vpn's encoding): the host's key, the client's address, routes. */
+  vpn?: Uint8Array;
 }
 
 /** Client → server: which channel carries the bytes (0 = data channel, 1 = this stream). */
@@ -123,6 +128,7 @@ function toWire(msg: TunnelMessage): unknown[] {
         msg.destination ? [msg.destination.host, msg.destination.port] : null,
         msg.clientNonce,
         msg.wantData,
+        ...(msg.vpn ? [msg.vpn] : []),
       ];
     case TunnelMessageType.RESULT:
       return [
@@ -132,6 +138,7 @@ function toWire(msg: TunnelMessage): unknown[] {
         msg.message,
         msg.sessionId,
         msg.offer ? offerToWire(msg.offer) : null,
+        ...(msg.vpn ? [msg.vpn] : []),
       ];
     case TunnelMessageType.START:
       return [TUNNEL_VERSION, msg.type, msg.channel === 'data' ? 0 : 1];
@@ -204,7 +211,7 @@ function fromWire(value: unknown): TunnelMessage {
         challenge: bytesField(f[0], 'challenge', CHALLENGE_BYTES, CHALLENGE_BYTES),
       };
     case TunnelMessageType.OPEN: {
-      arity(f, 5);
+      arity(f, 5, 6);
       let destination: Destination | null = null;
       if (f[2] !== null) {
         const d = f[2];
@@ -219,10 +226,11 @@ function fromWire(value: unknown): TunnelMessage {
         destination,
         clientNonce: bytesField(f[3], 'clientNonce', NONCE_BYTES, NONCE_BYTES),
         wantData: f[4],
+        ...(f.length === 6 ? { vpn: bytesField(f[5], 'vpn', 1, MAX_VPN_FIELD_BYTES) } : {}),
       };
     }
     case TunnelMessageType.RESULT: {
-      arity(f, 4);
+      arity(f, 4, 5);
       const code = textField(f[0], 'code', MAX_CODE_BYTES);
       if (!/^[A-Z][A-Z_]*$/.test(code)) throw malformed('code must be UPPER_SNAKE_CASE');
       let offer: DataOffer | null = null;
@@ -249,6 +257,7 @@ function fromWire(value: unknown): TunnelMessage {
         message: textField(f[1], 'message', MAX_MESSAGE_BYTES),
         sessionId,
         offer,
+        ...(f.length === 5 ? { vpn: bytesField(f[4], 'vpn', 1, MAX_VPN_FIELD_BYTES) } : {}),
       };
     }
     case TunnelMessageType.START:
@@ -272,8 +281,10 @@ function fromWire(value: unknown): TunnelMessage {
   }
 }
 
-function arity(fields: unknown[], n: number): void {
-  if (fields.length !== n) throw malformed(`expected ${n} fields, got ${fields.length}`);
+function arity(fields: unknown[], n: number, orN = n): void {
+  if (fields.length !== n && fields.length !== orN) {
+    throw malformed(`expected ${n === orN ? n : `${n} or ${orN}`} fields, got ${fields.length}`);
+  }
 }
 
 function bytesField(v: unknown, name: string, min: number, max: number): Uint8Array {

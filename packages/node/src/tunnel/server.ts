@@ -39,7 +39,7 @@ import {
   TUNNEL_VERSION,
 } from './constants.ts';
 import { defaultBindHost, isWildcard, relayOf, tcpHosts } from './addresses.ts';
-import { chooseDestination, type HostedService, resolveHost } from './destination.ts';
+import { chooseDestination, type HostedService, resolveHost, VPN_SERVICE_TYPE } from './destination.ts';
 import { TunnelError } from './errors.ts';
 import { readControl, writeControl } from './control.ts';
 import { readPreamble } from './preamble.ts';
@@ -71,6 +71,27 @@ export interface DataChannelOptions {
   announce?: { hosts?: string[]; port?: number };
 }
 
+/** An L3 VPN session the host admitted (@dibs/vpn behind the services runtime). */
+export interface AcceptedVpn {
+  /** The encoded grant for the client (in the OK result). */
+  grant: Uint8Array;
+  /** Runs the session on its channel (bridge + lifetime). */
+  attach(channel: SecureChannel | StreamChannel, path: TunnelPath): Promise<void>;
+  /** Ends the session (peer and rules removed). Idempotent. */
+  close(reason?: string): Promise<void>;
+}
+
+/** Admits a VPN request on a ticket that checked out; throws a TunnelError to refuse. */
+export type VpnAcceptor = (params: {
+  session: VerifiedSession;
+  service: HostedService;
+  request: Uint8Array;
+  peerId: string;
+  sessionId: string;
+  /** Addresses of this node the client may reach WireGuard's UDP port at. */
+  hosts: string[];
+}) => Promise<AcceptedVpn>;
+
 /** Options of {@link TunnelServer.start}. */
 export interface TunnelServerOptions {
   /** The node's libp2p host; the protocol is registered behind its admission gate. */
@@ -92,6 +113,8 @@ export interface TunnelServerOptions {
    * relay's rendezvous port; `false` keeps them on the stream. Default on.
    */
   relayedData?: boolean;
+  /** L3 VPN sessions (open requests with a vpn request); absent = refused. */
+  vpn?: VpnAcceptor;
   /** Name resolution at the exit (vpn destinations); default dns.lookup. */
   resolve?: (host: string) => Promise<string[]>;
   /** Per-peer and total tunnel limits; defaults MAX_TUNNELS_PER_PEER / MAX_TUNNELS_TOTAL. */
@@ -239,6 +262,7 @@ export class TunnelServer {
   async #onStream(stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString();
     let target: Socket | undefined;
+    let vpn: AcceptedVpn | undefined;
     let unregister: (() => void) | undefined;
     let sessionIdHex: string | undefined;
     this.#handshakes++;
@@ -264,15 +288,20 @@ export class TunnelServer {
       if (!service) {
         throw new TunnelError('UNKNOWN_SERVICE', `service ${session.serviceId} is not served by this node`);
       }
-      const destination = await chooseDestination(
-        service,
-        open.destination,
-        this.#options.resolve ?? resolveHost,
-      );
-      // The target is dialed only now: the ticket checked out and the destination is allowed.
-      target = await dialTarget(destination);
       const sessionId = randomBytes(SESSION_ID_BYTES);
       sessionIdHex = sessionId.toString('hex');
+      let destination: Destination | null = null;
+      if (open.vpn) {
+        vpn = await this.#acceptVpn(open.vpn, session, service, peer, sessionIdHex);
+      } else {
+        destination = await chooseDestination(
+          service,
+          open.destination,
+          this.#options.resolve ?? resolveHost,
+        );
+        // The target is dialed only now: the ticket checked out and the destination is allowed.
+        target = await dialTarget(destination);
+      }
       const path: TunnelPath = connection.remoteAddr.toString().includes('/p2p-circuit')
         ? 'relayed'
         : 'direct';
@@ -311,7 +340,14 @@ export class TunnelServer {
       if (ended) throw ended;
       await writeControl(
         stream,
-        { type: TunnelMessageType.RESULT, code: 'OK', message: '', sessionId, offer },
+        {
+          type: TunnelMessageType.RESULT,
+          code: 'OK',
+          message: '',
+          sessionId,
+          offer,
+          ...(vpn ? { vpn: vpn.grant } : {}),
+        },
         CONTROL_MESSAGE_TIMEOUT_MS,
       );
       const start = await readControl(stream, CONTROL_MESSAGE_TIMEOUT_MS, 'start');
@@ -333,7 +369,20 @@ export class TunnelServer {
       }
       if (ended) throw ended;
       this.#handshakes--;
-      const targetSocket = target;
+      if (vpn) {
+        this.#runVpn(
+          vpn,
+          channel,
+          channelKind,
+          path,
+          { peer, sessionIdHex, session, unregister },
+          (close) => {
+            closeNow = close;
+          },
+        );
+        return;
+      }
+      const targetSocket = target!;
       const removeEntry = this.#table.add({
         id: sessionIdHex,
         serviceId: session.serviceId,
@@ -370,9 +419,81 @@ export class TunnelServer {
       this.#handshakes--;
       unregister?.();
       target?.destroy();
+      void vpn?.close('the tunnel handshake failed');
       if (sessionIdHex) this.#dropPending(sessionIdHex);
       await this.#refuse(stream, peer, err as Error);
     }
+  }
+
+  async #acceptVpn(
+    request: Uint8Array,
+    session: VerifiedSession,
+    service: HostedService,
+    peerId: string,
+    sessionId: string,
+  ): Promise<AcceptedVpn> {
+    const acceptor = this.#options.vpn;
+    if (!acceptor || service.serviceType !== VPN_SERVICE_TYPE) {
+      throw new TunnelError(
+        'NOT_A_TUNNEL_SERVICE',
+        acceptor
+          ? `service ${service.serviceId} is of type "${service.serviceType}", not a vpn: it carries no L3 sessions`
+          : 'this node does not run the L3 VPN',
+      );
+    }
+    const hosts = this.#offerAddress()?.hosts ?? tcpHosts(this.#options.host).filter((h) => isIP(h) === 4);
+    return acceptor({
+      session,
+      service,
+      request,
+      peerId,
+      sessionId,
+      hosts: hosts.filter((h) => isIP(h) === 4),
+    });
+  }
+
+  /** Hands the channel to the VPN session; chain state, the client or a stop ends both. */
+  #runVpn(
+    vpn: AcceptedVpn,
+    channel: SecureChannel | StreamChannel,
+    channelKind: TunnelChannel,
+    path: TunnelPath,
+    ctx: { peer: string; sessionIdHex: string; session: VerifiedSession; unregister: () => void },
+    setCloser: (close: (err: Error) => void) => void,
+  ): void {
+    const removeEntry = this.#table.add({
+      id: ctx.sessionIdHex,
+      serviceId: ctx.session.serviceId,
+      peerId: ctx.peer,
+      direction: 'inbound',
+      path,
+      channel: channelKind,
+      openedAt: Date.now(),
+      bytesIn: () => channel.bytesIn,
+      bytesOut: () => channel.bytesOut,
+      destination: null,
+    });
+    const close = (err: Error) => {
+      channel.destroy(err);
+      void vpn.close(err.message);
+    };
+    setCloser(close);
+    this.#closers.add(close);
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      this.#closers.delete(close);
+      removeEntry();
+      ctx.unregister();
+      void vpn.close('the tunnel channel closed');
+    };
+    channel.once('close', finish);
+    vpn.attach(channel, path).catch((err: Error) => {
+      this.#log.warn('vpn session could not start', { peer: ctx.peer, error: err.message });
+      channel.destroy(err);
+      finish();
+    });
   }
 
   async #verify(open: OpenMessage, connection: Connection, challenge: Uint8Array): Promise<VerifiedSession> {

@@ -190,6 +190,61 @@ function ProxiesCard() {
   );
 }
 
+/** L3 VPN sessions (WireGuard): address, peer, path, bytes each way, handshake age. */
+function VpnCard() {
+  const { client } = useApp();
+  const vpn = useResource('sessions', client.vpn, 5_000);
+  const data = vpn.data;
+  return (
+    <div class="card" data-testid="vpn">
+      <h2 class="card-title">VPN (L3)</h2>
+      {vpn.error && <LoadError error={vpn.error} what="VPN sessions" retry={vpn.reload} />}
+      {data && !data.supported && (
+        <p class="muted">
+          The L3 VPN does not run on this node: {data.reason} {data.hint}
+        </p>
+      )}
+      {data?.supported && data.sessions.length === 0 && (
+        <p class="muted">
+          No VPN session. <span class="mono">dibs vpn up &lt;service&gt;</span> joins a vpn service's site.
+        </p>
+      )}
+      {data && data.sessions.length > 0 && (
+        <table class="table">
+          <thead>
+            <tr>
+              <th>Service</th>
+              <th>Role</th>
+              <th>Address</th>
+              <th>Peer</th>
+              <th>Path</th>
+              <th>Received</th>
+              <th>Sent</th>
+              <th>Handshake</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.sessions.map((v) => (
+              <tr key={`${v.role}-${v.id}`} data-testid={`vpn-${v.id}`}>
+                <td>{v.serviceId}</td>
+                <td>{v.role}</td>
+                <td class="mono">{v.address}</td>
+                <td class="mono">{shortPeer(v.peerId)}</td>
+                <td>
+                  <Badge tone={v.path === 'direct' ? 'green' : 'amber'}>{v.path}</Badge>
+                </td>
+                <td>{bytes(v.bytesIn)}</td>
+                <td>{bytes(v.bytesOut)}</td>
+                <td class="muted">{v.handshakeAgeS === null ? 'none yet' : `${v.handshakeAgeS} s ago`}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
 export function SessionsPage() {
   const { client, bus, traffic, notify } = useApp();
   const sessions = useResource('sessions', client.sessions);
@@ -228,6 +283,7 @@ export function SessionsPage() {
           />
         ))}
       </div>
+      <VpnCard />
       <ProxiesCard />
     </Page>
   );

@@ -22,6 +22,9 @@ export const DEFAULT_MESSAGE_TIMEOUT_MS = 5_000;
 /** A peer that is not admitted this long after connecting is disconnected. */
 export const DEFAULT_ADMISSION_TIMEOUT_MS = 10_000;
 
+/** Most peers allowed to sit unadmitted at once; further inbound connections are refused after Noise. */
+export const DEFAULT_MAX_PENDING_PEERS = 256;
+
 /** Inbound admission streams allowed per connection (a peer only needs one at a time). */
 export const MAX_INBOUND_ADMISSION_STREAMS = 2;
 

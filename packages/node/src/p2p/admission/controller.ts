@@ -24,6 +24,7 @@ import {
   ADMISSION_RENEW_AT_FRACTION,
   ADMISSION_RENEW_BEFORE_MS,
   DEFAULT_ADMISSION_TIMEOUT_MS,
+  DEFAULT_MAX_PENDING_PEERS,
   DEFAULT_MESSAGE_TIMEOUT_MS,
   MAX_INBOUND_ADMISSION_STREAMS,
   MIN_RENEW_DELAY_MS,
@@ -84,6 +85,8 @@ export interface AdmissionComponents {
     closeConnections(peerId: PeerId): Promise<void>;
   };
   events: TypedEventTarget<Libp2pEvents>;
+  /** Entries of peers that only ever dialed in and were never admitted are deleted on their last close. */
+  peerStore?: { delete(peerId: PeerId): Promise<void> };
 }
 
 interface Admitted extends AdmittedPeer {
@@ -140,7 +143,7 @@ export class AdmissionController {
       options.messageTimeoutMs ?? DEFAULT_MESSAGE_TIMEOUT_MS,
       'messageTimeoutMs',
     );
-    this.maxPendingPeers = positive(options.maxPendingPeers ?? 256, 'maxPendingPeers');
+    this.maxPendingPeers = positive(options.maxPendingPeers ?? DEFAULT_MAX_PENDING_PEERS, 'maxPendingPeers');
     this.#inbound = new InboundLimiter({
       ...options.inbound,
       isKnownAddress: (ip) => this.#admittedAddress(ip),
@@ -187,6 +190,11 @@ export class AdmissionController {
       if (both()) return true;
     }
     return both();
+  }
+
+  /** Peers with a connection still awaiting admission. */
+  pendingCount(): number {
+    return this.#pending.size;
   }
 
   /** Peers we currently admit. */
@@ -407,7 +415,19 @@ export class AdmissionController {
     const open = this.#components?.connectionManager
       .getConnections(connection.remotePeer)
       .filter((c) => c.id !== connection.id && c.status === 'open');
-    if (!open?.length) this.#admittedBy.delete(connection.remotePeer.toString());
+    if (open?.length) return;
+    this.#admittedBy.delete(connection.remotePeer.toString());
+    // A peer that dialed in and was never admitted leaves nothing behind: libp2p keeps a peer store
+    // entry (addresses, protocols, metadata) for every remote it met, and a flood of fresh identities
+    // would grow it without bound. Peers we dialed (bootstrap, DHT) keep theirs for the next dial.
+    if (connection.direction === 'inbound' && !this.#admitted.has(connection.remotePeer.toString())) {
+      this.#components?.peerStore?.delete(connection.remotePeer).catch((err: Error) =>
+        this.#log.debug('could not forget a refused peer', {
+          peer: connection.remotePeer.toString(),
+          error: err.message,
+        }),
+      );
+    }
   };
 
   async #dial(connection: Connection): Promise<ExchangeOutcome> {

@@ -1,15 +1,16 @@
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { randomBytes } from 'node:crypto';
-import type { Wallet } from '@dibs/core';
+import { randomBytes } from '@noble/hashes/utils.js';
+import type { Wallet } from './wallet.ts';
 
 const LABEL = new TextEncoder().encode('dibs/database-secrets/v1');
 const NONCE_BYTES = 24;
 
 /**
- * Encrypts secrets the node keeps in its database (ticket session keys) under a key derived from the
- * wallet key, so a copied database file reveals none of them without the unlocked keystore.
+ * Encrypts secrets the node keeps in its database (ticket session keys, login signing keys and client
+ * secrets) under a key derived from the wallet key, so a copied database file reveals none of them
+ * without the unlocked keystore.
  */
 export class SecretBox {
   readonly #key: Uint8Array;
@@ -22,7 +23,7 @@ export class SecretBox {
 
   /** nonce || ciphertext+tag; `context` (e.g. the grant id) is bound as associated data. */
   seal(plaintext: Uint8Array, context: string): Uint8Array {
-    const nonce = new Uint8Array(randomBytes(NONCE_BYTES));
+    const nonce = randomBytes(NONCE_BYTES);
     const sealed = xchacha20poly1305(this.#key, nonce, new TextEncoder().encode(context)).encrypt(plaintext);
     const out = new Uint8Array(NONCE_BYTES + sealed.length);
     out.set(nonce, 0);
