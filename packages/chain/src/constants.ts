@@ -66,3 +66,5 @@ export const WATCHER_MAX_LOGS_PER_RANGE = 10_000;
 export const WATCHER_MAX_NAME_LENGTH = 64;
 /** Pause after a failed poll before the watcher tries again. */
 export const WATCHER_ERROR_BACKOFF_MS = 2_000;
+/** Name of the watcher cursor that follows fleet configuration changes. */
+export const FLEET_CONFIG_WATCHER_NAME = 'fleet-config';

@@ -39,3 +39,17 @@ export { decodeRevert, dibsErrorsAbi, sendContractWrite } from './tx.ts';
 export type { DecodedEvent, EventWatcherOptions, WatchedContract } from './watcher.ts';
 export { EventWatcher } from './watcher.ts';
 export { registryIdentityReader } from './identity-reader.ts';
+export type { FleetConfigOptions } from './fleet-config.ts';
+export { FleetConfig } from './fleet-config.ts';
+export type {
+  CreateOrganizationParams,
+  OrganizationDetails,
+  OrganizationView,
+} from './organizations.ts';
+export {
+  checkEnvEntry,
+  MAX_ORGANIZATIONS_LISTED,
+  ORG_NETWORK_GRANT_SECONDS,
+  ORG_NETWORK_SERVICE_TYPE,
+  OrganizationsClient,
+} from './organizations.ts';

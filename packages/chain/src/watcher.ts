@@ -70,6 +70,11 @@ export interface EventWatcherOptions {
   onRewind?: (lastValidBlock: bigint) => unknown;
   /** Errors of the background loop (it retries after a pause). */
   onError?: (err: Error) => void;
+  /**
+   * Runs after each background poll, outside its transaction: for work the handler only marked
+   * (reads from the chain). Its errors count as the poll's.
+   */
+  afterPoll?: () => Promise<void>;
 }
 
 interface CursorRow {
@@ -179,6 +184,7 @@ export class EventWatcher {
         let pause = this.#opts.pollIntervalMs ?? WATCHER_POLL_INTERVAL_MS;
         try {
           await this.pollOnce();
+          await this.#opts.afterPoll?.();
         } catch (err) {
           pause = Math.max(pause, WATCHER_ERROR_BACKOFF_MS);
           this.#opts.onError?.(err as Error);

@@ -10,6 +10,7 @@ import { joinCommand } from './commands/join.ts';
 import { loginCommands } from './commands/login.ts';
 import { nodeCommands } from './commands/node.ts';
 import { proxyCommand } from './commands/proxy.ts';
+import { orgCommands } from './commands/org.ts';
 import { serviceCommands } from './commands/service.ts';
 import { statusCommand } from './commands/status.ts';
 import { vpnCommands } from './commands/vpn.ts';
@@ -58,6 +59,7 @@ export function buildProgram(): Command {
   program.addCommand(loginCommands());
   program.addCommand(nodeCommands());
   program.addCommand(serviceCommands());
+  program.addCommand(orgCommands());
   program.addCommand(connectCommand());
   program.addCommand(proxyCommand());
   program.addCommand(statusCommand());

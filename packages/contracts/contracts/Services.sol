@@ -17,6 +17,8 @@ abstract contract Services {
     uint8 public constant POLICY_ORG_MEMBERS = 2;
     /// @notice Policy: only holders of at least one base unit of the ERC-20 at `address(uint160(policyRef))`.
     uint8 public constant POLICY_TOKEN_HOLDERS = 3;
+    /// @notice Policy: only members and member nodes of the organization `policyRef` (its network).
+    uint8 public constant POLICY_ORG_NETWORK = 4;
     /// @notice Longest service type ("network", "tcp", "http", "vpn", …), in bytes.
     uint256 public constant MAX_SERVICE_TYPE_BYTES = 32;
     /// @notice Longest service name, in bytes.
@@ -208,6 +210,7 @@ abstract contract Services {
         if (policy == POLICY_ALLOWLIST) return _allowlist[id][account];
         uint256 ref = _services[id].policyRef;
         if (policy == POLICY_ORG_MEMBERS) return organizations.isMember(ref, account);
+        if (policy == POLICY_ORG_NETWORK) return organizations.isMember(ref, account) || organizations.isNode(ref, account);
         return IERC20(address(uint160(ref))).balanceOf(account) != 0;
     }
 
@@ -228,8 +231,8 @@ abstract contract Services {
         if (grantDuration == 0 || grantDuration > MAX_GRANT_DURATION) {
             revert InvalidGrantDuration(grantDuration, MAX_GRANT_DURATION);
         }
-        if (policy > POLICY_TOKEN_HOLDERS) revert InvalidPolicy(policy);
-        if (policy == POLICY_ORG_MEMBERS) {
+        if (policy > POLICY_ORG_NETWORK) revert InvalidPolicy(policy);
+        if (policy == POLICY_ORG_MEMBERS || policy == POLICY_ORG_NETWORK) {
             if (policyRef == 0 || policyRef > organizations.organizationCount()) {
                 revert InvalidPolicyRef(policy, policyRef);
             }

@@ -1,5 +1,5 @@
-/** Access policies of a service (Services.policy). */
-export const Policy = { Public: 0, Allowlist: 1, OrgMembers: 2, TokenHolders: 3 } as const;
+/** Access policies of a service (Services.policy). OrgNetwork admits an organization's members and member nodes. */
+export const Policy = { Public: 0, Allowlist: 1, OrgMembers: 2, TokenHolders: 3, OrgNetwork: 4 } as const;
 /** A policy value. */
 export type Policy = (typeof Policy)[keyof typeof Policy];
 
@@ -30,6 +30,12 @@ export const Limits = {
   maxOrganizationNameBytes: 64,
   /** Organizations: network label length, bytes. */
   maxNetworkLabelBytes: 32,
+  /** Organizations: fleet configuration key length, bytes (at least 1). */
+  maxEnvKeyBytes: 64,
+  /** Organizations: fleet configuration value length, bytes (empty removes the key). */
+  maxEnvValueBytes: 1024,
+  /** Organizations: fleet configuration keys per organization. */
+  maxEnvKeys: 64,
 } as const;
 
 /** A grant id is `(serviceId << GRANT_SERVICE_SHIFT) | n`, n numbering the service's grants from 1. */

@@ -205,3 +205,67 @@ test('the DIBS token is minted by its owner only', async () => {
   assert.equal(await read<bigint>(chain, tok('balanceOf', [member])), 7n);
   assert.equal(await read<string>(chain, tok('name')), 'DIBS Token');
 });
+
+test('setNetworkService records the organization’s network service; admin only', async () => {
+  const { orgId } = await create('zeta', c.token);
+  assert.equal(await read<bigint>(chain, org('networkServiceOf', [orgId])), 0n);
+  await expectRevert(chain, stranger, org('setNetworkService', [orgId, 5n]), 'NotOrganizationAdmin', [
+    orgId,
+    stranger,
+  ]);
+  const receipt = await orgTx(admin, 'setNetworkService', [orgId, 5n]);
+  assert.deepEqual(eventsOf(receipt, c.organizations, organizationsAbi, 'NetworkServiceSet'), [
+    { orgId, serviceId: 5n },
+  ]);
+  assert.equal(await read<bigint>(chain, org('networkServiceOf', [orgId])), 5n);
+});
+
+test('fleet configuration: admin-only writes, bounded keys and values, EnvChanged, removal by empty value', async () => {
+  const { orgId } = await create('eta', c.token);
+  const entries = () =>
+    read<readonly [readonly string[], readonly string[]]>(chain, org('envEntries', [orgId]));
+  await expectRevert(chain, member, org('setEnv', [orgId, 'relays', 'x']), 'NotOrganizationAdmin', [
+    orgId,
+    member,
+  ]);
+  await expectRevert(chain, admin, org('setEnv', [orgId, '', 'x']), 'InvalidEnvKey', [0n, 64n]);
+  await expectRevert(chain, admin, org('setEnv', [orgId, 'k'.repeat(65), 'x']), 'InvalidEnvKey', [65n, 64n]);
+  await expectRevert(chain, admin, org('setEnv', [orgId, 'k', 'v'.repeat(1025)]), 'EnvValueTooLong', [
+    1025n,
+    1024n,
+  ]);
+  const set = await orgTx(admin, 'setEnv', [orgId, 'relays', 'a,b']);
+  assert.deepEqual(eventsOf(set, c.organizations, organizationsAbi, 'EnvChanged'), [
+    { orgId, key: 'relays', value: 'a,b' },
+  ]);
+  await orgTx(admin, 'setEnv', [orgId, 'mtu', '1380']);
+  await orgTx(admin, 'setEnv', [orgId, 'dns', 'v'.repeat(1024)]);
+  await orgTx(admin, 'setEnv', [orgId, 'relays', 'c']);
+  assert.equal(await read<string>(chain, org('getEnv', [orgId, 'relays'])), 'c');
+  assert.deepEqual(await entries(), [
+    ['relays', 'mtu', 'dns'],
+    ['c', '1380', 'v'.repeat(1024)],
+  ]);
+  // Another organization's map is its own.
+  assert.equal(await read<string>(chain, org('getEnv', [1n, 'relays'])), '');
+
+  const removed = await orgTx(admin, 'setEnv', [orgId, 'relays', '']);
+  assert.deepEqual(eventsOf(removed, c.organizations, organizationsAbi, 'EnvChanged'), [
+    { orgId, key: 'relays', value: '' },
+  ]);
+  assert.deepEqual(await entries(), [
+    ['dns', 'mtu'],
+    ['v'.repeat(1024), '1380'],
+  ]);
+  assert.equal(await read<string>(chain, org('getEnv', [orgId, 'relays'])), '');
+
+  // At most MAX_ENV_KEYS keys; removing one makes room again.
+  for (let i = 0; i < 62; i++) await orgTx(admin, 'setEnv', [orgId, `k${i}`, '1']);
+  await expectRevert(chain, admin, org('setEnv', [orgId, 'one-too-many', '1']), 'TooManyEnvKeys', [
+    orgId,
+    64n,
+  ]);
+  await orgTx(admin, 'setEnv', [orgId, 'k0', '']);
+  await orgTx(admin, 'setEnv', [orgId, 'one-too-many', '1']);
+  assert.equal((await entries())[0].length, 64);
+});

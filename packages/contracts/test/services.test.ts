@@ -8,6 +8,7 @@ import {
   grantIdOf,
   Limits,
   organizationsAbi,
+  orgTokenAbi,
   Policy,
   serviceIdOfGrant,
   servicesAbi,
@@ -65,7 +66,7 @@ const ag = (functionName: string, args: readonly unknown[] = []) => ({
 function tx(
   from: Address,
   address: Address,
-  abi: typeof tokenAbi | typeof organizationsAbi,
+  abi: typeof tokenAbi | typeof organizationsAbi | typeof orgTokenAbi,
   fn: string,
   args: readonly unknown[],
 ) {
@@ -180,7 +181,7 @@ test('publish rejects bad types, names, policies, prices, tokens and durations',
     'NameTooLong',
     [129n, 128n],
   );
-  await expectRevert(chain, owner, ag('publish', args({ policy: 4 })), 'InvalidPolicy', [4]);
+  await expectRevert(chain, owner, ag('publish', args({ policy: 5 })), 'InvalidPolicy', [5]);
   await expectRevert(chain, owner, ag('publish', args({ token: zeroAddress })), 'PaymentTokenRequired', [
     PRICE,
   ]);
@@ -487,4 +488,50 @@ test('a stricter policy set by update applies to grants already issued', async (
   assert.equal(await isValid(grantId), false);
   await agTx(owner, 'setAllowlist', [id, [stranger], true]);
   assert.equal(await isValid(grantId), true);
+});
+
+test('org-network policy admits the organization’s members and member nodes only, paid in its OrgToken', async () => {
+  const orgTx = (from: Address, fn: string, args: readonly unknown[]) =>
+    tx(from, c.organizations, organizationsAbi, fn, args);
+  const r = await orgTx(owner, 'createOrganization', ['gamma', 'gamma-net', zeroAddress]);
+  const created = eventsOf(r, c.organizations, organizationsAbi, 'OrganizationCreated')[0]!;
+  const orgId = created.orgId as bigint;
+  const orgToken = created.token as Address;
+  await orgTx(owner, 'addMember', [orgId, client]);
+  await orgTx(owner, 'addNode', [orgId, host]);
+  const receipt = await agTx(owner, 'publish', [
+    'network',
+    zeroAddress,
+    3n,
+    orgToken,
+    DURATION,
+    Policy.OrgNetwork,
+    orgId,
+    'org:gamma',
+  ]);
+  const serviceId = eventsOf(receipt, c.accessGrants, accessGrantsAbi, 'ServicePublished')[0]!
+    .serviceId as bigint;
+  await expectRevert(chain, stranger, ag('request', [serviceId]), 'NotAllowed', [serviceId, stranger]);
+  assert.equal(await read<boolean>(chain, ag('meetsPolicy', [serviceId, host])), true);
+  assert.equal(await read<boolean>(chain, ag('meetsPolicy', [serviceId, client])), true);
+
+  const tok = (who: Address) =>
+    read<bigint>(chain, { address: orgToken, abi: orgTokenAbi, functionName: 'balanceOf', args: [who] });
+  await tx(owner, orgToken, orgTokenAbi, 'mint', [client, 10n]);
+  await tx(owner, orgToken, orgTokenAbi, 'mint', [host, 3n]);
+  for (const who of [client, host]) {
+    await tx(who, orgToken, orgTokenAbi, 'approve', [c.accessGrants, 3n]);
+    const { grantId } = await requestGrant(who, serviceId);
+    assert.equal(await isValid(grantId), true);
+  }
+  assert.equal(await tok(client), 7n);
+  assert.equal(await tok(host), 0n);
+  assert.equal(await tok(owner), 6n);
+  await expectRevert(
+    chain,
+    owner,
+    ag('publish', ['network', zeroAddress, 0n, zeroAddress, DURATION, Policy.OrgNetwork, 999n, 'x']),
+    'InvalidPolicyRef',
+    [Policy.OrgNetwork, 999n],
+  );
 });

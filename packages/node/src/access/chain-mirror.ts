@@ -245,9 +245,19 @@ export class ChainMirror {
           // Services of this organization, and any whose policy is not read yet.
           this.#markHolder(
             `service_id IN (SELECT service_id FROM mirror_services
-               WHERE (policy = ${Policy.OrgMembers} AND policy_ref = ?) OR policy = -1)`,
+               WHERE (policy IN (${Policy.OrgMembers}, ${Policy.OrgNetwork}) AND policy_ref = ?) OR policy = -1)`,
             [String(a.orgId)],
             String(a.account),
+          );
+          break;
+        case 'NodeAdded':
+        case 'NodeRemoved':
+          // An organization's member nodes meet its network policy (OrgNetwork).
+          this.#markHolder(
+            `service_id IN (SELECT service_id FROM mirror_services
+               WHERE (policy = ${Policy.OrgNetwork} AND policy_ref = ?) OR policy = -1)`,
+            [String(a.orgId)],
+            String(a.node),
           );
           break;
         case 'IdentityRegistered':

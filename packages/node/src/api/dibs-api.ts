@@ -35,7 +35,13 @@ const count = Type.Integer({ minimum: 0 });
 const path = Type.Enum(['direct', 'relayed'], { description: 'How the connection reaches the peer' });
 
 /** Service access policies, as the Services contract knows them. */
-export const SERVICE_POLICIES = ['public', 'allowlist', 'organization', 'token-holders'] as const;
+export const SERVICE_POLICIES = [
+  'public',
+  'allowlist',
+  'organization',
+  'organization-network',
+  'token-holders',
+] as const;
 /** Policies a node can publish a service under (token-holder services are set up on chain directly). */
 export const PUBLISH_POLICIES = ['public', 'allowlist', 'organization'] as const;
 /** Kinds of service a node hosts: a TCP port, an HTTP site, or a VPN exit with allow rules. */

@@ -3,6 +3,7 @@
  * admission-gated libp2p host with ticket-backed admission, the node's Registry entry, joining
  * through the configured and on-chain bootstrap nodes, the DHT node record and liveness.
  */
+import { FleetConfig } from '@dibs/chain';
 import type { Address } from 'viem';
 import { CHECKPOINT_RECORD_NAMESPACE, checkpointRecordRules } from '@dibs/light';
 import {
@@ -141,6 +142,11 @@ export interface NetworkRuntime {
   readonly cache: GrantCache;
   readonly sessions: SessionRegistry;
   readonly mirror: ChainMirror;
+  /**
+   * Fleet configuration of every organization this node is a member node of, kept current from the
+   * chain's change events. Read-only for now: nothing in the node acts on its entries yet.
+   */
+  readonly fleet: FleetConfig;
   /** The lag of the mirror behind the chain head (fail-closed bounds). */
   readonly chainView: ChainView;
   readonly liveness: Liveness;
@@ -220,6 +226,19 @@ export async function startNetwork(params: {
     });
     await mirror.start();
     cleanups.push(() => mirror.stop());
+    const fleetLog = log.child('fleet');
+    const fleet = new FleetConfig({
+      store,
+      clients: chain.clients,
+      deployment: d,
+      node: wallet.address,
+      ...(settings.confirmations !== undefined ? { confirmations: settings.confirmations } : {}),
+      onChange: (orgId, env) =>
+        fleetLog.info('fleet configuration', { orgId: String(orgId), keys: env.size }),
+      onError: (err) => fleetLog.warn('fleet configuration poll failed; retrying', { error: err }),
+    });
+    await fleet.start();
+    cleanups.push(() => fleet.stop());
     const sessions = new SessionRegistry({
       cache,
       nodeAddress: wallet.address,
@@ -456,6 +475,7 @@ export async function startNetwork(params: {
       cache,
       sessions,
       mirror,
+      fleet,
       chainView,
       liveness,
       get roles() {

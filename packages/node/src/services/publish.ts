@@ -27,6 +27,7 @@ const POLICY_NAMES: Record<number, ServicePolicy> = {
   [Policy.Allowlist]: 'allowlist',
   [Policy.OrgMembers]: 'organization',
   [Policy.TokenHolders]: 'token-holders',
+  [Policy.OrgNetwork]: 'organization-network',
 };
 /** The admission service of the network itself: not something to connect to. */
 const NETWORK_TYPE = 'network';

@@ -8,7 +8,12 @@ import type { VpnSessionInfo } from '@dibs/vpn';
 export type ServiceType = 'tcp' | 'http' | 'vpn';
 
 /** Who may obtain a grant, as the Services contract knows it. */
-export type ServicePolicy = 'public' | 'allowlist' | 'organization' | 'token-holders';
+export type ServicePolicy =
+  | 'public'
+  | 'allowlist'
+  | 'organization'
+  | 'organization-network'
+  | 'token-holders';
 
 /** What `publish` needs: private parts (target, allow rules) stay in the local catalog, never on chain. */
 export interface PublishInput {

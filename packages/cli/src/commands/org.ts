@@ -1,0 +1,328 @@
+import { OrganizationsClient, type OrganizationView } from '@dibs/chain';
+import { Command } from 'commander';
+import { type Address, getAddress, isAddress } from 'viem';
+import {
+  type CommandContext,
+  commandContext,
+  connectChain,
+  readIdentityFile,
+  unlockWallet,
+} from '../context.ts';
+import { CliError } from '../errors.ts';
+import { table } from '../output.ts';
+
+function parseOrgId(text: string): bigint {
+  if (!/^[1-9]\d{0,20}$/.test(text)) {
+    throw new CliError(
+      'BAD_ARGUMENT',
+      `organization "${text}" is not an id`,
+      'give its number (see dibs org list)',
+    );
+  }
+  return BigInt(text);
+}
+
+function parseAddress(text: string, what: string): Address {
+  if (!isAddress(text, { strict: false })) {
+    throw new CliError('BAD_ARGUMENT', `${what} "${text}" is not an address`, 'give a 0x… wallet address');
+  }
+  return getAddress(text);
+}
+
+function parseAmount(text: string): bigint {
+  if (!/^\d{1,29}$/.test(text)) {
+    throw new CliError('BAD_ARGUMENT', `amount "${text}" is not a whole number`, 'give base units');
+  }
+  return BigInt(text);
+}
+
+/** Runs `fn` with the organizations client of this identity (wallet unlocked when `sign`), then closes. */
+async function withOrgs<T>(
+  ctx: CommandContext,
+  sign: boolean,
+  fn: (orgs: OrganizationsClient, self: Address) => Promise<T>,
+): Promise<T> {
+  const wallet = sign ? await unlockWallet(ctx) : undefined;
+  const chain = await connectChain(ctx, wallet);
+  try {
+    const self = (wallet?.address ?? readIdentityFile(ctx).address) as Address;
+    return await fn(new OrganizationsClient(chain.clients, chain.deployment), self);
+  } finally {
+    chain.close();
+  }
+}
+
+async function requireOrg(orgs: OrganizationsClient, orgId: bigint): Promise<OrganizationView> {
+  const org = await orgs.get(orgId);
+  if (!org) throw new CliError('NOT_FOUND', `organization ${orgId} does not exist`, 'see dibs org list');
+  return org;
+}
+
+function describeOrg(o: OrganizationView): Array<[string, unknown]> {
+  return [
+    ['organization', `${o.id} ${o.name}`],
+    ['network label', o.networkLabel],
+    ['admin', o.admin],
+    ['token', o.token],
+    ['network service', o.networkServiceId === 0n ? 'none' : o.networkServiceId],
+  ];
+}
+
+/** One admin write on an organization member or node: `add-member`, `remove-node`, … */
+function membershipCommand(
+  name: string,
+  description: string,
+  what: string,
+  run: (orgs: OrganizationsClient, orgId: bigint, address: Address) => Promise<unknown>,
+  done: string,
+): Command {
+  return new Command(name)
+    .description(description)
+    .argument('<org>', 'organization id')
+    .argument('<address>', `${what} wallet address`)
+    .action(async (orgText: string, addressText: string, _opts: unknown, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      const orgId = parseOrgId(orgText);
+      const address = parseAddress(addressText, what);
+      await withOrgs(ctx, true, async (orgs) => {
+        await requireOrg(orgs, orgId);
+        ctx.out.progress(`${name} ${address} in organization ${orgId}…`);
+        await run(orgs, orgId, address);
+        ctx.out.result(
+          { orgId, [what]: address, done: name },
+          () => `${address} ${done} organization ${orgId}`,
+        );
+      });
+    });
+}
+
+/** `dibs org create|list|show|add-member|remove-member|add-node|remove-node|token|env`. */
+export function orgCommands(): Command {
+  const org = new Command('org').description(
+    'organizations: their members, nodes, token, network service and fleet configuration',
+  );
+  org
+    .command('create')
+    .description(
+      'create an organization you administer, with its own network service (members and nodes only)',
+    )
+    .argument('<name>', 'organization name (1-64 bytes)')
+    .option('--token <new|address>', 'its token: a fresh OrgToken (new) or an existing ERC-20', 'new')
+    .option('--label <label>', 'network label (default: from the name)')
+    .option('--price <amount>', 'price of its network service in its token, base units', '0')
+    .action(async (name: string, opts: { token: string; label?: string; price: string }, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      const token = opts.token === 'new' ? undefined : parseAddress(opts.token, 'token');
+      const price = parseAmount(opts.price);
+      await withOrgs(ctx, true, async (orgs) => {
+        ctx.out.progress(`creating organization ${name} and its network service (3 transactions)…`);
+        const created = await orgs.create({
+          name,
+          ...(opts.label !== undefined ? { networkLabel: opts.label } : {}),
+          ...(token ? { token } : {}),
+          networkPrice: price,
+        });
+        ctx.out.result(created, () => `organization created\n${table(describeOrg(created))}`);
+      });
+    });
+  org
+    .command('list')
+    .description('organizations on chain, with your role in each')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      await withOrgs(ctx, false, async (orgs, self) => {
+        const list = await orgs.list(self);
+        ctx.out.result({ organizations: list }, () =>
+          list.length === 0
+            ? 'no organizations yet — create one with: dibs org create <name>'
+            : table(
+                list.map((o) => [`${o.id}`, `${o.name} · ${o.networkLabel}${o.role ? ` · ${o.role}` : ''}`]),
+              ),
+        );
+      });
+    });
+  org
+    .command('show')
+    .description('one organization: admin, token, network service, members and nodes')
+    .argument('<org>', 'organization id')
+    .action(async (orgText: string, _opts: unknown, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      const orgId = parseOrgId(orgText);
+      await withOrgs(ctx, false, async (orgs) => {
+        const d = await orgs.details(orgId);
+        if (!d) throw new CliError('NOT_FOUND', `organization ${orgId} does not exist`, 'see dibs org list');
+        ctx.out.result(d, () =>
+          table([
+            ...describeOrg(d),
+            ['members', d.members.join(', ') || 'none'],
+            ['nodes', d.nodes.join(', ') || 'none'],
+          ]),
+        );
+      });
+    });
+  org.addCommand(
+    membershipCommand(
+      'add-member',
+      'admit a member (admin only)',
+      'member',
+      (o, id, a) => o.addMember(id, a),
+      'joined',
+    ),
+  );
+  org.addCommand(
+    membershipCommand(
+      'remove-member',
+      'remove a member (admin only)',
+      'member',
+      (o, id, a) => o.removeMember(id, a),
+      'left',
+    ),
+  );
+  org.addCommand(
+    membershipCommand(
+      'add-node',
+      'add a node, by its wallet address, to the organization’s network (admin only)',
+      'node',
+      (o, id, a) => o.addNode(id, a),
+      'joined',
+    ),
+  );
+  org.addCommand(
+    membershipCommand(
+      'remove-node',
+      'remove a node from the organization’s network (admin only)',
+      'node',
+      (o, id, a) => o.removeNode(id, a),
+      'left',
+    ),
+  );
+  org.addCommand(tokenCommands());
+  org.addCommand(envCommands());
+  return org;
+}
+
+function tokenCommands(): Command {
+  const token = new Command('token').description('the organization’s token: mint, transfer, balance');
+  token
+    .command('mint')
+    .description('mint the organization’s OrgToken to an address (admin only)')
+    .argument('<org>', 'organization id')
+    .argument('<to>', 'recipient address')
+    .argument('<amount>', 'base units')
+    .action(async (orgText: string, toText: string, amountText: string, _opts: unknown, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      const orgId = parseOrgId(orgText);
+      const to = parseAddress(toText, 'recipient');
+      const amount = parseAmount(amountText);
+      await withOrgs(ctx, true, async (orgs) => {
+        ctx.out.progress(`minting ${amount} to ${to}…`);
+        await orgs.mint(orgId, to, amount);
+        const balance = await orgs.balance(orgId, to);
+        ctx.out.result(
+          { orgId, to, amount, balance },
+          () => `minted ${amount} to ${to} (balance ${balance})`,
+        );
+      });
+    });
+  token
+    .command('transfer')
+    .description('move some of your organization tokens to an address')
+    .argument('<org>', 'organization id')
+    .argument('<to>', 'recipient address')
+    .argument('<amount>', 'base units')
+    .action(async (orgText: string, toText: string, amountText: string, _opts: unknown, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      const orgId = parseOrgId(orgText);
+      const to = parseAddress(toText, 'recipient');
+      const amount = parseAmount(amountText);
+      await withOrgs(ctx, true, async (orgs, self) => {
+        const held = await orgs.balance(orgId, self);
+        if (held < amount) {
+          throw new CliError(
+            'INSUFFICIENT_BALANCE',
+            `you hold ${held} of organization ${orgId}'s token, less than ${amount}`,
+            'ask its admin to mint you some (dibs org token mint)',
+          );
+        }
+        ctx.out.progress(`transferring ${amount} to ${to}…`);
+        await orgs.transfer(orgId, to, amount);
+        const balance = await orgs.balance(orgId, self);
+        ctx.out.result({ orgId, to, amount, balance }, () => `sent ${amount} to ${to} (you hold ${balance})`);
+      });
+    });
+  token
+    .command('balance')
+    .description('a balance in the organization’s token (default: yours)')
+    .argument('<org>', 'organization id')
+    .argument('[address]', 'whose balance')
+    .action(async (orgText: string, addressText: string | undefined, _opts: unknown, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      const orgId = parseOrgId(orgText);
+      await withOrgs(ctx, false, async (orgs, self) => {
+        const account = addressText === undefined ? self : parseAddress(addressText, 'account');
+        const org = await requireOrg(orgs, orgId);
+        const balance = await orgs.balance(orgId, account);
+        ctx.out.result({ orgId, token: org.token, account, balance }, () => `${account}: ${balance}`);
+      });
+    });
+  return token;
+}
+
+function envCommands(): Command {
+  const env = new Command('env').description(
+    'the organization’s fleet configuration: a key/value map on chain its nodes read',
+  );
+  env
+    .command('set')
+    .description('set a key (admin only); an empty value removes it')
+    .argument('<org>', 'organization id')
+    .argument('<key>', 'key, 1-64 bytes')
+    .argument('<value>', 'value, up to 1024 bytes ("" removes the key)')
+    .action(async (orgText: string, key: string, value: string, _opts: unknown, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      const orgId = parseOrgId(orgText);
+      await withOrgs(ctx, true, async (orgs) => {
+        await requireOrg(orgs, orgId);
+        ctx.out.progress(`setting ${key} in organization ${orgId}…`);
+        await orgs.setEnv(orgId, key, value);
+        ctx.out.result({ orgId, key, value }, () => (value === '' ? `${key} removed` : `${key} = ${value}`));
+      });
+    });
+  env
+    .command('get')
+    .description('one key’s value')
+    .argument('<org>', 'organization id')
+    .argument('<key>', 'key')
+    .action(async (orgText: string, key: string, _opts: unknown, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      const orgId = parseOrgId(orgText);
+      await withOrgs(ctx, false, async (orgs) => {
+        await requireOrg(orgs, orgId);
+        const value = await orgs.getEnv(orgId, key);
+        if (value === undefined) {
+          throw new CliError(
+            'NOT_FOUND',
+            `${key} is not set in organization ${orgId}`,
+            'see dibs org env list',
+          );
+        }
+        ctx.out.result({ orgId, key, value }, () => value);
+      });
+    });
+  env
+    .command('list')
+    .description('every key and value')
+    .argument('<org>', 'organization id')
+    .action(async (orgText: string, _opts: unknown, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      const orgId = parseOrgId(orgText);
+      await withOrgs(ctx, false, async (orgs) => {
+        await requireOrg(orgs, orgId);
+        const entries = await orgs.env(orgId);
+        ctx.out.result({ orgId, env: Object.fromEntries(entries) }, () =>
+          entries.size === 0 ? 'no keys set' : table([...entries]),
+        );
+      });
+    });
+  return env;
+}
