@@ -37,6 +37,7 @@ const OUT_DIR = 'dist';
 const VENDORED: ReadonlyMap<string, string> = new Map([
   ['viem', 'viem.js'],
   ['viem/accounts', 'viem-accounts.js'],
+  ['viem/siwe', 'viem-siwe.js'],
 ]);
 /** Where the vendor bundle goes. */
 const VENDOR_DIR = join(ROOT, 'packages', 'chain', OUT_DIR, 'vendor');
