@@ -357,8 +357,18 @@ function defineTests(): void {
       client = restarted.node;
       const after = await leftovers('client');
       assert.deepEqual(after, { links: [], tables: [] });
-      // A node stopped with a session up takes it down on the way out.
-      await client.command({ op: 'vpnUp', serviceId: ids.b, mode: 'site' });
+      // A node stopped with a session up takes it down on the way out. The restarted node has only
+      // just joined: its first attempts may find no path to the host yet (each fails within the
+      // connector's bound), so it tries a bounded number of times.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await client.command({ op: 'vpnUp', serviceId: ids.b, mode: 'site' });
+          break;
+        } catch (err) {
+          if (attempt >= 6 || !/no path/.test((err as Error).message)) throw err;
+          await new Promise((r) => setTimeout(r, 2_000));
+        }
+      }
       assert.equal(await pings('webc', '10.62.0.10'), true);
       assert.notDeepEqual(await leftovers('client'), { links: [], tables: [] });
       await client.stop();
