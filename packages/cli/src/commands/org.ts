@@ -10,6 +10,7 @@ import {
 } from '../context.ts';
 import { CliError } from '../errors.ts';
 import { table } from '../output.ts';
+import { addOrgNetworkCommands } from './org-network.ts';
 
 function parseOrgId(text: string): bigint {
   if (!/^[1-9]\d{0,20}$/.test(text)) {
@@ -96,7 +97,7 @@ function membershipCommand(
     });
 }
 
-/** `dibs org create|list|show|add-member|remove-member|add-node|remove-node|token|env`. */
+/** `dibs org create|list|show|add-member|remove-member|add-node|remove-node|token|env|join|leave`. */
 export function orgCommands(): Command {
   const org = new Command('org').description(
     'organizations: their members, nodes, token, network service and fleet configuration',
@@ -198,6 +199,7 @@ export function orgCommands(): Command {
   );
   org.addCommand(tokenCommands());
   org.addCommand(envCommands());
+  addOrgNetworkCommands(org);
   return org;
 }
 
