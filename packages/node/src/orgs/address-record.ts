@@ -1,8 +1,9 @@
 /**
  * Where a node's host in an organization network listens, published in the public DHT under
  * `/dibs-org/<orgId>/<address>`: the first contact of a node joining that organization's network.
- * The value is a node record (records.ts codec) signed by the node's wallet key, so only the node can
- * say where it listens; the addresses alone admit nobody (the organization's admission does that).
+ * The value is a node record (records.ts codec) signed by the node's wallet key under a signature
+ * domain of its own (a public node record cannot be replayed as one), so only the node can say where
+ * it listens; the addresses alone admit nobody (the organization's admission does that).
  */
 import { addressFromPeerId } from '@dibs/core';
 import type { DibsHost } from '../p2p/host.ts';
@@ -10,14 +11,22 @@ import { P2pError } from '../p2p/errors.ts';
 import { DEFAULT_RECORD_TTL_MS, type NodeRecord, signNodeRecord, verifyNodeRecord } from '../p2p/records.ts';
 import { ORG_ADDRESS_NAMESPACE } from './constants.ts';
 
+/** Signature domain of organization address records: a node record cannot be replayed as one. */
+const SIGNING_DOMAIN = new TextEncoder().encode('dibs/org-address-record/v1\n');
+
 /** The public-DHT key of `address`'s record in organization `orgId`. */
 export function orgAddressKey(orgId: bigint, address: string): Uint8Array {
   return new TextEncoder().encode(`/${ORG_ADDRESS_NAMESPACE}/${orgId}/${address.toLowerCase()}`);
 }
 
+/** Signs an organization address record with the node's wallet key. */
+export function signOrgAddressRecord(host: Pick<DibsHost, 'sign'>, record: NodeRecord): Promise<Uint8Array> {
+  return signNodeRecord(host, record, SIGNING_DOMAIN);
+}
+
 /** Decodes and validates an organization address record stored under `key`. */
 export async function verifyOrgAddressRecord(value: Uint8Array, key: Uint8Array): Promise<NodeRecord> {
-  const record = await verifyNodeRecord(value);
+  const record = await verifyNodeRecord(value, undefined, Date.now(), SIGNING_DOMAIN);
   const text = new TextDecoder().decode(key);
   const match = /^\/dibs-org\/([0-9]{1,20})\/(0x[0-9a-f]{40})$/.exec(text);
   if (!match || match[2] !== record.address) {
@@ -71,7 +80,7 @@ export async function publishOrgAddress(
     issuedAt: now,
     expiresAt: now + DEFAULT_RECORD_TTL_MS,
   };
-  const value = await signNodeRecord(publicHost, record);
+  const value = await signOrgAddressRecord(publicHost, record);
   for await (const _ of publicHost.dht.put(orgAddressKey(orgId, record.address), value, {
     signal: AbortSignal.timeout(30_000),
   })) {
