@@ -5,109 +5,52 @@
  * nothing crosses between them on the wire, and that membership on chain drives admission.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  AnvilSupervisor,
-  type ChainClients,
-  createChainClients,
-  type Deployment,
-  ensureDeployment,
-  OrganizationsClient,
-  type OrganizationView,
-  RegistryWriter,
-} from '@dibs/chain';
-import { encryptionKeyFromWallet, GrantCache, SessionRegistry, Wallet } from '@dibs/core';
+import { type Deployment, OrganizationsClient, type OrganizationView } from '@dibs/chain';
+import { GrantCache, SessionRegistry } from '@dibs/core';
 import { multiaddr } from '@multiformats/multiaddr';
-import { openStore, type Store } from '@dibs/store';
 import type { Address } from 'viem';
-import type { ChainRuntime } from '../src/daemon/chain-runtime.ts';
-import { createLogger } from '../src/daemon/log.ts';
-import { type NetworkRuntime, startNetwork } from '../src/daemon/network.ts';
+import type { NetworkRuntime } from '../src/daemon/network.ts';
 import { ROLE_RELAY } from '../src/p2p/constants.ts';
 import { createDibsHost, type DibsHost } from '../src/p2p/host.ts';
 import { findNodeRecord } from '../src/p2p/records.ts';
 import { createTicketAuthority } from '../src/p2p/ticket-authority.ts';
 import { OrgNetworkError, orgProtocolPrefix } from '../src/orgs/index.ts';
+import { type ChainBed, type ChainParty, startChainBed } from './chain-nodes.ts';
 import { waitFor } from './helpers.ts';
 
-const log = createLogger({ console: null });
 const LISTEN = ['/ip4/127.0.0.1/tcp/0'];
 /** Price of organization A's network service, in A's OrgToken base units. */
 const PRICE_A = 25n;
 
-interface Party {
+interface Party extends ChainParty {
   name: string;
-  wallet: Wallet;
-  clients: ChainClients;
-  registry: RegistryWriter;
   orgs: OrganizationsClient;
-  store: Store;
-  chain: ChainRuntime;
   node?: NetworkRuntime;
 }
 
 describe('organization networks: two organizations and a node in both, on one real chain', () => {
-  let dir: string;
-  let anvil: AnvilSupervisor;
+  let bed: ChainBed;
   let deployment: Deployment;
   let admin: Party;
   let orgA: OrganizationView;
   let orgB: OrganizationView;
-  const stores: Store[] = [];
-  const parties: Party[] = [];
   const extraHosts: DibsHost[] = [];
   const A: Party[] = [];
   const B: Party[] = [];
   let dual: Party;
 
-  async function party(name: string, wallet = Wallet.generate()): Promise<Party> {
-    const clients = await createChainClients({ rpcUrl: anvil.rpcUrl, account: wallet.exportPrivateKeyHex() });
-    await clients.publicClient.request({
-      method: 'anvil_setBalance',
-      params: [wallet.address, '0x3635C9ADC5DEA00000'],
-    } as never);
-    const registry = new RegistryWriter(clients, deployment);
-    if ((await registry.getIdentity(wallet.address)) === null) {
-      await registry.registerIdentity(encryptionKeyFromWallet(wallet).publicKey);
-    }
-    const store = openStore(join(dir, `${name}.db`));
-    stores.push(store);
-    const chain: ChainRuntime = {
-      clients,
-      deployment,
-      registry,
-      supervisor: undefined,
-      deploymentAction: 'configured',
-      stop: async () => {},
-    };
-    const p = {
-      name,
-      wallet,
-      clients,
-      registry,
-      orgs: new OrganizationsClient(clients, deployment),
-      store,
-      chain,
-    };
-    parties.push(p);
-    return p;
+  async function party(name: string): Promise<Party> {
+    const p = await bed.party(name);
+    return { ...p, name, orgs: new OrganizationsClient(p.clients, deployment) };
   }
 
-  async function start(p: Party, opts: { operator?: boolean; roles?: number; orgs?: bigint[] } = {}) {
-    p.node = await startNetwork({
-      chain: p.chain,
-      store: p.store,
-      wallet: p.wallet,
-      log,
-      settings: {
-        listen: LISTEN,
-        operator: opts.operator ?? false,
-        ...(opts.roles !== undefined ? { roles: opts.roles } : {}),
-        ...(opts.orgs ? { orgs: opts.orgs } : {}),
-      },
+  async function start(p: Party, opts: { roles?: number; orgs?: bigint[] } = {}) {
+    p.node = await bed.startNode(p, {
+      // The deployer's node is the public network's bootstrap (the bed knows it by identity).
+      operator: p === admin,
+      ...(opts.roles !== undefined ? { roles: opts.roles } : {}),
+      ...(opts.orgs ? { orgs: opts.orgs } : {}),
     });
     return p.node;
   }
@@ -121,22 +64,13 @@ describe('organization networks: two organizations and a node in both, on one re
   const idOf = (p: Party) => p.node!.host.peerId.toString();
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'dibs-orgnet-'));
-    anvil = new AnvilSupervisor({ dataDir: dir, silent: true });
-    await anvil.start();
-    const deployer = Wallet.generate();
-    const clients = await createChainClients({
-      rpcUrl: anvil.rpcUrl,
-      account: deployer.exportPrivateKeyHex(),
-    });
-    await clients.publicClient.request({
-      method: 'anvil_setBalance',
-      params: [deployer.address, '0x3635C9ADC5DEA00000'],
-    } as never);
-    const deployStore = openStore(join(dir, 'deploy.db'));
-    stores.push(deployStore);
-    deployment = await ensureDeployment({ store: deployStore, clients });
-    admin = await party('operator', deployer);
+    bed = await startChainBed('dibs-orgnet-');
+    deployment = bed.deployment;
+    admin = {
+      ...bed.operator,
+      name: 'operator',
+      orgs: new OrganizationsClient(bed.operator.clients, deployment),
+    };
     orgA = await admin.orgs.create({ name: 'Acme', networkPrice: PRICE_A });
     orgB = await admin.orgs.create({ name: 'Borealis' });
     for (let i = 1; i <= 3; i++) A.push(await party(`a${i}`));
@@ -149,7 +83,7 @@ describe('organization networks: two organizations and a node in both, on one re
     }
     for (const p of [...B, dual]) await admin.orgs.addNode(orgB.id, p.wallet.address as Address);
     // The public network's bootstrap, then the organizations' nodes; b1 and the dual node are relays.
-    await start(admin, { operator: true });
+    await start(admin);
     await Promise.all([
       ...A.map((p) => start(p, { orgs: [orgA.id] })),
       ...B.map((p, i) => start(p, { orgs: [orgB.id], ...(i === 0 ? { roles: ROLE_RELAY } : {}) })),
@@ -159,10 +93,7 @@ describe('organization networks: two organizations and a node in both, on one re
 
   after(async () => {
     await Promise.all(extraHosts.map((h) => h.stop().catch(() => {})));
-    for (const p of [...parties].reverse()) await p.node?.stop().catch(() => {});
-    for (const s of stores) s.close();
-    await anvil.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await bed.stop();
   });
 
   it('each organization network forms with its own nodes only, and the dual node is in both', async () => {
