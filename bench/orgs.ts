@@ -335,10 +335,15 @@ else {
   // kad-dht 16 ends a query path whose timeout fires after its consumer stopped reading with an
   // AbortError nobody awaits; with 50 hosts in one process that is not a failure of the figures.
   let lateAborts = 0;
-  process.on('unhandledRejection', (err) => {
-    if ((err as Error)?.name !== 'AbortError') throw err;
+  const lateAbort = (err: unknown) => {
+    if ((err as Error)?.name !== 'AbortError') {
+      console.error(err);
+      process.exit(1);
+    }
     lateAborts++;
-  });
+  };
+  process.on('unhandledRejection', lateAbort);
+  process.on('uncaughtException', lateAbort);
   process.on('exit', () => lateAborts > 0 && console.error(`(${lateAborts} late DHT query aborts ignored)`));
   await main();
   process.exit(0);
