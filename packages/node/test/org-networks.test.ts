@@ -100,10 +100,10 @@ describe('organization networks: two organizations and a node in both, on one re
     const aIds = new Set([...A, dual].map(idOf));
     const bIds = new Set([...B, dual].map(idOf));
     for (const p of [...A, dual]) {
-      assert.ok(await waitFor(() => peerSet(orgHost(p, orgA)).size >= 1, 30_000), `${p.name} joined A`);
+      assert.ok(await waitFor(() => peerSet(orgHost(p, orgA)).size >= 1, 60_000), `${p.name} joined A`);
     }
     for (const p of [...B, dual]) {
-      assert.ok(await waitFor(() => peerSet(orgHost(p, orgB)).size >= 1, 30_000), `${p.name} joined B`);
+      assert.ok(await waitFor(() => peerSet(orgHost(p, orgB)).size >= 1, 60_000), `${p.name} joined B`);
     }
     for (const p of [...A, ...B, dual]) {
       for (const o of p.node!.orgs.list()) {

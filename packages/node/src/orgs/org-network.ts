@@ -241,6 +241,7 @@ export class OrgNetwork {
   }
 
   #publishing = false;
+  #publishingAddress = false;
   #unwatch: (() => void) | undefined;
 
   /** Publishes our node record in this network's DHT once, unless a publish is under way. */
@@ -284,10 +285,16 @@ export class OrgNetwork {
   async #round(): Promise<void> {
     if (this.#stopped) return;
     const { publicHost, wallet, roles } = this.#deps;
-    try {
-      await publishOrgAddress(publicHost, this.orgId, this.host, roles);
-    } catch (err) {
-      this.#log.debug('publishing the organization address record failed', { error: (err as Error).message });
+    // In the background: a put while the public network is still forming waits for its query to time out.
+    if (!this.#publishingAddress) {
+      this.#publishingAddress = true;
+      void publishOrgAddress(publicHost, this.orgId, this.host, roles)
+        .catch((err: Error) =>
+          this.#log.debug('publishing the organization address record failed', { error: err.message }),
+        )
+        .finally(() => {
+          this.#publishingAddress = false;
+        });
     }
     if (this.host.admission.admittedPeers().length === 0) {
       const contacts = await this.#contacts().catch((err: Error) => {
