@@ -56,6 +56,7 @@ export const CHANGED_RESOURCES = [
   'grants',
   'sessions',
   'proxies',
+  'organizations',
 ] as const;
 /** Log levels, lowest first. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
