@@ -3,28 +3,15 @@
  * configuration, and each organization's services and grants. `registerOrgApi` wires a handler
  * implementation onto an ApiServer (token and Host checks as on every route).
  */
-import { type Static, type TSchema, Type } from 'typebox';
+import { type Static, Type } from 'typebox';
 import type { RequestContext } from './route.ts';
+import { address, decimal, nullable, obj, unixSeconds } from './schema-parts.ts';
 import type { ApiServer } from './server.ts';
 
-const obj = <P extends Record<string, TSchema>>(properties: P, options: { description?: string } = {}) =>
-  Type.Object(properties, { additionalProperties: false, ...options });
-const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-
-const address = Type.String({
-  pattern: '^0x[0-9a-fA-F]{40}$',
-  description: 'a 0x-prefixed 20-byte hex address',
-  examples: ['0x5B38Da6a701c568545dCfcB03FcB875f56beddC4'],
-});
 const orgId = Type.String({
   pattern: '^[1-9]\\d{0,20}$',
   description: 'an organization id (a positive decimal integer)',
 });
-const decimal = Type.String({
-  pattern: '^(0|[1-9]\\d{0,77})$',
-  description: 'a non-negative decimal integer string (amounts are strings: they exceed 2^53)',
-});
-const unixSeconds = Type.Integer({ minimum: 0, description: 'Unix time in seconds' });
 const envKey = Type.String({
   minLength: 1,
   maxLength: 64,
