@@ -3,11 +3,12 @@
  * one its members, nodes, services, grants, token and fleet configuration; its admin adds and
  * removes members and nodes here.
  */
+import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { OrgDetails, OrgGrant, OrgService, OrgSummary } from '../api.ts';
 import { ActionButton, Badge, Copyable, Empty, Field, LoadError, Loading, Page } from '../components.tsx';
 import { duration, shortHex, tokenAmount, units } from '../format.ts';
-import { useApp, useNow, useResource } from '../store.ts';
+import { type Resource, useApp, useNow, useResource } from '../store.ts';
 
 const SELECTED_KEY = 'dibs.organization';
 const ROLE_LABEL = { admin: 'admin', member: 'member', node: 'node' } as const;
@@ -214,58 +215,78 @@ function price(s: OrgService, org: OrgDetails): string {
   return tokenAmount(s.price);
 }
 
+/** A titled table of one organization's list: count, load error, loading, empty state, columns. */
+function Listing<T>(props: {
+  title: string;
+  what: string;
+  testId: string;
+  list: Resource<T[]>;
+  columns: string[];
+  empty?: ComponentChildren;
+  row: (item: T) => ComponentChildren;
+}) {
+  const { data, error, reload } = props.list;
+  return (
+    <>
+      <h2 class="section-title">
+        {props.title} <span class="count">{data?.length ?? '…'}</span>
+      </h2>
+      {error && <LoadError error={error} what={props.what} retry={reload} />}
+      {!data && !error && <Loading />}
+      {data &&
+        (data.length === 0 && props.empty ? (
+          props.empty
+        ) : (
+          <div class="card table-card" data-testid={props.testId}>
+            <table class="table">
+              <thead>
+                <tr>
+                  {props.columns.map((c) => (
+                    <th key={c}>{c}</th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>{data.map(props.row)}</tbody>
+            </table>
+          </div>
+        ))}
+    </>
+  );
+}
+
 function ServicesTable(props: { org: OrgDetails; self: string | undefined }) {
   const { client } = useApp();
   const services = useResource('organizations', () => client.orgServices(props.org.id));
   return (
-    <>
-      <h2 class="section-title">
-        Services <span class="count">{services.data?.length ?? '…'}</span>
-      </h2>
-      {services.error && <LoadError error={services.error} what="services" retry={services.reload} />}
-      {!services.data && !services.error && <Loading />}
-      {services.data && (
-        <div class="card table-card" data-testid="org-services">
-          <table class="table">
-            <thead>
-              <tr>
-                <th>Service</th>
-                <th>Who may use it</th>
-                <th>Price</th>
-                <th>Owner</th>
-                <th>Status</th>
-              </tr>
-            </thead>
-            <tbody>
-              {services.data.map((s) => (
-                <tr key={s.id}>
-                  <td>
-                    <div class="strong">{s.name}</div>
-                    <div class="sub">
-                      {s.type} · service #{s.id}
-                    </div>
-                  </td>
-                  <td>
-                    {s.audience === 'network' ? (
-                      <Badge tone="blue">members and nodes (its network)</Badge>
-                    ) : (
-                      <Badge tone="green">members</Badge>
-                    )}
-                  </td>
-                  <td>{price(s, props.org)}</td>
-                  <td>
-                    <Who address={s.owner} org={props.org} self={props.self} />
-                  </td>
-                  <td>
-                    {s.active ? <Badge tone="green">active</Badge> : <Badge tone="grey">retired</Badge>}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+    <Listing
+      title="Services"
+      what="services"
+      testId="org-services"
+      list={services}
+      columns={['Service', 'Who may use it', 'Price', 'Owner', 'Status']}
+      row={(s: OrgService) => (
+        <tr key={s.id}>
+          <td>
+            <div class="strong">{s.name}</div>
+            <div class="sub">
+              {s.type} · service #{s.id}
+            </div>
+          </td>
+          <td>
+            {s.audience === 'network' ? (
+              <Badge tone="blue">members and nodes (its network)</Badge>
+            ) : (
+              <Badge tone="green">members</Badge>
+            )}
+          </td>
+          <td>{price(s, props.org)}</td>
+          <td>
+            <Who address={s.owner} org={props.org} self={props.self} />
+          </td>
+          <td>{s.active ? <Badge tone="green">active</Badge> : <Badge tone="grey">retired</Badge>}</td>
+        </tr>
       )}
-    </>
+    />
   );
 }
 
@@ -281,48 +302,32 @@ function GrantsTable(props: { org: OrgDetails; self: string | undefined }) {
   const grants = useResource('grants', () => client.orgGrants(props.org.id));
   const now = useNow(5000);
   return (
-    <>
-      <h2 class="section-title">
-        Grants <span class="count">{grants.data?.length ?? '…'}</span>
-      </h2>
-      {grants.error && <LoadError error={grants.error} what="grants" retry={grants.reload} />}
-      {!grants.data && !grants.error && <Loading />}
-      {grants.data &&
-        (grants.data.length === 0 ? (
-          <Empty icon="grants" title="No grants on its services yet">
-            A member who requests access to one of the organization’s services shows up here.
-          </Empty>
-        ) : (
-          <div class="card table-card" data-testid="org-grants">
-            <table class="table">
-              <thead>
-                <tr>
-                  <th>Service</th>
-                  <th>Granted to</th>
-                  <th>Issued</th>
-                  <th>Expires</th>
-                </tr>
-              </thead>
-              <tbody>
-                {grants.data.map((g) => (
-                  <tr key={g.id}>
-                    <td>
-                      <div class="strong">{g.serviceName || `service #${g.serviceId}`}</div>
-                    </td>
-                    <td>
-                      <Who address={g.grantee} org={props.org} self={props.self} />
-                    </td>
-                    <td class="nowrap">{new Date(g.issuedAt * 1000).toLocaleString()}</td>
-                    <td>
-                      <GrantExpiry g={g} now={now} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ))}
-    </>
+    <Listing
+      title="Grants"
+      what="grants"
+      testId="org-grants"
+      list={grants}
+      columns={['Service', 'Granted to', 'Issued', 'Expires']}
+      empty={
+        <Empty icon="grants" title="No grants on its services yet">
+          A member who requests access to one of the organization’s services shows up here.
+        </Empty>
+      }
+      row={(g: OrgGrant) => (
+        <tr key={g.id}>
+          <td>
+            <div class="strong">{g.serviceName || `service #${g.serviceId}`}</div>
+          </td>
+          <td>
+            <Who address={g.grantee} org={props.org} self={props.self} />
+          </td>
+          <td class="nowrap">{new Date(g.issuedAt * 1000).toLocaleString()}</td>
+          <td>
+            <GrantExpiry g={g} now={now} />
+          </td>
+        </tr>
+      )}
+    />
   );
 }
 
