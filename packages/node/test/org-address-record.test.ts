@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { addressFromPeerId } from '@dibs/core';
-import { privateKeyFromRaw } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import fc from 'fast-check';
 import {
   OrgNetworkError,
@@ -16,17 +13,9 @@ import {
 import { P2pError } from '../src/p2p/errors.ts';
 import { type NodeRecord, signNodeRecord } from '../src/p2p/records.ts';
 import { signOrgAddressRecord } from '../src/orgs/index.ts';
-import { walletKey } from './helpers.ts';
+import { recordSigner } from './helpers.ts';
 
-function signer() {
-  const key = privateKeyFromRaw(walletKey());
-  const peerId = peerIdFromPrivateKey(key);
-  return {
-    sign: async (d: Uint8Array) => key.sign(d),
-    peerId,
-    address: addressFromPeerId(peerId).toLowerCase(),
-  };
-}
+const signer = recordSigner;
 
 function record(s: ReturnType<typeof signer>, seq = 1n): NodeRecord {
   const now = Date.now();
