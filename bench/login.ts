@@ -10,12 +10,13 @@
  *    the same flow with a login step that signs in a fixed account — no SIWE, no chain, in memory.
  * 2. ID token verifications per second in the server SDK (`IdTokenVerifier`: RS256, issuer, audience,
  *    expiry, subject parse, grant-revocation check against the chain view) beside jose's bare
- *    `jwtVerify` on the same token and key, and the bare RSA check under both; interleaved rounds, after
+ *    `jwtVerify` on the same token and key, the bare RSA check under both and, for the choice of
+ *    algorithm, the bare ES256 and EdDSA checks of the same signing input; interleaved rounds, after
  *    the provider and anvil stopped. Per second of wall-clock time (the goal) and per second of the
  *    main thread's CPU time (one core's capacity, whatever else the machine runs; jose's WebCrypto
  *    work runs on other threads, so it has no such figure).
  */
-import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, sign as signBytes, verify } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
@@ -274,10 +275,18 @@ try {
   const signingInput = Buffer.from(idToken.slice(0, dot));
   const signature = Buffer.from(idToken.slice(dot + 1), 'base64url');
   const publicKey = createPublicKey({ key: jwks.keys[0] as never, format: 'jwk' });
+  // The other JWS algorithms a provider could sign with, on the same signing input: their bare checks.
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const ecSignature = signBytes('sha256', signingInput, { key: ec.privateKey, dsaEncoding: 'ieee-p1363' });
+  const ed = generateKeyPairSync('ed25519');
+  const edSignature = signBytes(null, signingInput, ed.privateKey);
   const measured = await rates({
     sdk: () => sdk.verify(idToken),
     jose: () => jwtVerify(idToken, keys, { issuer, audience: client.clientId, algorithms: ['RS256'] }),
     rsa: () => verify('sha256', signingInput, publicKey, signature),
+    es256: () =>
+      verify('sha256', signingInput, { key: ec.publicKey, dsaEncoding: 'ieee-p1363' }, ecSignature),
+    eddsa: () => verify(null, signingInput, ed.publicKey, edSignature),
   });
   const sdkRate = measured.sdk.wall;
   const joseRate = measured.jose.wall;
@@ -298,6 +307,8 @@ try {
     id_token_verify_ratio_to_rsa_only: round2(sdkRate / rsaRate),
     id_token_verify_per_cpu_sec: measured.sdk.cpu,
     rsa_verify_only_per_cpu_sec: measured.rsa.cpu,
+    es256_verify_only_per_cpu_sec: measured.es256.cpu,
+    eddsa_verify_only_per_cpu_sec: measured.eddsa.cpu,
     load_average_1m: round2(loadavg()[0]!),
     flows: FLOWS,
     cold_flows: COLD_FLOWS,
@@ -320,6 +331,9 @@ try {
   );
   console.log(
     `RSA signature check alone (node:crypto):           ${rsaRate}/s  (${measured.rsa.cpu} per CPU-second)   IdTokenVerifier / RSA alone ${figures.id_token_verify_ratio_to_rsa_only}`,
+  );
+  console.log(
+    `  for comparison, per CPU-second: ES256 check alone ${measured.es256.cpu}, EdDSA (Ed25519) check alone ${measured.eddsa.cpu}`,
   );
   console.log(
     JSON.stringify({
