@@ -4,11 +4,11 @@
  * runtime, grants from the access client and the chain mirror, logs from the logger's ring.
  */
 import { readFileSync } from 'node:fs';
-import { tokenAbi } from '@dibs/contracts';
+import { Policy, tokenAbi } from '@dibs/contracts';
 import { addressFromPeerId, peerIdFromWallet, type Wallet } from '@dibs/core';
 import type { NodeMetrics } from '@dibs/observe';
 import type { AuditLog, Store } from '@dibs/store';
-import type { Address } from 'viem';
+import { type Address, getAddress, zeroAddress } from 'viem';
 import { AccessClient } from '../access/access-client.ts';
 import type {
   Balance,
@@ -17,6 +17,7 @@ import type {
   Grant,
   Identity,
   Peer,
+  ServicePolicyOut,
   SocksProxy,
   Service,
   Session,
@@ -27,7 +28,8 @@ import { ROLE_BOOTSTRAP, ROLE_RELAY, ROLE_SERVICE_HOST } from '../p2p/constants.
 import type { ConnectionView, ServicesRuntime, ServiceView } from '../services/types.ts';
 import { mapErrors, noNetwork } from './api-errors.ts';
 import type { ChainRuntime } from './chain-runtime.ts';
-import { API_NODE_ROLES_TTL_MS, API_PEER_LOOKUP_LIMIT } from './api-constants.ts';
+import { API_NODE_ROLES_TTL_MS, API_PEER_LOOKUP_LIMIT, POLICY_ALLOWLIST_LIMIT } from './api-constants.ts';
+import { createFleet, NodeLabels } from './fleet.ts';
 import type { LogRing } from './log.ts';
 import type { NetworkRuntime } from './network.ts';
 import type { ReadyReport } from './operations.ts';
@@ -49,7 +51,7 @@ export interface ApiHandlerDeps {
   /** The audit trail (GET /api/v1/audit). */
   audit: AuditLog;
   /** Tells UI clients to reload a list (the `changed` event). */
-  changed?: (resource: 'services' | 'grants' | 'sessions' | 'proxies' | 'balance') => void;
+  changed?: (resource: 'services' | 'grants' | 'sessions' | 'proxies' | 'balance' | 'fleet') => void;
 }
 
 /** The node package's version, shown on the dashboard. */
@@ -77,6 +79,48 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
   const changed = deps.changed ?? (() => {});
   const roles = new Map<string, { roles: number; at: number }>();
   let tokenMeta: { symbol: string; decimals: number } | undefined;
+  const labels = new NodeLabels(store);
+  const fleet = createFleet({ chain, network, self: wallet.address, labels });
+
+  /** A service's policy, terms and allowlist as the chain holds them now. */
+  const policyOf = async (serviceId: bigint): Promise<ServicePolicyOut> => {
+    const s = await mapErrors(() => chain.registry.getService(serviceId));
+    if (!s) throw new ApiError(404, 'UNKNOWN_SERVICE', `there is no service ${serviceId} on chain`);
+    const allowlist = await mapErrors(() =>
+      chain.registry.getAllowlist(serviceId, chain.deployment.deployedAtBlock, POLICY_ALLOWLIST_LIMIT),
+    );
+    const org = s.policy === Policy.OrgMembers || s.policy === Policy.OrgNetwork;
+    return {
+      serviceId: serviceId.toString(),
+      name: s.name.slice(0, 64),
+      policy: POLICY_NAMES[s.policy] ?? 'public',
+      organizationId: org ? s.policyRef.toString() : null,
+      holderToken:
+        s.policy === Policy.TokenHolders ? getAddress(`0x${s.policyRef.toString(16).padStart(40, '0')}`) : null,
+      holderThreshold: '1',
+      price: s.price.toString(),
+      paymentToken: s.paymentToken === zeroAddress ? null : s.paymentToken,
+      grantDurationSeconds: Number(s.grantDuration),
+      allowlist,
+    };
+  };
+  /** The service, when this node owns it and it is active; a clear 4xx otherwise. */
+  const ownedService = async (id: string) => {
+    const serviceId = parseId(id, 'service id');
+    const s = await mapErrors(() => chain.registry.getService(serviceId));
+    if (!s) throw new ApiError(404, 'UNKNOWN_SERVICE', `there is no service ${id} on chain`);
+    if (s.owner.toLowerCase() !== me) {
+      throw new ApiError(
+        403,
+        'NOT_SERVICE_OWNER',
+        `service ${id} ("${s.name}") is owned by ${s.owner}, not by this node; only its owner can change its policy`,
+      );
+    }
+    if (!s.active) {
+      throw new ApiError(409, 'SERVICE_RETIRED', `service ${id} ("${s.name}") is retired; its policy can no longer change`);
+    }
+    return s;
+  };
 
   const requireNetwork = (what: string): NetworkRuntime => {
     if (!network) throw noNetwork(what);
@@ -559,6 +603,99 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
     metrics() {
       return deps.operations.metrics.text();
     },
+
+    async fleet() {
+      const nodes = await mapErrors(() => fleet.nodes()).catch((err: unknown) => {
+        if (err instanceof ApiError) throw err;
+        throw new ApiError(
+          502,
+          'CHAIN_UNREACHABLE',
+          `could not read the registered nodes from the chain at ${chain.clients.rpcUrl}: ${(err as Error).message.split('\n')[0]}`,
+          { cause: err },
+        );
+      });
+      const names = new Map<string, string>();
+      const services = deps.services();
+      if (services) {
+        try {
+          for (const v of await services.list()) names.set(v.id.toString(), v.name.slice(0, 64));
+        } catch {
+          // Ids without names when the service list cannot be read.
+        }
+      }
+      return nodes.map((n) => ({
+        address: n.address,
+        label: n.label,
+        self: n.self,
+        peerId: n.peerId && n.peerId.length <= 128 ? n.peerId : null,
+        roles: roleNames(n.roles),
+        online: n.online,
+        connected: n.connected,
+        recordAt: n.recordAt,
+        rttMs: n.rttMs,
+        services: n.services.slice(0, 64).map((id) => ({ id: id.toString(), name: names.get(id.toString()) ?? null })),
+      }));
+    },
+
+    setNodeLabel(address, label) {
+      fleet.setLabel(address as Address, label);
+      changed('fleet');
+    },
+
+    servicePolicy(id) {
+      return policyOf(parseId(id, 'service id'));
+    },
+
+    async updatePolicy(id, input) {
+      const s = await ownedService(id);
+      const policy =
+        input.policy !== undefined ? POLICY_NUMBERS[input.policy] : (s.policy as (typeof Policy)[keyof typeof Policy]);
+      let policyRef = 0n;
+      if (policy === Policy.OrgMembers || policy === Policy.OrgNetwork) {
+        const org =
+          input.organizationId ??
+          (s.policy === Policy.OrgMembers || s.policy === Policy.OrgNetwork ? s.policyRef.toString() : undefined);
+        if (org === undefined) {
+          throw new ApiError(400, 'INVALID_BODY', 'an organization policy needs "organizationId"');
+        }
+        policyRef = parseId(org, 'organizationId');
+      } else if (policy === Policy.TokenHolders) {
+        const token = input.holderToken ?? (s.policy === Policy.TokenHolders ? undefined : null);
+        if (token === null) {
+          throw new ApiError(400, 'INVALID_BODY', 'the token-holders policy needs "holderToken": the ERC-20 holders must hold');
+        }
+        policyRef = token === undefined ? s.policyRef : BigInt(token);
+      }
+      const price = input.price !== undefined ? BigInt(input.price) : s.price;
+      const paymentToken =
+        price > 0n && s.paymentToken === zeroAddress ? chain.deployment.token : s.paymentToken;
+      await mapErrors(() =>
+        chain.registry.updateService(s.id, {
+          price,
+          paymentToken,
+          grantDuration:
+            input.grantDurationSeconds !== undefined ? BigInt(input.grantDurationSeconds) : s.grantDuration,
+          policy,
+          policyRef,
+        }),
+      );
+      changed('services');
+      return policyOf(s.id);
+    },
+
+    async changeAllowlist(id, input) {
+      const s = await ownedService(id);
+      const add = input.add ?? [];
+      const remove = input.remove ?? [];
+      if (add.length === 0 && remove.length === 0) {
+        throw new ApiError(400, 'INVALID_BODY', 'name accounts to "add" or "remove"');
+      }
+      if (add.length > 0) await mapErrors(() => chain.registry.setAllowlist(s.id, add as Address[], true));
+      if (remove.length > 0)
+        await mapErrors(() => chain.registry.setAllowlist(s.id, remove as Address[], false));
+      changed('services');
+      return policyOf(s.id);
+    },
   };
 }
 
@@ -575,6 +712,21 @@ function relayOf(addr: string): string | null {
   const m = /\/p2p\/([^/]+)\/p2p-circuit/.exec(addr);
   return m?.[1] && m[1].length <= 128 ? m[1] : null;
 }
+
+const POLICY_NAMES: Record<number, ServicePolicyOut['policy']> = {
+  [Policy.Public]: 'public',
+  [Policy.Allowlist]: 'allowlist',
+  [Policy.OrgMembers]: 'organization',
+  [Policy.OrgNetwork]: 'organization-network',
+  [Policy.TokenHolders]: 'token-holders',
+};
+const POLICY_NUMBERS = {
+  public: Policy.Public,
+  allowlist: Policy.Allowlist,
+  organization: Policy.OrgMembers,
+  'organization-network': Policy.OrgNetwork,
+  'token-holders': Policy.TokenHolders,
+} as const;
 
 function roleNames(bits: number): Peer['roles'] {
   const out: Peer['roles'] = [];
