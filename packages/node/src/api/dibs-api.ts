@@ -473,7 +473,8 @@ export const servicePolicySchema = obj({
   organizationId: nullable(id),
   holderToken: nullable(address),
   holderThreshold: Type.Literal('1', {
-    description: 'token-holders policy: base units of holderToken an account must hold (fixed by the contract)',
+    description:
+      'token-holders policy: base units of holderToken an account must hold (fixed by the contract)',
   }),
   price: decimal,
   paymentToken: nullable(address),
@@ -679,7 +680,8 @@ export function registerDibsApi(api: ApiServer, handlers: DibsApiHandlers): Even
   api.route({
     method: 'PATCH',
     path: '/api/v1/services/:id/policy',
-    summary: "Change an own service's policy, organization, holder token, price or grant duration (Services.update)",
+    summary:
+      "Change an own service's policy, organization, holder token, price or grant duration (Services.update)",
     tags: ['services'],
     params: byId,
     body: updatePolicySchema,

@@ -96,7 +96,9 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
       policy: POLICY_NAMES[s.policy] ?? 'public',
       organizationId: org ? s.policyRef.toString() : null,
       holderToken:
-        s.policy === Policy.TokenHolders ? getAddress(`0x${s.policyRef.toString(16).padStart(40, '0')}`) : null,
+        s.policy === Policy.TokenHolders
+          ? getAddress(`0x${s.policyRef.toString(16).padStart(40, '0')}`)
+          : null,
       holderThreshold: '1',
       price: s.price.toString(),
       paymentToken: s.paymentToken === zeroAddress ? null : s.paymentToken,
@@ -117,7 +119,11 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
       );
     }
     if (!s.active) {
-      throw new ApiError(409, 'SERVICE_RETIRED', `service ${id} ("${s.name}") is retired; its policy can no longer change`);
+      throw new ApiError(
+        409,
+        'SERVICE_RETIRED',
+        `service ${id} ("${s.name}") is retired; its policy can no longer change`,
+      );
     }
     return s;
   };
@@ -633,7 +639,9 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
         connected: n.connected,
         recordAt: n.recordAt,
         rttMs: n.rttMs,
-        services: n.services.slice(0, 64).map((id) => ({ id: id.toString(), name: names.get(id.toString()) ?? null })),
+        services: n.services
+          .slice(0, 64)
+          .map((id) => ({ id: id.toString(), name: names.get(id.toString()) ?? null })),
       }));
     },
 
@@ -649,12 +657,16 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
     async updatePolicy(id, input) {
       const s = await ownedService(id);
       const policy =
-        input.policy !== undefined ? POLICY_NUMBERS[input.policy] : (s.policy as (typeof Policy)[keyof typeof Policy]);
+        input.policy !== undefined
+          ? POLICY_NUMBERS[input.policy]
+          : (s.policy as (typeof Policy)[keyof typeof Policy]);
       let policyRef = 0n;
       if (policy === Policy.OrgMembers || policy === Policy.OrgNetwork) {
         const org =
           input.organizationId ??
-          (s.policy === Policy.OrgMembers || s.policy === Policy.OrgNetwork ? s.policyRef.toString() : undefined);
+          (s.policy === Policy.OrgMembers || s.policy === Policy.OrgNetwork
+            ? s.policyRef.toString()
+            : undefined);
         if (org === undefined) {
           throw new ApiError(400, 'INVALID_BODY', 'an organization policy needs "organizationId"');
         }
@@ -662,7 +674,11 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
       } else if (policy === Policy.TokenHolders) {
         const token = input.holderToken ?? (s.policy === Policy.TokenHolders ? undefined : null);
         if (token === null) {
-          throw new ApiError(400, 'INVALID_BODY', 'the token-holders policy needs "holderToken": the ERC-20 holders must hold');
+          throw new ApiError(
+            400,
+            'INVALID_BODY',
+            'the token-holders policy needs "holderToken": the ERC-20 holders must hold',
+          );
         }
         policyRef = token === undefined ? s.policyRef : BigInt(token);
       }

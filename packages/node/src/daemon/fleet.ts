@@ -113,9 +113,7 @@ export function createFleet(deps: {
           const connected = peer !== undefined && peer.remoteAddrs.length > 0;
           const record = self ? null : await lookup(address);
           const fresh = record !== null && now - record.issuedAt <= FLEET_ONLINE_WINDOW_MS;
-          const services = self
-            ? (network?.services.hostedIds() ?? [])
-            : (record?.services ?? []);
+          const services = self ? (network?.services.hostedIds() ?? []) : (record?.services ?? []);
           return {
             address: n.address,
             label: names.get(address) ?? null,

@@ -1,6 +1,7 @@
 /** Peers: every known node with its connection path and round-trip time. */
 import { Badge, Copyable, Empty, LoadError, Loading, Page } from '../components.tsx';
 import { clock, shortHex, shortPeer } from '../format.ts';
+import { useNames } from '../names.ts';
 import { useApp, useResource } from '../store.ts';
 
 /** Colour for an RTT: green when fast, amber when slow, red when very slow. */
@@ -12,6 +13,7 @@ export function rttTone(ms: number | null): 'green' | 'amber' | 'red' | 'grey' {
 export function PeersPage() {
   const { client } = useApp();
   const peers = useResource('peers', client.peers, 5_000);
+  const names = useNames();
   const list = [...(peers.data ?? [])].sort(
     (a, b) => Number(b.connected) - Number(a.connected) || (a.rttMs ?? 1e9) - (b.rttMs ?? 1e9),
   );
@@ -31,7 +33,7 @@ export function PeersPage() {
             <thead>
               <tr>
                 <th>Peer</th>
-                <th>Address</th>
+                <th>Node</th>
                 <th>Status</th>
                 <th>Path</th>
                 <th class="num">RTT</th>
@@ -46,8 +48,12 @@ export function PeersPage() {
                     <Copyable value={p.peerId} display={shortPeer(p.peerId)} />
                     {p.remoteAddress && <div class="sub mono">{p.remoteAddress}</div>}
                   </td>
-                  <td class="mono nowrap">
-                    {p.address ? shortHex(p.address) : <span class="muted">unknown</span>}
+                  <td class="nowrap" title={p.address ?? undefined}>
+                    {p.address ? (
+                      (names.label(p.address) ?? <span class="mono">{shortHex(p.address)}</span>)
+                    ) : (
+                      <span class="muted">unknown</span>
+                    )}
                   </td>
                   <td>
                     {p.connected ? <Badge tone="green">connected</Badge> : <Badge tone="grey">known</Badge>}
