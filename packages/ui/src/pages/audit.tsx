@@ -117,7 +117,7 @@ export function AuditPage() {
               <tbody>
                 {shown.map((r) => (
                   <tr key={r.id} data-kind={r.kind}>
-                    <td class="mono">{clock(r.at)}</td>
+                    <td class="mono nowrap">{clock(r.at)}</td>
                     <td>{kindBadge(r)}</td>
                     <td title={r.who ?? r.peerId ?? ''}>
                       {r.who ? (

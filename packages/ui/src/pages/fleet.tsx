@@ -72,11 +72,16 @@ function Status(props: { n: FleetNode; now: number }) {
       <div class="sub">
         {n.self
           ? 'this node'
-          : n.connected
-            ? 'connected'
-            : age !== null
-              ? `record ${duration(age)} old`
-              : 'no DHT record found'}
+          : [
+              n.connected ? 'connected' : undefined,
+              age !== null
+                ? `DHT record ${duration(age)} old`
+                : n.connected
+                  ? undefined
+                  : 'no DHT record found',
+            ]
+              .filter(Boolean)
+              .join(' · ')}
       </div>
     </div>
   );
