@@ -4,11 +4,11 @@
  * runtime, grants from the access client and the chain mirror, logs from the logger's ring.
  */
 import { readFileSync } from 'node:fs';
-import { Policy, tokenAbi } from '@dibs/contracts';
+import { tokenAbi } from '@dibs/contracts';
 import { addressFromPeerId, peerIdFromWallet, type Wallet } from '@dibs/core';
 import type { NodeMetrics } from '@dibs/observe';
 import type { AuditLog, Store } from '@dibs/store';
-import { type Address, getAddress, zeroAddress } from 'viem';
+import type { Address } from 'viem';
 import { AccessClient } from '../access/access-client.ts';
 import type {
   Balance,
@@ -25,6 +25,7 @@ import type {
 } from '../api/dibs-api.ts';
 import { ApiError } from '../api/errors.ts';
 import { ROLE_BOOTSTRAP, ROLE_RELAY, ROLE_SERVICE_HOST } from '../p2p/constants.ts';
+import { changeAllowlist, readServicePolicy, updateServicePolicy } from '../services/policy.ts';
 import type { ConnectionView, ServicesRuntime, ServiceView } from '../services/types.ts';
 import { mapErrors, noNetwork } from './api-errors.ts';
 import type { ChainRuntime } from './chain-runtime.ts';
@@ -82,50 +83,24 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
   const labels = new NodeLabels(store);
   const fleet = createFleet({ chain, network, self: wallet.address, labels });
 
-  /** A service's policy, terms and allowlist as the chain holds them now. */
+  /** Policy reads and changes go through the services library, signed by this node's wallet. */
+  const directory = { registry: chain.registry, self: wallet.address as Address };
   const policyOf = async (serviceId: bigint): Promise<ServicePolicyOut> => {
-    const s = await mapErrors(() => chain.registry.getService(serviceId));
-    if (!s) throw new ApiError(404, 'UNKNOWN_SERVICE', `there is no service ${serviceId} on chain`);
-    const allowlist = await mapErrors(() =>
-      chain.registry.getAllowlist(serviceId, chain.deployment.deployedAtBlock, POLICY_ALLOWLIST_LIMIT),
+    const p = await mapErrors(() =>
+      readServicePolicy(directory, serviceId, chain.deployment.deployedAtBlock),
     );
-    const org = s.policy === Policy.OrgMembers || s.policy === Policy.OrgNetwork;
     return {
-      serviceId: serviceId.toString(),
-      name: s.name.slice(0, 64),
-      policy: POLICY_NAMES[s.policy] ?? 'public',
-      organizationId: org ? s.policyRef.toString() : null,
-      holderToken:
-        s.policy === Policy.TokenHolders
-          ? getAddress(`0x${s.policyRef.toString(16).padStart(40, '0')}`)
-          : null,
+      serviceId: p.serviceId.toString(),
+      name: p.name.slice(0, 64),
+      policy: p.policy,
+      organizationId: p.organizationId?.toString() ?? null,
+      holderToken: p.holderToken,
       holderThreshold: '1',
-      price: s.price.toString(),
-      paymentToken: s.paymentToken === zeroAddress ? null : s.paymentToken,
-      grantDurationSeconds: Number(s.grantDuration),
-      allowlist,
+      price: p.price.toString(),
+      paymentToken: p.paymentToken,
+      grantDurationSeconds: Number(p.grantDurationSeconds),
+      allowlist: p.allowlist.slice(0, POLICY_ALLOWLIST_LIMIT),
     };
-  };
-  /** The service, when this node owns it and it is active; a clear 4xx otherwise. */
-  const ownedService = async (id: string) => {
-    const serviceId = parseId(id, 'service id');
-    const s = await mapErrors(() => chain.registry.getService(serviceId));
-    if (!s) throw new ApiError(404, 'UNKNOWN_SERVICE', `there is no service ${id} on chain`);
-    if (s.owner.toLowerCase() !== me) {
-      throw new ApiError(
-        403,
-        'NOT_SERVICE_OWNER',
-        `service ${id} ("${s.name}") is owned by ${s.owner}, not by this node; only its owner can change its policy`,
-      );
-    }
-    if (!s.active) {
-      throw new ApiError(
-        409,
-        'SERVICE_RETIRED',
-        `service ${id} ("${s.name}") is retired; its policy can no longer change`,
-      );
-    }
-    return s;
   };
 
   const requireNetwork = (what: string): NetworkRuntime => {
@@ -655,62 +630,34 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
     },
 
     async updatePolicy(id, input) {
-      const s = await ownedService(id);
-      const policy =
-        input.policy !== undefined
-          ? POLICY_NUMBERS[input.policy]
-          : (s.policy as (typeof Policy)[keyof typeof Policy]);
-      let policyRef = 0n;
-      if (policy === Policy.OrgMembers || policy === Policy.OrgNetwork) {
-        const org =
-          input.organizationId ??
-          (s.policy === Policy.OrgMembers || s.policy === Policy.OrgNetwork
-            ? s.policyRef.toString()
-            : undefined);
-        if (org === undefined) {
-          throw new ApiError(400, 'INVALID_BODY', 'an organization policy needs "organizationId"');
-        }
-        policyRef = parseId(org, 'organizationId');
-      } else if (policy === Policy.TokenHolders) {
-        const token = input.holderToken ?? (s.policy === Policy.TokenHolders ? undefined : null);
-        if (token === null) {
-          throw new ApiError(
-            400,
-            'INVALID_BODY',
-            'the token-holders policy needs "holderToken": the ERC-20 holders must hold',
-          );
-        }
-        policyRef = token === undefined ? s.policyRef : BigInt(token);
-      }
-      const price = input.price !== undefined ? BigInt(input.price) : s.price;
-      const paymentToken =
-        price > 0n && s.paymentToken === zeroAddress ? chain.deployment.token : s.paymentToken;
+      const serviceId = parseId(id, 'service id');
       await mapErrors(() =>
-        chain.registry.updateService(s.id, {
-          price,
-          paymentToken,
-          grantDuration:
-            input.grantDurationSeconds !== undefined ? BigInt(input.grantDurationSeconds) : s.grantDuration,
-          policy,
-          policyRef,
+        updateServicePolicy(directory, serviceId, {
+          ...(input.policy !== undefined ? { policy: input.policy } : {}),
+          ...(input.organizationId !== undefined
+            ? { organizationId: parseId(input.organizationId, 'organizationId') }
+            : {}),
+          ...(input.holderToken !== undefined ? { holderToken: input.holderToken as Address } : {}),
+          ...(input.price !== undefined ? { price: BigInt(input.price) } : {}),
+          ...(input.grantDurationSeconds !== undefined
+            ? { grantDurationSeconds: BigInt(input.grantDurationSeconds) }
+            : {}),
         }),
       );
       changed('services');
-      return policyOf(s.id);
+      return policyOf(serviceId);
     },
 
     async changeAllowlist(id, input) {
-      const s = await ownedService(id);
-      const add = input.add ?? [];
-      const remove = input.remove ?? [];
-      if (add.length === 0 && remove.length === 0) {
-        throw new ApiError(400, 'INVALID_BODY', 'name accounts to "add" or "remove"');
-      }
-      if (add.length > 0) await mapErrors(() => chain.registry.setAllowlist(s.id, add as Address[], true));
-      if (remove.length > 0)
-        await mapErrors(() => chain.registry.setAllowlist(s.id, remove as Address[], false));
+      const serviceId = parseId(id, 'service id');
+      await mapErrors(() =>
+        changeAllowlist(directory, serviceId, {
+          add: (input.add ?? []) as Address[],
+          remove: (input.remove ?? []) as Address[],
+        }),
+      );
       changed('services');
-      return policyOf(s.id);
+      return policyOf(serviceId);
     },
   };
 }
@@ -728,21 +675,6 @@ function relayOf(addr: string): string | null {
   const m = /\/p2p\/([^/]+)\/p2p-circuit/.exec(addr);
   return m?.[1] && m[1].length <= 128 ? m[1] : null;
 }
-
-const POLICY_NAMES: Record<number, ServicePolicyOut['policy']> = {
-  [Policy.Public]: 'public',
-  [Policy.Allowlist]: 'allowlist',
-  [Policy.OrgMembers]: 'organization',
-  [Policy.OrgNetwork]: 'organization-network',
-  [Policy.TokenHolders]: 'token-holders',
-};
-const POLICY_NUMBERS = {
-  public: Policy.Public,
-  allowlist: Policy.Allowlist,
-  organization: Policy.OrgMembers,
-  'organization-network': Policy.OrgNetwork,
-  'token-holders': Policy.TokenHolders,
-} as const;
 
 function roleNames(bits: number): Peer['roles'] {
   const out: Peer['roles'] = [];
