@@ -55,11 +55,14 @@ const POLICY_NUMBERS: Record<ServicePolicy, number> = {
 
 const isOrgPolicy = (p: number) => p === Policy.OrgMembers || p === Policy.OrgNetwork;
 
-/** Reads a service's policy, terms and allowlist (allowlist events since `fromBlock`). */
+/**
+ * Reads a service's policy, terms and allowlist (allowlist events since `fromBlock`; default the
+ * deployment's block when the registry knows it).
+ */
 export async function readServicePolicy(
   dir: PolicyDirectory,
   serviceId: bigint,
-  fromBlock = 0n,
+  fromBlock = (dir.registry.addresses as { deployedAtBlock?: bigint }).deployedAtBlock ?? 0n,
 ): Promise<ServicePolicyView> {
   const s = await dir.registry.getService(serviceId);
   if (!s) throw unknown(serviceId);
