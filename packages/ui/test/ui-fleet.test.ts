@@ -7,19 +7,17 @@
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Wallet } from '@dibs/core';
-import { createLogger, type Daemon, startDaemon } from '@dibs/node';
+import type { Daemon } from '@dibs/node';
 import type { BrowserContext, Page } from 'playwright-core';
 import { buildUi, chromiumSkip, closeBrowser, launchBrowser, SHOTS } from './browser.ts';
+import { startTarget, startUiNode } from './nodes.ts';
 
 const WAIT = { timeout: 30_000 };
 /** Chunks the streaming route sends at most (bounded even if nobody stops it). */
 const STREAM_CHUNKS = 1200;
-const CHUNK = Buffer.alloc(8 * 1024, 0x62);
 
 /** A call to a node's API with its token (taken from the UI address's fragment). */
 async function api<T>(d: Daemon, method: string, path: string, body?: unknown): Promise<T> {
@@ -39,8 +37,7 @@ describe('fleet controller on a 3-node devnet', { skip: chromiumSkip }, () => {
   let work: string;
   let profile: string;
   let context: BrowserContext | undefined;
-  let target: Server;
-  let targetPort: number;
+  let target: Awaited<ReturnType<typeof startTarget>> | undefined;
   const daemons: Daemon[] = [];
   let n1: Daemon;
   let n2: Daemon;
@@ -52,40 +49,9 @@ describe('fleet controller on a 3-node devnet', { skip: chromiumSkip }, () => {
     profile = join(work, 'profile');
     await mkdir(SHOTS, { recursive: true });
     const built = buildUi(dist);
-    target = createServer((req, res) => {
-      if (req.url !== '/stream') {
-        res.end('hello\n');
-        return;
-      }
-      // A slow download: the tunnel stays open until the host ends it.
-      res.writeHead(200, { 'content-type': 'application/octet-stream' });
-      let sent = 0;
-      const timer = setInterval(() => {
-        if (sent++ >= STREAM_CHUNKS || res.destroyed) {
-          clearInterval(timer);
-          res.end();
-          return;
-        }
-        res.write(CHUNK);
-      }, 50);
-      res.on('close', () => clearInterval(timer));
-    });
-    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
-    targetPort = (target.address() as { port: number }).port;
-
-    const start = async (name: string, chain: Parameters<typeof startDaemon>[0]['chain']) => {
-      const dir = join(work, name);
-      await mkdir(dir, { recursive: true });
-      const d = await startDaemon({
-        dataDir: dir,
-        databasePath: join(dir, 'dibs.db'),
-        runtimePath: join(dir, 'run', 'node.json'),
-        chain,
-        wallet: Wallet.generate(),
-        log: createLogger({ console: null, component: name }),
-        p2p: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-        api: { port: 0, staticDir: dist },
-      });
+    target = await startTarget('hello\n', { chunks: STREAM_CHUNKS, chunkBytes: 8 * 1024, everyMs: 50 });
+    const start = async (name: string, chain: Parameters<typeof startUiNode>[2]) => {
+      const d = await startUiNode(work, name, chain, dist);
       daemons.push(d);
       return d;
     };
@@ -100,8 +66,7 @@ describe('fleet controller on a 3-node devnet', { skip: chromiumSkip }, () => {
   after(async () => {
     await closeBrowser(context, profile);
     for (const d of daemons.reverse()) await d.stop().catch(() => {});
-    target?.closeAllConnections();
-    await new Promise<void>((r) => (target ? target.close(() => r()) : r()));
+    await target?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
@@ -121,7 +86,7 @@ describe('fleet controller on a 3-node devnet', { skip: chromiumSkip }, () => {
     const web = await api<{ id: string }>(n1, 'POST', '/api/v1/services', {
       name: 'web',
       type: 'http',
-      target: `127.0.0.1:${targetPort}`,
+      target: `127.0.0.1:${target!.port}`,
       policy: 'allowlist',
       allowlist: [n2.info.address, n3.info.address],
     });

@@ -14,9 +14,11 @@ export const API_LOG_RING_LINES = 1_000;
 /** Most registered nodes the fleet view lists. */
 export const FLEET_MAX_NODES = 256;
 /** Longest wait for one node's DHT record in the fleet view. */
-export const FLEET_RECORD_LOOKUP_MS = 3_000;
+export const FLEET_RECORD_LOOKUP_MS = 5_000;
 /** How long the fleet view reuses a node's DHT record lookup. */
 export const FLEET_CACHE_MS = 15_000;
+/** How long the fleet view remembers that a node's DHT record was not found. */
+export const FLEET_MISS_CACHE_MS = 4_000;
 /**
  * A node whose DHT record was issued within this window counts as online (records are republished
  * every RECORD_REPUBLISH_INTERVAL_MS, and whenever the node's hosted services or relays change).

@@ -11,6 +11,7 @@ import {
   FLEET_CACHE_MS,
   FLEET_LABEL_MAX_CHARS,
   FLEET_MAX_NODES,
+  FLEET_MISS_CACHE_MS,
   FLEET_ONLINE_WINDOW_MS,
   FLEET_RECORD_LOOKUP_MS,
 } from './api-constants.ts';
@@ -87,7 +88,9 @@ export function createFleet(deps: {
   const lookup = async (address: string): Promise<DhtRecord | null> => {
     if (!network) return null;
     const hit = records.get(address);
-    if (hit && Date.now() - hit.at < FLEET_CACHE_MS) return hit.record;
+    // A miss is tried again sooner than a hit is refreshed: the record may just be on its way.
+    const ttl = hit?.record ? FLEET_CACHE_MS : FLEET_MISS_CACHE_MS;
+    if (hit && Date.now() - hit.at < ttl) return hit.record;
     const record = await findNodeRecord(network.host, address, { timeoutMs: FLEET_RECORD_LOOKUP_MS }).catch(
       () => null,
     );

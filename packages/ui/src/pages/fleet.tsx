@@ -5,7 +5,7 @@ import { ActionButton, Badge, Copyable, Empty, LoadError, Loading, Page } from '
 import { duration, shortHex } from '../format.ts';
 import { shortId } from '../names.ts';
 import { useApp, useNow, useResource } from '../store.ts';
-import { rttTone } from './peers.tsx';
+import { RoleBadges, RttBadge } from './peers.tsx';
 
 function NameCell(props: { n: FleetNode; reload: () => void }) {
   const { client, notify } = useApp();
@@ -133,22 +133,10 @@ export function FleetPage() {
                     <Status n={n} now={now} />
                   </td>
                   <td class="num">
-                    {n.rttMs === null ? (
-                      <span class="muted">—</span>
-                    ) : (
-                      <Badge tone={rttTone(n.rttMs)}>{n.rttMs.toFixed(n.rttMs < 10 ? 1 : 0)} ms</Badge>
-                    )}
+                    <RttBadge ms={n.rttMs} />
                   </td>
                   <td>
-                    {n.roles.length === 0 ? (
-                      <span class="muted">—</span>
-                    ) : (
-                      n.roles.map((r) => (
-                        <Badge key={r} tone="violet">
-                          {r}
-                        </Badge>
-                      ))
-                    )}
+                    <RoleBadges roles={n.roles} />
                   </td>
                   <td>
                     {n.services.length === 0 ? (

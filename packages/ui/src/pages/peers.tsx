@@ -10,6 +10,27 @@ export function rttTone(ms: number | null): 'green' | 'amber' | 'red' | 'grey' {
   return ms < 50 ? 'green' : ms < 250 ? 'amber' : 'red';
 }
 
+/** A peer's round-trip time as a coloured badge, or a dash before it is measured. */
+export function RttBadge(props: { ms: number | null }) {
+  const { ms } = props;
+  if (ms === null) return <span class="muted">—</span>;
+  return <Badge tone={rttTone(ms)}>{ms.toFixed(ms < 10 ? 1 : 0)} ms</Badge>;
+}
+
+/** Registry roles as badges, or a dash. */
+export function RoleBadges(props: { roles: readonly string[] }) {
+  if (props.roles.length === 0) return <span class="muted">—</span>;
+  return (
+    <>
+      {props.roles.map((r) => (
+        <Badge key={r} tone="violet">
+          {r}
+        </Badge>
+      ))}
+    </>
+  );
+}
+
 export function PeersPage() {
   const { client } = useApp();
   const peers = useResource('peers', client.peers, 5_000);
@@ -68,22 +89,10 @@ export function PeersPage() {
                     )}
                   </td>
                   <td class="num">
-                    {p.rttMs === null ? (
-                      <span class="muted">—</span>
-                    ) : (
-                      <Badge tone={rttTone(p.rttMs)}>{p.rttMs.toFixed(p.rttMs < 10 ? 1 : 0)} ms</Badge>
-                    )}
+                    <RttBadge ms={p.rttMs} />
                   </td>
                   <td>
-                    {p.roles.length === 0 ? (
-                      <span class="muted">—</span>
-                    ) : (
-                      p.roles.map((r) => (
-                        <Badge key={r} tone="violet">
-                          {r}
-                        </Badge>
-                      ))
-                    )}
+                    <RoleBadges roles={p.roles} />
                   </td>
                   <td class="muted">{p.since ? clock(p.since) : '—'}</td>
                 </tr>
