@@ -18,6 +18,7 @@ import { FleetPage } from './pages/fleet.tsx';
 import { GrantsPage } from './pages/grants.tsx';
 import { LogsPage } from './pages/logs.tsx';
 import { NetworkPage } from './pages/network.tsx';
+import { OrganizationsPage } from './pages/organizations.tsx';
 import { PeersPage } from './pages/peers.tsx';
 import { ServicesPage } from './pages/services.tsx';
 import { SessionsPage } from './pages/sessions.tsx';
@@ -38,6 +39,7 @@ const NAV: NavItem[] = [
   { path: '/services', label: 'Services', icon: 'services', page: () => <ServicesPage /> },
   { path: '/grants', label: 'Grants', icon: 'grants', page: () => <GrantsPage /> },
   { path: '/sessions', label: 'Sessions', icon: 'sessions', page: () => <SessionsPage /> },
+  { path: '/orgs', label: 'Organizations', icon: 'orgs', page: () => <OrganizationsPage /> },
   { path: '/network', label: 'Network map', icon: 'network', page: () => <NetworkPage /> },
   { path: '/audit', label: 'Audit', icon: 'audit', page: () => <AuditPage /> },
   { path: '/logs', label: 'Logs', icon: 'logs', page: () => <LogsPage /> },

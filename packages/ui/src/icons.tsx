@@ -11,6 +11,7 @@ const PATHS = {
   logs: 'M4 6h16M4 10h16M4 14h10M4 18h13',
   fleet: 'M3 4h18v6H3zM3 14h18v6H3zM7 7h.01M7 17h.01M11 7h6M11 17h6',
   audit: 'M9 4h6M8 4H5v17h14V4h-3M8 11l2.5 2.5L16 8M8 17h8',
+  orgs: 'M3 21V7l6-4 6 4v14M15 11h6v10M3 21h18M7 9h4M7 13h4M7 17h4',
   search: 'M11 4a7 7 0 1 0 0 14 7 7 0 0 0 0-14zM20 20l-4-4',
 } as const;
 

@@ -16,7 +16,7 @@ function NameCell(props: { n: FleetNode; reload: () => void }) {
   if (editing) {
     return (
       <form
-        class="inline-form"
+        class="inline-edit"
         aria-label={`Name ${n.address}`}
         onSubmit={async (e) => {
           e.preventDefault();

@@ -167,7 +167,7 @@ export function PolicyEditor(props: { service: Service; onChanged: () => void })
           ))}
         </ul>
         <form
-          class="inline-form"
+          class="inline-edit"
           aria-label={`Add to the allowlist of ${s.name}`}
           onSubmit={(e) => {
             e.preventDefault();
