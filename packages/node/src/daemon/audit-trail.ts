@@ -113,6 +113,7 @@ export function auditTrail(
             who: addressOf(event.peer),
             peerId: event.peer,
             direction: event.by === 'us' ? 'inbound' : 'outbound',
+            ...(event.serviceId !== undefined ? { serviceId: event.serviceId } : {}),
             outcome: 'refused',
             reason: `${event.code}: ${event.reason}`.slice(0, 500),
           });

@@ -33,7 +33,15 @@ export type OperationsEvent =
     }
   | { kind: 'session-start'; session: SessionView }
   | { kind: 'session-end'; session: SessionView; endedAt: number }
-  | { kind: 'refusal'; peer: string; by: 'us' | 'remote'; code: string; reason: string };
+  | {
+      kind: 'refusal';
+      peer: string;
+      by: 'us' | 'remote';
+      code: string;
+      reason: string;
+      /** A tunnel refusal names the service when the ticket got that far. */
+      serviceId?: string;
+    };
 
 /** The answer of GET /readyz. */
 export interface ReadyReport {
@@ -111,6 +119,20 @@ export function startOperations(params: {
       metrics.refusal(r.code);
       record({ kind: 'refusal', peer: r.peer, by: r.by, code: r.code, reason: r.reason });
     });
+    // Tunnels refused or ended on chain state (a revoked grant, an account off the allowlist).
+    cleanups.push(
+      network.services.onRefused((r) => {
+        metrics.refusal(r.code);
+        record({
+          kind: 'refusal',
+          peer: r.peer,
+          by: 'us',
+          code: r.code,
+          reason: r.reason,
+          ...(r.serviceId !== undefined ? { serviceId: r.serviceId.toString() } : {}),
+        });
+      }),
+    );
 
     cleanups.push(
       cache.subscribe((event) => {
