@@ -115,6 +115,11 @@ describe('metrics and health endpoints on real daemons', () => {
       ['dibs_chain_lag_blocks', 'gauge'],
       ['dibs_relay_reservations', 'gauge'],
       ['dibs_tx_queue_depth', 'gauge'],
+      ['dibs_tx_in_flight', 'gauge'],
+      ['dibs_grant_cache_services', 'gauge'],
+      ['dibs_peers_connected', 'gauge'],
+      ['dibs_sessions_ended_total', 'counter'],
+      ['dibs_grant_events_total', 'counter'],
       ['dibs_process_resident_memory_bytes', 'gauge'],
     ] as const) {
       assert.equal(types.get(n), t, `${n} is a ${t}`);
@@ -126,6 +131,10 @@ describe('metrics and health endpoints on real daemons', () => {
     const lag = one('dibs_chain_lag_blocks')?.value;
     assert.ok(lag !== undefined && lag >= 0, 'chain lag is known');
     assert.equal(one('dibs_sessions_open')?.value, 0);
+    // The wallet's transaction queue is wired: idle now, so a sample of 0 (not a missing gauge).
+    assert.equal(one('dibs_tx_queue_depth')?.value, 0, 'the transaction queue reports its depth');
+    assert.equal(one('dibs_tx_in_flight')?.value, 0);
+    assert.ok((one('dibs_grant_events_total', { kind: 'issued' })?.value ?? 0) >= 1, "b's network grant, issued while a ran, is counted");
     assert.equal(one('dibs_session_bytes_total', { direction: 'in' })?.value, 0);
   });
 
