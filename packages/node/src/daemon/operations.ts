@@ -169,7 +169,17 @@ export function startOperations(params: {
 
     // Sessions: start and end seen by diffing the list.
     const open = new Map<string, SessionView>();
+    // Tunnels refused by this node's services (the runtime starts after the network, so subscribe once it runs).
+    let tunnelRefusals: (() => void) | undefined;
+    cleanups.push(() => tunnelRefusals?.());
     const poll = () => {
+      const running = services();
+      if (!tunnelRefusals && running?.onRefused) {
+        tunnelRefusals = running.onRefused((r) => {
+          metrics.refusal(r.code);
+          record({ kind: 'refusal', peer: r.peer, by: 'us', code: r.code, reason: r.reason });
+        });
+      }
       let list: SessionView[];
       try {
         list = services()?.sessions() ?? [];

@@ -316,6 +316,7 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
       return vpn.clients.up(service.id, input.mode, AbortSignal.timeout(60_000));
     },
     vpnDown: (serviceId) => vpn.clients.down(serviceId),
+    onRefused: (listener) => server.onRefused(listener),
     async vpnStatus() {
       return {
         supported: vpn.unsupported === undefined,

@@ -136,6 +136,8 @@ export interface ServicesRuntime {
   proxies(): ProxyView[];
   /** Inbound (host) and outbound (client) tunnels. */
   sessions(): SessionView[];
+  /** Calls `listener` for every inbound tunnel refused (no grant, revoked, bad ticket…); returns the unsubscribe. */
+  onRefused?(listener: (refusal: { peer: string; code: string; reason: string }) => void): () => void;
   /** Joins a vpn service at L3 (`site`: also forwards this node's LAN, masqueraded). */
   vpnUp(input: { serviceId: bigint; mode: 'client' | 'site' }): Promise<VpnSessionInfo>;
   /** Leaves one service's VPN, or all; returns how many were up. */

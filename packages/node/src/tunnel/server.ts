@@ -134,12 +134,20 @@ interface PendingData {
 }
 
 /** The tunnel server of one node. */
+/** A tunnel the server refused: who asked, the error code and the reason given to them. */
+export interface TunnelRefusal {
+  peer: string;
+  code: string;
+  reason: string;
+}
+
 export class TunnelServer {
   readonly #options: TunnelServerOptions;
   readonly #log: P2pLogger;
   readonly #table = new TunnelSessionTable();
   readonly #pending = new Map<string, PendingData>();
   readonly #closers = new Set<(err: Error) => void>();
+  readonly #refusedListeners = new Set<(refusal: TunnelRefusal) => void>();
   readonly #perPeer: number;
   readonly #total: number;
   #dataServer: Server | undefined;
@@ -152,6 +160,12 @@ export class TunnelServer {
     this.#log = options.logger ?? stderrLogger;
     this.#perPeer = options.maxTunnelsPerPeer ?? MAX_TUNNELS_PER_PEER;
     this.#total = options.maxTunnels ?? MAX_TUNNELS_TOTAL;
+  }
+
+  /** Calls `listener` for every tunnel this server refuses; returns the unsubscribe function. */
+  onRefused(listener: (refusal: TunnelRefusal) => void): () => void {
+    this.#refusedListeners.add(listener);
+    return () => this.#refusedListeners.delete(listener);
   }
 
   /** Starts the data-channel listener and registers `/dibs/tunnel/1.0` on the host. */
@@ -568,6 +582,13 @@ export class TunnelServer {
       ...(error.detail ? { detail: error.detail } : {}),
       reason: error.message,
     });
+    for (const listener of this.#refusedListeners) {
+      try {
+        listener({ peer, code: error.code, reason: error.message });
+      } catch {
+        // A listener's failure is its own; the refusal goes on.
+      }
+    }
     if (stream.status !== 'open') return;
     if (protocolFault) {
       stream.abort(error);
