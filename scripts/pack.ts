@@ -57,10 +57,12 @@ function readJson(path: string): PackageJson {
 
 /** Directory of each workspace package by name. */
 function workspaces(): Map<string, string> {
+  // The root package.json's workspaces are `packages/*`.
   const out = new Map<string, string>();
-  const list = execFileSync('npm', ['query', '.workspace'], { cwd: ROOT, encoding: 'utf8' });
-  for (const w of JSON.parse(list) as Array<{ name: string; location: string }>)
-    out.set(w.name, join(ROOT, w.location));
+  for (const name of readdirSync(join(ROOT, 'packages'))) {
+    const file = join(ROOT, 'packages', name, 'package.json');
+    if (existsSync(file)) out.set(readJson(file).name, dirname(file));
+  }
   return out;
 }
 
