@@ -19,7 +19,6 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -104,13 +103,11 @@ function copyPackage(from: string, to: string, name: string): void {
   });
 }
 
-function jsFiles(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) jsFiles(path, out);
-    else if (name.endsWith('.js')) out.push(path);
-  }
-  return out;
+/** Every .js file below `dir`. */
+function jsFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((rel) => rel.endsWith('.js'))
+    .map((rel) => join(dir, rel));
 }
 
 /** Builds the tarball into `outDir`; returns its path. */

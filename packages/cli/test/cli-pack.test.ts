@@ -6,45 +6,27 @@
  * (`npm run build` must have run: the tarball ships compiled output.)
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { lastJson } from './cli-helpers.ts';
+import { type CliRun, lastJson, runProgram } from './cli-helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** Runs the installed `dibs` with a clean environment: the prefix's bin and node only on PATH. */
-function dibs(
-  prefix: string,
-  args: string[],
-  env: Record<string, string>,
-  cwd: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the installed `dibs` (its own shebang line) with the prefix's bin and node only on PATH. */
+function dibs(prefix: string, args: string[], env: Record<string, string>, cwd: string): Promise<CliRun> {
   const path = [join(prefix, 'bin'), dirname(process.execPath), '/usr/bin', '/bin'].join(':');
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(prefix, 'bin', 'dibs'), args, {
-      cwd,
-      env: { PATH: path, HOME: cwd, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runProgram(
+    join(prefix, 'bin', 'dibs'),
+    args,
+    { PATH: path, HOME: cwd, ...env },
+    120_000,
+    `dibs ${args.join(' ')}`,
+    cwd,
+  );
 }
 
 describe('npm pack → npm install -g', () => {
