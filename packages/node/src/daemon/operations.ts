@@ -5,6 +5,7 @@
  * OPERATIONS_POLL_MS (the tunnel keeps no history), so a session's end is seen within that period and
  * its bytes are those counted at its last sighting.
  */
+import { transactionQueueFor } from '@dibs/chain';
 import type { NodeMetrics } from '@dibs/observe';
 import type { SessionView } from '../services/types.ts';
 import type { ChainRuntime } from './chain-runtime.ts';
@@ -88,6 +89,10 @@ export function startOperations(params: {
       clearTimeout(timer);
     }
   };
+  // The node's own writes (identity, roles, grants, publishing) share one queue per wallet and chain.
+  const txQueue = chain.clients.account ? transactionQueueFor(chain.clients) : undefined;
+  metrics.setSource('txQueueDepth', () => txQueue?.depth);
+  metrics.setSource('txInFlight', () => txQueue?.inFlight);
   metrics.setSource('chainHeadBlock', async () => {
     const head = await headBlock();
     return head === undefined ? undefined : Number(head);
@@ -240,6 +245,8 @@ export function startOperations(params: {
         'chainLagBlocks',
         'relayReservations',
         'chainHeadBlock',
+        'txQueueDepth',
+        'txInFlight',
       ] as const)
         metrics.setSource(name, undefined);
     },
