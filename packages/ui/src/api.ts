@@ -5,7 +5,16 @@
  * travels in a header, never in a URL.
  */
 
-import type { ApiEvents, LogLevel, PublishService, StartProxy, paths } from '@dibs/api-types';
+import type {
+  AllowlistChange,
+  ApiEvents,
+  CreateOrg,
+  LogLevel,
+  PublishService,
+  StartProxy,
+  UpdatePolicy,
+  paths,
+} from '@dibs/api-types';
 import createClient, { type Client } from 'openapi-fetch';
 
 export type {
@@ -16,19 +25,27 @@ export type {
   ChainTrust,
   ChangedResource,
   Connection,
+  FleetNode,
   Grant,
   Identity,
   LogEntry,
   LogLevel,
+  OrgDetails,
+  OrgGrant,
+  OrgRole,
+  OrgService,
+  OrgSummary,
   Peer,
   PublishPolicy,
   PublishService,
   Service,
   ServicePolicy,
+  ServicePolicyInfo,
   ServiceType,
   Session,
   SocksProxy,
   StartProxy,
+  UpdatePolicy,
   VpnSession,
   VpnStatus,
 } from '@dibs/api-types';
@@ -128,6 +145,17 @@ export class ApiClient {
   publishService = (input: PublishService) =>
     this.call(() => this.client.POST('/api/v1/services', { body: input }));
   retireService = (id: string) => this.call(() => this.client.DELETE('/api/v1/services/{id}', this.byId(id)));
+  servicePolicy = (id: string) =>
+    this.call(() => this.client.GET('/api/v1/services/{id}/policy', this.byId(id)));
+  updatePolicy = (id: string, body: UpdatePolicy) =>
+    this.call(() => this.client.PATCH('/api/v1/services/{id}/policy', { ...this.byId(id), body }));
+  changeAllowlist = (id: string, body: AllowlistChange) =>
+    this.call(() => this.client.POST('/api/v1/services/{id}/allowlist', { ...this.byId(id), body }));
+  fleet = async () => (await this.call(() => this.client.GET('/api/v1/fleet'))).nodes;
+  setNodeLabel = (address: string, label: string) =>
+    this.call(() =>
+      this.client.PUT('/api/v1/fleet/{address}/label', { params: { path: { address } }, body: { label } }),
+    );
   grants = async () => (await this.call(() => this.client.GET('/api/v1/grants'))).grants;
   requestGrant = (serviceId: string) =>
     this.call(() => this.client.POST('/api/v1/grants', { body: { serviceId } }));
@@ -141,6 +169,29 @@ export class ApiClient {
       }),
     );
   disconnect = (id: string) => this.call(() => this.client.DELETE('/api/v1/connections/{id}', this.byId(id)));
+  orgs = async (mine = false) =>
+    (await this.call(() => this.client.GET('/api/v1/orgs', { params: { query: mine ? { mine } : {} } })))
+      .organizations;
+  org = (id: string) => this.call(() => this.client.GET('/api/v1/orgs/{id}', this.byId(id)));
+  createOrg = (input: CreateOrg) => this.call(() => this.client.POST('/api/v1/orgs', { body: input }));
+  orgServices = async (id: string) =>
+    (await this.call(() => this.client.GET('/api/v1/orgs/{id}/services', this.byId(id)))).services;
+  orgGrants = async (id: string) =>
+    (await this.call(() => this.client.GET('/api/v1/orgs/{id}/grants', this.byId(id)))).grants;
+  /** Adds (`present`) or removes a member or a node of an organization; admin only. */
+  setOrgRole = (id: string, role: 'member' | 'node', address: string, present: boolean) => {
+    const path = { params: { path: { id, address } } };
+    if (role === 'member') {
+      return present
+        ? this.call(() =>
+            this.client.POST('/api/v1/orgs/{id}/members', { ...this.byId(id), body: { address } }),
+          )
+        : this.call(() => this.client.DELETE('/api/v1/orgs/{id}/members/{address}', path));
+    }
+    return present
+      ? this.call(() => this.client.POST('/api/v1/orgs/{id}/nodes', { ...this.byId(id), body: { address } }))
+      : this.call(() => this.client.DELETE('/api/v1/orgs/{id}/nodes/{address}', path));
+  };
   audit = async (query: { since?: number; service?: string; limit?: number } = {}) =>
     (await this.call(() => this.client.GET('/api/v1/audit', { params: { query } }))).records;
   logs = async (limit = 200, level?: LogLevel) =>

@@ -14,9 +14,11 @@ import { shortHex } from './format.ts';
 import { Icon, type IconName } from './icons.tsx';
 import { AuditPage } from './pages/audit.tsx';
 import { DashboardPage } from './pages/dashboard.tsx';
+import { FleetPage } from './pages/fleet.tsx';
 import { GrantsPage } from './pages/grants.tsx';
 import { LogsPage } from './pages/logs.tsx';
 import { NetworkPage } from './pages/network.tsx';
+import { OrganizationsPage } from './pages/organizations.tsx';
 import { PeersPage } from './pages/peers.tsx';
 import { ServicesPage } from './pages/services.tsx';
 import { SessionsPage } from './pages/sessions.tsx';
@@ -32,10 +34,12 @@ interface NavItem {
 
 const NAV: NavItem[] = [
   { path: '/', label: 'Dashboard', icon: 'dashboard', page: () => <DashboardPage /> },
+  { path: '/fleet', label: 'Fleet', icon: 'fleet', page: () => <FleetPage /> },
   { path: '/peers', label: 'Peers', icon: 'peers', page: () => <PeersPage /> },
   { path: '/services', label: 'Services', icon: 'services', page: () => <ServicesPage /> },
   { path: '/grants', label: 'Grants', icon: 'grants', page: () => <GrantsPage /> },
   { path: '/sessions', label: 'Sessions', icon: 'sessions', page: () => <SessionsPage /> },
+  { path: '/orgs', label: 'Organizations', icon: 'orgs', page: () => <OrganizationsPage /> },
   { path: '/network', label: 'Network map', icon: 'network', page: () => <NetworkPage /> },
   { path: '/audit', label: 'Audit', icon: 'audit', page: () => <AuditPage /> },
   { path: '/logs', label: 'Logs', icon: 'logs', page: () => <LogsPage /> },
