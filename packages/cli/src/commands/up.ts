@@ -9,6 +9,7 @@ import { CliError } from '../errors.ts';
 import { applyNodeFlags, type NodeFlags, p2pSettings } from '../config.ts';
 import { table } from '../output.ts';
 import { initialize } from './init.ts';
+import { type RunningLoginProvider, startLoginProvider } from './login.ts';
 
 export function upCommand(): Command {
   const cmd = new Command('up')
@@ -21,15 +22,34 @@ export function upCommand(): Command {
     .option(
       '--light',
       'light node: admit only on chain state proven against checkpoints signed by trusted full nodes (needs node.light.checkpoint and node.light.signers; env DIBS_LIGHT=1)',
+    )
+    .option(
+      '--login [host:port]',
+      'also run the "Sign in with DIBS" OpenID Connect provider (default DIBS_LOGIN_LISTEN or 127.0.0.1:7780; as `dibs login serve`)',
+    )
+    .option(
+      '--login-issuer <url>',
+      'public issuer URL of that provider behind a TLS proxy (or DIBS_LOGIN_ISSUER)',
     );
   return withNodeOptions(cmd).action(
-    async (opts: NodeCommandOptions & { p2p: boolean; light?: boolean }, c: Command) => {
+    async (
+      opts: NodeCommandOptions & {
+        p2p: boolean;
+        light?: boolean;
+        login?: string | boolean;
+        loginIssuer?: string;
+      },
+      c: Command,
+    ) => {
       const ctx = nodeContext(c, opts);
       if (opts.light) ctx.config.node.light = { ...ctx.config.node.light, enabled: true };
       await runNode(ctx, {
         ...opts,
         apiPort: parseApiPort(opts.apiPort, process.env, ctx.paths.config),
         logFormat: logFormatOf(opts.logFormat),
+        login: opts.login
+          ? { listen: typeof opts.login === 'string' ? opts.login : undefined, issuer: opts.loginIssuer }
+          : undefined,
       });
     },
   );
@@ -191,6 +211,8 @@ export interface RunNodeOptions {
   api?: boolean | undefined;
   /** Terminal log format (default pretty). */
   logFormat?: LogFormat | undefined;
+  /** Also run the login provider (a `dibs login serve` in the node's process). */
+  login?: { listen?: string | undefined; issuer?: string | undefined } | undefined;
   /** `--audit-retention` as given; the environment and the config file are read when it is absent. */
   auditRetention?: string | undefined;
 }
@@ -236,9 +258,16 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
         ? false
         : { port: opts.apiPort ?? parseApiPort(undefined, process.env, ctx.paths.config) },
   });
+  let login: RunningLoginProvider | undefined;
+  try {
+    if (opts.login) login = await startLoginProvider(ctx, wallet, opts.login, '--login');
+  } catch (err) {
+    await daemon.stop();
+    throw err;
+  }
   const i = withoutTokenUnlessTerminal(daemon.info);
   const net = i.network;
-  ctx.out.result({ status: 'running', ...i }, () =>
+  ctx.out.result({ status: 'running', ...i, ...(login ? { login: login.info } : {}) }, () =>
     [
       'DIBS node is up',
       table([
@@ -269,6 +298,7 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
               ['API', `${i.api.url} (token in ${join(i.dataDir, 'api-token')})`],
             ] as Array<[string, unknown]>)
           : []),
+        ...(login ? ([['login', login.info.discovery]] as Array<[string, unknown]>) : []),
         ['data', i.dataDir],
       ]),
       ...(i.joinBundle
@@ -287,12 +317,14 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
     ].join('\n'),
   );
   if (opts.exitAfterStart) {
+    await login?.stop();
     await daemon.stop();
     log.flush?.();
     return;
   }
   await waitForStopSignal();
   ctx.out.progress('stopping…');
+  await login?.stop();
   await daemon.stop();
   log.flush?.();
 }
