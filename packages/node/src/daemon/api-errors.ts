@@ -45,6 +45,12 @@ const REVERT_STATUS: Record<string, number> = {
   UnknownGrant: 404,
   ServiceInactive: 409,
   AlreadyRevoked: 409,
+  InvalidPolicy: 400,
+  InvalidPolicyRef: 400,
+  PaymentTokenRequired: 400,
+  PriceTooHigh: 400,
+  InvalidGrantDuration: 400,
+  AllowlistBatchTooLarge: 400,
 };
 
 /**

@@ -642,8 +642,25 @@ async function registerNode(
   if (!same) {
     await chain.registry.updateNode({ roles, multiaddrs });
     log.info('node entry updated on chain', { roles, multiaddrs: multiaddrs.length });
+    if (current.roles !== roles)
+      log.info('roles changed', { roles: roleList(roles), previous: roleList(current.roles) });
   }
   return roles;
+}
+
+/** Role bits as names, e.g. `bootstrap,relay` (or `none`), for log lines. */
+function roleList(bits: number): string {
+  const names = [
+    [ROLE_BOOTSTRAP, 'bootstrap'],
+    [ROLE_RELAY, 'relay'],
+    [ROLE_SERVICE_HOST, 'service-host'],
+  ] as const;
+  return (
+    names
+      .filter(([bit]) => (bits & bit) !== 0)
+      .map(([, n]) => n)
+      .join(',') || 'none'
+  );
 }
 
 /** The network operator (Registry owner) approves its own node as a bootstrap node. */
