@@ -333,6 +333,11 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
     vpnDown: () => {
       throw new ApiError(404, 'NOT_UP', 'no VPN is up');
     },
+    orgNetworks: () => [],
+    joinOrg: (id) => {
+      throw new ApiError(404, 'UNKNOWN_ORGANIZATION', `the fixture has no organization ${id}`);
+    },
+    leaveOrg: (id) => ({ orgId: id, left: false }),
     chain: () => {
       failing();
       return chain;

@@ -88,6 +88,11 @@ export function withNodeOptions(cmd: Command): Command {
       'auto | public | private: private keeps relay reservations from the chain (node.reachability)',
     )
     .option('--bootstrap <multiaddr>', "bootstrap node to dial besides the chain's list; repeatable", collect)
+    .option(
+      '--org <id>',
+      "also join this organization's network; repeatable (or DIBS_ORGS=1,2, node.orgs)",
+      collect,
+    )
     .option('--chain-host <ip>', 'embedded chain: listen on this address, e.g. 0.0.0.0 (or DIBS_CHAIN_HOST)')
     .option('--api-port <port>', 'port of the management API and web UI on 127.0.0.1 (0 = any free port)')
     .option('--no-api', 'do not serve the management API and web UI')
@@ -290,6 +295,13 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
                 : []),
               ['peers', `${net.admitted} admitted`],
               ...net.multiaddrs.map((a, n) => [n === 0 ? 'listening' : '', a] as [string, unknown]),
+              ...net.orgs.map(
+                (o) =>
+                  [
+                    `org ${o.orgId}`,
+                    `${o.name} · /${o.label} · service ${o.networkServiceId} · ${o.multiaddrs[0] ?? 'not listening'}`,
+                  ] as [string, unknown],
+              ),
             ] as Array<[string, unknown]>)
           : []),
         ...(i.api

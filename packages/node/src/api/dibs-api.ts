@@ -501,6 +501,26 @@ export const readySchema = obj({
   }),
 });
 
+/** One organization network this node runs (its own host, admission, DHT and peers). */
+export const orgNetworkSchema = obj({
+  orgId: decimal,
+  name: Type.String({ maxLength: 256 }),
+  label: Type.String({ maxLength: 64 }),
+  protocolPrefix: Type.String({ maxLength: 128, description: 'every stream of this network runs under it' }),
+  networkServiceId: decimal,
+  grantId: decimal,
+  peerId,
+  multiaddrs: Type.Array(Type.String({ maxLength: 512 })),
+  admitted: count,
+  peers: Type.Array(peerId),
+  routingTable: count,
+  relay: Type.Boolean(),
+  joinedAt: Type.String({ maxLength: 64 }),
+  recordPublishedAt: Type.Optional(Type.String({ maxLength: 64 })),
+});
+export const orgNetworksSchema = obj({ networks: Type.Array(orgNetworkSchema) });
+export const orgLeftSchema = obj({ orgId: decimal, left: Type.Boolean() });
+
 /** The events of GET /api/v1/events. */
 export const dibsEvents = {
   counters: obj({
@@ -535,6 +555,8 @@ export type Health = Static<typeof healthSchema>;
 export type AuditRecordOut = Static<typeof auditRecordSchema>;
 export type AuditQueryIn = Static<typeof auditQuerySchema>;
 export type Ready = Static<typeof readySchema>;
+export type OrgNetworkOut = Static<typeof orgNetworkSchema>;
+export type OrgLeft = Static<typeof orgLeftSchema>;
 export type FleetNodeOut = Static<typeof fleetNodeSchema>;
 export type ServicePolicyOut = Static<typeof servicePolicySchema>;
 export type UpdatePolicy = Static<typeof updatePolicySchema>;
@@ -567,6 +589,12 @@ export interface DibsApiHandlers {
   vpnDown(serviceId: string, ctx: Ctx): Maybe<void>;
   logs(query: LogsQuery): Maybe<LogEntry[]>;
   audit(query: AuditQueryIn): Maybe<AuditRecordOut[]>;
+  /** The organization networks this node runs. */
+  orgNetworks(): Maybe<OrgNetworkOut[]>;
+  /** Joins organization `id`'s network now (and after restarts). */
+  joinOrg(id: string, ctx: Ctx): Maybe<OrgNetworkOut>;
+  /** Leaves organization `id`'s network; its other networks are untouched. */
+  leaveOrg(id: string, ctx: Ctx): Maybe<OrgLeft>;
   health(): Maybe<Health>;
   ready(): Maybe<Ready>;
   /** Prometheus text exposition of the node's metrics. */
@@ -799,6 +827,38 @@ export function registerDibsApi(api: ApiServer, handlers: DibsApiHandlers): Even
     params: byId,
     errors: notFound,
     handler: (ctx) => handlers.stopProxy(ctx.params.id, ctx),
+  });
+  api.route({
+    method: 'GET',
+    path: '/api/v1/org-networks',
+    summary: 'Organization networks this node runs besides the public one',
+    tags: ['network'],
+    response: orgNetworksSchema,
+    handler: async () => ({ networks: await handlers.orgNetworks() }),
+  });
+  api.route({
+    method: 'POST',
+    path: '/api/v1/orgs/:id/join',
+    summary: "Join an organization's network (own admission, DHT and peers); kept across restarts",
+    tags: ['network'],
+    params: byId,
+    response: orgNetworkSchema,
+    errors: {
+      ...notFound,
+      403: 'This node is neither a member nor a node of the organization',
+      409: 'The node runs the most organization networks it may',
+      502: 'The chain refused or is unreachable',
+    },
+    handler: (ctx) => handlers.joinOrg(ctx.params.id, ctx),
+  });
+  api.route({
+    method: 'POST',
+    path: '/api/v1/orgs/:id/leave',
+    summary: "Leave an organization's network; the node's other networks are untouched",
+    tags: ['network'],
+    params: byId,
+    response: orgLeftSchema,
+    handler: (ctx) => handlers.leaveOrg(ctx.params.id, ctx),
   });
   api.route({
     method: 'GET',

@@ -3,6 +3,7 @@
  * the libp2p host and liveness, services, connections, proxies and sessions from the services
  * runtime, grants from the access client and the chain mirror, logs from the logger's ring.
  */
+import { parseOrgId } from '../orgs/index.ts';
 import { readFileSync } from 'node:fs';
 import { tokenAbi } from '@dibs/contracts';
 import { addressFromPeerId, peerIdFromWallet, type Wallet } from '@dibs/core';
@@ -568,6 +569,23 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
         serviceName: r.serviceName?.slice(0, 64) ?? null,
         reason: r.reason?.slice(0, 500) ?? null,
       }));
+    },
+
+    orgNetworks() {
+      return network?.orgs.list() ?? [];
+    },
+
+    async joinOrg(id) {
+      const net = requireNetwork('joining an organization network');
+      const status = await mapErrors(() => net.orgs.join(parseOrgId(id)));
+      return status;
+    },
+
+    async leaveOrg(id) {
+      const net = requireNetwork('leaving an organization network');
+      const orgId = await mapErrors(() => parseOrgId(id));
+      const left = await net.orgs.leave(orgId);
+      return { orgId: orgId.toString(), left };
     },
 
     health() {
