@@ -46,6 +46,16 @@ export type LogLevel = LogEntry['level'];
 export type ServicePolicy = Service['policy'];
 export type ServiceType = PublishService['type'];
 export type PublishPolicy = NonNullable<PublishService['policy']>;
+/** An organization with this node's role in it. */
+export type OrgSummary = Answer<'/api/v1/orgs', 'get'>['organizations'][number];
+export type OrgRole = NonNullable<OrgSummary['role']>;
+/** One organization whole: members, nodes, token, network service, fleet configuration. */
+export type OrgDetails = Answer<'/api/v1/orgs/{id}', 'get'>;
+export type OrgService = Answer<'/api/v1/orgs/{id}/services', 'get'>['services'][number];
+export type OrgGrant = Answer<'/api/v1/orgs/{id}/grants', 'get'>['grants'][number];
+export type CreateOrg = Body<'/api/v1/orgs', 'post'>;
+export type OrgMembership = Answer<'/api/v1/orgs/{id}/members', 'post', 201>;
+export type OrgTokenMoved = Answer<'/api/v1/orgs/{id}/token/transfer', 'post'>;
 
 /** One event of GET /api/v1/events: its name and data. */
 export type ApiEvent = paths['/api/v1/events']['get']['responses'][200]['content']['text/event-stream'];

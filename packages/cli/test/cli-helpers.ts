@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+/**
+ * The CLI the tests run: its sources by default (a single test file sees the code as edited), the
+ * compiled build when `DIBS_TEST_CLI=dist` (`npm test` sets it after `npm run build`: the shipped
+ * code, and about 30% less CPU per command than type-stripping the sources).
+ */
+const USE_DIST = process.env.DIBS_TEST_CLI === 'dist';
+export const CLI = fileURLToPath(new URL(USE_DIST ? '../dist/main.js' : '../src/main.ts', import.meta.url));
+/** `node` arguments that run the CLI: the entry, preceded by the dist condition when compiled. */
+export const CLI_ARGS: readonly string[] = USE_DIST ? ['--conditions=dibs-dist', CLI] : [CLI];
 
 export interface CliRun {
   code: number | null;
@@ -36,7 +44,7 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 /** Runs `dibs <args>` to completion (bounded by `timeoutMs`). */
 export function runCli(args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliRun> {
-  return runNode([CLI, ...args], childEnv(env), timeoutMs, `dibs ${args.join(' ')}`);
+  return runNode([...CLI_ARGS, ...args], childEnv(env), timeoutMs, `dibs ${args.join(' ')}`);
 }
 
 /** Runs node with `args` to completion (bounded by `timeoutMs`), collecting its output. */
@@ -77,7 +85,7 @@ export function startCli(
   timeoutMs = 120_000,
 ): Promise<{ child: ChildProcess; output: () => { stdout: string; stderr: string } }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [...CLI_ARGS, ...args], {
       env: childEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { Command } from 'commander';
 import { buildProgram } from '../src/program.ts';
-import { CLI, runCli } from './cli-helpers.ts';
+import { CLI_ARGS, runCli } from './cli-helpers.ts';
 
 const PASSPHRASE = 'correct horse battery staple';
 
@@ -80,7 +80,7 @@ describe('the newcomer', () => {
     const home = join(root, 'first-start');
     const env: NodeJS.ProcessEnv = { PATH: plainPath(), HOME: root, DIBS_HOME: home, TERM: 'dumb' };
     // `script` gives the CLI a terminal, where it prompts (util-linux, as on every Debian).
-    const command = `'${process.execPath}' '${CLI}' up --exit-after-start --no-p2p --no-api`;
+    const command = `'${process.execPath}' ${CLI_ARGS.map((a) => `'${a}'`).join(' ')} up --exit-after-start --no-p2p --no-api`;
     const child = spawn('script', ['-qefc', command, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let prompts = 0;

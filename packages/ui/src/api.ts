@@ -5,7 +5,7 @@
  * travels in a header, never in a URL.
  */
 
-import type { ApiEvents, LogLevel, PublishService, StartProxy, paths } from '@dibs/api-types';
+import type { ApiEvents, CreateOrg, LogLevel, PublishService, StartProxy, paths } from '@dibs/api-types';
 import createClient, { type Client } from 'openapi-fetch';
 
 export type {
@@ -20,6 +20,11 @@ export type {
   Identity,
   LogEntry,
   LogLevel,
+  OrgDetails,
+  OrgGrant,
+  OrgRole,
+  OrgService,
+  OrgSummary,
   Peer,
   PublishPolicy,
   PublishService,
@@ -141,6 +146,29 @@ export class ApiClient {
       }),
     );
   disconnect = (id: string) => this.call(() => this.client.DELETE('/api/v1/connections/{id}', this.byId(id)));
+  orgs = async (mine = false) =>
+    (await this.call(() => this.client.GET('/api/v1/orgs', { params: { query: mine ? { mine } : {} } })))
+      .organizations;
+  org = (id: string) => this.call(() => this.client.GET('/api/v1/orgs/{id}', this.byId(id)));
+  createOrg = (input: CreateOrg) => this.call(() => this.client.POST('/api/v1/orgs', { body: input }));
+  orgServices = async (id: string) =>
+    (await this.call(() => this.client.GET('/api/v1/orgs/{id}/services', this.byId(id)))).services;
+  orgGrants = async (id: string) =>
+    (await this.call(() => this.client.GET('/api/v1/orgs/{id}/grants', this.byId(id)))).grants;
+  /** Adds (`present`) or removes a member or a node of an organization; admin only. */
+  setOrgRole = (id: string, role: 'member' | 'node', address: string, present: boolean) => {
+    const path = { params: { path: { id, address } } };
+    if (role === 'member') {
+      return present
+        ? this.call(() =>
+            this.client.POST('/api/v1/orgs/{id}/members', { ...this.byId(id), body: { address } }),
+          )
+        : this.call(() => this.client.DELETE('/api/v1/orgs/{id}/members/{address}', path));
+    }
+    return present
+      ? this.call(() => this.client.POST('/api/v1/orgs/{id}/nodes', { ...this.byId(id), body: { address } }))
+      : this.call(() => this.client.DELETE('/api/v1/orgs/{id}/nodes/{address}', path));
+  };
   audit = async (query: { since?: number; service?: string; limit?: number } = {}) =>
     (await this.call(() => this.client.GET('/api/v1/audit', { params: { query } }))).records;
   logs = async (limit = 200, level?: LogLevel) =>

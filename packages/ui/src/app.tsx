@@ -17,6 +17,7 @@ import { DashboardPage } from './pages/dashboard.tsx';
 import { GrantsPage } from './pages/grants.tsx';
 import { LogsPage } from './pages/logs.tsx';
 import { NetworkPage } from './pages/network.tsx';
+import { OrganizationsPage } from './pages/organizations.tsx';
 import { PeersPage } from './pages/peers.tsx';
 import { ServicesPage } from './pages/services.tsx';
 import { SessionsPage } from './pages/sessions.tsx';
@@ -36,6 +37,7 @@ const NAV: NavItem[] = [
   { path: '/services', label: 'Services', icon: 'services', page: () => <ServicesPage /> },
   { path: '/grants', label: 'Grants', icon: 'grants', page: () => <GrantsPage /> },
   { path: '/sessions', label: 'Sessions', icon: 'sessions', page: () => <SessionsPage /> },
+  { path: '/orgs', label: 'Organizations', icon: 'orgs', page: () => <OrganizationsPage /> },
   { path: '/network', label: 'Network map', icon: 'network', page: () => <NetworkPage /> },
   { path: '/audit', label: 'Audit', icon: 'audit', page: () => <AuditPage /> },
   { path: '/logs', label: 'Logs', icon: 'logs', page: () => <LogsPage /> },

@@ -1,6 +1,7 @@
-import { OrganizationsClient, type OrganizationView } from '@dibs/chain';
+import type { OrganizationView } from '@dibs/chain';
+import { OrgOperations, parseAddress, parseAmount, parseOrgId } from '@dibs/orgs';
 import { Command } from 'commander';
-import { type Address, getAddress, isAddress } from 'viem';
+import type { Address } from 'viem';
 import {
   type CommandContext,
   commandContext,
@@ -8,54 +9,22 @@ import {
   readIdentityFile,
   unlockWallet,
 } from '../context.ts';
-import { CliError } from '../errors.ts';
 import { table } from '../output.ts';
 
-function parseOrgId(text: string): bigint {
-  if (!/^[1-9]\d{0,20}$/.test(text)) {
-    throw new CliError(
-      'BAD_ARGUMENT',
-      `organization "${text}" is not an id`,
-      'give its number (see dibs org list)',
-    );
-  }
-  return BigInt(text);
-}
-
-function parseAddress(text: string, what: string): Address {
-  if (!isAddress(text, { strict: false })) {
-    throw new CliError('BAD_ARGUMENT', `${what} "${text}" is not an address`, 'give a 0x… wallet address');
-  }
-  return getAddress(text);
-}
-
-function parseAmount(text: string): bigint {
-  if (!/^\d{1,29}$/.test(text)) {
-    throw new CliError('BAD_ARGUMENT', `amount "${text}" is not a whole number`, 'give base units');
-  }
-  return BigInt(text);
-}
-
-/** Runs `fn` with the organizations client of this identity (wallet unlocked when `sign`), then closes. */
+/** Runs `fn` with the organization operations of this identity (wallet unlocked when `sign`), then closes. */
 async function withOrgs<T>(
   ctx: CommandContext,
   sign: boolean,
-  fn: (orgs: OrganizationsClient, self: Address) => Promise<T>,
+  fn: (orgs: OrgOperations, self: Address) => Promise<T>,
 ): Promise<T> {
   const wallet = sign ? await unlockWallet(ctx) : undefined;
   const chain = await connectChain(ctx, wallet);
   try {
     const self = (wallet?.address ?? readIdentityFile(ctx).address) as Address;
-    return await fn(new OrganizationsClient(chain.clients, chain.deployment), self);
+    return await fn(new OrgOperations({ clients: chain.clients, deployment: chain.deployment, self }), self);
   } finally {
     chain.close();
   }
-}
-
-async function requireOrg(orgs: OrganizationsClient, orgId: bigint): Promise<OrganizationView> {
-  const org = await orgs.get(orgId);
-  if (!org) throw new CliError('NOT_FOUND', `organization ${orgId} does not exist`, 'see dibs org list');
-  return org;
 }
 
 function describeOrg(o: OrganizationView): Array<[string, unknown]> {
@@ -73,7 +42,7 @@ function membershipCommand(
   name: string,
   description: string,
   what: string,
-  run: (orgs: OrganizationsClient, orgId: bigint, address: Address) => Promise<unknown>,
+  run: (orgs: OrgOperations, orgId: bigint, address: Address) => Promise<unknown>,
   done: string,
 ): Command {
   return new Command(name)
@@ -85,7 +54,7 @@ function membershipCommand(
       const orgId = parseOrgId(orgText);
       const address = parseAddress(addressText, what);
       await withOrgs(ctx, true, async (orgs) => {
-        await requireOrg(orgs, orgId);
+        await orgs.require(orgId);
         ctx.out.progress(`${name} ${address} in organization ${orgId}…`);
         await run(orgs, orgId, address);
         ctx.out.result(
@@ -128,10 +97,11 @@ export function orgCommands(): Command {
   org
     .command('list')
     .description('organizations on chain, with your role in each')
-    .action(async (_opts: unknown, cmd: Command) => {
+    .option('--mine', 'only the ones you administer, are a member of or are a node of')
+    .action(async (opts: { mine?: boolean }, cmd: Command) => {
       const ctx = commandContext(cmd);
-      await withOrgs(ctx, false, async (orgs, self) => {
-        const list = await orgs.list(self);
+      await withOrgs(ctx, false, async (orgs) => {
+        const list = opts.mine ? await orgs.mine() : await orgs.list();
         ctx.out.result({ organizations: list }, () =>
           list.length === 0
             ? 'no organizations yet — create one with: dibs org create <name>'
@@ -149,13 +119,13 @@ export function orgCommands(): Command {
       const ctx = commandContext(cmd);
       const orgId = parseOrgId(orgText);
       await withOrgs(ctx, false, async (orgs) => {
-        const d = await orgs.details(orgId);
-        if (!d) throw new CliError('NOT_FOUND', `organization ${orgId} does not exist`, 'see dibs org list');
+        const d = await orgs.show(orgId);
         ctx.out.result(d, () =>
           table([
             ...describeOrg(d),
             ['members', d.members.join(', ') || 'none'],
             ['nodes', d.nodes.join(', ') || 'none'],
+            ['fleet keys', Object.keys(d.env).join(', ') || 'none'],
           ]),
         );
       });
@@ -216,8 +186,7 @@ function tokenCommands(): Command {
       const amount = parseAmount(amountText);
       await withOrgs(ctx, true, async (orgs) => {
         ctx.out.progress(`minting ${amount} to ${to}…`);
-        await orgs.mint(orgId, to, amount);
-        const balance = await orgs.balance(orgId, to);
+        const balance = await orgs.mint(orgId, to, amount);
         ctx.out.result(
           { orgId, to, amount, balance },
           () => `minted ${amount} to ${to} (balance ${balance})`,
@@ -235,18 +204,9 @@ function tokenCommands(): Command {
       const orgId = parseOrgId(orgText);
       const to = parseAddress(toText, 'recipient');
       const amount = parseAmount(amountText);
-      await withOrgs(ctx, true, async (orgs, self) => {
-        const held = await orgs.balance(orgId, self);
-        if (held < amount) {
-          throw new CliError(
-            'INSUFFICIENT_BALANCE',
-            `you hold ${held} of organization ${orgId}'s token, less than ${amount}`,
-            'ask its admin to mint you some (dibs org token mint)',
-          );
-        }
+      await withOrgs(ctx, true, async (orgs) => {
         ctx.out.progress(`transferring ${amount} to ${to}…`);
-        await orgs.transfer(orgId, to, amount);
-        const balance = await orgs.balance(orgId, self);
+        const balance = await orgs.transfer(orgId, to, amount);
         ctx.out.result({ orgId, to, amount, balance }, () => `sent ${amount} to ${to} (you hold ${balance})`);
       });
     });
@@ -260,7 +220,7 @@ function tokenCommands(): Command {
       const orgId = parseOrgId(orgText);
       await withOrgs(ctx, false, async (orgs, self) => {
         const account = addressText === undefined ? self : parseAddress(addressText, 'account');
-        const org = await requireOrg(orgs, orgId);
+        const org = await orgs.require(orgId);
         const balance = await orgs.balance(orgId, account);
         ctx.out.result({ orgId, token: org.token, account, balance }, () => `${account}: ${balance}`);
       });
@@ -282,7 +242,6 @@ function envCommands(): Command {
       const ctx = commandContext(cmd);
       const orgId = parseOrgId(orgText);
       await withOrgs(ctx, true, async (orgs) => {
-        await requireOrg(orgs, orgId);
         ctx.out.progress(`setting ${key} in organization ${orgId}…`);
         await orgs.setEnv(orgId, key, value);
         ctx.out.result({ orgId, key, value }, () => (value === '' ? `${key} removed` : `${key} = ${value}`));
@@ -297,15 +256,7 @@ function envCommands(): Command {
       const ctx = commandContext(cmd);
       const orgId = parseOrgId(orgText);
       await withOrgs(ctx, false, async (orgs) => {
-        await requireOrg(orgs, orgId);
         const value = await orgs.getEnv(orgId, key);
-        if (value === undefined) {
-          throw new CliError(
-            'NOT_FOUND',
-            `${key} is not set in organization ${orgId}`,
-            'see dibs org env list',
-          );
-        }
         ctx.out.result({ orgId, key, value }, () => value);
       });
     });
@@ -317,10 +268,9 @@ function envCommands(): Command {
       const ctx = commandContext(cmd);
       const orgId = parseOrgId(orgText);
       await withOrgs(ctx, false, async (orgs) => {
-        await requireOrg(orgs, orgId);
-        const entries = await orgs.env(orgId);
-        ctx.out.result({ orgId, env: Object.fromEntries(entries) }, () =>
-          entries.size === 0 ? 'no keys set' : table([...entries]),
+        const env = await orgs.env(orgId);
+        ctx.out.result({ orgId, env }, () =>
+          Object.keys(env).length === 0 ? 'no keys set' : table(Object.entries(env)),
         );
       });
     });

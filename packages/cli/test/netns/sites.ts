@@ -22,7 +22,7 @@ const run = promisify(execFile);
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const TOPOLOGY = join(HERE, 'sites.sh');
 const PAYLOAD_SERVER = join(HERE, 'payload.ts');
-export const CLI = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+import { CLI_ARGS } from '../cli-helpers.ts';
 const START_TIMEOUT_MS = 180_000;
 const COMMAND_TIMEOUT_MS = 120_000;
 
@@ -126,7 +126,7 @@ export class SitesBed {
   /** Runs `dibs <args>` in `site`'s namespace to completion; throws with its stderr on failure. */
   async dibs(site: Site, args: string[], timeoutMs = COMMAND_TIMEOUT_MS): Promise<string> {
     try {
-      const r = await run('ip', ['netns', 'exec', this.ns(site), process.execPath, CLI, ...args], {
+      const r = await run('ip', ['netns', 'exec', this.ns(site), process.execPath, ...CLI_ARGS, ...args], {
         env: this.env(site),
         timeout: timeoutMs,
         maxBuffer: 4 * 1024 * 1024,
@@ -161,10 +161,14 @@ export class SitesBed {
     const node = this.nodes.get(site) ?? new SiteNode(site, join(this.dir, site));
     this.nodes.set(site, node);
     node.info = undefined;
-    const child = spawn('ip', ['netns', 'exec', this.ns(site), process.execPath, CLI, ...args, '--json'], {
-      env: this.env(site),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', this.ns(site), process.execPath, ...CLI_ARGS, ...args, '--json'],
+      {
+        env: this.env(site),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     node.child = child;
     createInterface({ input: child.stderr! }).on('line', (l) => {
       node.stderr.push(l);

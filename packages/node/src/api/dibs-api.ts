@@ -2,22 +2,12 @@
  * The node's v1 management API as data: every route the UI uses, its TypeBox schemas, and the
  * handler interface the daemon implements. `registerDibsApi` wires an implementation onto an ApiServer.
  */
-import { type Static, type TSchema, Type } from 'typebox';
+import { type Static, Type } from 'typebox';
 import type { EventStream } from './event-stream.ts';
 import type { RequestContext } from './route.ts';
+import { address, decimal, nullable, obj, unixSeconds } from './schema-parts.ts';
 import type { ApiServer } from './server.ts';
 
-/** An object schema that refuses (in requests) or drops (in answers) undeclared keys. */
-const obj = <P extends Record<string, TSchema>>(properties: P, options: { description?: string } = {}) =>
-  Type.Object(properties, { additionalProperties: false, ...options });
-/** `T | null` */
-const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-
-const address = Type.String({
-  pattern: '^0x[0-9a-fA-F]{40}$',
-  description: 'a 0x-prefixed 20-byte hex address',
-  examples: ['0x5B38Da6a701c568545dCfcB03FcB875f56beddC4'],
-});
 const peerId = Type.String({ minLength: 1, maxLength: 128, description: 'libp2p PeerId (base58)' });
 const id = Type.String({
   minLength: 1,
@@ -25,12 +15,7 @@ const id = Type.String({
   pattern: '^[A-Za-z0-9._:-]+$',
   description: 'an id made of letters, digits and . _ : -',
 });
-const decimal = Type.String({
-  pattern: '^(0|[1-9]\\d{0,77})$',
-  description: 'a non-negative decimal integer string (amounts are strings: they exceed 2^53)',
-});
 const unixMs = Type.Integer({ minimum: 0, description: 'Unix time in milliseconds' });
-const unixSeconds = Type.Integer({ minimum: 0, description: 'Unix time in seconds' });
 const count = Type.Integer({ minimum: 0 });
 const path = Type.Enum(['direct', 'relayed'], { description: 'How the connection reaches the peer' });
 
@@ -56,6 +41,7 @@ export const CHANGED_RESOURCES = [
   'grants',
   'sessions',
   'proxies',
+  'organizations',
 ] as const;
 /** Log levels, lowest first. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;

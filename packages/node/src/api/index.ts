@@ -14,3 +14,4 @@ export {
 } from './server.ts';
 export { compileValidator, describeIssues } from './validation.ts';
 export * from './dibs-api.ts';
+export * from './orgs-api.ts';

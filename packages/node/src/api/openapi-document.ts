@@ -3,6 +3,7 @@ import { generateApiToken } from './auth.ts';
 import { type DibsApiHandlers, registerDibsApi } from './dibs-api.ts';
 import { ApiError } from './errors.ts';
 import { silentApiLogger } from './log.ts';
+import { type OrgApiHandlers, registerOrgApi } from './orgs-api.ts';
 import { createApiServer } from './server.ts';
 
 /** The OpenAPI 3.1 document of every route a node serves (what GET /api/v1/openapi.json answers). */
@@ -13,5 +14,6 @@ export async function dibsOpenApiDocument(): Promise<Record<string, unknown>> {
   };
   const handlers = new Proxy({} as DibsApiHandlers, { get: () => unused });
   registerDibsApi(api, handlers);
+  registerOrgApi(api, new Proxy({} as OrgApiHandlers, { get: () => unused }));
   return api.openapi();
 }

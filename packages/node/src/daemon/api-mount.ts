@@ -7,11 +7,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertUsableToken, generateApiToken } from '../api/auth.ts';
 import { registerDibsApi } from '../api/dibs-api.ts';
+import { registerOrgApi } from '../api/orgs-api.ts';
 import { createApiServer } from '../api/server.ts';
 import { API_COUNTERS_INTERVAL_MS, API_TOKEN_FILE } from './api-constants.ts';
 import { DaemonApiError } from './api-errors.ts';
 import { type ApiHandlerDeps, createApiHandlers } from './api-handlers.ts';
 import type { Logger } from './log.ts';
+import { createOrgHandlers } from './org-handlers.ts';
 
 /** API settings of the daemon (config `api.*`, flag `--api-port`). */
 export interface ApiSettings {
@@ -94,6 +96,10 @@ export async function mountApi(params: {
   });
   events = registerDibsApi(server, handlers);
   const stream = events;
+  registerOrgApi(
+    server,
+    createOrgHandlers(params.deps.chain, () => stream.send('changed', { resource: 'organizations' })),
+  );
 
   // A log line sent to the stream may itself log (e.g. a dropped slow client): never recurse.
   let forwarding = false;
