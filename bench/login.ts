@@ -10,9 +10,13 @@
  *    the same flow with a login step that signs in a fixed account — no SIWE, no chain, in memory.
  * 2. ID token verifications per second in the server SDK (`IdTokenVerifier`: RS256, issuer, audience,
  *    expiry, subject parse, grant-revocation check against the chain view) beside jose's bare
- *    `jwtVerify` on the same token and key.
+ *    `jwtVerify` on the same token and key, the bare RSA check under both and, for the choice of
+ *    algorithm, the bare ES256 and EdDSA checks of the same signing input; interleaved rounds, after
+ *    the provider and anvil stopped. Per second of wall-clock time (the goal) and per second of the
+ *    main thread's CPU time (one core's capacity, whatever else the machine runs; jose's WebCrypto
+ *    work runs on other threads, so it has no such figure).
  */
-import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, sign as signBytes, verify } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
@@ -152,21 +156,52 @@ async function startBaseline(redirectUri: string) {
   return { issuer, config, step, stop: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-async function rate(fn: () => Promise<unknown>): Promise<number> {
-  const rates: number[] = [];
+interface Rates {
+  /** Verifications per second of wall-clock time (what a server sees, including its share of the CPU). */
+  wall: number;
+  /** Verifications per second of this thread's CPU time (what one core does; load on the machine aside). */
+  cpu: number;
+}
+
+/**
+ * Rates of several verifiers, measured in interleaved rounds (each round runs every verifier once for
+ * VERIFY_ROUND_MS) so they see the same machine load; medians over the rounds.
+ */
+async function rates<K extends string>(
+  fns: Record<K, () => Promise<unknown> | unknown>,
+): Promise<Record<K, Rates>> {
+  const samples = {} as Record<K, { wall: number[]; cpu: number[] }>;
   for (let r = 0; r < VERIFY_ROUNDS; r++) {
-    let n = 0;
-    const t0 = performance.now();
-    while (performance.now() - t0 < VERIFY_ROUND_MS) {
-      for (let i = 0; i < 100; i++) await fn();
-      n += 100;
+    for (const [name, fn] of Object.entries(fns) as [K, () => Promise<unknown> | unknown][]) {
+      let n = 0;
+      const c0 = process.threadCpuUsage();
+      const t0 = performance.now();
+      while (performance.now() - t0 < VERIFY_ROUND_MS) {
+        for (let i = 0; i < 100; i++) await fn();
+        n += 100;
+      }
+      const wallMs = performance.now() - t0;
+      const cpu = process.threadCpuUsage(c0);
+      samples[name] ??= { wall: [], cpu: [] };
+      const s = samples[name];
+      s.wall.push((n * 1000) / wallMs);
+      s.cpu.push((n * 1e6) / (cpu.user + cpu.system));
     }
-    rates.push((n * 1000) / (performance.now() - t0));
   }
-  return Math.round(median(rates));
+  const out = {} as Record<K, Rates>;
+  for (const [name, s] of Object.entries(samples) as [K, { wall: number[]; cpu: number[] }][]) {
+    out[name] = { wall: Math.round(median(s.wall)), cpu: Math.round(median(s.cpu)) };
+  }
+  return out;
 }
 
 const bed: LoginBed = await startLoginBed();
+let bedStopped = false;
+const stopBed = async () => {
+  if (bedStopped) return;
+  bedStopped = true;
+  await bed.stop();
+};
 const callbackServer = createServer((_req, res) => res.end('ok'));
 await new Promise<void>((r) => callbackServer.listen(0, '127.0.0.1', r));
 const redirectUri = `http://127.0.0.1:${(callbackServer.address() as AddressInfo).port}/callback`;
@@ -230,17 +265,32 @@ try {
     revoked: false,
   });
   const sdk = await IdTokenVerifier.create({ issuer, audience: client.clientId, jwks, grants });
+  // The verifier needs neither the provider nor the chain from here on: both stop, so the rates below
+  // are not shared with this bench's own provider, watcher and anvil.
+  callbackServer.close();
+  await stopBed();
   const keys = createLocalJWKSet(jwks);
-  const joseRate = await rate(() =>
-    jwtVerify(idToken, keys, { issuer, audience: client.clientId, algorithms: ['RS256'] }),
-  );
-  const sdkRate = await rate(() => sdk.verify(idToken));
   // The floor under both: the RSA signature check alone (node:crypto, same key), on this machine now.
   const dot = idToken.lastIndexOf('.');
   const signingInput = Buffer.from(idToken.slice(0, dot));
   const signature = Buffer.from(idToken.slice(dot + 1), 'base64url');
   const publicKey = createPublicKey({ key: jwks.keys[0] as never, format: 'jwk' });
-  const rsaRate = await rate(async () => verify('sha256', signingInput, publicKey, signature));
+  // The other JWS algorithms a provider could sign with, on the same signing input: their bare checks.
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const ecSignature = signBytes('sha256', signingInput, { key: ec.privateKey, dsaEncoding: 'ieee-p1363' });
+  const ed = generateKeyPairSync('ed25519');
+  const edSignature = signBytes(null, signingInput, ed.privateKey);
+  const measured = await rates({
+    sdk: () => sdk.verify(idToken),
+    jose: () => jwtVerify(idToken, keys, { issuer, audience: client.clientId, algorithms: ['RS256'] }),
+    rsa: () => verify('sha256', signingInput, publicKey, signature),
+    es256: () =>
+      verify('sha256', signingInput, { key: ec.publicKey, dsaEncoding: 'ieee-p1363' }, ecSignature),
+    eddsa: () => verify(null, signingInput, ed.publicKey, edSignature),
+  });
+  const sdkRate = measured.sdk.wall;
+  const joseRate = measured.jose.wall;
+  const rsaRate = measured.rsa.wall;
 
   const figures = {
     flow_p50_ms: round2(median(ours)),
@@ -254,6 +304,11 @@ try {
     jose_jwtverify_per_sec: joseRate,
     id_token_verify_ratio_to_jose: round2(sdkRate / joseRate),
     rsa_verify_only_per_sec: rsaRate,
+    id_token_verify_ratio_to_rsa_only: round2(sdkRate / rsaRate),
+    id_token_verify_per_cpu_sec: measured.sdk.cpu,
+    rsa_verify_only_per_cpu_sec: measured.rsa.cpu,
+    es256_verify_only_per_cpu_sec: measured.es256.cpu,
+    eddsa_verify_only_per_cpu_sec: measured.eddsa.cpu,
     load_average_1m: round2(loadavg()[0]!),
     flows: FLOWS,
     cold_flows: COLD_FLOWS,
@@ -268,9 +323,17 @@ try {
     `code flow, baseline (oidc-provider, fixed account):          p50 ${figures.baseline_flow_p50_ms} ms, p99 ${figures.baseline_flow_p99_ms} ms`,
   );
   console.log(`  DIBS / baseline p50: ${figures.flow_p50_ratio_to_baseline}`);
-  console.log(`ID token verify, @dibs/sdk/server IdTokenVerifier: ${sdkRate}/s`);
+  console.log(
+    `ID token verify, @dibs/sdk/server IdTokenVerifier: ${sdkRate}/s  (${measured.sdk.cpu} per CPU-second)`,
+  );
   console.log(
     `ID token verify, jose jwtVerify (baseline):         ${joseRate}/s   ratio ${figures.id_token_verify_ratio_to_jose}`,
+  );
+  console.log(
+    `RSA signature check alone (node:crypto):           ${rsaRate}/s  (${measured.rsa.cpu} per CPU-second)   IdTokenVerifier / RSA alone ${figures.id_token_verify_ratio_to_rsa_only}`,
+  );
+  console.log(
+    `  for comparison, per CPU-second: ES256 check alone ${measured.es256.cpu}, EdDSA (Ed25519) check alone ${measured.eddsa.cpu}`,
   );
   console.log(
     JSON.stringify({
@@ -284,5 +347,5 @@ try {
   );
 } finally {
   callbackServer.close();
-  await bed.stop();
+  await stopBed();
 }

@@ -64,3 +64,7 @@ export type ApiEvents = { [E in ApiEvent as E['event']]: E['data'] };
 export type ChangedResource = ApiEvents['changed']['resource'];
 /** The error body of every failed request. */
 export type ApiErrorBody = Answer<'/api/v1/identity', 'get', 500>;
+export type FleetNode = Answer<'/api/v1/fleet', 'get'>['nodes'][number];
+export type ServicePolicyInfo = Answer<'/api/v1/services/{id}/policy', 'get'>;
+export type UpdatePolicy = Body<'/api/v1/services/{id}/policy', 'patch'>;
+export type AllowlistChange = Body<'/api/v1/services/{id}/allowlist', 'post'>;

@@ -163,6 +163,62 @@ export class RegistryReader {
     }
   }
 
+  /**
+   * The accounts on a service's allowlist now: its AllowlistChanged events since `fromBlock` folded in
+   * order, then each candidate checked with `isAllowed` (the chain has the last word), at most `limit`.
+   */
+  async getAllowlist(serviceId: bigint, fromBlock = 0n, limit = 1024): Promise<Address[]> {
+    const logs = await this.clients.publicClient.getContractEvents({
+      address: this.addresses.services,
+      abi: accessGrantsAbi,
+      eventName: 'AllowlistChanged',
+      args: { serviceId },
+      fromBlock,
+      toBlock: 'latest',
+    });
+    const state = new Map<string, Address>();
+    for (const l of logs) {
+      const { account, allowed } = (l as { args: { account?: Address; allowed?: boolean } }).args;
+      if (!account) continue;
+      if (allowed) state.set(account.toLowerCase(), account);
+      else state.delete(account.toLowerCase());
+    }
+    const candidates = [...state.values()].slice(0, limit);
+    const allowed = await Promise.all(
+      candidates.map((a) =>
+        this.clients.publicClient.readContract({
+          address: this.addresses.services,
+          abi: accessGrantsAbi,
+          functionName: 'isAllowed',
+          args: [serviceId, a],
+        }),
+      ),
+    );
+    return candidates.filter((_, i) => allowed[i]);
+  }
+
+  /**
+   * Every node registered in the Registry and still active, in order of first registration, at most
+   * `limit`: addresses from NodeRegistered events since `fromBlock`, then each node's current entry.
+   */
+  async getRegisteredNodes(fromBlock = 0n, limit = 256): Promise<NodeRecord[]> {
+    const logs = await this.clients.publicClient.getContractEvents({
+      address: this.addresses.registry,
+      abi: registryAbi,
+      eventName: 'NodeRegistered',
+      fromBlock,
+      toBlock: 'latest',
+    });
+    const seen = new Map<string, Address>();
+    for (const l of logs) {
+      const node = (l as { args?: { node?: Address } }).args?.node;
+      if (node && !seen.has(node.toLowerCase())) seen.set(node.toLowerCase(), node);
+      if (seen.size >= limit) break;
+    }
+    const records = await Promise.all([...seen.values()].map((n) => this.getNode(n)));
+    return records.filter((r): r is NodeRecord => r?.active === true);
+  }
+
   /** How many services were ever published (ids run from 1 to this). */
   async serviceCount(): Promise<bigint> {
     return this.clients.publicClient.readContract({

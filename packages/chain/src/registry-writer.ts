@@ -120,6 +120,31 @@ export class RegistryWriter extends RegistryReader {
     return this.#write('Services', this.addresses.services, accessGrantsAbi, 'retire', [serviceId]);
   }
 
+  /**
+   * Changes one of the caller's services: price, payment token, grant duration and policy (with its
+   * reference: an organization id, or a token address for token-holder services). Grants already
+   * issued keep their expiry; holders who no longer meet the policy lose access at the next poll.
+   */
+  updateService(
+    serviceId: bigint,
+    terms: {
+      price: bigint;
+      paymentToken: Address;
+      grantDuration: bigint;
+      policy: number;
+      policyRef: bigint;
+    },
+  ): Promise<TransactionReceipt> {
+    return this.#write('Services', this.addresses.services, accessGrantsAbi, 'update', [
+      serviceId,
+      terms.price,
+      terms.paymentToken,
+      terms.grantDuration,
+      terms.policy,
+      terms.policyRef,
+    ]);
+  }
+
   /** Adds accounts to (or removes them from) a service's allowlist. */
   setAllowlist(serviceId: bigint, accounts: Address[], allowed: boolean): Promise<TransactionReceipt> {
     return this.#write('Services', this.addresses.services, accessGrantsAbi, 'setAllowlist', [

@@ -56,6 +56,8 @@ export interface DibsConfig {
     light?: LightConfig;
     /** Sign and serve checkpoints (a full node); default: when the node runs the embedded chain. */
     signCheckpoints?: boolean;
+    /** Organization networks to join besides the public one, by organization id (decimal strings). */
+    orgs?: string[];
   };
 }
 
@@ -127,6 +129,29 @@ function relayCount(text: string | number, where: string): number {
   return n;
 }
 
+/** Most organization ids one node is started with (the node's own bound is MAX_ORG_NETWORKS). */
+const MAX_ORGS = 32;
+
+/** Validates organization ids (decimal, ≥ 1), without duplicates. */
+function orgIds(values: readonly string[], where: string): string[] {
+  const out: string[] = [];
+  for (const raw of values) {
+    const v = raw.trim();
+    if (!/^[1-9][0-9]{0,19}$/.test(v)) {
+      throw new CliError(
+        'BAD_CONFIG',
+        `${where}: "${v.slice(0, 24)}" is not an organization id`,
+        'give the decimal id `dibs org list` shows',
+      );
+    }
+    if (!out.includes(v)) out.push(v);
+  }
+  if (out.length > MAX_ORGS) {
+    throw new CliError('BAD_CONFIG', `${where}: at most ${MAX_ORGS} organizations`, 'join fewer at once');
+  }
+  return out;
+}
+
 function reachability(text: string, where: string): Reachability {
   if (!(REACHABILITY as readonly string[]).includes(text)) {
     throw new CliError(
@@ -174,6 +199,8 @@ export interface NodeFlags {
   reachability?: string | undefined;
   bootstrap?: string[] | undefined;
   chainHost?: string | undefined;
+  /** `--org <id>`, repeatable. */
+  org?: string[] | undefined;
 }
 
 /** Applies node flags over the config (flags win over the file and the environment). */
@@ -185,6 +212,7 @@ export function applyNodeFlags(config: DibsConfig, flags: NodeFlags): DibsConfig
   if (flags.relay?.length) node.relays = multiaddrList(flags.relay, '--relay');
   if (flags.bootstrap?.length) node.bootstrap = multiaddrList(flags.bootstrap, '--bootstrap');
   if (flags.relayCount !== undefined) node.relayCount = relayCount(flags.relayCount, '--relay-count');
+  if (flags.org?.length) node.orgs = orgIds(flags.org, '--org');
   if (flags.reachability !== undefined)
     node.reachability = reachability(flags.reachability, '--reachability');
   const chain = { ...config.chain };
@@ -238,6 +266,7 @@ export function loadConfig(path: string, overrides: ConfigOverrides = {}, env = 
   if (env.DIBS_ROLES !== undefined) config.node.roles = parseRoles(env.DIBS_ROLES, 'DIBS_ROLES');
   if (env.DIBS_CHAIN_HOST) config.chain.host = hostName(env.DIBS_CHAIN_HOST, 'DIBS_CHAIN_HOST');
   if (env.DIBS_RELAYS) config.node.relays = multiaddrList(env.DIBS_RELAYS.split(','), 'DIBS_RELAYS');
+  if (env.DIBS_ORGS) config.node.orgs = orgIds(env.DIBS_ORGS.split(','), 'DIBS_ORGS');
   if (env.DIBS_RELAY_COUNT) config.node.relayCount = relayCount(env.DIBS_RELAY_COUNT, 'DIBS_RELAY_COUNT');
   if (env.DIBS_REACHABILITY)
     config.node.reachability = reachability(env.DIBS_REACHABILITY, 'DIBS_REACHABILITY');
@@ -392,6 +421,11 @@ export function parseConfig(path: string, text: string): DibsConfig {
   for (const field of ['announce', 'relays'] as const) {
     if (node[field] !== undefined) config.node[field] = strings(node[field], `node.${field}`, []);
   }
+  if (node.orgs !== undefined) {
+    if (!Array.isArray(node.orgs) || node.orgs.some((x) => typeof x !== 'string' && typeof x !== 'number'))
+      throw bad('node.orgs', 'a list of organization ids');
+    config.node.orgs = orgIds((node.orgs as unknown[]).map(String), `config file ${path}: node.orgs`);
+  }
   if (node.relayCount !== undefined) {
     if (typeof node.relayCount !== 'number')
       throw bad('node.relayCount', `a whole number 0 … ${MAX_RELAY_COUNT}`);
@@ -450,6 +484,7 @@ export function p2pSettings(config: DibsConfig): P2pSettings {
     chainView,
     light,
     signCheckpoints,
+    orgs,
   } = config.node;
   return {
     listen,
@@ -462,6 +497,7 @@ export function p2pSettings(config: DibsConfig): P2pSettings {
     ...(reachability !== undefined ? { reachability } : {}),
     ...(chainView !== undefined ? { chainView } : {}),
     ...(signCheckpoints !== undefined ? { signCheckpoints } : {}),
+    ...(orgs?.length ? { orgs: orgs.map((o) => BigInt(o)) } : {}),
     ...(light
       ? {
           light: {

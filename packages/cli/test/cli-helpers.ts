@@ -55,8 +55,20 @@ export function runNode(
   label = `node ${args.join(' ')}`,
   cwd?: string,
 ): Promise<CliRun> {
+  return runProgram(process.execPath, args, env, timeoutMs, label, cwd);
+}
+
+/** Runs the executable `file` with `args` to completion (bounded by `timeoutMs`), collecting its output. */
+export function runProgram(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  label = `${file} ${args.join(' ')}`,
+  cwd?: string,
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {

@@ -1,7 +1,7 @@
 /**
- * `dibs login` beside a running node: publish a login service, register a client (secret shown once,
- * never listed), run the provider on its own listener and read its discovery document, remove the
- * client; bad input answered with a clear error.
+ * `dibs login` beside a running node: the provider as part of `dibs up --login`, publish a login
+ * service, register a client (secret shown once, never listed), run the provider on its own listener
+ * and read its discovery document, remove the client; bad input answered with a clear error.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -14,11 +14,23 @@ describe('dibs login: publish, clients, serve', () => {
   let node: Awaited<ReturnType<typeof startCli>>;
 
   before(async () => {
-    node = await startCli(['up', '--json'], home.env, running, 180_000);
+    node = await startCli(['up', '--json', '--login', '127.0.0.1:0'], home.env, running, 180_000);
   });
   after(async () => {
     await stopChild(node.child);
     home.cleanup();
+  });
+
+  test('dibs up --login runs the provider in the node: its discovery document answers', async () => {
+    const { login } = lastJson<{ login: { issuer: string; discovery: string } }>(node.output().stdout);
+    assert.match(login.issuer, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const meta = (await (await fetch(login.discovery)).json()) as { issuer: string; jwks_uri: string };
+    assert.equal(meta.issuer, login.issuer);
+    const jwks = (await (await fetch(meta.jwks_uri)).json()) as { keys: Array<{ alg: string }> };
+    assert.deepEqual(
+      jwks.keys.map((k) => k.alg),
+      ['RS256'],
+    );
   });
 
   test('publish → client add → list → serve → remove', async () => {

@@ -179,4 +179,37 @@ describe('dibs org: organizations, their token, fleet configuration and a servic
     assert.match(refused.stdout + refused.stderr, /NotAllowed/);
     assert.equal((await ok(['org', 'token', 'balance', orgId, addressB], a.env)).balance, '7');
   });
+
+  test('org join and leave: both nodes run the organization network beside the public one, shown by status', async () => {
+    const created = (await ok(['org', 'create', 'Teams'], a.env)) as unknown as OrgJson;
+    const id = created.id;
+    await ok(['org', 'add-node', id, addressA], a.env);
+    await ok(['org', 'add-member', id, addressB], a.env);
+    const joinedA = await ok(['org', 'join', id], a.env);
+    assert.equal(joinedA.orgId, id);
+    assert.equal(joinedA.protocolPrefix, `/dibs/org/teams/${id}`);
+    await ok(['org', 'join', id], bEnv);
+    type Status = { orgs: Array<{ orgId: string; admitted: number }> };
+    const inOrg = async (env: Record<string, string>) =>
+      ((await ok(['status'], env)) as unknown as Status).orgs.find((o) => o.orgId === id);
+    let admitted = 0;
+    for (let i = 0; i < 60 && admitted === 0; i++) {
+      admitted = Math.min((await inOrg(a.env))?.admitted ?? 0, (await inOrg(bEnv))?.admitted ?? 0);
+      if (admitted === 0) await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(admitted, 1, 'each node admits the other in the organization network');
+    const left = await ok(['org', 'leave', id], bEnv);
+    assert.equal(left.left, true);
+    assert.equal(await inOrg(bEnv), undefined);
+    assert.ok(await inOrg(a.env), 'the other node still runs it');
+    // A node that is in no way part of an organization is refused, with what to do.
+    const other = (await ok(['org', 'create', 'Others'], a.env)) as unknown as OrgJson;
+    const refused = await runCli(['org', 'join', other.id, '--json'], bEnv);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stdout + refused.stderr, /neither a member nor a node/);
+    assert.match(refused.stdout + refused.stderr, /add-node/);
+    const help = await runCli(['org', '--help'], a.env);
+    assert.match(help.stdout, /\bjoin\b/);
+    assert.match(help.stdout, /\bleave\b/);
+  });
 });

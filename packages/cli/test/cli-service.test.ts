@@ -19,7 +19,7 @@ interface ServiceJson {
 
 const running = (stdout: string) => stdout.includes('"status":"running"');
 
-describe('dibs service: publish, list, show and retire beside a running node', () => {
+describe('dibs service: publish, list, show, policy and retire beside a running node', () => {
   const home = tempHome();
   let node: Awaited<ReturnType<typeof startCli>>;
   let web: Server;
@@ -84,6 +84,39 @@ describe('dibs service: publish, list, show and retire beside a running node', (
     assert.equal(lastJson<{ retired: boolean }>(retire.stdout).retired, true);
     const after = await runCli(['service', 'show', published.id, '--json'], home.env);
     assert.equal(lastJson<ServiceJson>(after.stdout).active, false);
+  });
+
+  test('allow → disallow → update a service’s policy, with --json and the chain’s refusal', async () => {
+    const a1 = `0x${'a1'.repeat(20)}`;
+    const b2 = `0x${'b2'.repeat(20)}`;
+    const pub = await runCli(
+      ['service', 'publish', 'wiki', '--target', `127.0.0.1:${webPort}`, '--allow', a1, '--json'],
+      home.env,
+    );
+    assert.equal(pub.code, 0, pub.stderr + pub.stdout);
+    type Policy = { policy: string; price: string; allowlist: string[]; organizationId: string | null };
+    const lower = (p: Policy) => p.allowlist.map((x) => x.toLowerCase()).sort();
+    const allow = await runCli(['service', 'allow', 'wiki', b2, '--json'], home.env);
+    assert.equal(allow.code, 0, allow.stderr + allow.stdout);
+    assert.deepEqual(lower(lastJson<Policy>(allow.stdout)), [a1, b2]);
+    const disallow = await runCli(['service', 'disallow', 'wiki', a1, '--json'], home.env);
+    assert.equal(disallow.code, 0, disallow.stderr + disallow.stdout);
+    assert.deepEqual(lower(lastJson<Policy>(disallow.stdout)), [b2]);
+
+    const update = await runCli(
+      ['service', 'update', 'wiki', '--policy', 'public', '--price', '7', '--json'],
+      home.env,
+    );
+    assert.equal(update.code, 0, update.stderr + update.stdout);
+    assert.equal(lastJson<Policy>(update.stdout).policy, 'public');
+    assert.equal(lastJson<Policy>(update.stdout).price, '7');
+
+    const badOrg = await runCli(
+      ['service', 'update', 'wiki', '--policy', 'organization', '--org', '999', '--json'],
+      home.env,
+    );
+    assert.notEqual(badOrg.code, 0);
+    assert.match(lastJson<{ error: { message: string } }>(badOrg.stdout).error.message, /InvalidPolicyRef/);
   });
 
   test('mistakes get an error code and a hint', async () => {

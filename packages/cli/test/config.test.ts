@@ -231,3 +231,26 @@ describe('config: light mode', () => {
     }
   });
 });
+
+describe('config: organization networks', () => {
+  test('node.orgs < DIBS_ORGS < --org, each an organization id, without duplicates', () => {
+    const path = configFile({ listen: [], bootstrap: [], orgs: ['3', 4] });
+    const config = loadConfig(path, {}, {});
+    assert.deepEqual(config.node.orgs, ['3', '4']);
+    assert.deepEqual(p2pSettings(config).orgs, [3n, 4n]);
+    const env = loadConfig(path, {}, { DIBS_ORGS: '5, 6,5' });
+    assert.deepEqual(env.node.orgs, ['5', '6']);
+    const flags = applyNodeFlags(env, { org: ['7', '7', '8'] });
+    assert.deepEqual(p2pSettings(flags).orgs, [7n, 8n]);
+    assert.equal(p2pSettings(loadConfig(join(dir, 'none.json'), {}, {})).orgs, undefined);
+  });
+
+  test('bad organization ids are clear errors naming their source', () => {
+    const base = loadConfig(join(dir, 'none.json'), {}, {});
+    assert.throws(() => applyNodeFlags(base, { org: ['0'] }), /--org: "0" is not an organization id/);
+    assert.throws(() => applyNodeFlags(base, { org: ['acme'] }), /--org/);
+    assert.throws(() => loadConfig(join(dir, 'none.json'), {}, { DIBS_ORGS: '1,x' }), /DIBS_ORGS/);
+    assert.throws(() => loadConfig(configFile({ orgs: 'one' }), {}, {}), /node\.orgs/);
+    assert.throws(() => loadConfig(configFile({ orgs: ['-2'] }), {}, {}), /node\.orgs/);
+  });
+});

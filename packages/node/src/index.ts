@@ -3,8 +3,11 @@ export * from './daemon/index.ts';
 export * from './p2p/index.ts';
 export * from './tunnel/index.ts';
 export {
+  changeAllowlist,
   listServices,
+  type PolicyChange,
   publishService,
+  readServicePolicy,
   resolveService,
   retireService,
   ServiceCatalog,
@@ -12,13 +15,16 @@ export {
   ServiceError,
   type RunningServices,
   showService,
+  type ServicePolicyView,
   startServices,
+  updateServicePolicy,
   validatePublish,
 } from './services/index.ts';
 export type {
   ConnectionView,
   ProxyView,
   PublishInput,
+  ServicePolicy,
   ServicesRuntime,
   ServiceView,
   SessionView,

@@ -377,6 +377,104 @@ describe('management API on real daemons', () => {
     }
   });
 
+  it("changes an own service's policy and allowlist on chain, refuses others' and bad changes, lists the fleet", async () => {
+    const published = await call(a, 'POST', '/api/v1/services', {
+      body: JSON.stringify({
+        name: 'api-policy',
+        type: 'tcp',
+        target: '127.0.0.1:9',
+        policy: 'allowlist',
+        allowlist: [b.info.address],
+      }),
+    });
+    assert.equal(published.status, 201, JSON.stringify(published.body));
+    const id = published.body.id as string;
+    const read = await call(b, 'GET', `/api/v1/services/${id}/policy`);
+    assert.equal(read.status, 200, JSON.stringify(read.body));
+    assert.equal(read.body.policy, 'allowlist');
+    assert.deepEqual(
+      read.body.allowlist.map((x: string) => x.toLowerCase()),
+      [b.info.address.toLowerCase()],
+    );
+
+    // Add and remove in one call: the chain's allowlist is what the answer shows.
+    const other = Wallet.generate().address;
+    const changed = await call(a, 'POST', `/api/v1/services/${id}/allowlist`, {
+      body: JSON.stringify({ add: [other], remove: [b.info.address] }),
+    });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    assert.deepEqual(
+      changed.body.allowlist.map((x: string) => x.toLowerCase()),
+      [other.toLowerCase()],
+    );
+
+    // Price and policy through Services.update.
+    const updated = await call(a, 'PATCH', `/api/v1/services/${id}/policy`, {
+      body: JSON.stringify({ policy: 'public', price: '5' }),
+    });
+    assert.equal(updated.status, 200, JSON.stringify(updated.body));
+    assert.equal(updated.body.policy, 'public');
+    assert.equal(updated.body.price, '5');
+    assert.ok(updated.body.paymentToken, 'a priced service names its payment token');
+
+    // Someone else's service, a missing organization, an organization the chain does not know, nothing to do.
+    const foreign = await call(b, 'PATCH', `/api/v1/services/${id}/policy`, { body: '{"price":"0"}' });
+    assert.equal(foreign.status, 403);
+    assert.equal(foreign.body.error.code, 'NOT_SERVICE_OWNER');
+    assert.match(foreign.body.error.message, /only its owner/);
+    const noOrg = await call(a, 'PATCH', `/api/v1/services/${id}/policy`, {
+      body: '{"policy":"organization"}',
+    });
+    assert.equal(noOrg.status, 400);
+    const badOrg = await call(a, 'PATCH', `/api/v1/services/${id}/policy`, {
+      body: '{"policy":"organization","organizationId":"999"}',
+    });
+    assert.equal(badOrg.status, 400, JSON.stringify(badOrg.body));
+    assert.match(badOrg.body.error.message, /InvalidPolicyRef/);
+    const empty = await call(a, 'POST', `/api/v1/services/${id}/allowlist`, { body: '{}' });
+    assert.equal(empty.status, 400);
+    const badAddress = await call(a, 'POST', `/api/v1/services/${id}/allowlist`, {
+      body: '{"add":["0x1234"]}',
+    });
+    assert.equal(badAddress.status, 400);
+    assert.equal((await call(a, 'GET', '/api/v1/services/999999/policy')).status, 404);
+
+    // The fleet: every node registered on chain (the bare node runs no p2p, so it never registered).
+    assert.equal(
+      (await call(a, 'PUT', `/api/v1/fleet/${b.info.address}/label`, { body: '{"label":"bee"}' })).status,
+      204,
+    );
+    const fleet = await call(a, 'GET', '/api/v1/fleet');
+    assert.equal(fleet.status, 200, JSON.stringify(fleet.body));
+    const byAddress = new Map(
+      fleet.body.nodes.map((n: { address: string }) => [n.address.toLowerCase(), n] as const),
+    );
+    const self = byAddress.get(a.info.address.toLowerCase()) as {
+      self: boolean;
+      online: boolean;
+      services: Array<{ id: string; name: string }>;
+    };
+    assert.ok(self?.self && self.online);
+    assert.ok(
+      self.services.some((x) => x.id === id && x.name === 'api-policy'),
+      JSON.stringify(self.services),
+    );
+    const bee = byAddress.get(b.info.address.toLowerCase()) as {
+      label: string;
+      online: boolean;
+      peerId: string;
+    };
+    assert.equal(bee?.label, 'bee');
+    assert.equal(bee.online, true);
+    assert.equal(bee.peerId, b.info.peerId);
+    assert.equal(
+      byAddress.has(bare.info.address.toLowerCase()),
+      false,
+      'a node without p2p is not registered',
+    );
+    assert.equal((await call(a, 'DELETE', `/api/v1/services/${id}`)).status, 204);
+  });
+
   it('documents the added routes in the OpenAPI document', async () => {
     const doc = await call(a, 'GET', '/api/v1/openapi.json');
     assert.equal(doc.status, 200);

@@ -1,7 +1,9 @@
 /** Test support: a signature-checking network authority, host factories and bounded waits. */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
+import { addressFromPeerId } from '@dibs/core';
 import { privateKeyFromRaw } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { PeerId, PrivateKey, Stream } from '@libp2p/interface';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { Reader, Writer } from '../src/p2p/codec.ts';
@@ -188,4 +190,15 @@ export async function echo(from: DibsHost, to: PeerId | Multiaddr, text: string)
   const back = await framed.read(5_000, 'echo reply');
   await framed.close(5_000);
   return new TextDecoder().decode(back);
+}
+
+/** A fresh wallet key as a record signer: its sign function, PeerId and lowercase address. */
+export function recordSigner() {
+  const key = privateKeyFromRaw(walletKey());
+  const peerId = peerIdFromPrivateKey(key);
+  return {
+    sign: async (d: Uint8Array) => key.sign(d),
+    peerId,
+    address: addressFromPeerId(peerId).toLowerCase(),
+  };
 }

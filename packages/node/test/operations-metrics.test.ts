@@ -5,13 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Wallet } from '@dibs/core';
 import { type Daemon, startDaemon } from '../src/daemon/daemon.ts';
-import { createLogger } from '../src/daemon/log.ts';
+import { createLogger, type LogRing } from '../src/daemon/log.ts';
 import { waitFor } from './helpers.ts';
 
 const CHAIN_ID = 31337;
@@ -58,17 +59,20 @@ describe('metrics and health endpoints on real daemons', () => {
   let a: Daemon;
   let b: Daemon;
   let token: string;
+  const rings = new Map<string, LogRing>();
 
   const start = async (name: string, chain: Parameters<typeof startDaemon>[0]['chain']) => {
     const dir = mkdtempSync(join(tmpdir(), `dibs-metrics-${name}-`));
     dirs.push(dir);
+    const log = createLogger({ console: null, component: name });
+    rings.set(name, log.ring!);
     const d = await startDaemon({
       dataDir: dir,
       databasePath: join(dir, 'dibs.db'),
       runtimePath: join(dir, 'run', 'node.json'),
       chain,
       wallet: Wallet.generate(),
-      log: createLogger({ console: null, component: name }),
+      log,
       p2p: { listen: ['/ip4/127.0.0.1/tcp/0'], liveness: { intervalMs: 500 } },
       api: { port: 0 },
     });
@@ -115,6 +119,11 @@ describe('metrics and health endpoints on real daemons', () => {
       ['dibs_chain_lag_blocks', 'gauge'],
       ['dibs_relay_reservations', 'gauge'],
       ['dibs_tx_queue_depth', 'gauge'],
+      ['dibs_tx_in_flight', 'gauge'],
+      ['dibs_grant_cache_services', 'gauge'],
+      ['dibs_peers_connected', 'gauge'],
+      ['dibs_sessions_ended_total', 'counter'],
+      ['dibs_grant_events_total', 'counter'],
       ['dibs_process_resident_memory_bytes', 'gauge'],
     ] as const) {
       assert.equal(types.get(n), t, `${n} is a ${t}`);
@@ -126,6 +135,13 @@ describe('metrics and health endpoints on real daemons', () => {
     const lag = one('dibs_chain_lag_blocks')?.value;
     assert.ok(lag !== undefined && lag >= 0, 'chain lag is known');
     assert.equal(one('dibs_sessions_open')?.value, 0);
+    // The wallet's transaction queue is wired: idle now, so a sample of 0 (not a missing gauge).
+    assert.equal(one('dibs_tx_queue_depth')?.value, 0, 'the transaction queue reports its depth');
+    assert.equal(one('dibs_tx_in_flight')?.value, 0);
+    assert.ok(
+      (one('dibs_grant_events_total', { kind: 'issued' })?.value ?? 0) >= 1,
+      "b's network grant, issued while a ran, is counted",
+    );
     assert.equal(one('dibs_session_bytes_total', { direction: 'in' })?.value, 0);
   });
 
@@ -169,5 +185,62 @@ describe('metrics and health endpoints on real daemons', () => {
     const bad = await fetch(`${a.api!.url}/api/v1/audit?kind=nope`, { headers: auth });
     assert.equal(bad.status, 400);
     assert.equal((await bad.json()).error.code, 'INVALID_QUERY');
+  });
+
+  it('logs the role change, each session start and end, and records the session with its bytes', async () => {
+    const web = createServer((_req, res) => res.end('x'.repeat(5000)));
+    await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+    try {
+      const view = await a.network!.services!.publish({
+        name: 'ops-web',
+        type: 'http',
+        target: `127.0.0.1:${(web.address() as AddressInfo).port}`,
+        policy: 'public',
+      });
+      const lines = () => rings.get('a')!.entries(1000);
+      assert.ok(
+        await waitFor(() => lines().some((l) => l.message === 'roles changed'), 30_000),
+        'hosting a service sets the service-host role: a log line',
+      );
+      const roles = lines().find((l) => l.message === 'roles changed')!;
+      assert.match(roles.fields.roles ?? '', /service-host/);
+      assert.doesNotMatch(roles.fields.previous ?? '', /service-host/);
+
+      const c = await b.network!.services!.connect({ serviceId: view.id, listen: '127.0.0.1:0' });
+      const body = await (await fetch(`http://${c.localAddress}/`)).text();
+      assert.equal(body.length, 5000);
+      assert.ok(
+        await waitFor(() => lines().some((l) => l.message === 'session started'), 15_000),
+        'session start logged',
+      );
+      await b.network!.services!.disconnect(c.id);
+      assert.ok(
+        await waitFor(() => lines().some((l) => l.message === 'session ended'), 15_000),
+        'session end logged',
+      );
+      const ended = lines().find((l) => l.message === 'session ended')!;
+      assert.equal(ended.fields.service, 'ops-web');
+      assert.ok(Number(ended.fields.bytesOut) >= 5000, `bytes out counted: ${ended.fields.bytesOut}`);
+      const res = await fetch(`${a.api!.url}/api/v1/audit?kind=session`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const { records } = (await res.json()) as {
+        records: Array<{ serviceName: string | null; endedAt: number | null; bytesOut: number | null }>;
+      };
+      const session = records.find((r) => r.serviceName === 'ops-web');
+      assert.ok(session?.endedAt, 'the audit trail holds the ended session');
+      assert.ok((session.bytesOut ?? 0) >= 5000);
+      const text = await (
+        await fetch(`${a.api!.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+      ).text();
+      const { samples } = parseExposition(text);
+      const ended2 = samples.find(
+        (x) => x.name === 'dibs_sessions_ended_total' && x.labels.direction === 'inbound',
+      );
+      assert.ok((ended2?.value ?? 0) >= 1, 'the ended session is counted');
+      assert.ok(!lines().some((l) => JSON.stringify(l).includes(token)), 'the API token is never logged');
+    } finally {
+      web.close();
+    }
   });
 });

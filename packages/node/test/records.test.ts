@@ -1,9 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { addressFromPeerId } from '@dibs/core';
-import { privateKeyFromRaw } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { P2pError } from '../src/p2p/errors.ts';
 import {
   type NodeRecord,
@@ -12,17 +9,9 @@ import {
   signNodeRecord,
   verifyNodeRecord,
 } from '../src/p2p/records.ts';
-import { walletKey } from './helpers.ts';
+import { recordSigner } from './helpers.ts';
 
-function signer() {
-  const key = privateKeyFromRaw(walletKey());
-  const peerId = peerIdFromPrivateKey(key);
-  return {
-    sign: async (d: Uint8Array) => key.sign(d),
-    peerId,
-    address: addressFromPeerId(peerId).toLowerCase(),
-  };
-}
+const signer = recordSigner;
 
 function record(s: ReturnType<typeof signer>, over: Partial<NodeRecord> = {}): NodeRecord {
   const now = Date.now();

@@ -18,7 +18,8 @@ export const GAUGE_SOURCES = {
   chainHeadBlock: 'Head block of the chain as last read',
   chainLagBlocks: 'Blocks the chain mirror is behind the chain head',
   relayReservations: 'Circuit-relay reservations this node holds for others (relay role)',
-  txQueueDepth: 'Chain transactions waiting to be sent (reported once a transaction queue is wired)',
+  txQueueDepth: "Chain transactions of this node's wallet waiting in its queue to be sent",
+  txInFlight: "Chain transactions of this node's wallet sent and awaiting their receipt",
 } as const;
 
 /** Names of the scrape-time gauges. */

@@ -10,6 +10,8 @@ export const MAX_ID_TOKEN_CHARS = 8192;
 export const ID_TOKEN_ALGORITHMS = ['RS256'] as const;
 /** Clock tolerance when checking ID token times, seconds. */
 export const ID_TOKEN_CLOCK_TOLERANCE_S = 30;
+/** Distinct ID token headers (encoded) whose decoding and key lookup a verifier remembers. */
+export const MAX_CACHED_HEADERS = 64;
 /** Least time between two JWKS fetches caused by tokens with an unknown key id, ms. */
 export const JWKS_REFETCH_MIN_MS = 30_000;
 /** Time to wait for discovery or JWKS from the provider, ms. */

@@ -5,7 +5,16 @@
  * travels in a header, never in a URL.
  */
 
-import type { ApiEvents, CreateOrg, LogLevel, PublishService, StartProxy, paths } from '@dibs/api-types';
+import type {
+  AllowlistChange,
+  ApiEvents,
+  CreateOrg,
+  LogLevel,
+  PublishService,
+  StartProxy,
+  UpdatePolicy,
+  paths,
+} from '@dibs/api-types';
 import createClient, { type Client } from 'openapi-fetch';
 
 export type {
@@ -16,6 +25,7 @@ export type {
   ChainTrust,
   ChangedResource,
   Connection,
+  FleetNode,
   Grant,
   Identity,
   LogEntry,
@@ -30,10 +40,12 @@ export type {
   PublishService,
   Service,
   ServicePolicy,
+  ServicePolicyInfo,
   ServiceType,
   Session,
   SocksProxy,
   StartProxy,
+  UpdatePolicy,
   VpnSession,
   VpnStatus,
 } from '@dibs/api-types';
@@ -133,6 +145,17 @@ export class ApiClient {
   publishService = (input: PublishService) =>
     this.call(() => this.client.POST('/api/v1/services', { body: input }));
   retireService = (id: string) => this.call(() => this.client.DELETE('/api/v1/services/{id}', this.byId(id)));
+  servicePolicy = (id: string) =>
+    this.call(() => this.client.GET('/api/v1/services/{id}/policy', this.byId(id)));
+  updatePolicy = (id: string, body: UpdatePolicy) =>
+    this.call(() => this.client.PATCH('/api/v1/services/{id}/policy', { ...this.byId(id), body }));
+  changeAllowlist = (id: string, body: AllowlistChange) =>
+    this.call(() => this.client.POST('/api/v1/services/{id}/allowlist', { ...this.byId(id), body }));
+  fleet = async () => (await this.call(() => this.client.GET('/api/v1/fleet'))).nodes;
+  setNodeLabel = (address: string, label: string) =>
+    this.call(() =>
+      this.client.PUT('/api/v1/fleet/{address}/label', { params: { path: { address } }, body: { label } }),
+    );
   grants = async () => (await this.call(() => this.client.GET('/api/v1/grants'))).grants;
   requestGrant = (serviceId: string) =>
     this.call(() => this.client.POST('/api/v1/grants', { body: { serviceId } }));

@@ -14,6 +14,7 @@ import { shortHex } from './format.ts';
 import { Icon, type IconName } from './icons.tsx';
 import { AuditPage } from './pages/audit.tsx';
 import { DashboardPage } from './pages/dashboard.tsx';
+import { FleetPage } from './pages/fleet.tsx';
 import { GrantsPage } from './pages/grants.tsx';
 import { LogsPage } from './pages/logs.tsx';
 import { NetworkPage } from './pages/network.tsx';
@@ -33,6 +34,7 @@ interface NavItem {
 
 const NAV: NavItem[] = [
   { path: '/', label: 'Dashboard', icon: 'dashboard', page: () => <DashboardPage /> },
+  { path: '/fleet', label: 'Fleet', icon: 'fleet', page: () => <FleetPage /> },
   { path: '/peers', label: 'Peers', icon: 'peers', page: () => <PeersPage /> },
   { path: '/services', label: 'Services', icon: 'services', page: () => <ServicesPage /> },
   { path: '/grants', label: 'Grants', icon: 'grants', page: () => <GrantsPage /> },

@@ -297,6 +297,31 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
     }
   };
 
+  const labels = new Map<string, string>();
+  const allowlists = new Map<string, Set<string>>();
+  const orgs = new Map<string, string>();
+  const ownService = (id: string) => {
+    const svc = services.find((x) => x.id === id);
+    if (!svc) throw new ApiError(404, 'UNKNOWN_SERVICE', `there is no service ${id} on chain`);
+    if (!svc.own) throw new ApiError(403, 'NOT_SERVICE_OWNER', `service ${id} is not owned by this node`);
+    return svc;
+  };
+  const policyOf = (id: string) => {
+    const svc = services.find((x) => x.id === id);
+    if (!svc) throw new ApiError(404, 'UNKNOWN_SERVICE', `there is no service ${id} on chain`);
+    return {
+      serviceId: svc.id,
+      name: svc.name,
+      policy: svc.policy,
+      organizationId: svc.policy.startsWith('organization') ? (orgs.get(id) ?? '1') : null,
+      holderToken: null,
+      holderThreshold: '1' as const,
+      price: svc.price,
+      paymentToken: null,
+      grantDurationSeconds: 86_400,
+      allowlist: [...(allowlists.get(id) ?? [])],
+    };
+  };
   const metrics = createNodeMetrics({ processMetrics: false });
   const audit = new AuditLog(new Store(':memory:'));
   const handlers: DibsApiHandlers = {
@@ -308,6 +333,11 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
     vpnDown: () => {
       throw new ApiError(404, 'NOT_UP', 'no VPN is up');
     },
+    orgNetworks: () => [],
+    joinOrg: (id) => {
+      throw new ApiError(404, 'UNKNOWN_ORGANIZATION', `the fixture has no organization ${id}`);
+    },
+    leaveOrg: (id) => ({ orgId: id, left: false }),
     chain: () => {
       failing();
       return chain;
@@ -474,6 +504,60 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
       checks: { chain: mode !== 'failing', network: true, api: true },
     }),
     metrics: () => metrics.text(),
+    fleet: () => {
+      failing();
+      return [
+        {
+          address: self,
+          label: labels.get(self.toLowerCase()) ?? null,
+          self: true,
+          peerId: selfPeer,
+          roles: ['bootstrap', 'service-host'] as Peer['roles'],
+          online: true,
+          connected: false,
+          recordAt: Date.now(),
+          rttMs: null,
+          services: services.filter((x) => x.own && x.active).map((x) => ({ id: x.id, name: x.name })),
+        },
+        ...peers
+          .filter((p) => p.address)
+          .map((p) => ({
+            address: p.address!,
+            label: labels.get(p.address!.toLowerCase()) ?? null,
+            self: false,
+            peerId: p.peerId,
+            roles: p.roles,
+            online: p.connected,
+            connected: p.connected,
+            recordAt: p.connected ? Date.now() - 60_000 : null,
+            rttMs: p.rttMs,
+            services: services.filter((x) => x.host === p.peerId).map((x) => ({ id: x.id, name: x.name })),
+          })),
+      ];
+    },
+    setNodeLabel: (address, label) => {
+      if (label.trim()) labels.set(address.toLowerCase(), label.trim());
+      else labels.delete(address.toLowerCase());
+      events.send('changed', { resource: 'fleet' });
+    },
+    servicePolicy: (id) => policyOf(id),
+    updatePolicy: (id, input) => {
+      const svc = ownService(id);
+      if (input.policy) svc.policy = input.policy;
+      if (input.price !== undefined) svc.price = input.price;
+      if (input.organizationId !== undefined) orgs.set(id, input.organizationId);
+      changed('services');
+      return policyOf(id);
+    },
+    changeAllowlist: (id, input) => {
+      ownService(id);
+      const list = allowlists.get(id) ?? new Set<string>();
+      for (const a of input.add ?? []) list.add(a);
+      for (const a of input.remove ?? []) list.delete(a);
+      allowlists.set(id, list);
+      changed('services');
+      return policyOf(id);
+    },
   };
 
   const events = registerDibsApi(api, handlers);

@@ -8,19 +8,17 @@
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Wallet } from '@dibs/core';
-import { createLogger, type Daemon, startDaemon } from '@dibs/node';
+import type { Daemon } from '@dibs/node';
 import type { BrowserContext, Page } from 'playwright-core';
 import { buildUi, chromiumSkip, closeBrowser, launchBrowser, SHOTS } from './browser.ts';
+import { startTarget, startUiNode } from './nodes.ts';
 
 const WAIT = { timeout: 30_000 };
 /** Chunks the streaming route sends at most (bounded even if nobody stops it). */
 const STREAM_CHUNKS = 600;
-const CHUNK = Buffer.alloc(16 * 1024, 0x61);
 
 /** "1.5 MiB" → bytes (what the session card shows). */
 function parseBytes(text: string): number {
@@ -34,7 +32,7 @@ describe('management UI on two real nodes', { skip: chromiumSkip }, () => {
   let work: string;
   let profile: string;
   let context: BrowserContext;
-  let target: Server;
+  let target: Awaited<ReturnType<typeof startTarget>> | undefined;
   let targetPort: number;
   const daemons: Daemon[] = [];
   let a: Daemon;
@@ -46,44 +44,18 @@ describe('management UI on two real nodes', { skip: chromiumSkip }, () => {
     profile = join(work, 'profile');
     await mkdir(SHOTS, { recursive: true });
     await buildUi(dist);
-    target = createServer((req, res) => {
-      if (req.url === '/stream') {
-        // A slow download: the session stays open and its counters keep moving.
-        res.writeHead(200, { 'content-type': 'application/octet-stream' });
-        let sent = 0;
-        const timer = setInterval(() => {
-          if (sent++ >= STREAM_CHUNKS || res.destroyed) {
-            clearInterval(timer);
-            res.end();
-            return;
-          }
-          res.write(CHUNK);
-        }, 100);
-        res.on('close', () => clearInterval(timer));
-        return;
-      }
-      res.end('hello through DIBS\n');
+    target = await startTarget('hello through DIBS\n', {
+      chunks: STREAM_CHUNKS,
+      chunkBytes: 16 * 1024,
+      everyMs: 100,
     });
-    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
-    targetPort = (target.address() as { port: number }).port;
+    targetPort = target.port;
 
-    const start = async (name: string, chain: Parameters<typeof startDaemon>[0]['chain']) => {
-      const dir = join(work, name);
-      const d = await startDaemon({
-        dataDir: dir,
-        databasePath: join(dir, 'dibs.db'),
-        runtimePath: join(dir, 'run', 'node.json'),
-        chain,
-        wallet: Wallet.generate(),
-        log: createLogger({ console: null, component: name }),
-        p2p: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-        api: { port: 0, staticDir: dist },
-      });
+    const start = async (name: string, chain: Parameters<typeof startUiNode>[2]) => {
+      const d = await startUiNode(work, name, chain, dist);
       daemons.push(d);
       return d;
     };
-    await mkdir(join(work, 'a'), { recursive: true });
-    await mkdir(join(work, 'b'), { recursive: true });
     a = await start('a', { mode: 'embedded', chainId: 31337 });
     const contracts = { ...a.info.chain.contracts, networkServiceId: a.info.chain.networkServiceId };
     b = await start('b', { mode: 'rpc', rpcUrl: a.info.chain.rpcUrl, chainId: 31337, contracts });
@@ -94,8 +66,7 @@ describe('management UI on two real nodes', { skip: chromiumSkip }, () => {
   after(async () => {
     await closeBrowser(context, profile);
     for (const d of daemons.reverse()) await d.stop().catch(() => {});
-    target?.closeAllConnections();
-    await new Promise<void>((r) => (target ? target.close(() => r()) : r()));
+    await target?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
 

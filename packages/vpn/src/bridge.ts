@@ -8,8 +8,10 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Duplex } from 'node:stream';
 import {
+  BRIDGE_BATCH_BYTES,
   BRIDGE_FRAME_HEADER_BYTES,
   BRIDGE_QUEUE_BYTES,
+  BRIDGE_SOCKET_BUFFER_BYTES,
   MAX_BRIDGE_DATAGRAM_BYTES,
   MIN_BRIDGE_DATAGRAM_BYTES,
 } from './constants.ts';
@@ -25,30 +27,69 @@ export interface BridgeStats {
   dropped: number;
 }
 
-/** Splits a byte stream into length-prefixed datagrams; throws MALFORMED on a bad length. */
+/**
+ * Splits a byte stream into length-prefixed datagrams; throws MALFORMED on a bad length. A datagram that
+ * lies whole in one chunk comes out as a view of that chunk (no copy): the caller must not reuse a
+ * chunk's memory while it holds the datagrams cut from it. Only a datagram split across chunks is
+ * gathered into a buffer of its own.
+ */
 export class FrameReader {
-  #buffer: Buffer = Buffer.alloc(0);
+  readonly #head = Buffer.alloc(BRIDGE_FRAME_HEADER_BYTES);
+  #headHave = 0;
+  /** The datagram being gathered across chunks, and how much of it arrived. */
+  #partial: Buffer | undefined;
+  #partialHave = 0;
 
   /** Adds bytes; returns every datagram completed by them. */
   push(chunk: Buffer): Buffer[] {
-    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
     const out: Buffer[] = [];
-    let offset = 0;
-    while (this.#buffer.length - offset >= BRIDGE_FRAME_HEADER_BYTES) {
-      const length = this.#buffer.readUInt16BE(offset);
+    this.feed(chunk, (d) => out.push(d));
+    return out;
+  }
+
+  /** Adds bytes; calls `onDatagram` for each datagram they complete, in order. */
+  feed(chunk: Buffer, onDatagram: (datagram: Buffer) => void): void {
+    const n = chunk.length;
+    let at = 0;
+    while (at < n) {
+      const partial = this.#partial;
+      if (partial !== undefined) {
+        const take = Math.min(partial.length - this.#partialHave, n - at);
+        chunk.copy(partial, this.#partialHave, at, at + take);
+        this.#partialHave += take;
+        at += take;
+        if (this.#partialHave < partial.length) return;
+        this.#partial = undefined;
+        onDatagram(partial);
+        continue;
+      }
+      let length: number;
+      if (this.#headHave === 0 && n - at >= BRIDGE_FRAME_HEADER_BYTES) {
+        length = chunk.readUInt16BE(at);
+        at += BRIDGE_FRAME_HEADER_BYTES;
+      } else {
+        const take = Math.min(BRIDGE_FRAME_HEADER_BYTES - this.#headHave, n - at);
+        chunk.copy(this.#head, this.#headHave, at, at + take);
+        this.#headHave += take;
+        at += take;
+        if (this.#headHave < BRIDGE_FRAME_HEADER_BYTES) return;
+        this.#headHave = 0;
+        length = this.#head.readUInt16BE(0);
+      }
       if (length < MIN_BRIDGE_DATAGRAM_BYTES) {
         throw new VpnError(
           'MALFORMED',
           `bridged datagram of ${length} bytes is shorter than any WireGuard message`,
         );
       }
-      if (this.#buffer.length - offset - BRIDGE_FRAME_HEADER_BYTES < length) break;
-      const start = offset + BRIDGE_FRAME_HEADER_BYTES;
-      out.push(Buffer.from(this.#buffer.subarray(start, start + length)));
-      offset = start + length;
+      if (n - at >= length) {
+        onDatagram(chunk.subarray(at, at + length));
+        at += length;
+      } else {
+        this.#partial = Buffer.allocUnsafe(length);
+        this.#partialHave = 0;
+      }
     }
-    this.#buffer = offset === this.#buffer.length ? Buffer.alloc(0) : this.#buffer.subarray(offset);
-    return out;
   }
 }
 
@@ -57,9 +98,10 @@ export function frameDatagram(datagram: Buffer): Buffer {
   if (datagram.length > MAX_BRIDGE_DATAGRAM_BYTES) {
     throw new VpnError('TOO_LARGE', `datagram of ${datagram.length} bytes is too large to bridge`);
   }
-  const header = Buffer.allocUnsafe(BRIDGE_FRAME_HEADER_BYTES);
-  header.writeUInt16BE(datagram.length, 0);
-  return Buffer.concat([header, datagram]);
+  const out = Buffer.allocUnsafe(BRIDGE_FRAME_HEADER_BYTES + datagram.length);
+  out.writeUInt16BE(datagram.length, 0);
+  datagram.copy(out, BRIDGE_FRAME_HEADER_BYTES);
+  return out;
 }
 
 /** Options of {@link DatagramBridge.open}. */
@@ -80,8 +122,12 @@ export class DatagramBridge {
   readonly #reader = new FrameReader();
   readonly stats: BridgeStats = { datagramsIn: 0, datagramsOut: 0, dropped: 0 };
   #closed = false;
-  /** Frames read from WireGuard in this turn of the event loop, written to the channel as one batch. */
-  #batch: Buffer[] = [];
+  /**
+   * Frames read from WireGuard in this turn of the event loop, gathered in one buffer (each datagram
+   * copied once, behind its length) and written to the channel as one write, one sealed record.
+   */
+  #batch: Buffer | undefined;
+  #batchBytes = 0;
   #flushScheduled = false;
   #onClose: ((error: Error | undefined) => void) | undefined;
 
@@ -94,7 +140,11 @@ export class DatagramBridge {
 
   /** Binds the loopback socket and starts moving datagrams both ways. */
   static async open(options: BridgeOptions): Promise<DatagramBridge> {
-    const socket = createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+    const socket = createSocket({
+      type: 'udp4',
+      recvBufferSize: BRIDGE_SOCKET_BUFFER_BYTES,
+      sendBufferSize: BRIDGE_SOCKET_BUFFER_BYTES,
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(0, '127.0.0.1', () => {
@@ -130,27 +180,22 @@ export class DatagramBridge {
         return;
       }
       this.stats.datagramsOut++;
-      this.#batch.push(frameDatagram(msg));
-      if (!this.#flushScheduled) {
-        // The datagrams that arrived together leave together: one channel write, one sealed record.
-        this.#flushScheduled = true;
-        setImmediate(() => this.#flush());
-      }
+      this.#gather(msg);
     });
     this.#socket.on('error', (err) =>
       this.close(new VpnError('BRIDGE_FAILED', `bridge socket: ${err.message}`)),
     );
+    // Each datagram is a view of the opened record it came in (the channel's own buffer, not reused),
+    // sent as it is: the kernel copies it.
+    const onDatagram = (d: Buffer) => {
+      this.stats.datagramsIn++;
+      this.#socket.send(d);
+    };
     channel.on('data', (chunk: Buffer) => {
-      let datagrams: Buffer[];
       try {
-        datagrams = this.#reader.push(chunk);
+        this.#reader.feed(chunk, onDatagram);
       } catch (err) {
         this.close(err as Error);
-        return;
-      }
-      for (const d of datagrams) {
-        this.stats.datagramsIn++;
-        this.#socket.send(d);
       }
     });
     channel.once('close', () => this.close(undefined));
@@ -158,12 +203,38 @@ export class DatagramBridge {
     channel.on('error', (err: Error) => this.close(err));
   }
 
-  #flush(): void {
-    this.#flushScheduled = false;
+  /** Adds one datagram from WireGuard to this turn's batch. */
+  #gather(msg: Buffer): void {
+    const need = BRIDGE_FRAME_HEADER_BYTES + msg.length;
+    if (this.#batch !== undefined && this.#batchBytes + need > this.#batch.length) this.#flush();
+    if (this.#batch === undefined) {
+      this.#batch = Buffer.allocUnsafe(Math.max(BRIDGE_BATCH_BYTES, need));
+      this.#batchBytes = 0;
+    }
     const batch = this.#batch;
-    this.#batch = [];
-    if (this.#closed || batch.length === 0) return;
-    this.#channel.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
+    batch.writeUInt16BE(msg.length, this.#batchBytes);
+    msg.copy(batch, this.#batchBytes + BRIDGE_FRAME_HEADER_BYTES);
+    this.#batchBytes += need;
+    if (!this.#flushScheduled) {
+      // The datagrams that arrived together leave together.
+      this.#flushScheduled = true;
+      setImmediate(this.#flushLater);
+    }
+  }
+
+  readonly #flushLater = (): void => {
+    this.#flushScheduled = false;
+    this.#flush();
+  };
+
+  #flush(): void {
+    const batch = this.#batch;
+    const bytes = this.#batchBytes;
+    this.#batch = undefined;
+    this.#batchBytes = 0;
+    if (this.#closed || batch === undefined || bytes === 0) return;
+    // The channel owns the batch from here on (a new one is allocated for the next datagrams).
+    this.#channel.write(bytes === batch.length ? batch : batch.subarray(0, bytes));
   }
 
   /** Stops the bridge and closes the channel. Idempotent. */

@@ -152,26 +152,41 @@ export class VpnClients {
       onExit: (reason) => void this.#end(serviceId, `wireguard-go ended: ${reason}`),
     });
     const tunnelPromise = this.#o.open(serviceId, request, signal);
-    const took = { deviceMs: 0, tunnelMs: 0 };
-    void devicePromise.then(
-      () => {
-        took.deviceMs = Math.round(performance.now() - t0);
-      },
-      () => {},
-    );
-    void tunnelPromise.then(
-      () => {
-        took.tunnelMs = Math.round(performance.now() - t0);
-      },
-      () => {},
-    );
-    const [deviceResult, tunnelResult] = await Promise.allSettled([devicePromise, tunnelPromise]);
-    if (deviceResult.status === 'rejected' || tunnelResult.status === 'rejected') {
+    // The session's nftables table too: its rules name the interface, not addresses, so they need
+    // neither the interface nor the host's answer — only to be in before the routes are.
+    const rulesPromise = Promise.all([
+      applyRuleset(clientRuleset(name, mode === 'site')),
+      mode === 'site' ? enableForwarding() : undefined,
+    ]);
+    const took = { deviceMs: 0, tunnelMs: 0, rulesMs: 0 };
+    const timed = (p: Promise<unknown>, key: keyof typeof took) =>
+      void p.then(
+        () => {
+          took[key] = Math.round(performance.now() - t0);
+        },
+        () => {},
+      );
+    timed(devicePromise, 'deviceMs');
+    timed(tunnelPromise, 'tunnelMs');
+    timed(rulesPromise, 'rulesMs');
+    const [deviceResult, tunnelResult, rulesResult] = await Promise.allSettled([
+      devicePromise,
+      tunnelPromise,
+      rulesPromise,
+    ]);
+    if (
+      deviceResult.status === 'rejected' ||
+      tunnelResult.status === 'rejected' ||
+      rulesResult.status === 'rejected'
+    ) {
       if (deviceResult.status === 'fulfilled') await deviceResult.value.destroy();
       if (tunnelResult.status === 'fulfilled') tunnelResult.value.channel.destroy();
-      throw deviceResult.status === 'rejected'
-        ? deviceResult.reason
-        : (tunnelResult as PromiseRejectedResult).reason;
+      await deleteTable(tableName(name));
+      throw (
+        [deviceResult, tunnelResult, rulesResult].find(
+          (r) => r.status === 'rejected',
+        ) as PromiseRejectedResult
+      ).reason;
     }
     const device = deviceResult.value;
     const tunnel = tunnelResult.value;
@@ -181,11 +196,7 @@ export class VpnClients {
       const grant = decodeVpnMessage(tunnel.grant);
       if (grant.type !== VpnMessageType.GRANT)
         throw new VpnError('MALFORMED', 'the host answered without a vpn grant');
-      // The rules before the routes: nothing reaches this node from the tunnel before its rules exist.
-      await Promise.all([
-        applyRuleset(clientRuleset(name, mode === 'site')),
-        mode === 'site' ? enableForwarding() : undefined,
-      ]);
+      // The rules are in (above) before the routes: nothing reaches this node from the tunnel before them.
       await device.configure({
         addresses: [`${grant.address}/32`],
         routes: [`${grant.gateway}/32`, ...grant.routes],
@@ -220,7 +231,7 @@ export class VpnClients {
         address: grant.address,
         path: session.path,
         routes: grant.routes.join(','),
-        // Where the time went: ticket exchange ∥ interface start, then addresses/routes/rules, then the handshake.
+        // Where the time went: ticket exchange ∥ interface start ∥ rules, then addresses/routes, then the handshake.
         ...took,
         configureMs: Math.round(tConfigured - tReady),
         handshakeMs: Math.round(performance.now() - tConfigured),
@@ -241,7 +252,7 @@ export class VpnClients {
     while (Date.now() < deadline) {
       const state = await device.state().catch(() => undefined);
       if ((state?.peers.find((p) => p.publicKey === hex)?.lastHandshakeSec ?? 0) > 0) return true;
-      await new Promise((r) => setTimeout(r, 25));
+      await new Promise((r) => setTimeout(r, 10));
     }
     return false;
   }

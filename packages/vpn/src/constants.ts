@@ -69,6 +69,14 @@ export const MIN_BRIDGE_DATAGRAM_BYTES = 32;
  */
 export const BRIDGE_QUEUE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Bytes gathered from WireGuard before the bridge writes them to the channel (it writes at the end of
+ * each turn of the event loop anyway): a few dozen datagrams per record.
+ */
+export const BRIDGE_BATCH_BYTES = 64 * 1024;
+/** Receive and send buffer of the bridge's own socket (Linux caps it at net.core.rmem_max/wmem_max). */
+export const BRIDGE_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** Base of the default address pools: service N gets 100.64.(N mod 256).0/24 unless it sets `--pool`. */
 export const DEFAULT_POOL_BASE = '100.64.0.0';
 /** Prefix length of a default pool. */

@@ -71,6 +71,20 @@ describe('bridge framing', () => {
     );
   });
 
+  it('cuts a datagram that lies whole in one chunk out of it without a copy', () => {
+    const datagram = Buffer.alloc(40, 7);
+    const chunk = Buffer.concat([frameDatagram(datagram), frameDatagram(datagram).subarray(0, 5)]);
+    const reader = new FrameReader();
+    const [first, ...rest] = reader.push(chunk);
+    assert.equal(rest.length, 0);
+    assert.equal(first!.buffer, chunk.buffer);
+    assert.equal(first!.byteOffset, chunk.byteOffset + 2);
+    assert.deepEqual([...first!], [...datagram]);
+    // The second one was split across chunks: gathered whole.
+    const [second] = reader.push(frameDatagram(datagram).subarray(5));
+    assert.deepEqual([...second!], [...datagram]);
+  });
+
   it('refuses a frame shorter than any WireGuard message', () => {
     assert.throws(
       () => new FrameReader().push(Buffer.from([0, 4, 1, 2, 3, 4])),

@@ -29,6 +29,7 @@ export function joinCommand(): Command {
         exitAfterStart: opts.exitAfterStart,
         api: opts.api,
         apiPort: parseApiPort(opts.apiPort, process.env, ctx.paths.config),
+        auditRetention: opts.auditRetention,
       });
     });
 }

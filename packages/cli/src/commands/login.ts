@@ -1,10 +1,9 @@
-import type { LoginServer } from '@dibs/login';
 import { DEFAULT_LOGIN_HOST, DEFAULT_LOGIN_PORT, LOGIN_SERVICE_TYPE } from '@dibs/login/constants';
-import { SecretBox } from '@dibs/core';
+import { SecretBox, type Wallet } from '@dibs/core';
 import { Policy } from '@dibs/contracts';
 import { Command } from 'commander';
 import { privateKeyToAccount } from 'viem/accounts';
-import { commandContext, connectChain, unlockWallet } from '../context.ts';
+import { type CommandContext, commandContext, connectChain, unlockWallet } from '../context.ts';
 import { CliError } from '../errors.ts';
 import { table } from '../output.ts';
 import { parseLocalListen, untilStopSignal } from './connect.ts';
@@ -23,6 +22,67 @@ function collect(value: string, previous: string[] = []): string[] {
 /** The provider library, loaded only by the login commands (it brings oidc-provider and Koa). */
 const loginLibrary = () => import('@dibs/login');
 
+/** A login provider started beside a node (`dibs login serve`, `dibs up --login`). */
+export interface RunningLoginProvider {
+  info: { issuer: string; discovery: string; port: number };
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the OpenID Connect provider on `listen` (default DIBS_LOGIN_LISTEN, else
+ * 127.0.0.1:7780) against the node's chain and database.
+ */
+export async function startLoginProvider(
+  ctx: CommandContext,
+  wallet: Wallet,
+  opts: { listen?: string | undefined; issuer?: string | undefined },
+  flag = '--listen',
+): Promise<RunningLoginProvider> {
+  const listenText =
+    opts.listen ?? process.env.DIBS_LOGIN_LISTEN ?? `${DEFAULT_LOGIN_HOST}:${DEFAULT_LOGIN_PORT}`;
+  const listen = parseLocalListen(listenText, flag);
+  const issuer = opts.issuer ?? process.env.DIBS_LOGIN_ISSUER;
+  if (issuer !== undefined && !/^https?:\/\/[^/]+$/.test(issuer.replace(/\/$/, ''))) {
+    throw new CliError(
+      'BAD_ARGUMENT',
+      `issuer "${issuer}" is not an origin URL`,
+      'give e.g. https://login.example.org (--issuer, --login-issuer or DIBS_LOGIN_ISSUER)',
+    );
+  }
+  const chain = await connectChain(ctx, wallet);
+  try {
+    const { LoginServer } = await loginLibrary();
+    ctx.out.progress('starting the login provider (catching up with the chain)…');
+    const server = await LoginServer.start({
+      clients: chain.clients,
+      deployment: chain.deployment,
+      store: chain.store,
+      wallet,
+      host: listen.host,
+      port: listen.port,
+      ...(issuer ? { issuer } : {}),
+      log: {
+        info: (msg, fields) => ctx.out.progress(`${msg}${fields ? ` ${JSON.stringify(fields)}` : ''}`),
+        warn: (msg, fields) => ctx.out.warn(`${msg}${fields ? ` ${JSON.stringify(fields)}` : ''}`),
+      },
+    });
+    return {
+      info: {
+        issuer: server.issuer,
+        discovery: `${server.issuer}/.well-known/openid-configuration`,
+        port: server.port,
+      },
+      async stop() {
+        await server.stop();
+        chain.close();
+      },
+    };
+  } catch (err) {
+    chain.close();
+    throw err;
+  }
+}
+
 /** `dibs login`: the "Sign in with DIBS" OpenID Connect provider and its clients. */
 export function loginCommands(): Command {
   const login = new Command('login').description(
@@ -38,54 +98,20 @@ export function loginCommands(): Command {
     .option('--issuer <url>', 'public issuer URL when a TLS proxy fronts the provider (or DIBS_LOGIN_ISSUER)')
     .action(async (opts: { listen?: string; issuer?: string }, cmd: Command) => {
       const ctx = commandContext(cmd);
-      const listenText =
-        opts.listen ?? process.env.DIBS_LOGIN_LISTEN ?? `${DEFAULT_LOGIN_HOST}:${DEFAULT_LOGIN_PORT}`;
-      const listen = parseLocalListen(listenText, '--listen');
-      const issuer = opts.issuer ?? process.env.DIBS_LOGIN_ISSUER;
-      if (issuer !== undefined && !/^https?:\/\/[^/]+$/.test(issuer.replace(/\/$/, ''))) {
-        throw new CliError(
-          'BAD_ARGUMENT',
-          `--issuer "${issuer}" is not an origin URL`,
-          'give e.g. https://login.example.org',
-        );
-      }
       const wallet = await unlockWallet(ctx);
-      const chain = await connectChain(ctx, wallet);
-      const { LoginServer: Server } = await loginLibrary();
-      let server: LoginServer | undefined;
+      const provider = await startLoginProvider(ctx, wallet, opts);
       try {
-        ctx.out.progress('starting the login provider (catching up with the chain)…');
-        server = await Server.start({
-          clients: chain.clients,
-          deployment: chain.deployment,
-          store: chain.store,
-          wallet,
-          host: listen.host,
-          port: listen.port,
-          ...(issuer ? { issuer } : {}),
-          log: {
-            info: (msg, fields) => ctx.out.progress(`${msg}${fields ? ` ${JSON.stringify(fields)}` : ''}`),
-            warn: (msg, fields) => ctx.out.warn(`${msg}${fields ? ` ${JSON.stringify(fields)}` : ''}`),
-          },
-        });
-        ctx.out.result(
-          {
-            issuer: server.issuer,
-            discovery: `${server.issuer}/.well-known/openid-configuration`,
-            port: server.port,
-          },
-          () =>
-            table([
-              ['issuer', server!.issuer],
-              ['discovery', `${server!.issuer}/.well-known/openid-configuration`],
-              ['clients', 'dibs login client add <service> --redirect-uri <url>'],
-            ]),
+        ctx.out.result(provider.info, () =>
+          table([
+            ['issuer', provider.info.issuer],
+            ['discovery', provider.info.discovery],
+            ['clients', 'dibs login client add <service> --redirect-uri <url>'],
+          ]),
         );
         await untilStopSignal();
         ctx.out.progress('stopping the login provider…');
       } finally {
-        await server?.stop();
-        chain.close();
+        await provider.stop();
       }
     });
 

@@ -62,6 +62,7 @@ export function nodeCommands(): Command {
         chain: { ...ctx.config.chain, contracts },
         api: opts.api,
         apiPort: parseApiPort(opts.apiPort, process.env, ctx.paths.config),
+        auditRetention: opts.auditRetention,
         logFormat: logFormatOf(opts.logFormat),
       });
     });

@@ -10,6 +10,7 @@ import {
   unlockWallet,
 } from '../context.ts';
 import { table } from '../output.ts';
+import { addOrgNetworkCommands } from './org-network.ts';
 
 /** Runs `fn` with the organization operations of this identity (wallet unlocked when `sign`), then closes. */
 async function withOrgs<T>(
@@ -65,7 +66,7 @@ function membershipCommand(
     });
 }
 
-/** `dibs org create|list|show|add-member|remove-member|add-node|remove-node|token|env`. */
+/** `dibs org create|list|show|add-member|remove-member|add-node|remove-node|token|env|join|leave`. */
 export function orgCommands(): Command {
   const org = new Command('org').description(
     'organizations: their members, nodes, token, network service and fleet configuration',
@@ -168,6 +169,7 @@ export function orgCommands(): Command {
   );
   org.addCommand(tokenCommands());
   org.addCommand(envCommands());
+  addOrgNetworkCommands(org);
   return org;
 }
 

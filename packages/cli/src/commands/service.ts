@@ -1,6 +1,12 @@
 import {
+  changeAllowlist,
   listServices,
+  type PolicyChange,
   type PublishInput,
+  readServicePolicy,
+  type ServicePolicy,
+  type ServicePolicyView,
+  updateServicePolicy,
   publishService,
   resolveService,
   retireService,
@@ -45,6 +51,53 @@ function describeService(v: ServiceView): Array<[string, unknown]> {
     ['policy', v.policy],
     ['active', v.active],
   ];
+}
+
+const POLICY_CHOICES: ServicePolicy[] = [
+  'public',
+  'allowlist',
+  'organization',
+  'organization-network',
+  'token-holders',
+];
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+
+function describePolicy(p: ServicePolicyView): Array<[string, unknown]> {
+  return [
+    ['service', `${p.serviceId} ${p.name}`],
+    ['policy', p.policy],
+    ...(p.organizationId !== null ? ([['organization', p.organizationId]] as Array<[string, unknown]>) : []),
+    ...(p.holderToken
+      ? ([['holders of', `${p.holderToken} (at least 1 base unit)`]] as Array<[string, unknown]>)
+      : []),
+    ['price', p.price === 0n ? 'free' : `${p.price}${p.paymentToken ? ` of ${p.paymentToken}` : ''}`],
+    ['grant duration', `${p.grantDurationSeconds} s`],
+    ['allowlist', p.allowlist.length === 0 ? '(empty)' : p.allowlist.join('\n')],
+  ];
+}
+
+function addresses(list: string[]): Address[] {
+  const bad = list.find((a) => !ADDRESS.test(a));
+  if (bad !== undefined || list.length === 0) {
+    throw new CliError(
+      'BAD_ADDRESS',
+      bad !== undefined ? `"${bad.slice(0, 60)}" is not an address` : 'no address given',
+      'give 0x-prefixed 20-byte hex addresses',
+    );
+  }
+  return list as Address[];
+}
+
+function integer(text: string | undefined, what: string): bigint | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,78}$/.test(text)) {
+    throw new CliError(
+      'BAD_ARGUMENT',
+      `${what} "${text.slice(0, 40)}" is not a non-negative integer`,
+      `give e.g. ${what} 10`,
+    );
+  }
+  return BigInt(text);
 }
 
 /** Runs `fn` on the chain directory of this identity (wallet unlocked when `sign`), then closes. */
@@ -197,5 +250,92 @@ export function serviceCommands(): Command {
         );
       });
     });
+  service
+    .command('policy')
+    .description('who may request access to a service, its price and its allowlist, as the chain holds them')
+    .argument('<service>', 'service id or name')
+    .action(async (ref: string, _opts: unknown, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      await withDirectory(ctx, false, async (dir) => {
+        const view = await resolveService(dir, ref);
+        const policy = await readServicePolicy(dir, view.id);
+        ctx.out.result(policy, () => table(describePolicy(policy)));
+      });
+    });
+  service
+    .command('update')
+    .description(
+      'change one of your services on chain: policy, organization, holder token, price, grant duration (holders who no longer qualify lose their tunnels)',
+    )
+    .argument('<service>', 'service id or name')
+    .option('--policy <policy>', `who may request access (${POLICY_CHOICES.join(', ')})`)
+    .option('--org <id>', 'organization id (organization policies)')
+    .option('--holder-token <address>', 'ERC-20 an account must hold (token-holders policy)')
+    .option('--price <amount>', 'price per grant in the payment token’s base units')
+    .option('--duration <seconds>', 'how long each grant lasts')
+    .action(
+      async (
+        ref: string,
+        opts: { policy?: string; org?: string; holderToken?: string; price?: string; duration?: string },
+        cmd: Command,
+      ) => {
+        const ctx = commandContext(cmd);
+        if (opts.policy !== undefined && !(POLICY_CHOICES as string[]).includes(opts.policy)) {
+          throw new CliError(
+            'BAD_ARGUMENT',
+            `unknown policy "${opts.policy.slice(0, 40)}"`,
+            `use one of ${POLICY_CHOICES.join(', ')}`,
+          );
+        }
+        const change: PolicyChange = {
+          ...(opts.policy !== undefined ? { policy: opts.policy as ServicePolicy } : {}),
+          ...(opts.org !== undefined ? { organizationId: integer(opts.org, '--org')! } : {}),
+          ...(opts.holderToken !== undefined ? { holderToken: addresses([opts.holderToken])[0]! } : {}),
+          ...(opts.price !== undefined ? { price: integer(opts.price, '--price')! } : {}),
+          ...(opts.duration !== undefined
+            ? { grantDurationSeconds: integer(opts.duration, '--duration')! }
+            : {}),
+        };
+        if (Object.keys(change).length === 0) {
+          throw new CliError(
+            'BAD_ARGUMENT',
+            'nothing to change',
+            'give --policy, --org, --holder-token, --price or --duration',
+          );
+        }
+        await withDirectory(ctx, true, async (dir) => {
+          const view = await resolveService(dir, ref);
+          ctx.out.progress(`updating ${view.id} ${view.name} on chain…`);
+          await updateServicePolicy(dir, view.id, change);
+          const policy = await readServicePolicy(dir, view.id);
+          ctx.out.result(policy, () => table(describePolicy(policy)));
+        });
+      },
+    );
+  for (const [name, allowed] of [
+    ['allow', true],
+    ['disallow', false],
+  ] as const) {
+    service
+      .command(name)
+      .description(
+        allowed
+          ? 'add accounts to one of your service’s allowlist'
+          : 'remove accounts from one of your service’s allowlist (their live tunnels end)',
+      )
+      .argument('<service>', 'service id or name')
+      .argument('<addresses...>', 'accounts (0x addresses)')
+      .action(async (ref: string, list: string[], _opts: unknown, cmd: Command) => {
+        const ctx = commandContext(cmd);
+        const accounts = addresses(list);
+        await withDirectory(ctx, true, async (dir) => {
+          const view = await resolveService(dir, ref);
+          ctx.out.progress(`${allowed ? 'adding' : 'removing'} ${accounts.length} account(s) on chain…`);
+          await changeAllowlist(dir, view.id, allowed ? { add: accounts } : { remove: accounts });
+          const policy = await readServicePolicy(dir, view.id);
+          ctx.out.result(policy, () => table(describePolicy(policy)));
+        });
+      });
+  }
   return service;
 }

@@ -58,6 +58,9 @@ export function statusCommand(): Command {
         connections,
         proxies,
         vpn,
+        /** Organization networks besides the public one (own host, admission, DHT, peers each). */
+        orgs: p2p?.orgs ?? [],
+        orgsLeft: p2p?.orgsLeft ?? [],
       };
       ctx.out.result(result, () =>
         [
@@ -66,6 +69,14 @@ export function statusCommand(): Command {
             ['PeerId', p2p?.peerId ?? '(no p2p network)'],
             ['started', info.startedAt],
             ['peers', `${p2p?.admitted ?? 0} admitted of ${p2p?.peers.length ?? 0} connected`],
+            ...result.orgs.map(
+              (o) =>
+                [
+                  `org ${o.orgId}`,
+                  `${o.name} · ${o.protocolPrefix} · ${o.admitted} admitted · ${o.routingTable} in its DHT`,
+                ] as [string, unknown],
+            ),
+            ...result.orgsLeft.map((o) => [`org ${o.orgId}`, `left: ${o.reason}`] as [string, unknown]),
             ...(trust
               ? ([
                   [

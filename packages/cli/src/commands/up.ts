@@ -2,12 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ChainSettings, createLogger, readRuntimeInfo, startDaemon } from '@dibs/node';
 import { type LogFormat, type ObserveError, parseLogFormat } from '@dibs/observe';
+import { DEFAULT_AUDIT_RETENTION_DAYS } from '@dibs/store';
 import { Command } from 'commander';
 import { type CommandContext, commandContext, unlockWallet } from '../context.ts';
 import { CliError } from '../errors.ts';
 import { applyNodeFlags, type NodeFlags, p2pSettings } from '../config.ts';
 import { table } from '../output.ts';
 import { initialize } from './init.ts';
+import { type RunningLoginProvider, startLoginProvider } from './login.ts';
 
 export function upCommand(): Command {
   const cmd = new Command('up')
@@ -20,15 +22,34 @@ export function upCommand(): Command {
     .option(
       '--light',
       'light node: admit only on chain state proven against checkpoints signed by trusted full nodes (needs node.light.checkpoint and node.light.signers; env DIBS_LIGHT=1)',
+    )
+    .option(
+      '--login [host:port]',
+      'also run the "Sign in with DIBS" OpenID Connect provider (default DIBS_LOGIN_LISTEN or 127.0.0.1:7780; as `dibs login serve`)',
+    )
+    .option(
+      '--login-issuer <url>',
+      'public issuer URL of that provider behind a TLS proxy (or DIBS_LOGIN_ISSUER)',
     );
   return withNodeOptions(cmd).action(
-    async (opts: NodeCommandOptions & { p2p: boolean; light?: boolean }, c: Command) => {
+    async (
+      opts: NodeCommandOptions & {
+        p2p: boolean;
+        light?: boolean;
+        login?: string | boolean;
+        loginIssuer?: string;
+      },
+      c: Command,
+    ) => {
       const ctx = nodeContext(c, opts);
       if (opts.light) ctx.config.node.light = { ...ctx.config.node.light, enabled: true };
       await runNode(ctx, {
         ...opts,
         apiPort: parseApiPort(opts.apiPort, process.env, ctx.paths.config),
         logFormat: logFormatOf(opts.logFormat),
+        login: opts.login
+          ? { listen: typeof opts.login === 'string' ? opts.login : undefined, issuer: opts.loginIssuer }
+          : undefined,
       });
     },
   );
@@ -41,6 +62,7 @@ export interface NodeCommandOptions extends NodeFlags {
   apiPort?: string;
   api: boolean;
   logFormat?: string;
+  auditRetention?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -66,9 +88,18 @@ export function withNodeOptions(cmd: Command): Command {
       'auto | public | private: private keeps relay reservations from the chain (node.reachability)',
     )
     .option('--bootstrap <multiaddr>', "bootstrap node to dial besides the chain's list; repeatable", collect)
+    .option(
+      '--org <id>',
+      "also join this organization's network; repeatable (or DIBS_ORGS=1,2, node.orgs)",
+      collect,
+    )
     .option('--chain-host <ip>', 'embedded chain: listen on this address, e.g. 0.0.0.0 (or DIBS_CHAIN_HOST)')
     .option('--api-port <port>', 'port of the management API and web UI on 127.0.0.1 (0 = any free port)')
     .option('--no-api', 'do not serve the management API and web UI')
+    .option(
+      '--audit-retention <days>',
+      `days the audit trail keeps its records (default ${DEFAULT_AUDIT_RETENTION_DAYS}; or DIBS_AUDIT_RETENTION_DAYS, audit.retentionDays)`,
+    )
     .option(
       '--log-format <format>',
       'log lines on the terminal: pretty (readable) or json (or DIBS_LOG_FORMAT)',
@@ -113,15 +144,59 @@ export function parseApiPort(
   return port;
 }
 
-/** `api.port` of the config file, as text (the config loader keeps only the chain and node parts). */
-function configApiPort(path: string): string | undefined {
+/** Longest audit retention accepted, days (ten years). */
+export const MAX_AUDIT_RETENTION_DAYS = 3650;
+
+/**
+ * Days the audit trail keeps: `--audit-retention`, else DIBS_AUDIT_RETENTION_DAYS, else
+ * `audit.retentionDays` in the config file; undefined keeps the default.
+ */
+export function parseAuditRetention(
+  flag: string | undefined,
+  env = process.env,
+  configPath?: string,
+): number | undefined {
+  let text = flag ?? env.DIBS_AUDIT_RETENTION_DAYS;
+  let where = flag !== undefined ? '--audit-retention' : 'DIBS_AUDIT_RETENTION_DAYS';
+  if ((text === undefined || text === '') && configPath) {
+    const days = configSection(configPath, 'audit')?.retentionDays;
+    if (days === undefined) return undefined;
+    if (typeof days !== 'number')
+      throw new CliError(
+        'CORRUPT_CONFIG',
+        `config file ${configPath}: "audit.retentionDays" must be a number`,
+        `edit ${configPath}`,
+      );
+    text = String(days);
+    where = `config file ${configPath}: audit.retentionDays`;
+  }
+  if (text === undefined || text === '') return undefined;
+  const days = Number(text);
+  if (!/^\d{1,4}(\.\d+)?$/.test(text) || !(days > 0) || days > MAX_AUDIT_RETENTION_DAYS) {
+    throw new CliError(
+      'BAD_AUDIT_RETENTION',
+      `${where}: "${text.slice(0, 20)}" is not a number of days from 1 to ${MAX_AUDIT_RETENTION_DAYS}`,
+      'give the days audit records are kept, e.g. --audit-retention 30',
+    );
+  }
+  return days;
+}
+
+/** A top-level section of the config file other than chain and node, as parsed JSON. */
+function configSection(path: string, name: 'api' | 'audit'): Record<string, unknown> | undefined {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch {
     return undefined;
   }
-  const port = (raw as { api?: { port?: unknown } } | null)?.api?.port;
+  const section = (raw as Record<string, unknown> | null)?.[name];
+  return typeof section === 'object' && section !== null ? (section as Record<string, unknown>) : undefined;
+}
+
+/** `api.port` of the config file, as text (the config loader keeps only the chain and node parts). */
+function configApiPort(path: string): string | undefined {
+  const port = configSection(path, 'api')?.port;
   if (port === undefined) return undefined;
   if (typeof port !== 'number') {
     throw new CliError('CORRUPT_CONFIG', `config file ${path}: "api.port" must be a number`, `edit ${path}`);
@@ -141,6 +216,10 @@ export interface RunNodeOptions {
   api?: boolean | undefined;
   /** Terminal log format (default pretty). */
   logFormat?: LogFormat | undefined;
+  /** Also run the login provider (a `dibs login serve` in the node's process). */
+  login?: { listen?: string | undefined; issuer?: string | undefined } | undefined;
+  /** `--audit-retention` as given; the environment and the config file are read when it is absent. */
+  auditRetention?: string | undefined;
 }
 
 /** Starts the node daemon for `dibs up` and `dibs node start`, prints its info, runs until a stop signal. */
@@ -157,6 +236,7 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
     ctx.out.progress(`no identity in ${ctx.paths.root} yet: creating one`);
     await initialize(ctx);
   }
+  const retentionDays = parseAuditRetention(opts.auditRetention, process.env, ctx.paths.config);
   const wallet = await unlockWallet(ctx);
   const log = createLogger({
     file: join(ctx.paths.logDir, 'node.log'),
@@ -176,15 +256,23 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
     wallet,
     log,
     registerIdentity: opts.register,
+    ...(retentionDays !== undefined ? { audit: { retentionDays } } : {}),
     p2p: opts.p2p ? p2pSettings(ctx.config) : false,
     api:
       opts.api === false
         ? false
         : { port: opts.apiPort ?? parseApiPort(undefined, process.env, ctx.paths.config) },
   });
+  let login: RunningLoginProvider | undefined;
+  try {
+    if (opts.login) login = await startLoginProvider(ctx, wallet, opts.login, '--login');
+  } catch (err) {
+    await daemon.stop();
+    throw err;
+  }
   const i = withoutTokenUnlessTerminal(daemon.info);
   const net = i.network;
-  ctx.out.result({ status: 'running', ...i }, () =>
+  ctx.out.result({ status: 'running', ...i, ...(login ? { login: login.info } : {}) }, () =>
     [
       'DIBS node is up',
       table([
@@ -207,6 +295,13 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
                 : []),
               ['peers', `${net.admitted} admitted`],
               ...net.multiaddrs.map((a, n) => [n === 0 ? 'listening' : '', a] as [string, unknown]),
+              ...net.orgs.map(
+                (o) =>
+                  [
+                    `org ${o.orgId}`,
+                    `${o.name} · /${o.label} · service ${o.networkServiceId} · ${o.multiaddrs[0] ?? 'not listening'}`,
+                  ] as [string, unknown],
+              ),
             ] as Array<[string, unknown]>)
           : []),
         ...(i.api
@@ -215,6 +310,7 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
               ['API', `${i.api.url} (token in ${join(i.dataDir, 'api-token')})`],
             ] as Array<[string, unknown]>)
           : []),
+        ...(login ? ([['login', login.info.discovery]] as Array<[string, unknown]>) : []),
         ['data', i.dataDir],
       ]),
       ...(i.joinBundle
@@ -233,12 +329,14 @@ export async function runNode(ctx: CommandContext, opts: RunNodeOptions): Promis
     ].join('\n'),
   );
   if (opts.exitAfterStart) {
+    await login?.stop();
     await daemon.stop();
     log.flush?.();
     return;
   }
   await waitForStopSignal();
   ctx.out.progress('stopping…');
+  await login?.stop();
   await daemon.stop();
   log.flush?.();
 }

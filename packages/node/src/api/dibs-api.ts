@@ -41,6 +41,7 @@ export const CHANGED_RESOURCES = [
   'grants',
   'sessions',
   'proxies',
+  'fleet',
   'organizations',
 ] as const;
 /** Log levels, lowest first. */
@@ -423,6 +424,65 @@ export const auditQuerySchema = obj({
 /** GET /api/v1/audit */
 export const auditSchema = obj({ records: Type.Array(auditRecordSchema) });
 
+/** Node roles as the Registry knows them. */
+const roles = Type.Array(Type.Enum(['bootstrap', 'relay', 'service-host']));
+
+/** One node registered on chain, as GET /api/v1/fleet shows it. */
+export const fleetNodeSchema = obj({
+  address,
+  label: nullable(Type.String({ maxLength: 64, description: "the operator's name for this node" })),
+  self: Type.Boolean({ description: 'this node' }),
+  peerId: nullable(peerId),
+  roles,
+  online: Type.Boolean({
+    description: 'connected to this node now, or its signed DHT record was issued recently',
+  }),
+  connected: Type.Boolean(),
+  recordAt: nullable(unixMs),
+  rttMs: nullable(Type.Number({ minimum: 0 })),
+  services: Type.Array(obj({ id, name: nullable(Type.String({ maxLength: 64 })) }), { maxItems: 64 }),
+});
+
+/** GET /api/v1/fleet */
+export const fleetSchema = obj({ nodes: Type.Array(fleetNodeSchema) });
+
+/** PUT /api/v1/fleet/{address}/label */
+export const setLabelSchema = obj({
+  label: Type.String({ maxLength: 64, description: 'a name for the node; empty removes it' }),
+});
+
+/** A service's access policy and terms as the chain holds them, with its allowlist. */
+export const servicePolicySchema = obj({
+  serviceId: id,
+  name: Type.String({ maxLength: 64 }),
+  policy: Type.Enum(SERVICE_POLICIES),
+  organizationId: nullable(id),
+  holderToken: nullable(address),
+  holderThreshold: Type.Literal('1', {
+    description:
+      'token-holders policy: base units of holderToken an account must hold (fixed by the contract)',
+  }),
+  price: decimal,
+  paymentToken: nullable(address),
+  grantDurationSeconds: Type.Integer({ minimum: 1 }),
+  allowlist: Type.Array(address, { description: 'accounts on the allowlist now' }),
+});
+
+/** PATCH /api/v1/services/{id}/policy: the fields to change; the rest stay as they are. */
+export const updatePolicySchema = obj({
+  policy: Type.Optional(Type.Enum(SERVICE_POLICIES)),
+  organizationId: Type.Optional(id),
+  holderToken: Type.Optional(address),
+  price: Type.Optional(decimal),
+  grantDurationSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 4294967295 })),
+});
+
+/** POST /api/v1/services/{id}/allowlist */
+export const allowlistChangeSchema = obj({
+  add: Type.Optional(Type.Array(address, { maxItems: 256 })),
+  remove: Type.Optional(Type.Array(address, { maxItems: 256 })),
+});
+
 /** GET /healthz: the process serves HTTP. */
 export const healthSchema = obj({
   status: Type.Literal('ok'),
@@ -440,6 +500,26 @@ export const readySchema = obj({
     api: Type.Boolean(),
   }),
 });
+
+/** One organization network this node runs (its own host, admission, DHT and peers). */
+export const orgNetworkSchema = obj({
+  orgId: decimal,
+  name: Type.String({ maxLength: 256 }),
+  label: Type.String({ maxLength: 64 }),
+  protocolPrefix: Type.String({ maxLength: 128, description: 'every stream of this network runs under it' }),
+  networkServiceId: decimal,
+  grantId: decimal,
+  peerId,
+  multiaddrs: Type.Array(Type.String({ maxLength: 512 })),
+  admitted: count,
+  peers: Type.Array(peerId),
+  routingTable: count,
+  relay: Type.Boolean(),
+  joinedAt: Type.String({ maxLength: 64 }),
+  recordPublishedAt: Type.Optional(Type.String({ maxLength: 64 })),
+});
+export const orgNetworksSchema = obj({ networks: Type.Array(orgNetworkSchema) });
+export const orgLeftSchema = obj({ orgId: decimal, left: Type.Boolean() });
 
 /** The events of GET /api/v1/events. */
 export const dibsEvents = {
@@ -475,6 +555,12 @@ export type Health = Static<typeof healthSchema>;
 export type AuditRecordOut = Static<typeof auditRecordSchema>;
 export type AuditQueryIn = Static<typeof auditQuerySchema>;
 export type Ready = Static<typeof readySchema>;
+export type OrgNetworkOut = Static<typeof orgNetworkSchema>;
+export type OrgLeft = Static<typeof orgLeftSchema>;
+export type FleetNodeOut = Static<typeof fleetNodeSchema>;
+export type ServicePolicyOut = Static<typeof servicePolicySchema>;
+export type UpdatePolicy = Static<typeof updatePolicySchema>;
+export type AllowlistChange = Static<typeof allowlistChangeSchema>;
 
 type Maybe<T> = T | Promise<T>;
 type Ctx = RequestContext<unknown, unknown, unknown>;
@@ -503,10 +589,21 @@ export interface DibsApiHandlers {
   vpnDown(serviceId: string, ctx: Ctx): Maybe<void>;
   logs(query: LogsQuery): Maybe<LogEntry[]>;
   audit(query: AuditQueryIn): Maybe<AuditRecordOut[]>;
+  /** The organization networks this node runs. */
+  orgNetworks(): Maybe<OrgNetworkOut[]>;
+  /** Joins organization `id`'s network now (and after restarts). */
+  joinOrg(id: string, ctx: Ctx): Maybe<OrgNetworkOut>;
+  /** Leaves organization `id`'s network; its other networks are untouched. */
+  leaveOrg(id: string, ctx: Ctx): Maybe<OrgLeft>;
   health(): Maybe<Health>;
   ready(): Maybe<Ready>;
   /** Prometheus text exposition of the node's metrics. */
   metrics(): Maybe<string>;
+  fleet(): Maybe<FleetNodeOut[]>;
+  setNodeLabel(address: string, label: string, ctx: Ctx): Maybe<void>;
+  servicePolicy(id: string): Maybe<ServicePolicyOut>;
+  updatePolicy(id: string, input: UpdatePolicy, ctx: Ctx): Maybe<ServicePolicyOut>;
+  changeAllowlist(id: string, input: AllowlistChange, ctx: Ctx): Maybe<ServicePolicyOut>;
 }
 
 const byId = obj({ id });
@@ -577,6 +674,64 @@ export function registerDibsApi(api: ApiServer, handlers: DibsApiHandlers): Even
     params: byId,
     errors: { ...notFound, 403: 'Not published by this node' },
     handler: (ctx) => handlers.retireService(ctx.params.id, ctx),
+  });
+  const ownerErrors = {
+    ...notFound,
+    400: 'The change is not valid for this policy',
+    403: 'Not owned by this node',
+    502: 'The chain refused or is unreachable',
+  };
+  api.route({
+    method: 'GET',
+    path: '/api/v1/services/:id/policy',
+    summary: "A service's policy, terms and allowlist as the chain holds them",
+    tags: ['services'],
+    params: byId,
+    response: servicePolicySchema,
+    errors: { ...notFound, 502: 'The chain is unreachable' },
+    handler: (ctx) => handlers.servicePolicy(ctx.params.id),
+  });
+  api.route({
+    method: 'PATCH',
+    path: '/api/v1/services/:id/policy',
+    summary:
+      "Change an own service's policy, organization, holder token, price or grant duration (Services.update)",
+    tags: ['services'],
+    params: byId,
+    body: updatePolicySchema,
+    response: servicePolicySchema,
+    errors: ownerErrors,
+    handler: (ctx) => handlers.updatePolicy(ctx.params.id, ctx.body, ctx),
+  });
+  api.route({
+    method: 'POST',
+    path: '/api/v1/services/:id/allowlist',
+    summary:
+      "Add accounts to or remove them from an own service's allowlist; holders removed lose their live tunnels",
+    tags: ['services'],
+    params: byId,
+    body: allowlistChangeSchema,
+    response: servicePolicySchema,
+    errors: ownerErrors,
+    handler: (ctx) => handlers.changeAllowlist(ctx.params.id, ctx.body, ctx),
+  });
+  api.route({
+    method: 'GET',
+    path: '/api/v1/fleet',
+    summary: 'Every node registered on chain: label, roles, online, RTT, hosted services',
+    tags: ['network'],
+    response: fleetSchema,
+    errors: { 502: 'The chain is unreachable' },
+    handler: async () => ({ nodes: await handlers.fleet() }),
+  });
+  api.route({
+    method: 'PUT',
+    path: '/api/v1/fleet/:address/label',
+    summary: "Name a node (kept in this node's database; empty removes the name)",
+    tags: ['network'],
+    params: obj({ address }),
+    body: setLabelSchema,
+    handler: (ctx) => handlers.setNodeLabel(ctx.params.address, ctx.body.label, ctx),
   });
   api.route({
     method: 'GET',
@@ -672,6 +827,38 @@ export function registerDibsApi(api: ApiServer, handlers: DibsApiHandlers): Even
     params: byId,
     errors: notFound,
     handler: (ctx) => handlers.stopProxy(ctx.params.id, ctx),
+  });
+  api.route({
+    method: 'GET',
+    path: '/api/v1/org-networks',
+    summary: 'Organization networks this node runs besides the public one',
+    tags: ['network'],
+    response: orgNetworksSchema,
+    handler: async () => ({ networks: await handlers.orgNetworks() }),
+  });
+  api.route({
+    method: 'POST',
+    path: '/api/v1/orgs/:id/join',
+    summary: "Join an organization's network (own admission, DHT and peers); kept across restarts",
+    tags: ['network'],
+    params: byId,
+    response: orgNetworkSchema,
+    errors: {
+      ...notFound,
+      403: 'This node is neither a member nor a node of the organization',
+      409: 'The node runs the most organization networks it may',
+      502: 'The chain refused or is unreachable',
+    },
+    handler: (ctx) => handlers.joinOrg(ctx.params.id, ctx),
+  });
+  api.route({
+    method: 'POST',
+    path: '/api/v1/orgs/:id/leave',
+    summary: "Leave an organization's network; the node's other networks are untouched",
+    tags: ['network'],
+    params: byId,
+    response: orgLeftSchema,
+    handler: (ctx) => handlers.leaveOrg(ctx.params.id, ctx),
   });
   api.route({
     method: 'GET',

@@ -8,8 +8,13 @@ import { realpathSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { extname, relative, sep } from 'node:path';
 import fastifyStatic from '@fastify/static';
-import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifySchema,
+} from 'fastify';
 import { type TSchema, Type } from 'typebox';
 import { createTokenCheck } from './auth.ts';
 import {
@@ -207,18 +212,23 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
 
   // JSON only: a text/plain body is refused (415) rather than handed to handlers as a string.
   app.removeContentTypeParser('text/plain');
+  // Validators are compiled on a route's first use, not at start: a node serves a handful of the
+  // ~100 routes' schemas in a typical run, and each compiled Ajv function stays in memory.
   app.setValidatorCompiler(({ schema, httpPart }) => {
-    const check = compileValidator(schema, (httpPart ?? 'body') as HttpPart);
-    return (data: unknown) =>
-      check(data)
+    let check: ReturnType<typeof compileValidator> | undefined;
+    return (data: unknown) => {
+      check ??= compileValidator(schema, (httpPart ?? 'body') as HttpPart);
+      return check(data)
         ? { value: data }
         : { error: Object.assign(new Error('invalid'), { validation: check.errors ?? [] }) };
+    };
   });
   app.setSerializerCompiler(({ schema, contentType }) => {
-    const check = compileValidator(schema, 'response');
+    let check: ReturnType<typeof compileValidator> | undefined;
     const json = contentType === undefined || contentType.includes('json');
     return (data: unknown) => {
       if (!json && typeof data === 'string') return data;
+      check ??= compileValidator(schema, 'response');
       const copy = data === undefined ? data : structuredClone(data);
       if (!check(copy)) throw new AnswerSchemaError(describeIssues('response', check.errors ?? []));
       return JSON.stringify(copy);
@@ -400,23 +410,6 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   /** Registers swagger, the static files and every declared route, once. */
   const ready = () => {
     readyPromise ??= (async () => {
-      await app.register(fastifySwagger, {
-        openapi: {
-          openapi: '3.1.0',
-          info,
-          components: {
-            securitySchemes: {
-              bearerAuth: {
-                type: 'http',
-                scheme: 'bearer',
-                description:
-                  "The token in the node's data directory (api-token); the UI gets it in the URL fragment.",
-              },
-            },
-          },
-          security: [{ bearerAuth: [] }],
-        },
-      });
       if (options.staticDir && uiRoot) {
         await app.register(fastifyStatic, {
           root: uiRoot,
@@ -442,7 +435,46 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     return readyPromise;
   };
 
-  const mount = (r: AnyRoute) => {
+  /**
+   * The OpenAPI document, generated on request by a second Fastify instance that only describes the
+   * declared routes: @fastify/swagger (and the YAML and schema-resolver modules under it) is loaded
+   * and its document built only when someone asks for it, and nothing of it stays in memory after.
+   */
+  const openapiDocument = async (): Promise<Record<string, unknown>> => {
+    const { default: fastifySwagger } = await import('@fastify/swagger');
+    const docs = Fastify({ logger: false });
+    try {
+      docs.setValidatorCompiler(() => () => true);
+      docs.setSerializerCompiler(() => (data) => JSON.stringify(data));
+      await docs.register(fastifySwagger, {
+        openapi: {
+          openapi: '3.1.0',
+          info,
+          components: {
+            securitySchemes: {
+              bearerAuth: {
+                type: 'http',
+                scheme: 'bearer',
+                description:
+                  "The token in the node's data directory (api-token); the UI gets it in the URL fragment.",
+              },
+            },
+          },
+          security: [{ bearerAuth: [] }],
+        },
+      });
+      for (const r of declared) describe(docs, r);
+      await docs.ready();
+      return docs.swagger() as unknown as Record<string, unknown>;
+    } finally {
+      await docs.close();
+    }
+  };
+
+  const describe = (instance: FastifyInstance, r: AnyRoute) =>
+    instance.route({ method: r.method, url: r.path, schema: routeSchema(r), handler: async () => null });
+
+  const routeSchema = (r: AnyRoute): FastifySchema => {
     const status = r.status ?? (r.response ? 200 : 204);
     const response: Record<string, unknown> = {
       [status]: r.contentType
@@ -463,21 +495,26 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     for (const [code, description] of Object.entries(r.errors ?? {}))
       response[code] = { description, ...errorBodySchema };
     const querystring = r.query ?? Type.Object({}, { additionalProperties: false });
+    return {
+      summary: r.summary,
+      ...(r.description ? { description: r.description } : {}),
+      ...(r.tags ? { tags: r.tags } : {}),
+      operationId: r.operationId ?? defaultOperationId(r.method, r.path),
+      ...(r.public ? { security: [] } : {}),
+      ...(r.params ? { params: r.params } : {}),
+      querystring,
+      ...(r.body ? { body: r.body } : {}),
+      response,
+    } as FastifySchema;
+  };
+
+  const mount = (r: AnyRoute) => {
+    const status = r.status ?? (r.response ? 200 : 204);
     app.route({
       method: r.method,
       url: r.path,
       config: { public: r.public === true },
-      schema: {
-        summary: r.summary,
-        ...(r.description ? { description: r.description } : {}),
-        ...(r.tags ? { tags: r.tags } : {}),
-        operationId: r.operationId ?? defaultOperationId(r.method, r.path),
-        ...(r.public ? { security: [] } : {}),
-        ...(r.params ? { params: r.params } : {}),
-        querystring,
-        ...(r.body ? { body: r.body } : {}),
-        response,
-      },
+      schema: routeSchema(r),
       preHandler: async (request) => {
         if (!r.body && request.body !== undefined && request.body !== null && request.body !== '') {
           throw new ApiError(
@@ -540,7 +577,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     tags: ['meta'],
     operationId: 'getOpenApi',
     response: Type.Object({}, { additionalProperties: true, description: 'An OpenAPI 3.1 document' }),
-    handler: () => app.swagger() as unknown as Record<string, never>,
+    handler: async () => (await openapiDocument()) as Record<string, never>,
   });
 
   return {
@@ -582,10 +619,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       streams.push(stream as unknown as EventStreamRoute<EventMap>);
       return stream;
     },
-    async openapi() {
-      await ready();
-      return app.swagger() as unknown as Record<string, unknown>;
-    },
+    openapi: openapiDocument,
     async listen() {
       if (address) return address;
       await ready();

@@ -3,9 +3,10 @@ import { ApiError } from '../api/errors.ts';
 
 /** Codes (from any part: access, services, tunnel, chain) that mean "no such thing". */
 const NOT_FOUND =
-  /NOT_FOUND|UNKNOWN_(SERVICE|GRANT|CONNECTION|PROXY|SESSION)|^NO_SUCH|^NO_VPN_SERVICE$|^NOT_UP$/;
+  /NOT_FOUND|UNKNOWN_(SERVICE|GRANT|CONNECTION|PROXY|SESSION|ORGANIZATION)|^NO_NETWORK_SERVICE$|^NO_SUCH|^NO_VPN_SERVICE$|^NOT_UP$/;
 /** Codes that mean "you may not": no grant, a revoked or expired one, someone else's service. */
-const FORBIDDEN = /FORBIDDEN|NOT_OWNER|NOT_SERVICE_OWNER|REVOKED|EXPIRED|NO_GRANT|DENIED|POLICY/;
+const FORBIDDEN =
+  /FORBIDDEN|^NOT_A_MEMBER$|NOT_OWNER|NOT_SERVICE_OWNER|REVOKED|EXPIRED|NO_GRANT|DENIED|POLICY/;
 /** Codes that mean the request does not fit the current state (in use, retired, already there). */
 const CONFLICT = /IN_USE|ALREADY|RETIRED|EXISTS|DUPLICATE|AMBIGUOUS|LEFT_NETWORK|^LISTEN_FAILED$/;
 /** Codes that mean the input was wrong in a way the schema could not tell. */
@@ -16,10 +17,13 @@ const UPSTREAM = /UNREACHABLE|TIMEOUT|DIAL|CONNECT|HOST|CHAIN|REVERT|RPC|FAILED|
 const UNSUPPORTED = /^UNSUPPORTED$/;
 /** Codes that mean "not now": a limit that frees up when other work ends. */
 const BUSY = /^TOO_MANY_(TUNNELS|STREAMS|SESSIONS)$/;
+/** A bound that only leaving something frees. */
+const FULL = /^TOO_MANY_NETWORKS$/;
 
 /** First match wins: a code is tried against these in order. */
 const CODE_STATUS: ReadonlyArray<readonly [RegExp, number]> = [
   [BUSY, 503],
+  [FULL, 409],
   [UNSUPPORTED, 501],
   [NOT_FOUND, 404],
   [FORBIDDEN, 403],
@@ -41,6 +45,12 @@ const REVERT_STATUS: Record<string, number> = {
   UnknownGrant: 404,
   ServiceInactive: 409,
   AlreadyRevoked: 409,
+  InvalidPolicy: 400,
+  InvalidPolicyRef: 400,
+  PaymentTokenRequired: 400,
+  PriceTooHigh: 400,
+  InvalidGrantDuration: 400,
+  AllowlistBatchTooLarge: 400,
 };
 
 /**

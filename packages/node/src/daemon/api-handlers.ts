@@ -3,6 +3,7 @@
  * the libp2p host and liveness, services, connections, proxies and sessions from the services
  * runtime, grants from the access client and the chain mirror, logs from the logger's ring.
  */
+import { parseOrgId } from '../orgs/index.ts';
 import { readFileSync } from 'node:fs';
 import { tokenAbi } from '@dibs/contracts';
 import { addressFromPeerId, peerIdFromWallet, type Wallet } from '@dibs/core';
@@ -17,6 +18,7 @@ import type {
   Grant,
   Identity,
   Peer,
+  ServicePolicyOut,
   SocksProxy,
   Service,
   Session,
@@ -24,10 +26,12 @@ import type {
 } from '../api/dibs-api.ts';
 import { ApiError } from '../api/errors.ts';
 import { ROLE_BOOTSTRAP, ROLE_RELAY, ROLE_SERVICE_HOST } from '../p2p/constants.ts';
+import { changeAllowlist, readServicePolicy, updateServicePolicy } from '../services/policy.ts';
 import type { ConnectionView, ServicesRuntime, ServiceView } from '../services/types.ts';
 import { mapErrors, noNetwork } from './api-errors.ts';
 import type { ChainRuntime } from './chain-runtime.ts';
-import { API_NODE_ROLES_TTL_MS, API_PEER_LOOKUP_LIMIT } from './api-constants.ts';
+import { API_NODE_ROLES_TTL_MS, API_PEER_LOOKUP_LIMIT, POLICY_ALLOWLIST_LIMIT } from './api-constants.ts';
+import { createFleet, NodeLabels } from './fleet.ts';
 import type { LogRing } from './log.ts';
 import type { NetworkRuntime } from './network.ts';
 import type { ReadyReport } from './operations.ts';
@@ -49,7 +53,7 @@ export interface ApiHandlerDeps {
   /** The audit trail (GET /api/v1/audit). */
   audit: AuditLog;
   /** Tells UI clients to reload a list (the `changed` event). */
-  changed?: (resource: 'services' | 'grants' | 'sessions' | 'proxies' | 'balance') => void;
+  changed?: (resource: 'services' | 'grants' | 'sessions' | 'proxies' | 'balance' | 'fleet') => void;
 }
 
 /** The node package's version, shown on the dashboard. */
@@ -77,6 +81,28 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
   const changed = deps.changed ?? (() => {});
   const roles = new Map<string, { roles: number; at: number }>();
   let tokenMeta: { symbol: string; decimals: number } | undefined;
+  const labels = new NodeLabels(store);
+  const fleet = createFleet({ chain, network, self: wallet.address, labels });
+
+  /** Policy reads and changes go through the services library, signed by this node's wallet. */
+  const directory = { registry: chain.registry, self: wallet.address as Address };
+  const policyOf = async (serviceId: bigint): Promise<ServicePolicyOut> => {
+    const p = await mapErrors(() =>
+      readServicePolicy(directory, serviceId, chain.deployment.deployedAtBlock),
+    );
+    return {
+      serviceId: p.serviceId.toString(),
+      name: p.name.slice(0, 64),
+      policy: p.policy,
+      organizationId: p.organizationId?.toString() ?? null,
+      holderToken: p.holderToken,
+      holderThreshold: '1',
+      price: p.price.toString(),
+      paymentToken: p.paymentToken,
+      grantDurationSeconds: Number(p.grantDurationSeconds),
+      allowlist: p.allowlist.slice(0, POLICY_ALLOWLIST_LIMIT),
+    };
+  };
 
   const requireNetwork = (what: string): NetworkRuntime => {
     if (!network) throw noNetwork(what);
@@ -545,6 +571,23 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
       }));
     },
 
+    orgNetworks() {
+      return network?.orgs.list() ?? [];
+    },
+
+    async joinOrg(id) {
+      const net = requireNetwork('joining an organization network');
+      const status = await mapErrors(() => net.orgs.join(parseOrgId(id)));
+      return status;
+    },
+
+    async leaveOrg(id) {
+      const net = requireNetwork('leaving an organization network');
+      const orgId = await mapErrors(() => parseOrgId(id));
+      const left = await net.orgs.leave(orgId);
+      return { orgId: orgId.toString(), left };
+    },
+
     health() {
       return {
         status: 'ok' as const,
@@ -558,6 +601,81 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
 
     metrics() {
       return deps.operations.metrics.text();
+    },
+
+    async fleet() {
+      const nodes = await mapErrors(() => fleet.nodes()).catch((err: unknown) => {
+        if (err instanceof ApiError) throw err;
+        throw new ApiError(
+          502,
+          'CHAIN_UNREACHABLE',
+          `could not read the registered nodes from the chain at ${chain.clients.rpcUrl}: ${(err as Error).message.split('\n')[0]}`,
+          { cause: err },
+        );
+      });
+      const names = new Map<string, string>();
+      const services = deps.services();
+      if (services) {
+        try {
+          for (const v of await services.list()) names.set(v.id.toString(), v.name.slice(0, 64));
+        } catch {
+          // Ids without names when the service list cannot be read.
+        }
+      }
+      return nodes.map((n) => ({
+        address: n.address,
+        label: n.label,
+        self: n.self,
+        peerId: n.peerId && n.peerId.length <= 128 ? n.peerId : null,
+        roles: roleNames(n.roles),
+        online: n.online,
+        connected: n.connected,
+        recordAt: n.recordAt,
+        rttMs: n.rttMs,
+        services: n.services
+          .slice(0, 64)
+          .map((id) => ({ id: id.toString(), name: names.get(id.toString()) ?? null })),
+      }));
+    },
+
+    setNodeLabel(address, label) {
+      fleet.setLabel(address as Address, label);
+      changed('fleet');
+    },
+
+    servicePolicy(id) {
+      return policyOf(parseId(id, 'service id'));
+    },
+
+    async updatePolicy(id, input) {
+      const serviceId = parseId(id, 'service id');
+      await mapErrors(() =>
+        updateServicePolicy(directory, serviceId, {
+          ...(input.policy !== undefined ? { policy: input.policy } : {}),
+          ...(input.organizationId !== undefined
+            ? { organizationId: parseId(input.organizationId, 'organizationId') }
+            : {}),
+          ...(input.holderToken !== undefined ? { holderToken: input.holderToken as Address } : {}),
+          ...(input.price !== undefined ? { price: BigInt(input.price) } : {}),
+          ...(input.grantDurationSeconds !== undefined
+            ? { grantDurationSeconds: BigInt(input.grantDurationSeconds) }
+            : {}),
+        }),
+      );
+      changed('services');
+      return policyOf(serviceId);
+    },
+
+    async changeAllowlist(id, input) {
+      const serviceId = parseId(id, 'service id');
+      await mapErrors(() =>
+        changeAllowlist(directory, serviceId, {
+          add: (input.add ?? []) as Address[],
+          remove: (input.remove ?? []) as Address[],
+        }),
+      );
+      changed('services');
+      return policyOf(serviceId);
     },
   };
 }

@@ -50,16 +50,22 @@ export function auditTrail(
   audit: AuditLog,
   store: Store,
   log: Logger,
+  options: { pruneIntervalMs?: number } = {},
 ): { record(event: OperationsEvent): void; backfill(): void; stop(): void } {
-  const pruned = audit.prune();
-  if (pruned > 0) log.info('audit records past their retention pruned', { records: pruned });
-  const timer = setInterval(() => {
+  const prune = () => {
     try {
-      audit.prune();
+      const pruned = audit.prune();
+      if (pruned > 0)
+        log.info('audit records past their retention pruned', {
+          records: pruned,
+          retentionDays: audit.retentionMs / 86_400_000,
+        });
     } catch (err) {
       log.warn('could not prune the audit trail', { error: err as Error });
     }
-  }, AUDIT_PRUNE_INTERVAL_MS);
+  };
+  prune();
+  const timer = setInterval(prune, options.pruneIntervalMs ?? AUDIT_PRUNE_INTERVAL_MS);
   timer.unref();
   const trail = {
     /** Records the grants the mirror holds that the trail lacks (at start, after the mirror caught up). */
@@ -113,6 +119,7 @@ export function auditTrail(
             who: addressOf(event.peer),
             peerId: event.peer,
             direction: event.by === 'us' ? 'inbound' : 'outbound',
+            ...(event.serviceId !== undefined ? { serviceId: event.serviceId } : {}),
             outcome: 'refused',
             reason: `${event.code}: ${event.reason}`.slice(0, 500),
           });

@@ -2,7 +2,7 @@ import { deploymentContracts } from '@dibs/chain';
 import { encryptionKeyFromWallet, formatDid, peerIdFromWallet, type Wallet } from '@dibs/core';
 import { createNodeMetrics } from '@dibs/observe';
 import { AuditLog, openStore, type Store } from '@dibs/store';
-import { type ApiSettings, type MountedApi, mountApi } from './api-mount.ts';
+import type { ApiSettings, MountedApi } from './api-mount.ts';
 import { auditTrail } from './audit-trail.ts';
 import { type ChainRuntime, type ChainSettings, startChain } from './chain-runtime.ts';
 import { STATUS_WRITE_INTERVAL_MS } from './constants.ts';
@@ -24,7 +24,7 @@ import {
 import { type Operations, startOperations } from './operations.ts';
 import { ROLE_BOOTSTRAP } from '../p2p/constants.ts';
 import { base58btc } from 'multiformats/bases/base58';
-import { type RuntimeInfo, removeRuntimeInfo, writeRuntimeInfo } from './runtime-file.ts';
+import { type RuntimeInfo, runtimeFileUpdater, writeRuntimeInfo } from './runtime-file.ts';
 
 export interface DaemonOptions {
   dataDir: string;
@@ -122,6 +122,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const ops = { metrics, ready: operations.ready };
     if (opts.api !== false) {
       const net = network;
+      // Loaded only when the API is on: Fastify, Ajv and the route schemas stay out of a --no-api node.
+      const { mountApi } = await import('./api-mount.ts');
       api = await mountApi({
         dataDir: opts.dataDir,
         settings: opts.api ?? {},
@@ -177,15 +179,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const net = network;
     const mounted = api;
     const runningOps = operations;
-    const writeStatus = () => {
-      try {
-        writeRuntimeInfo(opts.runtimePath, net ? { ...runtime, p2p: net.status() } : runtime);
-      } catch (err) {
-        log.warn('could not write the runtime file', { error: err as Error });
-      }
-    };
-    writeStatus();
-    const statusTimer = net ? setInterval(writeStatus, STATUS_WRITE_INTERVAL_MS) : undefined;
+    const current = (): RuntimeInfo => (net ? { ...runtime, p2p: net.status() } : runtime);
+    const first = current();
+    try {
+      writeRuntimeInfo(opts.runtimePath, first);
+    } catch (err) {
+      log.warn('could not write the runtime file', { error: err as Error });
+    }
+    const runtimeFile = runtimeFileUpdater(opts.runtimePath, first);
+    const statusTimer = net
+      ? setInterval(() => runtimeFile.update(current()), STATUS_WRITE_INTERVAL_MS)
+      : undefined;
     statusTimer?.unref();
     const running = chain;
     let stopped = false;
@@ -199,7 +203,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         if (stopped) return;
         stopped = true;
         clearInterval(statusTimer);
-        removeRuntimeInfo(opts.runtimePath);
+        await runtimeFile.remove();
         await mounted?.close();
         runningOps.stop();
         trail?.stop();

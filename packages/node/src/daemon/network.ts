@@ -30,6 +30,12 @@ import { createDibsHost, type DibsHost } from '../p2p/host.ts';
 import { Liveness, type LivenessOptions } from '../p2p/liveness.ts';
 import { publishNodeRecord } from '../p2p/records.ts';
 import { createTicketAuthority, type TicketAuthority } from '../p2p/ticket-authority.ts';
+import {
+  ORG_ADDRESS_NAMESPACE,
+  type OrgNetworkStatus,
+  OrgNetworks,
+  orgAddressRecordRules,
+} from '../orgs/index.ts';
 import { type RunningServices, startServices } from '../services/runtime.ts';
 import { setBusyPollWindow, TunnelRelay } from '../tunnel/index.ts';
 import type { ChainRuntime } from './chain-runtime.ts';
@@ -97,6 +103,8 @@ export interface P2pSettings {
   light?: LightSettings | undefined;
   /** Sign and serve checkpoints of the chain (a full node); default: when this node runs the embedded chain. */
   signCheckpoints?: boolean | undefined;
+  /** Organization networks to join besides the public one (`dibs up --org`), by organization id. */
+  orgs?: readonly bigint[] | undefined;
 }
 
 /** One neighbour in the status. */
@@ -132,6 +140,10 @@ export interface NetworkStatus {
   leftNetwork?: string | undefined;
   /** How this node trusts its chain: full, or light with its accepted checkpoint and refused RPC answers. */
   chainTrust?: ChainTrustStatus | undefined;
+  /** The organization networks this node runs besides the public one. */
+  orgs: OrgNetworkStatus[];
+  /** Organization networks this node left because the chain removed it from them, with why. */
+  orgsLeft?: Array<{ orgId: string; reason: string }> | undefined;
   updatedAt: string;
 }
 
@@ -144,7 +156,7 @@ export interface NetworkRuntime {
   readonly mirror: ChainMirror;
   /**
    * Fleet configuration of every organization this node is a member node of, kept current from the
-   * chain's change events. Read-only for now: nothing in the node acts on its entries yet.
+   * chain's change events; organization networks apply their entries (preferred relays).
    */
   readonly fleet: FleetConfig;
   /** The lag of the mirror behind the chain head (fail-closed bounds). */
@@ -154,6 +166,8 @@ export interface NetworkRuntime {
   readonly roles: number;
   /** Hosted services, connections, SOCKS5 proxies and tunnel sessions. */
   readonly services: RunningServices;
+  /** The organization networks this node runs (each with its own host, admission and DHT). */
+  readonly orgs: OrgNetworks;
   /** Our current network grant (requested or renewed on chain when needed). */
   grant(): Promise<TicketGrant>;
   status(): NetworkStatus;
@@ -227,14 +241,20 @@ export async function startNetwork(params: {
     await mirror.start();
     cleanups.push(() => mirror.stop());
     const fleetLog = log.child('fleet');
+    // Changes before the organization networks run are applied when they start.
+    const fleetEnv = new Map<bigint, ReadonlyMap<string, string>>();
+    let orgNetworks: OrgNetworks | undefined;
     const fleet = new FleetConfig({
       store,
       clients: chain.clients,
       deployment: d,
       node: wallet.address,
       ...(settings.confirmations !== undefined ? { confirmations: settings.confirmations } : {}),
-      onChange: (orgId, env) =>
-        fleetLog.info('fleet configuration', { orgId: String(orgId), keys: env.size }),
+      onChange: (orgId, env) => {
+        fleetLog.info('fleet configuration', { orgId: String(orgId), keys: env.size });
+        fleetEnv.set(orgId, env);
+        orgNetworks?.applyFleetEnv(orgId, env);
+      },
       onError: (err) => fleetLog.warn('fleet configuration poll failed; retrying', { error: err }),
     });
     await fleet.start();
@@ -293,7 +313,10 @@ export async function startNetwork(params: {
       listen: listen.filter((a) => !a.includes('/p2p-circuit')),
       ...(settings.announce && settings.announce.length > 0 ? { announce: settings.announce } : {}),
       relay: (roles & ROLE_RELAY) !== 0,
-      records: { [CHECKPOINT_RECORD_NAMESPACE]: checkpointRecordRules(d.registry) },
+      records: {
+        [CHECKPOINT_RECORD_NAMESPACE]: checkpointRecordRules(d.registry),
+        [ORG_ADDRESS_NAMESPACE]: orgAddressRecordRules,
+      },
       logger: log,
       ...(settings.admissionTimeoutMs !== undefined
         ? { admissionTimeoutMs: settings.admissionTimeoutMs }
@@ -469,6 +492,23 @@ export async function startNetwork(params: {
       clearTimeout(recordTimer);
     });
 
+    const orgs = new OrgNetworks({
+      wallet,
+      store,
+      chain,
+      cache,
+      sessions,
+      publicHost: host,
+      log,
+      listen: listen.filter((a) => !a.includes('/p2p-circuit')),
+      roles,
+      admissionTimeoutMs: settings.admissionTimeoutMs,
+    });
+    orgNetworks = orgs;
+    for (const [orgId, env] of fleetEnv) orgs.applyFleetEnv(orgId, env);
+    cleanups.push(() => orgs.stop());
+    await orgs.startAll(settings.orgs ?? []);
+
     return {
       host,
       authority,
@@ -482,6 +522,7 @@ export async function startNetwork(params: {
         return roles;
       },
       services,
+      orgs,
       grant: async () => {
         const g = await grant();
         ownGrant = g.grantId;
@@ -526,6 +567,8 @@ export async function startNetwork(params: {
             refusedCount: 0,
             provenItems: 0,
           },
+          orgs: orgs.list(),
+          orgsLeft: orgs.left(),
           updatedAt: new Date().toISOString(),
         };
       },
@@ -599,8 +642,25 @@ async function registerNode(
   if (!same) {
     await chain.registry.updateNode({ roles, multiaddrs });
     log.info('node entry updated on chain', { roles, multiaddrs: multiaddrs.length });
+    if (current.roles !== roles)
+      log.info('roles changed', { roles: roleList(roles), previous: roleList(current.roles) });
   }
   return roles;
+}
+
+/** Role bits as names, e.g. `bootstrap,relay` (or `none`), for log lines. */
+function roleList(bits: number): string {
+  const names = [
+    [ROLE_BOOTSTRAP, 'bootstrap'],
+    [ROLE_RELAY, 'relay'],
+    [ROLE_SERVICE_HOST, 'service-host'],
+  ] as const;
+  return (
+    names
+      .filter(([bit]) => (bits & bit) !== 0)
+      .map(([, n]) => n)
+      .join(',') || 'none'
+  );
 }
 
 /** The network operator (Registry owner) approves its own node as a bootstrap node. */

@@ -5,6 +5,7 @@
  * OPERATIONS_POLL_MS (the tunnel keeps no history), so a session's end is seen within that period and
  * its bytes are those counted at its last sighting.
  */
+import { transactionQueueFor } from '@dibs/chain';
 import type { NodeMetrics } from '@dibs/observe';
 import type { SessionView } from '../services/types.ts';
 import type { ChainRuntime } from './chain-runtime.ts';
@@ -33,7 +34,15 @@ export type OperationsEvent =
     }
   | { kind: 'session-start'; session: SessionView }
   | { kind: 'session-end'; session: SessionView; endedAt: number }
-  | { kind: 'refusal'; peer: string; by: 'us' | 'remote'; code: string; reason: string };
+  | {
+      kind: 'refusal';
+      peer: string;
+      by: 'us' | 'remote';
+      code: string;
+      reason: string;
+      /** A tunnel refusal names the service when the ticket got that far. */
+      serviceId?: string;
+    };
 
 /** The answer of GET /readyz. */
 export interface ReadyReport {
@@ -80,6 +89,10 @@ export function startOperations(params: {
       clearTimeout(timer);
     }
   };
+  // The node's own writes (identity, roles, grants, publishing) share one queue per wallet and chain.
+  const txQueue = chain.clients.account ? transactionQueueFor(chain.clients) : undefined;
+  metrics.setSource('txQueueDepth', () => txQueue?.depth);
+  metrics.setSource('txInFlight', () => txQueue?.inFlight);
   metrics.setSource('chainHeadBlock', async () => {
     const head = await headBlock();
     return head === undefined ? undefined : Number(head);
@@ -111,6 +124,20 @@ export function startOperations(params: {
       metrics.refusal(r.code);
       record({ kind: 'refusal', peer: r.peer, by: r.by, code: r.code, reason: r.reason });
     });
+    // Tunnels refused or ended on chain state (a revoked grant, an account off the allowlist).
+    cleanups.push(
+      network.services.onRefused((r) => {
+        metrics.refusal(r.code);
+        record({
+          kind: 'refusal',
+          peer: r.peer,
+          by: 'us',
+          code: r.code,
+          reason: r.reason,
+          ...(r.serviceId !== undefined ? { serviceId: r.serviceId.toString() } : {}),
+        });
+      }),
+    );
 
     cleanups.push(
       cache.subscribe((event) => {
@@ -218,6 +245,8 @@ export function startOperations(params: {
         'chainLagBlocks',
         'relayReservations',
         'chainHeadBlock',
+        'txQueueDepth',
+        'txInFlight',
       ] as const)
         metrics.setSource(name, undefined);
     },

@@ -97,6 +97,13 @@ export interface DibsHostOptions {
   pubsub?: boolean;
   /** Kad-DHT lookup parameters (defaults in constants.ts). */
   dht?: DhtTuning;
+  /**
+   * Protocol namespace of this host: identify, ping, the DHT and admission run under `/<prefix>/…`.
+   * Default PROTOCOL_PREFIX (the public network: `/dibs/kad/1.0.0`, `/dibs/admission/1.0`); an
+   * organization network's host uses `dibs/org/<label>/<id>`, so every stream it opens or accepts
+   * names its organization and a peer of another network cannot negotiate any of them.
+   */
+  protocolPrefix?: string;
   logger?: P2pLogger;
 }
 
@@ -133,7 +140,12 @@ interface RoutingTableHandle {
 export async function createDibsHost(options: DibsHostOptions & { start?: boolean }): Promise<DibsHost> {
   const key = walletKey(options.privateKey);
   const logger = options.logger ?? stderrLogger;
+  const prefix = options.protocolPrefix ?? PROTOCOL_PREFIX;
+  const own = prefix !== PROTOCOL_PREFIX;
+  const dhtProtocol = own ? `/${prefix}/kad/1.0.0` : DHT_PROTOCOL;
+  const storeTag = own ? prefix.replace(/[^a-zA-Z0-9]+/g, '-') : '';
   const admission = new AdmissionController({
+    ...(own ? { protocol: `/${prefix}/admission/1.0` } : {}),
     authority: options.authority,
     logger,
     admissionTimeoutMs: options.admissionTimeoutMs,
@@ -142,19 +154,19 @@ export async function createDibsHost(options: DibsHostOptions & { start?: boolea
   const relay = options.relay === true ? {} : options.relay || undefined;
   const services: Record<string, unknown> = {
     admission: admission.service(),
-    identify: identify({ protocolPrefix: PROTOCOL_PREFIX, runOnConnectionOpen: false }),
-    ping: ping({ protocolPrefix: PROTOCOL_PREFIX, maxOutboundStreams: 4, maxInboundStreams: 8 }),
+    identify: identify({ protocolPrefix: prefix, runOnConnectionOpen: false }),
+    ping: ping({ protocolPrefix: prefix, maxOutboundStreams: 4, maxInboundStreams: 8 }),
     dht: kadDHT({
-      protocol: DHT_PROTOCOL,
+      protocol: dhtProtocol,
       clientMode: false,
       alpha: options.dht?.alpha ?? DHT_ALPHA,
       disjointPaths: options.dht?.disjointPaths ?? DHT_DISJOINT_PATHS,
       kBucketSize: options.dht?.kBucketSize ?? DHT_K_BUCKET_SIZE,
       querySelfInterval: options.dht?.querySelfIntervalMs ?? DHT_QUERY_SELF_INTERVAL_MS,
       peerInfoMapper: options.privateAddresses === false ? removePrivateAddressesMapper : passthroughMapper,
-      logPrefix: 'dibs:kad',
-      datastorePrefix: '/dibs-kad',
-      metricsPrefix: 'dibs_kad',
+      logPrefix: own ? `dibs:kad:${storeTag}` : 'dibs:kad',
+      datastorePrefix: own ? `/dibs-kad-${storeTag}` : '/dibs-kad',
+      metricsPrefix: own ? `dibs_kad_${storeTag.replace(/-/g, '_')}` : 'dibs_kad',
       validators: {
         ...Object.fromEntries(Object.entries(options.records ?? {}).map(([ns, r]) => [ns, r.validate])),
         [NODE_RECORD_NAMESPACE]: validateNodeRecord,
@@ -221,7 +233,7 @@ export async function createDibsHost(options: DibsHostOptions & { start?: boolea
   if (dht.rpc && typeof dht.rpc.incomingMessageTimeout === 'number') {
     dht.rpc.incomingMessageTimeout = options.dht?.messageTimeoutMs ?? DHT_MESSAGE_TIMEOUT_MS;
   }
-  admission.limitFrames(DHT_PROTOCOL, DHT_MAX_MESSAGE_BYTES);
+  admission.limitFrames(dhtProtocol, DHT_MAX_MESSAGE_BYTES);
   const ident = svc.identify as { identify(c: unknown, o?: { signal?: AbortSignal }): Promise<unknown> };
 
   admission.onAdmitted((peer, connection) => {

@@ -78,10 +78,17 @@ function encodeBody(r: NodeRecord): Uint8Array {
   return w.finish();
 }
 
-/** Signs and encodes a record with the host's wallet key. */
-export async function signNodeRecord(host: Pick<DibsHost, 'sign'>, record: NodeRecord): Promise<Uint8Array> {
+/**
+ * Signs and encodes a record with the host's wallet key. `domain` separates record kinds signed with
+ * the same key (an organization address record is not a node record); default the node record's.
+ */
+export async function signNodeRecord(
+  host: Pick<DibsHost, 'sign'>,
+  record: NodeRecord,
+  domain: Uint8Array = SIGNING_DOMAIN,
+): Promise<Uint8Array> {
   const body = encodeBody(record);
-  const sig = await host.sign(concat(SIGNING_DOMAIN, body));
+  const sig = await host.sign(concat(domain, body));
   return new Writer().bytes(body, MAX_RECORD_BYTES).bytes(sig, MAX_SIGNATURE_BYTES).finish();
 }
 
@@ -90,6 +97,7 @@ export async function verifyNodeRecord(
   bytes: Uint8Array,
   key?: Uint8Array,
   now = Date.now(),
+  domain: Uint8Array = SIGNING_DOMAIN,
 ): Promise<NodeRecord> {
   if (bytes.length > MAX_RECORD_BYTES + MAX_SIGNATURE_BYTES + 4) {
     throw new P2pError('INVALID_RECORD', `node record of ${bytes.length} bytes exceeds the bound`);
@@ -143,7 +151,7 @@ export async function verifyNodeRecord(
       cause: err,
     });
   }
-  if (!signer.publicKey || !(await signer.publicKey.verify(concat(SIGNING_DOMAIN, body), sig))) {
+  if (!signer.publicKey || !(await signer.publicKey.verify(concat(domain, body), sig))) {
     throw new P2pError('INVALID_RECORD', `node record for ${record.address} has a bad signature`);
   }
   if (record.expiresAt <= now)

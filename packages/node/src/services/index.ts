@@ -5,6 +5,7 @@ export * from './constants.ts';
 export * from './errors.ts';
 export * from './forward.ts';
 export * from './proxy.ts';
+export * from './policy.ts';
 export * from './publish.ts';
 export * from './runtime.ts';
 export * from './target.ts';

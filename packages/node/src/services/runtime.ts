@@ -22,6 +22,7 @@ import {
   type DataChannelOptions,
   type Tunnel,
   TunnelError,
+  type TunnelRefusal,
   TunnelServer,
   TunnelSessionTable,
   type VpnAcceptor,
@@ -65,6 +66,8 @@ export interface ServicesOptions {
 export interface RunningServices extends ServicesRuntime {
   /** Ids of the services this node serves now (for the node record). */
   hostedIds(): bigint[];
+  /** Registers a listener for tunnels this node refuses or ends on chain state (the audit trail). */
+  onRefused(listener: (refusal: TunnelRefusal) => void): () => void;
   readonly catalog: ServiceCatalog;
   /** Opens one tunnel to a service on another node (grant and ticket obtained as needed). */
   open(serviceId: bigint, options?: { signal?: AbortSignal }): Promise<Tunnel>;
@@ -152,6 +155,7 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
       );
     }
   };
+  const refusedListeners = new Set<(refusal: TunnelRefusal) => void>();
   const server = await TunnelServer.start({
     host: o.host,
     vpn: acceptVpn,
@@ -161,6 +165,9 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
     ...(o.catchUp ? { catchUp: o.catchUp } : {}),
     dataChannel: o.dataChannel ?? true,
     logger: o.log,
+    onRefused: (r) => {
+      for (const fn of refusedListeners) fn(r);
+    },
   });
   const outbound = new TunnelSessionTable();
   connector = new ServiceConnector({
@@ -212,6 +219,10 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
   const runtime: RunningServices = {
     catalog,
     hostedIds: () => catalog.activeIds(),
+    onRefused: (listener) => {
+      refusedListeners.add(listener);
+      return () => refusedListeners.delete(listener);
+    },
     open: (serviceId, options) => connector.open(serviceId, options ?? {}),
     async publish(input) {
       const view = await publishService(dir, input);

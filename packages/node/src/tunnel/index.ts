@@ -46,6 +46,7 @@ export { SecureChannel, type SecureChannelOptions } from './secure-channel.ts';
 export {
   type AcceptedVpn,
   type DataChannelOptions,
+  type TunnelRefusal,
   TunnelServer,
   type TunnelServerOptions,
   type VpnAcceptor,

@@ -121,6 +121,19 @@ export interface TunnelServerOptions {
   maxTunnelsPerPeer?: number;
   maxTunnels?: number;
   logger?: P2pLogger;
+  /**
+   * Told of every tunnel this server refuses (a ticket that does not check out, a policy the client no
+   * longer meets) and every live tunnel chain state ends (revocation, allowlist removal, retirement).
+   */
+  onRefused?: (refusal: TunnelRefusal) => void;
+}
+
+/** A tunnel refused or ended by this server, for the audit trail. */
+export interface TunnelRefusal {
+  peer: string;
+  code: string;
+  reason: string;
+  serviceId?: bigint;
 }
 
 /** Where a data-channel offer points: our own listener, or a relay rendezvous with the client's token. */
@@ -350,6 +363,7 @@ export class TunnelServer {
       unregister = this.#options.sessions.register(session, (reason: TicketError) => {
         ended = new TunnelError('SESSION_ENDED', `tunnel closed: ${reason.message}`, { detail: reason.code });
         this.#log.info('tunnel closed by chain state', { peer, session: sessionIdHex, code: reason.code });
+        this.#tellRefused({ peer, code: reason.code, reason: reason.message, serviceId: session.serviceId });
         closeNow?.(ended);
       });
       if (ended) throw ended;
@@ -564,6 +578,14 @@ export class TunnelServer {
     }
   }
 
+  #tellRefused(refusal: TunnelRefusal): void {
+    try {
+      this.#options.onRefused?.(refusal);
+    } catch (err) {
+      this.#log.warn('tunnel refusal listener failed', { error: (err as Error).message });
+    }
+  }
+
   async #refuse(stream: Stream, peer: string, err: Error): Promise<void> {
     const error =
       err instanceof TunnelError
@@ -583,6 +605,7 @@ export class TunnelServer {
       ...(error.detail ? { detail: error.detail } : {}),
       reason: error.message,
     });
+    if (!protocolFault) this.#tellRefused({ peer, code: error.detail ?? error.code, reason: error.message });
     if (stream.status !== 'open') return;
     if (protocolFault) {
       stream.abort(error);

@@ -15,6 +15,7 @@ import {
   ID_TOKEN_ALGORITHMS,
   ID_TOKEN_CLOCK_TOLERANCE_S,
   JWKS_REFETCH_MIN_MS,
+  MAX_CACHED_HEADERS,
   MAX_ID_TOKEN_CHARS,
   PROVIDER_FETCH_TIMEOUT_MS,
 } from '../constants.ts';
@@ -85,6 +86,8 @@ export class IdTokenVerifier {
   readonly #now: () => number;
   readonly #jwksUri: string | undefined;
   #keys: Map<string, KeyObject>;
+  /** Encoded JWS header → its key, for headers already decoded and checked; emptied with the keys. */
+  readonly #byHeader = new Map<string, KeyObject>();
   #fetchedAt = 0;
 
   private constructor(o: IdTokenVerifierOptions, keys: Map<string, KeyObject>, jwksUri: string | undefined) {
@@ -137,22 +140,9 @@ export class IdTokenVerifier {
     if (first <= 0 || dot === first || dot === token.length - 1 || token.indexOf('.', first + 1) !== dot) {
       throw new SdkError('BAD_TOKEN', 'the ID token is not a JWT (three base64url parts)', 'sign in again');
     }
-    const header = parsePart(token.slice(0, first), 'header') as {
-      alg?: unknown;
-      kid?: unknown;
-      crit?: unknown;
-    };
-    if (
-      !(ID_TOKEN_ALGORITHMS as readonly string[]).includes(String(header.alg)) ||
-      header.crit !== undefined
-    ) {
-      throw new SdkError(
-        'BAD_TOKEN',
-        `ID tokens signed with ${String(header.alg)} are not accepted`,
-        'use a token from a DIBS login provider',
-      );
-    }
-    const key = await this.#key(typeof header.kid === 'string' ? header.kid : '');
+    const headerPart = token.slice(0, first);
+    // A provider's tokens share one header; its decoding and key lookup are done once per distinct header.
+    const key = this.#byHeader.get(headerPart) ?? (await this.#keyForHeader(headerPart));
     // The signature first: nothing of the payload is read before it is known to come from the provider.
     const signature = Buffer.from(token.slice(dot + 1), 'base64url');
     if (!verifySignature('sha256', Buffer.from(token.slice(0, dot), 'latin1'), key, signature)) {
@@ -242,6 +232,25 @@ export class IdTokenVerifier {
     }
   }
 
+  /** Decodes and checks a header (algorithm, no `crit`), finds its key and remembers the pair. */
+  async #keyForHeader(headerPart: string): Promise<KeyObject> {
+    const header = parsePart(headerPart, 'header') as { alg?: unknown; kid?: unknown; crit?: unknown };
+    if (
+      !(ID_TOKEN_ALGORITHMS as readonly string[]).includes(String(header.alg)) ||
+      header.crit !== undefined
+    ) {
+      throw new SdkError(
+        'BAD_TOKEN',
+        `ID tokens signed with ${String(header.alg)} are not accepted`,
+        'use a token from a DIBS login provider',
+      );
+    }
+    const key = await this.#key(typeof header.kid === 'string' ? header.kid : '');
+    if (this.#byHeader.size >= MAX_CACHED_HEADERS) this.#byHeader.clear();
+    this.#byHeader.set(headerPart, key);
+    return key;
+  }
+
   /** The key with id `kid`; an unknown id refetches the JWKS (at most once per cache period), for key rotation. */
   async #key(kid: string): Promise<KeyObject> {
     let key =
@@ -250,6 +259,7 @@ export class IdTokenVerifier {
       this.#fetchedAt = Date.now();
       try {
         this.#keys = importKeys((await fetchJson(this.#jwksUri)) as JSONWebKeySet);
+        this.#byHeader.clear();
       } catch (err) {
         throw new SdkError(
           'PROVIDER_UNREACHABLE',

@@ -7,6 +7,7 @@ import { useMemo, useState } from 'preact/hooks';
 import type { AuditRecord } from '../api.ts';
 import { Badge, Empty, LoadError, Loading, Page } from '../components.tsx';
 import { bytes, clock, shortHex } from '../format.ts';
+import { shortId, useNames } from '../names.ts';
 import { useApp, useResource } from '../store.ts';
 
 const PERIODS: [string, number][] = [
@@ -44,6 +45,7 @@ export function AuditPage() {
     () => new Map((services.data ?? []).map((s) => [s.id, s.name] as const)),
     [services.data],
   );
+  const people = useNames();
   const nameOf = (r: AuditRecord) => r.serviceName ?? (r.serviceId ? names.get(r.serviceId) : undefined);
   const shown = (audit.data ?? [])
     .filter((r) => !service || r.serviceId === service || nameOf(r) === service)
@@ -115,20 +117,26 @@ export function AuditPage() {
               <tbody>
                 {shown.map((r) => (
                   <tr key={r.id} data-kind={r.kind}>
-                    <td class="mono">{clock(r.at)}</td>
+                    <td class="mono nowrap">{clock(r.at)}</td>
                     <td>{kindBadge(r)}</td>
-                    <td class="mono" title={r.who ?? r.peerId ?? ''}>
-                      {r.who ? shortHex(r.who) : r.peerId ? shortHex(r.peerId, 8, 4) : '—'}
+                    <td title={r.who ?? r.peerId ?? ''}>
+                      {r.who ? (
+                        (people.label(r.who) ?? <span class="mono">{shortHex(r.who)}</span>)
+                      ) : r.peerId ? (
+                        <span class="mono">{shortHex(r.peerId, 8, 4)}</span>
+                      ) : (
+                        '—'
+                      )}
                     </td>
                     <td>
                       {nameOf(r) ? <span class="strong">{nameOf(r)}</span> : '—'}
-                      {r.serviceId && <div class="sub mono">service #{r.serviceId}</div>}
+                      {r.serviceId && <div class="sub mono">service {shortId(r.serviceId)}</div>}
                     </td>
                     <td class="sub">
                       {r.kind === 'session' &&
                         `${r.direction ?? ''} · ${r.path ?? ''} · ↓ ${bytes(r.bytesIn ?? 0)} ↑ ${bytes(r.bytesOut ?? 0)}${r.endedAt ? ` · ended ${clock(r.endedAt)}` : ''}`}
                       {r.kind === 'refusal' && r.reason}
-                      {r.kind.startsWith('grant') && `grant #${r.grantId}`}
+                      {r.kind.startsWith('grant') && r.grantId && `grant ${shortId(r.grantId)}`}
                     </td>
                   </tr>
                 ))}

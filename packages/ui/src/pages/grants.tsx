@@ -1,7 +1,8 @@
 /** Grants: access this node holds and access it issued, with live expiry countdowns and revocation. */
 import type { Grant } from '../api.ts';
 import { ActionButton, Badge, Empty, LoadError, Loading, Page } from '../components.tsx';
-import { duration, shortHex } from '../format.ts';
+import { duration } from '../format.ts';
+import { shortId, useNames } from '../names.ts';
 import { useApp, useNow, useResource } from '../store.ts';
 
 function Expiry(props: { g: Grant; now: number }) {
@@ -26,6 +27,7 @@ function Expiry(props: { g: Grant; now: number }) {
 
 function GrantTable(props: { list: Grant[]; now: number; owner: boolean; reload: () => void }) {
   const { client, notify } = useApp();
+  const names = useNames();
   return (
     <div class="card table-card">
       <table class="table">
@@ -46,11 +48,13 @@ function GrantTable(props: { list: Grant[]; now: number; owner: boolean; reload:
           {props.list.map((g) => (
             <tr key={g.id}>
               <td>
-                <div class="strong">{g.serviceName}</div>
-                <div class="sub mono">service #{g.serviceId}</div>
+                <div class="strong">{g.serviceName || `service ${shortId(g.serviceId)}`}</div>
+                <div class="sub mono">service {shortId(g.serviceId)}</div>
               </td>
-              <td class="mono">{shortHex(props.owner ? g.grantee : g.owner)}</td>
-              <td class="mono">#{g.id}</td>
+              <td title={props.owner ? g.grantee : g.owner}>{names.of(props.owner ? g.grantee : g.owner)}</td>
+              <td class="mono" title={`grant ${g.id}`}>
+                {shortId(g.id)}
+              </td>
               <td>
                 <Expiry g={g} now={props.now} />
               </td>
@@ -60,11 +64,11 @@ function GrantTable(props: { list: Grant[]; now: number; owner: boolean; reload:
                     <ActionButton
                       small
                       kind="danger"
-                      label={`Revoke grant ${g.id}`}
+                      label={`Revoke grant ${g.id} (${g.serviceName}, ${names.of(g.grantee)})`}
                       onClick={async () => {
                         try {
                           await client.revokeGrant(g.id);
-                          notify('success', `Revoked ${shortHex(g.grantee)}'s access to “${g.serviceName}”.`);
+                          notify('success', `Revoked ${names.of(g.grantee)}'s access to “${g.serviceName}”.`);
                           props.reload();
                         } catch (err) {
                           notify('error', (err as Error).message);

@@ -3,6 +3,7 @@ import type { Identity, Peer } from '../api.ts';
 import { colourOf } from '../app.tsx';
 import { Empty, LoadError, Loading, Page } from '../components.tsx';
 import { shortPeer } from '../format.ts';
+import { useNames } from '../names.ts';
 import { useApp, useResource } from '../store.ts';
 
 interface Node {
@@ -27,7 +28,11 @@ const CX = W / 2;
 const CY = H / 2;
 
 /** Places nodes on two rings: connected directly inside, relayed next to their relay, the rest outside. */
-export function layout(self: Identity, peers: Peer[]): { nodes: Node[]; links: Link[] } {
+export function layout(
+  self: Identity,
+  peers: Peer[],
+  nameOf: (peerId: string) => string = shortPeer,
+): { nodes: Node[]; links: Link[] } {
   const centre: Node = { id: self.peerId, x: CX, y: CY, kind: 'self', label: 'this node' };
   const direct = peers.filter((p) => p.connected && p.path === 'direct');
   const relayed = peers.filter((p) => p.connected && p.path === 'relayed');
@@ -40,7 +45,7 @@ export function layout(self: Identity, peers: Peer[]): { nodes: Node[]; links: L
       x: CX + r * Math.cos(angle),
       y: CY + r * Math.sin(angle) * 0.62,
       kind,
-      label: shortPeer(p.peerId),
+      label: nameOf(p.peerId),
       peer: p,
     };
     nodes.push(n);
@@ -107,7 +112,8 @@ export function NetworkPage() {
 }
 
 function Graph(props: { self: Identity; peers: Peer[] }) {
-  const { nodes, links } = layout(props.self, props.peers);
+  const names = useNames();
+  const { nodes, links } = layout(props.self, props.peers, names.ofPeer);
   return (
     <div class="card graph-card">
       <svg

@@ -1,6 +1,7 @@
 /** Peers: every known node with its connection path and round-trip time. */
 import { Badge, Copyable, Empty, LoadError, Loading, Page } from '../components.tsx';
 import { clock, shortHex, shortPeer } from '../format.ts';
+import { useNames } from '../names.ts';
 import { useApp, useResource } from '../store.ts';
 
 /** Colour for an RTT: green when fast, amber when slow, red when very slow. */
@@ -9,9 +10,31 @@ export function rttTone(ms: number | null): 'green' | 'amber' | 'red' | 'grey' {
   return ms < 50 ? 'green' : ms < 250 ? 'amber' : 'red';
 }
 
+/** A peer's round-trip time as a coloured badge, or a dash before it is measured. */
+export function RttBadge(props: { ms: number | null }) {
+  const { ms } = props;
+  if (ms === null) return <span class="muted">—</span>;
+  return <Badge tone={rttTone(ms)}>{ms.toFixed(ms < 10 ? 1 : 0)} ms</Badge>;
+}
+
+/** Registry roles as badges, or a dash. */
+export function RoleBadges(props: { roles: readonly string[] }) {
+  if (props.roles.length === 0) return <span class="muted">—</span>;
+  return (
+    <>
+      {props.roles.map((r) => (
+        <Badge key={r} tone="violet">
+          {r}
+        </Badge>
+      ))}
+    </>
+  );
+}
+
 export function PeersPage() {
   const { client } = useApp();
   const peers = useResource('peers', client.peers, 5_000);
+  const names = useNames();
   const list = [...(peers.data ?? [])].sort(
     (a, b) => Number(b.connected) - Number(a.connected) || (a.rttMs ?? 1e9) - (b.rttMs ?? 1e9),
   );
@@ -31,7 +54,7 @@ export function PeersPage() {
             <thead>
               <tr>
                 <th>Peer</th>
-                <th>Address</th>
+                <th>Node</th>
                 <th>Status</th>
                 <th>Path</th>
                 <th class="num">RTT</th>
@@ -46,8 +69,12 @@ export function PeersPage() {
                     <Copyable value={p.peerId} display={shortPeer(p.peerId)} />
                     {p.remoteAddress && <div class="sub mono">{p.remoteAddress}</div>}
                   </td>
-                  <td class="mono nowrap">
-                    {p.address ? shortHex(p.address) : <span class="muted">unknown</span>}
+                  <td class="nowrap" title={p.address ?? undefined}>
+                    {p.address ? (
+                      (names.label(p.address) ?? <span class="mono">{shortHex(p.address)}</span>)
+                    ) : (
+                      <span class="muted">unknown</span>
+                    )}
                   </td>
                   <td>
                     {p.connected ? <Badge tone="green">connected</Badge> : <Badge tone="grey">known</Badge>}
@@ -62,22 +89,10 @@ export function PeersPage() {
                     )}
                   </td>
                   <td class="num">
-                    {p.rttMs === null ? (
-                      <span class="muted">—</span>
-                    ) : (
-                      <Badge tone={rttTone(p.rttMs)}>{p.rttMs.toFixed(p.rttMs < 10 ? 1 : 0)} ms</Badge>
-                    )}
+                    <RttBadge ms={p.rttMs} />
                   </td>
                   <td>
-                    {p.roles.length === 0 ? (
-                      <span class="muted">—</span>
-                    ) : (
-                      p.roles.map((r) => (
-                        <Badge key={r} tone="violet">
-                          {r}
-                        </Badge>
-                      ))
-                    )}
+                    <RoleBadges roles={p.roles} />
                   </td>
                   <td class="muted">{p.since ? clock(p.since) : '—'}</td>
                 </tr>

@@ -2,6 +2,7 @@
 import { useState } from 'preact/hooks';
 import type { PublishPolicy, PublishService, Service, ServiceType } from '../api.ts';
 import { ActionButton, Badge, Empty, LoadError, Loading, Page } from '../components.tsx';
+import { PolicyEditor } from './service-policy.tsx';
 import { shortPeer, tokenAmount } from '../format.ts';
 import { useApp, useNow, useResource } from '../store.ts';
 
@@ -179,6 +180,7 @@ function PublishForm(props: { onDone: () => void }) {
 function ServiceRow(props: { s: Service; hasGrant: boolean; reload: () => void }) {
   const { client, notify } = useApp();
   const s = props.s;
+  const [editing, setEditing] = useState(false);
   const act = (fn: () => Promise<unknown>, ok: string) => async () => {
     try {
       await fn();
@@ -189,82 +191,102 @@ function ServiceRow(props: { s: Service; hasGrant: boolean; reload: () => void }
     }
   };
   return (
-    <tr>
-      <td>
-        <div class="strong">{s.name}</div>
-        <div class="sub mono">#{s.id}</div>
-      </td>
-      <td>
-        <Badge tone="blue">{s.type}</Badge>
-      </td>
-      <td class="mono">
-        {s.own ? (s.target ?? '—') : s.host ? shortPeer(s.host) : <span class="muted">no host online</span>}
-      </td>
-      <td>{tokenAmount(s.price)}</td>
-      <td>
-        <Badge tone="violet">{s.policy}</Badge>
-      </td>
-      <td>
-        {!s.active ? (
-          <Badge tone="grey">retired</Badge>
-        ) : s.connection ? (
-          <Badge tone="green">connected · {s.connection.localAddress}</Badge>
-        ) : s.own ? (
-          <Badge tone="green">published</Badge>
-        ) : s.reachable ? (
-          <Badge tone="blue">reachable</Badge>
-        ) : (
-          <Badge tone="amber">offline</Badge>
-        )}
-      </td>
-      <td class="actions">
-        {s.own ? (
-          s.active && (
+    <>
+      <tr>
+        <td>
+          <div class="strong">{s.name}</div>
+          <div class="sub mono">#{s.id}</div>
+        </td>
+        <td>
+          <Badge tone="blue">{s.type}</Badge>
+        </td>
+        <td class="mono">
+          {s.own ? (s.target ?? '—') : s.host ? shortPeer(s.host) : <span class="muted">no host online</span>}
+        </td>
+        <td>{tokenAmount(s.price)}</td>
+        <td>
+          <Badge tone="violet">{s.policy}</Badge>
+        </td>
+        <td>
+          {!s.active ? (
+            <Badge tone="grey">retired</Badge>
+          ) : s.connection ? (
+            <Badge tone="green">connected · {s.connection.localAddress}</Badge>
+          ) : s.own ? (
+            <Badge tone="green">published</Badge>
+          ) : s.reachable ? (
+            <Badge tone="blue">reachable</Badge>
+          ) : (
+            <Badge tone="amber">offline</Badge>
+          )}
+        </td>
+        <td class="actions">
+          {s.own ? (
+            s.active && (
+              <>
+                <button
+                  type="button"
+                  class="btn btn-small"
+                  aria-expanded={editing}
+                  aria-label={`Policy of ${s.name}`}
+                  onClick={() => setEditing(!editing)}
+                >
+                  {editing ? 'Close policy' : 'Policy'}
+                </button>{' '}
+                <ActionButton
+                  small
+                  kind="danger"
+                  label={`Retire ${s.name}`}
+                  onClick={act(() => client.retireService(s.id), `Retired “${s.name}”.`)}
+                >
+                  Retire
+                </ActionButton>
+              </>
+            )
+          ) : s.connection ? (
             <ActionButton
               small
-              kind="danger"
-              label={`Retire ${s.name}`}
-              onClick={act(() => client.retireService(s.id), `Retired “${s.name}”.`)}
+              label={`Disconnect ${s.name}`}
+              onClick={act(() => client.disconnect(s.connection!.id), `Disconnected from “${s.name}”.`)}
             >
-              Retire
+              Disconnect
             </ActionButton>
-          )
-        ) : s.connection ? (
-          <ActionButton
-            small
-            label={`Disconnect ${s.name}`}
-            onClick={act(() => client.disconnect(s.connection!.id), `Disconnected from “${s.name}”.`)}
-          >
-            Disconnect
-          </ActionButton>
-        ) : props.hasGrant ? (
-          <ActionButton
-            small
-            kind="primary"
-            label={`Connect ${s.name}`}
-            onClick={async () => {
-              try {
-                const c = await client.connect(s.id);
-                notify('success', `Connected to “${s.name}”: open ${c.localAddress} to reach it.`);
-                props.reload();
-              } catch (err) {
-                notify('error', (err as Error).message);
-              }
-            }}
-          >
-            Connect
-          </ActionButton>
-        ) : (
-          <ActionButton
-            small
-            label={`Request access to ${s.name}`}
-            onClick={act(() => client.requestGrant(s.id), `Access to “${s.name}” granted.`)}
-          >
-            Request access
-          </ActionButton>
-        )}
-      </td>
-    </tr>
+          ) : props.hasGrant ? (
+            <ActionButton
+              small
+              kind="primary"
+              label={`Connect ${s.name}`}
+              onClick={async () => {
+                try {
+                  const c = await client.connect(s.id);
+                  notify('success', `Connected to “${s.name}”: open ${c.localAddress} to reach it.`);
+                  props.reload();
+                } catch (err) {
+                  notify('error', (err as Error).message);
+                }
+              }}
+            >
+              Connect
+            </ActionButton>
+          ) : (
+            <ActionButton
+              small
+              label={`Request access to ${s.name}`}
+              onClick={act(() => client.requestGrant(s.id), `Access to “${s.name}” granted.`)}
+            >
+              Request access
+            </ActionButton>
+          )}
+        </td>
+      </tr>
+      {editing && (
+        <tr class="policy-row">
+          <td colSpan={7}>
+            <PolicyEditor service={s} onChanged={props.reload} />
+          </td>
+        </tr>
+      )}
+    </>
   );
 }
 

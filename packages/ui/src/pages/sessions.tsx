@@ -2,7 +2,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Session } from '../api.ts';
 import { ActionButton, Badge, Empty, LoadError, Loading, Page } from '../components.tsx';
-import { bytes, clock, duration, rate, shortPeer } from '../format.ts';
+import { bytes, clock, duration, rate } from '../format.ts';
+import { shortId, useNames } from '../names.ts';
 import { HISTORY_SAMPLES, type Sample, useApp, useNow, useResource } from '../store.ts';
 
 /** Per-interval rates (bytes/s) from cumulative samples. */
@@ -71,6 +72,7 @@ export function TrafficChart(props: { samples: Sample[] }) {
 
 function SessionCard(props: { s: Session; samples: Sample[]; now: number; onClose: () => Promise<void> }) {
   const { s } = props;
+  const names = useNames();
   const latest = props.samples[props.samples.length - 1];
   return (
     <div class="card session" data-testid={`session-${s.id}`}>
@@ -78,8 +80,9 @@ function SessionCard(props: { s: Session; samples: Sample[]; now: number; onClos
         <div>
           <div class="strong">{s.serviceName}</div>
           <div class="sub">
-            {s.direction === 'outbound' ? 'to' : 'from'} <span class="mono">{shortPeer(s.peerId)}</span> ·
-            opened {clock(s.openedAt)} · {duration((props.now - s.openedAt) / 1000)}
+            {s.direction === 'outbound' ? 'to' : 'from'}{' '}
+            <span title={s.peerId}>{names.ofPeer(s.peerId)}</span> · opened {clock(s.openedAt)} ·{' '}
+            {duration((props.now - s.openedAt) / 1000)}
           </div>
         </div>
         <div class="session-badges">
@@ -194,6 +197,10 @@ function ProxiesCard() {
 function VpnCard() {
   const { client } = useApp();
   const vpn = useResource('sessions', client.vpn, 5_000);
+  const services = useResource('services', client.services, 30_000);
+  const names = useNames();
+  const serviceName = (id: string) =>
+    services.data?.find((x) => x.id === id)?.name ?? `service ${shortId(id)}`;
   const data = vpn.data;
   return (
     <div class="card" data-testid="vpn">
@@ -226,10 +233,10 @@ function VpnCard() {
           <tbody>
             {data.sessions.map((v) => (
               <tr key={`${v.role}-${v.id}`} data-testid={`vpn-${v.id}`}>
-                <td>{v.serviceId}</td>
+                <td>{serviceName(v.serviceId)}</td>
                 <td>{v.role}</td>
                 <td class="mono">{v.address}</td>
-                <td class="mono">{shortPeer(v.peerId)}</td>
+                <td title={v.peerId}>{names.ofPeer(v.peerId)}</td>
                 <td>
                   <Badge tone={v.path === 'direct' ? 'green' : 'amber'}>{v.path}</Badge>
                 </td>

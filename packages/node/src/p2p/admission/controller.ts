@@ -51,6 +51,11 @@ export interface AdmissionOptions {
   maxPendingPeers?: number;
   /** Rate of new inbound connections from addresses of no admitted peer (see InboundLimiter). */
   inbound?: { perSecond?: number; burst?: number };
+  /**
+   * The admission protocol id; default ADMISSION_PROTOCOL. An organization network's host uses its
+   * own (`/dibs/org/<label>/admission/1.0`), so its admission carries the organization's label.
+   */
+  protocol?: string;
 }
 
 /** Why a peer's admission ended. */
@@ -114,6 +119,8 @@ export class AdmissionController {
   readonly admissionTimeoutMs: number;
   readonly messageTimeoutMs: number;
   readonly maxPendingPeers: number;
+  /** The admission protocol id of this node (the organization's own on an organization host). */
+  readonly protocol: string;
   readonly #authority: AdmissionAuthority;
   readonly #log: P2pLogger;
   readonly #admitted = new Map<string, Admitted>();
@@ -145,6 +152,7 @@ export class AdmissionController {
   constructor(options: AdmissionOptions) {
     this.#authority = options.authority;
     this.#log = options.logger;
+    this.protocol = options.protocol ?? ADMISSION_PROTOCOL;
     this.admissionTimeoutMs = positive(
       options.admissionTimeoutMs ?? DEFAULT_ADMISSION_TIMEOUT_MS,
       'admissionTimeoutMs',
@@ -312,7 +320,7 @@ export class AdmissionController {
 
   /** Puts `protocol` behind the admission gate (host.handle does this for every handler it registers). */
   gate(protocol: string): void {
-    if (protocol === ADMISSION_PROTOCOL || this.#gated.has(protocol) || !this.#components) return;
+    if (protocol === this.protocol || this.#gated.has(protocol) || !this.#components) return;
     // libp2p 3.3 appends the protocol handler to the stored middleware array on every inbound stream
     // and runs that array for outbound streams too (js-libp2p#3534). The gate therefore takes this
     // stream's handler off the array and calls it itself, leaving the array as [gate]; on a libp2p
@@ -386,7 +394,7 @@ export class AdmissionController {
       return {
         start: async () => {
           await components.registrar.handle(
-            ADMISSION_PROTOCOL,
+            this.protocol,
             (stream, connection) => this.#onStream(stream, connection),
             {
               maxInboundStreams: MAX_INBOUND_ADMISSION_STREAMS,
@@ -417,7 +425,7 @@ export class AdmissionController {
           this.#addressOf.clear();
           for (const p of this.#pending.values()) p.wait.resolve(false);
           this.#pending.clear();
-          await components.registrar.unhandle(ADMISSION_PROTOCOL).catch(() => {});
+          await components.registrar.unhandle(this.protocol).catch(() => {});
         },
       };
     };
@@ -482,7 +490,7 @@ export class AdmissionController {
     const renewal = this.#exchanged.has(connection.id);
     let outcome: ExchangeOutcome;
     try {
-      const stream = await connection.newStream(ADMISSION_PROTOCOL, {
+      const stream = await connection.newStream(this.protocol, {
         runOnLimitedConnection: true,
         signal: AbortSignal.timeout(this.messageTimeoutMs),
       });
@@ -710,7 +718,7 @@ export class AdmissionController {
     });
     throw new P2pError(
       'NOT_ADMITTED',
-      `protocol ${stream.protocol} needs admission first; present a network ticket on ${ADMISSION_PROTOCOL}`,
+      `protocol ${stream.protocol} needs admission first; present a network ticket on ${this.protocol}`,
     );
   }
 }
