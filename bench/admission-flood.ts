@@ -6,7 +6,8 @@
  * data-channel listeners (bench/admission-flood/flood.ts, BENCH_FLOOD_RATE dials a second, 250 by
  * default). On one machine the attackers' own CPU would be taken from the node: the bench pins itself,
  * the node and the services to CPU 0 and the flood to CPU 1 (BENCH_FLOOD_PIN=0: no pinning), as if
- * the attackers had machines of their own; both CPU times are printed. Same run, same processes: tunnel
+ * the attackers had machines of their own; both CPU times are printed, and the host's own CPU time
+ * in the runs with the flood and without. Same run, same processes: tunnel
  * throughput without the flood (baseline), then during it, and their ratio; the host's RSS settled
  * before the flood and its peak during it. Progress on stderr; the last stdout line is one JSON object.
  */
@@ -27,9 +28,9 @@ const FLOOD_RATE = Number(process.env.BENCH_FLOOD_RATE ?? 250);
 const FLOOD_PEERS = 64;
 const FLOOD_CONCURRENCY = 128;
 const SPEWERS = 4;
-/** Bytes per throughput run, and runs per phase (median). */
+/** Bytes per throughput run, and runs per phase (median; five, as the machine's other load varies from run to run). */
 const TOTAL = 128 * 1024 * 1024;
-const RUNS = 3;
+const RUNS = 5;
 const RATIO_GOAL = 0.8;
 const RSS_GOAL_MIB = 64;
 const MiB = 1024 * 1024;
@@ -197,13 +198,14 @@ async function main(): Promise<void> {
     log(`host memory settled before the flood: ${describeMemory(beforeMemory)}`);
     log(`host RSS settled before the flood: ${(before / MiB).toFixed(1)} MiB`);
 
-    // The flood, at the lowest CPU priority.
+    // The flood, on the other CPU.
     const flood = fork(new URL('./admission-flood/flood.ts', import.meta.url), [], {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       execArgv: [...DIBS_V8_OPTIONS],
     });
     track(flood);
     pin(flood.pid, 1);
+
     let counts: FloodCounts = {
       attempts: 0,
       admissionRefused: 0,
@@ -268,14 +270,23 @@ async function main(): Promise<void> {
     const paused: number[] = [];
     let attemptsWhileMeasuring = 0;
     const settle = () => new Promise((r) => setTimeout(r, 1_000));
+    // The host's own CPU seconds during the runs of each kind: what the flood costs the node itself.
+    let hostCpuDuring = 0;
+    let hostCpuPaused = 0;
+    const timed = async (add: (cpu: number) => void): Promise<number> => {
+      const c0 = cpuOf(host.child.pid);
+      const mbps = await run();
+      add(cpuOf(host.child.pid) - c0);
+      return mbps;
+    };
     for (let i = 0; i < RUNS; i++) {
       const a0 = counts.attempts;
-      during.push(await run());
+      during.push(await timed((c) => (hostCpuDuring += c)));
       await settle();
       attemptsWhileMeasuring += counts.attempts - a0;
       flood.send({ pause: true });
       await settle();
-      paused.push(await run());
+      paused.push(await timed((c) => (hostCpuPaused += c)));
       flood.send({ resume: true });
       await settle();
     }
@@ -287,7 +298,9 @@ async function main(): Promise<void> {
     clearInterval(breakdowns);
     const hostCpu = cpuOf(host.child.pid) - hostCpu0;
     const final = done ?? counts;
-    log(`CPU during the flood: host ${hostCpu.toFixed(1)} s, flood ${floodCpu.toFixed(1)} s`);
+    log(
+      `CPU during the flood: host ${hostCpu.toFixed(1)} s, flood ${floodCpu.toFixed(1)} s; host in the runs: ${hostCpuDuring.toFixed(1)} s with the flood, ${hostCpuPaused.toFixed(1)} s without (${RUNS} × ${TOTAL / MiB} MiB each)`,
+    );
     log(
       `flood: ${final.attempts} admission attempts (${final.admissionRefused} refused at admission, ${final.dialFailed} dials refused or failed), ${final.spewConnections} spewing connections, ${(final.spewBytes / MiB).toFixed(0)} MiB of random bytes${done ? ` in ${final.seconds?.toFixed(0)} s` : ' (not finished)'}`,
     );
@@ -325,6 +338,8 @@ async function main(): Promise<void> {
       flood_pinned_to_other_cpu: PIN,
       flood_cpu_s: Math.round(floodCpu * 10) / 10,
       host_cpu_s_during_flood: Math.round(hostCpu * 10) / 10,
+      host_cpu_s_runs_with_flood: Math.round(hostCpuDuring * 10) / 10,
+      host_cpu_s_runs_without_flood: Math.round(hostCpuPaused * 10) / 10,
       host_rss_before_mib: Math.round((before / MiB) * 10) / 10,
       host_rss_growth_peak_mib: Math.round(growthMiB * 10) / 10,
       host_rss_growth_tunnel_alone_peak_mib: Math.round(tunnelGrowthMiB * 10) / 10,

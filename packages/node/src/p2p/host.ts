@@ -13,7 +13,7 @@ import type {
 import { type KadDHT, kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht';
 import { noise } from '@libp2p/noise';
 import { ping } from '@libp2p/ping';
-import { tcp } from '@libp2p/tcp';
+import { type TCPSocketOptions, tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
 import { yamux } from '@libp2p/yamux';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
@@ -203,7 +203,9 @@ export async function createDibsHost(options: DibsHostOptions & { start?: boolea
       announce: options.announce ? [...options.announce] : undefined,
     },
     transports: [
-      tcp(),
+      // The listeners pass every accepted connection's address to the inbound limit before Node.js
+      // makes a socket of it (@libp2p/tcp hands listenOpts to net.createServer).
+      tcp({ listenOpts: { blockList: admission.inboundBlockList() } as TCPSocketOptions }),
       webSockets(),
       (components: unknown) => {
         const t = circuitRelayTransport({ reservationConcurrency: RELAY_RESERVATION_CONCURRENCY })(

@@ -13,12 +13,16 @@ export function tcpHosts(host: DibsHost): string[] {
   return hosts;
 }
 
-/** Interface to bind beside those listeners: loopback when the node only listens there, else all. */
+/**
+ * Interface to bind beside those listeners: loopback when the node only listens there, else all —
+ * IPv6 and IPv4 (dual stack) when it listens on an IPv6 address too, so a client reaches the data
+ * channel at the address it reaches the node at.
+ */
 export function defaultBindHost(host: DibsHost): string {
   const hosts = tcpHosts(host);
   if (hosts.length > 0 && hosts.every((h) => h === '127.0.0.1')) return '127.0.0.1';
   if (hosts.length > 0 && hosts.every((h) => h === '::1')) return '::1';
-  return '0.0.0.0';
+  return hosts.some((h) => h.includes(':')) ? '::' : '0.0.0.0';
 }
 
 /** True for an unspecified (all-interfaces) bind address. */

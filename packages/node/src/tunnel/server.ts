@@ -209,17 +209,32 @@ export class TunnelServer {
     const opts = typeof this.#options.dataChannel === 'object' ? this.#options.dataChannel : {};
     const host = opts.host ?? defaultBindHost(this.#options.host);
     const server = createServer(
-      { allowHalfOpen: true, noDelay: true, highWaterMark: CHANNEL_HIGH_WATER_MARK },
+      {
+        allowHalfOpen: true,
+        noDelay: true,
+        highWaterMark: CHANNEL_HIGH_WATER_MARK,
+        // Addresses of admitted peers pass; others share the node's inbound limit, checked before
+        // Node.js makes a socket (random bytes at this port cost no more than a refused dial).
+        blockList: this.#options.host.admission.inboundBlockList(),
+      },
       (socket) => this.#onDataSocket(socket),
     );
     server.maxConnections = MAX_TUNNELS_TOTAL + MAX_PENDING_DATA_CONNECTIONS;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(opts.port ?? 0, host, () => {
-        server.off('error', reject);
-        resolve();
+    const listen = (on: string) =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(opts.port ?? 0, on, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    try {
+      await listen(host);
+    } catch (err) {
+      // A host without IPv6: all IPv4 interfaces, as before.
+      if (host !== '::' || opts.host !== undefined) throw err;
+      await listen('0.0.0.0');
+    }
     server.on('error', (err) => this.#log.warn('tunnel data listener error', { error: err.message }));
     this.#dataServer = server;
   }

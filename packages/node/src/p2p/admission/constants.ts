@@ -45,5 +45,21 @@ export const MIN_RENEW_DELAY_MS = 250;
 export const DEFAULT_INBOUND_PER_SECOND = 32;
 /** Burst of such connections at once (a network forming around a bootstrap node). */
 export const DEFAULT_INBOUND_BURST = 128;
+/**
+ * New inbound connections a second a node takes from one such address, and its burst: one source
+ * cannot use up the shared rate (a network forming around a bootstrap node comes from many).
+ */
+export const DEFAULT_INBOUND_PER_IP_PER_SECOND = 4;
+export const DEFAULT_INBOUND_PER_IP_BURST = 32;
+/** Addresses whose rate is tracked at once; quiet ones are forgotten first. */
+export const INBOUND_TRACKED_ADDRESSES = 4096;
+/**
+ * From this event-loop utilization up (admitted peers' traffic keeps the node busy) the shared rate
+ * of new connections from unknown addresses falls to INBOUND_BUSY_SHARE of itself.
+ */
+export const INBOUND_BUSY_LOOP = 0.75;
+export const INBOUND_BUSY_SHARE = 0.25;
+/** How often the event loop's utilization is sampled for that (on the next inbound connection). */
+export const INBOUND_LOAD_SAMPLE_MS = 500;
 /** Refused inbound connections are logged as one line at most this often. */
 export const INBOUND_REFUSAL_LOG_INTERVAL_MS = 10_000;

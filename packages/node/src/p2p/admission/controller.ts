@@ -3,6 +3,7 @@
  * every other protocol, a connection gater, admission timeouts, ticket renewal before expiry, expiry and
  * revocation.
  */
+import type { BlockList } from 'node:net';
 import type {
   Connection,
   ConnectionGater,
@@ -107,6 +108,9 @@ interface Pending {
   started: boolean;
 }
 
+/** A direct TCP address (no /ws, no circuit): what a TCP listener with the inbound block list saw. */
+const PLAIN_TCP = /^\/ip[46]\/[^/]+\/tcp\/\d+$/;
+
 /** Longest single timer Node.js supports; longer expiries re-arm. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -138,6 +142,12 @@ export class AdmissionController {
   #components?: AdmissionComponents;
   #running = false;
   readonly #inbound: InboundLimiter;
+  /** TCP listeners apply the inbound limit themselves (inboundBlockList). */
+  #tcpLimited = false;
+  /** Remote IPs of admitted peers' open direct connections, with how many. */
+  readonly #admittedIps = new Map<string, number>();
+  /** The counted IP of each such connection. */
+  readonly #addressOf = new Map<string, string>();
 
   constructor(options: AdmissionOptions) {
     this.#authority = options.authority;
@@ -165,11 +175,41 @@ export class AdmissionController {
 
   /** Whether an admitted peer has a connection from `ip` now. */
   #admittedAddress(ip: string): boolean {
-    for (const c of this.#components?.connectionManager.getConnections() ?? []) {
-      if (this.#admitted.has(c.remotePeer.toString()) && c.remoteAddr.toString().includes(`/${ip}/`))
-        return true;
-    }
-    return false;
+    return this.#admittedIps.has(ip);
+  }
+
+  /** Counts `connection`'s remote address as an admitted peer's until the connection closes. */
+  #countAddress(connection: Connection): void {
+    if (this.#addressOf.has(connection.id) || connection.status !== 'open') return;
+    const ip = /^\/ip[46]\/([^/]+)/.exec(connection.remoteAddr.toString())?.[1];
+    // A relayed connection comes from the relay's address, which the relay's own connection counts.
+    if (ip === undefined || connection.remoteAddr.toString().includes('/p2p-circuit')) return;
+    this.#addressOf.set(connection.id, ip);
+    this.#admittedIps.set(ip, (this.#admittedIps.get(ip) ?? 0) + 1);
+  }
+
+  #uncountAddress(connection: Connection): void {
+    const ip = this.#addressOf.get(connection.id);
+    if (ip === undefined) return;
+    this.#addressOf.delete(connection.id);
+    const n = (this.#admittedIps.get(ip) ?? 1) - 1;
+    if (n > 0) this.#admittedIps.set(ip, n);
+    else this.#admittedIps.delete(ip);
+  }
+
+  /**
+   * The inbound limit as a `net.BlockList` for TCP listeners (`net.createServer({ blockList })`): a
+   * connection over the limit is closed before Node.js makes a socket of it, and the connection gater
+   * does not count plain TCP connections a second time.
+   */
+  inboundBlockList(): BlockList {
+    this.#tcpLimited = true;
+    return this.#inbound.blockList();
+  }
+
+  /** Addresses the inbound limit tracks a rate for now (bounded). */
+  inboundTrackedAddresses(): number {
+    return this.#inbound.trackedAddresses;
   }
 
   /** Whether we currently admit `peerId` (valid, unexpired, not revoked). */
@@ -310,7 +350,12 @@ export class AdmissionController {
     return {
       denyDialPeer: (peerId) => this.#blocked.has(peerId.toString()),
       // Before any cryptography: a flood of new dialers is refused at accept (inbound-limit.ts).
-      denyInboundConnection: (maConn) => !this.#inbound.allow(maConn.remoteAddr.toString()),
+      denyInboundConnection: (maConn) => {
+        const addr = maConn.remoteAddr.toString();
+        // Plain TCP was limited in the listener already (inboundBlockList).
+        if (this.#tcpLimited && PLAIN_TCP.test(addr)) return false;
+        return !this.#inbound.allow(addr);
+      },
       denyInboundEncryptedConnection: (peerId) => {
         if (this.isAdmitted(peerId) || this.#pending.has(peerId.toString())) return false;
         if (this.#pending.size >= this.maxPendingPeers) {
@@ -376,6 +421,8 @@ export class AdmissionController {
           this.#admitted.clear();
           this.#admittedBy.clear();
           this.#exchanged.clear();
+          this.#admittedIps.clear();
+          this.#addressOf.clear();
           for (const p of this.#pending.values()) p.wait.resolve(false);
           this.#pending.clear();
           await components.registrar.unhandle(this.protocol).catch(() => {});
@@ -418,6 +465,7 @@ export class AdmissionController {
 
   #onConnectionClose = (evt: CustomEvent<Connection>): void => {
     const connection = evt.detail;
+    this.#uncountAddress(connection);
     this.#exchanged.delete(connection.id);
     this.#settle(connection, false);
     const open = this.#components?.connectionManager
@@ -556,6 +604,7 @@ export class AdmissionController {
     };
     entry.renewTimer = this.#renewTimer(entry, renewDelay(grant.expiresAt - Date.now()));
     this.#admitted.set(key, entry);
+    this.#countAddress(connection);
     this.#settle(connection, true);
   }
 
