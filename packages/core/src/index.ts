@@ -1,2 +1,3 @@
+export * from './cbor.ts';
 export * from './identity/index.ts';
 export * from './tickets/index.ts';

@@ -5,6 +5,7 @@
  * cborg in strict mode, a schema check of every field, then a re-encode that must give back the same
  * bytes.
  */
+import { STRICT_CBOR_DECODE } from '@dibs/core';
 import { decode as cborDecode, encode as cborEncode } from 'cborg';
 import {
   MAX_CIDR_CHARS,
@@ -52,16 +53,6 @@ export interface VpnGrant {
 /** Any VPN session message. */
 export type VpnMessage = VpnRequest | VpnGrant;
 
-const DECODE_OPTIONS = {
-  strict: true,
-  allowIndefinite: false,
-  allowUndefined: false,
-  allowInfinity: false,
-  allowNaN: false,
-  allowBigInt: false,
-  rejectDuplicateMapKeys: true,
-} as const;
-
 function toWire(msg: VpnMessage): unknown[] {
   switch (msg.type) {
     case VpnMessageType.REQUEST:
@@ -87,7 +78,7 @@ export function encodeVpnMessage(msg: VpnMessage): Uint8Array {
     throw new VpnError('TOO_LARGE', `vpn message of ${bytes.length} bytes exceeds ${MAX_VPN_MESSAGE_BYTES}`);
   }
   // Our own output passes the same checks as a peer's.
-  fromWire(cborDecode(bytes, DECODE_OPTIONS));
+  fromWire(cborDecode(bytes, STRICT_CBOR_DECODE));
   return bytes;
 }
 
@@ -99,7 +90,7 @@ export function decodeVpnMessage(bytes: Uint8Array): VpnMessage {
   }
   let value: unknown;
   try {
-    value = cborDecode(bytes, DECODE_OPTIONS);
+    value = cborDecode(bytes, STRICT_CBOR_DECODE);
   } catch (err) {
     throw malformed(`not canonical CBOR (${(err as Error).message})`, err);
   }

@@ -4,6 +4,7 @@
  * Decoding is strict: size bound first, then cborg in strict mode, then a schema check of every field,
  * then a re-encode that must give back the same bytes (so exactly one encoding of each message exists).
  */
+import { STRICT_CBOR_DECODE } from '@dibs/core';
 import { decode as cborDecode, encode as cborEncode } from 'cborg';
 import {
   CHALLENGE_BYTES,
@@ -159,19 +160,9 @@ export function encodeTunnelMessage(msg: TunnelMessage): Uint8Array {
       `control message of ${bytes.length} bytes exceeds ${MAX_CONTROL_MESSAGE_BYTES}`,
     );
   }
-  fromWire(cborDecode(bytes, DECODE_OPTIONS));
+  fromWire(cborDecode(bytes, STRICT_CBOR_DECODE));
   return bytes;
 }
-
-const DECODE_OPTIONS = {
-  strict: true,
-  allowIndefinite: false,
-  allowUndefined: false,
-  allowInfinity: false,
-  allowNaN: false,
-  allowBigInt: false,
-  rejectDuplicateMapKeys: true,
-} as const;
 
 /** Decodes one control message; any deviation from the schema is MALFORMED (never a crash). */
 export function decodeTunnelMessage(bytes: Uint8Array): TunnelMessage {
@@ -184,7 +175,7 @@ export function decodeTunnelMessage(bytes: Uint8Array): TunnelMessage {
   }
   let value: unknown;
   try {
-    value = cborDecode(bytes, DECODE_OPTIONS);
+    value = cborDecode(bytes, STRICT_CBOR_DECODE);
   } catch (err) {
     throw malformed(`not canonical CBOR (${(err as Error).message})`, err);
   }
