@@ -359,14 +359,15 @@ function defineTests(): void {
       assert.deepEqual(after, { links: [], tables: [] });
       // A node stopped with a session up takes it down on the way out. The restarted node has only
       // just joined: its first attempts may find no path to the host yet (each fails within the
-      // connector's bound), so it tries a bounded number of times.
+      // connector's bound; the host may still hold the killed process's connection until its
+      // liveness check drops it), so it tries a bounded number of times over about two minutes.
       for (let attempt = 1; ; attempt++) {
         try {
           await client.command({ op: 'vpnUp', serviceId: ids.b, mode: 'site' });
           break;
         } catch (err) {
-          if (attempt >= 6 || !/no path/.test((err as Error).message)) throw err;
-          await new Promise((r) => setTimeout(r, 2_000));
+          if (attempt >= 16 || !/no path/.test((err as Error).message)) throw err;
+          await new Promise((r) => setTimeout(r, 3_000));
         }
       }
       assert.equal(await pings('webc', '10.62.0.10'), true);
