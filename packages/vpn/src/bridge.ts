@@ -14,7 +14,6 @@ import {
   BRIDGE_DELIVERY_RETRY_MS,
   BRIDGE_DELIVERY_WINDOW_SHARE,
   BRIDGE_FRAME_HEADER_BYTES,
-  BRIDGE_HOLD_MS,
   BRIDGE_QUEUE_BYTES,
   BRIDGE_SOCKET_BUFFER_BYTES,
   MAX_BRIDGE_DATAGRAM_BYTES,
@@ -155,7 +154,6 @@ export class DatagramBridge {
   #batchBytes = 0;
   #flushScheduled = false;
   #flushes = 0;
-  #lastFlush = 0;
   #onClose: ((error: Error | undefined) => void) | undefined;
 
   private constructor(socket: Socket, options: BridgeOptions) {
@@ -263,11 +261,7 @@ export class DatagramBridge {
     if (!this.#flushScheduled) {
       // The datagrams that arrived together leave together.
       this.#flushScheduled = true;
-      // Under a stream (the last batch left less than BRIDGE_HOLD_MS ago) the batch waits that long
-      // for more: a write to the channel costs the same for one datagram as for forty. A datagram
-      // after a quiet spell (interactive traffic) leaves at the end of this turn.
-      if (performance.now() - this.#lastFlush < BRIDGE_HOLD_MS) setTimeout(this.#flushLater, BRIDGE_HOLD_MS);
-      else setImmediate(this.#flushLater);
+      setImmediate(this.#flushLater);
     }
   }
 
@@ -283,7 +277,6 @@ export class DatagramBridge {
     this.#batchBytes = 0;
     if (this.#closed || batch === undefined || bytes === 0) return;
     this.#flushes++;
-    this.#lastFlush = performance.now();
     // The channel owns the batch from here on (a new one is allocated for the next datagrams).
     this.#channel.write(bytes === batch.length ? batch : batch.subarray(0, bytes));
   }

@@ -83,13 +83,6 @@ export const BRIDGE_DELIVERY_WINDOW_SHARE = 0.75;
 export const BRIDGE_DELIVERY_RETRY_MS = 1;
 /** Bytes waiting for WireGuard before the bridge stops reading the channel (backpressure to the far side). */
 export const BRIDGE_DELIVERY_QUEUE_BYTES = 1024 * 1024;
-/**
- * While datagrams stream (the previous batch left less than this long ago), a batch waits this long
- * for more before it is written, ms: each write to the channel is a record and a TCP send through
- * the relay's path, whose cost hardly depends on its size. In bench/vpn's relayed path it took the
- * batches from ~14 to ~23 datagrams.
- */
-export const BRIDGE_HOLD_MS = 1;
 /** Receive and send buffer of the bridge's own socket (Linux caps it at net.core.rmem_max/wmem_max). */
 export const BRIDGE_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
