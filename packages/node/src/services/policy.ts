@@ -159,7 +159,7 @@ export async function updateServicePolicy(
   if (change.tokenThreshold !== undefined) {
     if (policy !== Policy.TokenHolders) {
       throw new ServiceError(
-        'THRESHOLD_NEEDS_TOKEN_POLICY',
+        'BAD_TOKEN_THRESHOLD',
         'a token threshold applies to the token-holders policy only',
         'set the policy to token-holders (with its holder token) in the same change',
       );

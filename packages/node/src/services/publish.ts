@@ -155,7 +155,7 @@ export function validatePublish(input: PublishInput): {
   }
   if (input.tokenThreshold !== undefined && input.policy !== 'token-holders') {
     throw new ServiceError(
-      'THRESHOLD_NEEDS_TOKEN_POLICY',
+      'BAD_TOKEN_THRESHOLD',
       'a token threshold applies to the token-holders policy only',
       'name the token with --holder-token',
     );
