@@ -108,7 +108,7 @@ abstract contract Services {
         uint256 policyRef,
         string calldata name
     ) external returns (uint256 serviceId) {
-        return _publish(serviceType, host, price, paymentToken, grantDuration, policy, policyRef, name);
+        return publish(serviceType, host, price, paymentToken, grantDuration, policy, policyRef, name, 0);
     }
 
     /// @notice Publish a service as above with a token threshold: a token-holders policy then admits
@@ -123,24 +123,7 @@ abstract contract Services {
         uint256 policyRef,
         string calldata name,
         uint256 tokenThreshold
-    ) external returns (uint256 serviceId) {
-        serviceId = _publish(serviceType, host, price, paymentToken, grantDuration, policy, policyRef, name);
-        if (tokenThreshold != 0) {
-            _services[serviceId].tokenThreshold = tokenThreshold;
-            emit TokenThresholdChanged(serviceId, tokenThreshold);
-        }
-    }
-
-    function _publish(
-        string calldata serviceType,
-        address host,
-        uint256 price,
-        address paymentToken,
-        uint64 grantDuration,
-        uint8 policy,
-        uint256 policyRef,
-        string calldata name
-    ) private returns (uint256 serviceId) {
+    ) public returns (uint256 serviceId) {
         uint256 typeLength = bytes(serviceType).length;
         if (typeLength == 0 || typeLength > MAX_SERVICE_TYPE_BYTES) {
             revert InvalidServiceType(typeLength, MAX_SERVICE_TYPE_BYTES);
@@ -161,6 +144,10 @@ abstract contract Services {
         s.serviceType = serviceType;
         if (bytes(name).length != 0) s.name = name;
         emit ServicePublished(serviceId, msg.sender, host, serviceType);
+        if (tokenThreshold != 0) {
+            s.tokenThreshold = tokenThreshold;
+            emit TokenThresholdChanged(serviceId, tokenThreshold);
+        }
     }
 
     /// @notice Change a service's price, payment token, grant duration and policy; only its owner.
