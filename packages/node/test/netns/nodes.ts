@@ -175,7 +175,12 @@ export class NetnsNode {
     // The Node 24 binary running the test; secrets reach the child through the config file only.
     this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, NODE_ENTRY], {
       cwd: REPO_ROOT,
-      env: { ...process.env, DIBS_NETNS_CONFIG: configPath, DIBS_LOG_LEVEL: 'warn' },
+      // DIBS_NETNS_LOG_LEVEL=info (or debug) keeps more of each node's log for a failing test's message.
+      env: {
+        ...process.env,
+        DIBS_NETNS_CONFIG: configPath,
+        DIBS_LOG_LEVEL: process.env.DIBS_NETNS_LOG_LEVEL ?? 'warn',
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     createInterface({ input: this.child.stderr! }).on('line', (l) => {
