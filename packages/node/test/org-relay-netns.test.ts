@@ -73,7 +73,6 @@ if (unavailable && IN_CI) {
         contracts,
         listen: [`/ip4/${BED.relayIp}/tcp/0`],
         roles: ROLE_RELAY,
-        orgs: [orgA],
       });
 
     async function orgStatus(n: NetnsNode, org: string): Promise<OrgStatus> {
@@ -147,27 +146,33 @@ if (unavailable && IN_CI) {
       });
       const chain = operator.info.chain as { contracts: Record<string, string>; networkServiceId: string };
       contracts = { ...chain.contracts, networkServiceId: chain.networkServiceId };
-      // The operator administers both organizations: A's relay and the two NATed nodes in A, itself in B.
-      orgA = String((await operator.must('org-create', { name: 'Acme' })).orgId);
-      orgB = String((await operator.must('org-create', { name: 'Borealis' })).orgId);
-      for (const key of [relayKey, ...memberKeys]) {
-        await operator.must('org-add-node', { orgId: orgA, address: addressOf(key) });
-      }
-      await operator.must('org-add-node', { orgId: orgB, address: operator.info.address });
-      await operator.must('org-join', { orgId: orgB });
+      // The operator administers both organizations: A's relay and the two NATed nodes in A, itself in
+      // B. It sets them up on chain while the other nodes start; they join A at run time once it exists.
+      const organizations = (async () => {
+        orgA = String((await operator.must('org-create', { name: 'Acme' })).orgId);
+        orgB = String((await operator.must('org-create', { name: 'Borealis' })).orgId);
+        for (const key of [relayKey, ...memberKeys]) {
+          await operator.must('org-add-node', { orgId: orgA, address: addressOf(key) });
+        }
+        await operator.must('org-add-node', { orgId: orgB, address: operator.info.address });
+        await operator.must('org-join', { orgId: orgB });
+      })();
       const member = (ns: 'client' | 'service', key: string) =>
         bed.startNode(ns, join(dir, ns), {
           key,
           contracts,
           listen: ['/ip4/0.0.0.0/tcp/0'],
           reachability: 'private',
-          orgs: [orgA],
         });
       [relay, memberA, memberB] = await Promise.all([
         startRelay(),
         member('client', memberKeys[0]!),
         member('service', memberKeys[1]!),
       ]);
+      await organizations;
+      // `dibs org join`, remembered in each node's database (the restarted relay rejoins from it).
+      await relay.must('org-join', { orgId: orgA });
+      await Promise.all([memberA, memberB].map((m) => m.must('org-join', { orgId: orgA })));
     });
 
     after(async () => {
