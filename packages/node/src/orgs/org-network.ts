@@ -353,12 +353,20 @@ export class OrgNetwork {
   }
 
   #rounding = false;
+  #nextRoundAt = 0;
 
   /** With no connected peer left, the next round runs within ORG_REJOIN_INTERVAL_MS (not the republish interval). */
   #rejoinSoon(): void {
     if (this.#stopped || this.#rounding || this.host.admission.connectedPeers().length > 0) return;
+    // Never later than planned: a stream of disconnects must not keep pushing the round back.
+    if (this.#nextRoundAt <= Date.now() + ORG_REJOIN_INTERVAL_MS) return;
+    this.#schedule(ORG_REJOIN_INTERVAL_MS);
+  }
+
+  #schedule(ms: number): void {
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#round(), ORG_REJOIN_INTERVAL_MS);
+    this.#nextRoundAt = Date.now() + ms;
+    this.#timer = setTimeout(() => void this.#round(), ms);
     this.#timer.unref();
   }
 
@@ -371,11 +379,9 @@ export class OrgNetwork {
       this.#rounding = false;
     }
     if (this.#stopped) return;
-    const next =
-      this.host.admission.connectedPeers().length === 0 ? ORG_REJOIN_INTERVAL_MS : ORG_REPUBLISH_INTERVAL_MS;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#round(), next);
-    this.#timer.unref();
+    this.#schedule(
+      this.host.admission.connectedPeers().length === 0 ? ORG_REJOIN_INTERVAL_MS : ORG_REPUBLISH_INTERVAL_MS,
+    );
   }
 
   /** One round: publish where we listen, find and dial the organization's other nodes, publish our record in its DHT. */
