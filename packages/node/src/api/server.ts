@@ -211,22 +211,46 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   // ~100 routes' schemas in a typical run, and each compiled check stays in memory. Answers are
   // checked, cleaned and written with JSON.stringify. Given as Fastify's compiler factories, so its
   // default ones (Ajv through @fastify/ajv-compiler, fast-json-stringify) are never loaded.
-  const validatorCompiler = ({ schema, httpPart }: { schema: object; httpPart?: string }) => {
+  // Fastify hands the compilers its own copies of the schemas, without TypeBox's kind markers that
+  // conversion (params, query) and cleaning (answers) go by: the declared schema is looked up.
+  const mounted = new Map<string, AnyRoute>();
+  const declaredSchema = (method: unknown, url: unknown, part: HttpPart, given: object): object => {
+    const r = mounted.get(`${String(method)} ${String(url)}`);
+    const schema =
+      part === 'body'
+        ? r?.body
+        : part === 'querystring'
+          ? r?.query
+          : part === 'params'
+            ? r?.params
+            : part === 'response'
+              ? r?.response
+              : undefined;
+    return (schema as object | undefined) ?? given;
+  };
+  type CompilerInput = { schema: object; method?: string; url?: string };
+  const validatorCompiler = ({ schema, method, url, httpPart }: CompilerInput & { httpPart?: string }) => {
     let check: Validate | undefined;
+    const part = (httpPart ?? 'body') as HttpPart;
     return (data: unknown) => {
-      check ??= compileValidator(schema, (httpPart ?? 'body') as HttpPart);
+      check ??= compileValidator(declaredSchema(method, url, part, schema), part);
       const result = check(data);
       return result.ok
         ? { value: result.value }
         : { error: Object.assign(new Error('invalid'), { validation: result.issues }) };
     };
   };
-  const serializerCompiler = ({ schema, contentType }: { schema: object; contentType?: string }) => {
+  const serializerCompiler = ({
+    schema,
+    method,
+    url,
+    contentType,
+  }: CompilerInput & { contentType?: string }) => {
     let check: Validate | undefined;
     const json = contentType === undefined || contentType.includes('json');
     return (data: unknown) => {
       if (!json && typeof data === 'string') return data;
-      check ??= compileValidator(schema, 'response');
+      check ??= compileValidator(declaredSchema(method, url, 'response', schema), 'response');
       const result = check(data === undefined ? data : structuredClone(data));
       if (!result.ok) throw new AnswerSchemaError(describeIssues('response', result.issues));
       return JSON.stringify(result.value);
@@ -530,6 +554,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
 
   const mount = (r: AnyRoute) => {
     const status = r.status ?? (r.response ? 200 : 204);
+    mounted.set(`${r.method} ${r.path}`, r);
     app.route({
       method: r.method,
       url: r.path,
