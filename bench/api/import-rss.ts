@@ -2,7 +2,7 @@
  * What the API's modules cost in RSS, one by one: each step is a fresh node process (the node's own
  * V8 options, the compiled packages) that imports the listed modules (or builds the real API server
  * with every route and listens), collects garbage twice, settles, and reads its RSS from
- * /proc/self/smaps_rollup. Figures are medians of SAMPLES runs, steps interleaved. Every step but the
+ * /proc/self/smaps_rollup (and V8's used heap, which varies far less). Figures are medians of SAMPLES runs, steps interleaved. Every step but the
  * first starts from the modules a --no-api node loads anyway (@dibs/node: libp2p, viem, pino,
  * TypeBox and its compiler…) and is shown as the growth over that floor: what the API adds. `npm run bench:api-modules`; DIBS_BENCH_API_MODULES_SAMPLES (5).
  */
@@ -45,37 +45,51 @@ const steps: [string, string][] = [
   ],
 ];
 
-function sample(body: string, floor: boolean): number {
+function sample(body: string, floor: boolean): [number, number] {
   const code = `${floor ? "await import('@dibs/node');" : ''}
     ${body}
     for (let i = 0; i < 3; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 100)); }
     const t = (await import('node:fs')).readFileSync('/proc/self/smaps_rollup', 'utf8');
-    process.stdout.write(String(Number(/^Rss:\\s+(\\d+) kB/m.exec(t)[1]) / 1024));
+    const heap = process.memoryUsage().heapUsed / 2 ** 20;
+    process.stdout.write(JSON.stringify([Number(/^Rss:\\s+(\\d+) kB/m.exec(t)[1]) / 1024, heap]));
     process.exit(0);`;
   const out = execFileSync(
     process.execPath,
     [...DIBS_NODE_OPTIONS, '--expose-gc', '--input-type=module', '-e', code],
     { cwd: join(ROOT, 'packages', 'node'), encoding: 'utf8' },
   );
-  return Number(out);
+  return JSON.parse(out) as [number, number];
 }
 
 const runs: number[][] = steps.map(() => []);
+const heaps: number[][] = steps.map(() => []);
 for (let s = 0; s < SAMPLES; s++)
-  for (const [i, [, body]] of steps.entries()) runs[i]!.push(sample(body, i > 0));
+  for (const [i, [, body]] of steps.entries()) {
+    const [rss, heap] = sample(body, i > 0);
+    runs[i]!.push(rss);
+    heaps[i]!.push(heap);
+  }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const bare = median(runs[0]!);
 const floor = median(runs[1]!);
+const heapBare = median(heaps[0]!);
+const heapFloor = median(heaps[1]!);
 const figures: Record<string, number> = {};
+const heapFigures: Record<string, number> = {};
 for (const [i, [name]] of steps.entries()) {
   const m = median(runs[i]!);
   const spread = Math.max(...runs[i]!) - Math.min(...runs[i]!);
   const over = i === 0 ? 0 : i === 1 ? m - bare : m - floor;
+  const heapOver = median(heaps[i]!) - (i <= 1 ? heapBare : heapFloor);
   figures[name] = Number(over.toFixed(1));
+  heapFigures[name] = Number(heapOver.toFixed(2));
   process.stderr.write(
-    `${name.padEnd(42)} ${m.toFixed(1).padStart(6)} MiB  ${i === 0 ? '' : `+${over.toFixed(1)}`.padStart(6)}  (spread ${spread.toFixed(1)})\n`,
+    `${name.padEnd(42)} RSS ${m.toFixed(1).padStart(6)} MiB ${i === 0 ? '' : `+${over.toFixed(1)}`.padStart(6)} (spread ${spread.toFixed(1)})   heap used ${i === 0 ? '' : `+${heapOver.toFixed(2)}`}\n`,
   );
 }
 console.log(
-  JSON.stringify({ bench: 'api-modules', figures: { bareMiB: bare, floorMiB: floor, growthMiB: figures } }),
+  JSON.stringify({
+    bench: 'api-modules',
+    figures: { bareMiB: bare, floorMiB: floor, growthMiB: figures, heapGrowthMiB: heapFigures },
+  }),
 );
