@@ -1,7 +1,7 @@
 /**
- * The node's HTTP API server on Fastify: declared routes with TypeBox schemas (validated by TypeBox's compiler,
- * documented by @fastify/swagger as OpenAPI 3.1), bearer auth, loopback Host check, one JSON error
- * body for every failure, server-sent events, and the UI's files (static-files.ts).
+ * The node's HTTP API server on Fastify: declared routes with TypeBox schemas (validated by TypeBox's
+ * compiler, documented by @fastify/swagger as OpenAPI 3.1), bearer auth, loopback Host check, one
+ * JSON error body for every failure, server-sent events, and the UI's files (static-files.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
