@@ -87,7 +87,7 @@ export function createEventStream<E extends EventMap>(
       check = compileValidator(schema, 'response');
       validators.set(event, check);
     }
-    const result = check(structuredClone(data));
+    const result = check(data);
     if (!result.ok) {
       const detail = describeIssues('data', result.issues);
       throw new ApiError(500, 'INVALID_EVENT', `event "${event}" does not match its schema: ${detail}`);

@@ -28,14 +28,20 @@ export type ValidationResult = { ok: true; value: unknown } | { ok: false; issue
 /** A compiled validator: params and query are converted ("42" → 42), answers lose undeclared keys. */
 export type Validate = (data: unknown) => ValidationResult;
 
-/** A compiled validator for `schema` applied to `part`. */
+/**
+ * A compiled validator for `schema` applied to `part`. A value that passes as it is, is used as it
+ * is; only one that fails is converted (params, query) or copied and cleaned (answers: keys that an
+ * `additionalProperties: false` object does not declare are dropped), then checked again. TypeBox's
+ * conversion and cleaning walk the value without compiled code, so they are kept off the common path.
+ */
 export function compileValidator(schema: object, part: HttpPart): Validate {
   const compiled = Compile(schema as TSchema);
   const convert = part === 'params' || part === 'querystring' || part === 'headers';
   const clean = part === 'response';
   return (data) => {
-    const value = convert ? compiled.Convert(data) : clean ? compiled.Clean(data) : data;
-    if (compiled.Check(value)) return { ok: true, value };
+    if (compiled.Check(data)) return { ok: true, value: data };
+    const value = convert ? compiled.Convert(data) : clean ? compiled.Clean(structuredClone(data)) : data;
+    if ((convert || clean) && compiled.Check(value)) return { ok: true, value };
     return { ok: false, issues: issuesOf(schema, value, compiled.Errors(value)) };
   };
 }
