@@ -364,6 +364,9 @@ describe('organization networks: two organizations and a node in both, on one re
         err.message.includes(`join organization ${orgA.id} first: dibs org join ${orgA.id}`),
     );
     assert.equal(await opens(orgHost(b2, orgB), orgHost(a1, orgA).multiaddrs()[0]!, tunnelA), false);
+    // Listed to A's members, not to B's nodes.
+    assert.ok((await a2.node!.services.list()).some((v) => v.id === svc.id));
+    assert.ok(!(await b2.node!.services.list()).some((v) => v.id === svc.id), 'B lists no service of A');
     // A's data port refuses a channel carrying another network's label (the public one, B's).
     const refusals = () =>
       bed.log.ring!.entries(1000, 'info').filter((l) => /network label/.test(l.fields.reason ?? '')).length;

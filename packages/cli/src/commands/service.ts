@@ -133,7 +133,10 @@ export function serviceCommands(): Command {
     .option('--token <address>', 'ERC-20 payment token (default: the network token)')
     .option('--public', 'anyone may get access (default)')
     .option('--allow <addresses>', 'only these comma-separated addresses may get access')
-    .option('--org <id>', 'only members of this organization may get access')
+    .option(
+      '--org <id>',
+      "a service of this organization: only its members may get access, and it is served and reached in the organization's network only (the node must have joined it: dibs org join <id>)",
+    )
     .option('--duration <seconds>', 'how long each grant lasts (default 30 days)')
     .action(
       async (

@@ -44,7 +44,7 @@ import { defaultBindHost, isWildcard, relayOf, tcpHosts } from './addresses.ts';
 import { chooseDestination, type HostedService, resolveHost, VPN_SERVICE_TYPE } from './destination.ts';
 import { TunnelError } from './errors.ts';
 import { readControl, writeControl } from './control.ts';
-import { readPreamble } from './preamble.ts';
+import { dataLabelRefusal, readPreamble } from './preamble.ts';
 import { type Destination, type OpenMessage, type TunnelMessage, TunnelMessageType } from './messages.ts';
 import { type DataKeys, deriveDataKeys, RecordOpener, RecordSealer } from './record.ts';
 import { SecureChannel } from './secure-channel.ts';
@@ -714,10 +714,8 @@ export class TunnelServer {
       onRefused: (reason) =>
         this.#log.info('data connection refused', { remote: socket.remoteAddress, reason }),
       inspect: (all) => {
-        const theirs = all.subarray(DATA_PREAMBLE_BYTES, DATA_PREAMBLE_BYTES + all[DATA_PREAMBLE_BYTES - 1]!);
-        if (all[DATA_PREAMBLE_BYTES - 1] !== label.length || !theirs.equals(label)) {
-          return `network label "${printable(theirs)}" is not this port's (${this.#label ? `"${this.#label}"` : 'the public network'})`;
-        }
+        const wrongLabel = dataLabelRefusal(all, label);
+        if (wrongLabel) return wrongLabel;
         const id = all.subarray(DATA_MAGIC.length + 1, DATA_PREAMBLE_BYTES - 1).toString('hex');
         const pending = this.#pending.get(id);
         if (!pending || pending.bound) return 'unknown or used session id';
@@ -746,13 +744,6 @@ export class TunnelServer {
       },
     });
   }
-}
-
-/** A peer's label as a log line shows it: printable ASCII, at most MAX_DATA_LABEL_BYTES. */
-function printable(bytes: Uint8Array): string {
-  return Buffer.from(bytes.subarray(0, MAX_DATA_LABEL_BYTES))
-    .toString('latin1')
-    .replace(/[^\x20-\x7e]/g, '?');
 }
 
 /** Our side of a relay rendezvous: the first address that connects within the time, token sent. */
