@@ -399,7 +399,8 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
     },
     async vpnUp(input) {
       vpn.requireSupport();
-      const service = await publicConnector.service(input.serviceId);
+      // A service of an organization this node is not in is refused here, with what to do.
+      const service = await (await connectorFor(input.serviceId)).service(input.serviceId);
       if (service.serviceType !== 'vpn') {
         throw new ServiceError(
           'NOT_A_VPN',
