@@ -30,6 +30,7 @@ import {
 } from '../tunnel/index.ts';
 import { ServiceCatalog } from './catalog.ts';
 import { ServiceConnector } from './connector.ts';
+import { ORG_SCOPE_CACHE_MS } from './constants.ts';
 import { ServiceError } from './errors.ts';
 import { LocalForward, parseListen } from './forward.ts';
 import { notInOrganization, type OrgNetworkHost, OrgServices, serviceOrganization } from './organizations.ts';
@@ -170,15 +171,16 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
   };
   const refusedListeners = new Set<(refusal: TunnelRefusal) => void>();
   // The organization each hosted service belongs to (null: none), as the chain has it.
-  const serviceOrgs = new Map<bigint, bigint | null>();
+  // (A policy change emits no cache event: the chain is read again once an answer is ORG_SCOPE_CACHE_MS old.)
+  const serviceOrgs = new Map<bigint, { org: bigint | null; at: number }>();
   const orgOf = async (id: bigint): Promise<bigint | undefined> => {
-    let org = serviceOrgs.get(id);
-    if (org === undefined) {
+    let known = serviceOrgs.get(id);
+    if (!known || known.at < Date.now() - ORG_SCOPE_CACHE_MS) {
       const s = await o.registry.getService(id);
-      org = (s && serviceOrganization(s)) ?? null;
-      serviceOrgs.set(id, org);
+      known = { org: (s && serviceOrganization(s)) ?? null, at: Date.now() };
+      serviceOrgs.set(id, known);
     }
-    return org ?? undefined;
+    return known.org ?? undefined;
   };
   /** What the tunnel server of network `orgId` (undefined: the public one) serves: its own services only. */
   const hostedIn =
@@ -289,7 +291,7 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
     catalog,
     hostedIds: () => catalog.activeIds(),
     // Unknown yet (being read from chain) counts as an organization's: never advertised by mistake.
-    advertisedIds: () => catalog.activeIds().filter((id) => serviceOrgs.get(id) === null),
+    advertisedIds: () => catalog.activeIds().filter((id) => serviceOrgs.get(id)?.org === null),
     serveOrganization: (net) => orgServices.serve(net),
     leaveOrganization: (orgId) => orgServices.leave(orgId),
     onRefused: (listener) => {
