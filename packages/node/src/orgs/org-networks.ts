@@ -15,6 +15,19 @@ const MIGRATIONS = [
   },
 ];
 
+/**
+ * Organizations whose network the node on this data dir runs or runs again at its next start (the
+ * CLI reads it beside a running node); none when the node never joined one.
+ */
+export function joinedOrgIds(store: OrgNetworkDeps['store']): bigint[] {
+  try {
+    const rows = store.db.prepare('SELECT org_id FROM org_networks').all() as Array<{ org_id: string }>;
+    return rows.map((r) => BigInt(r.org_id));
+  } catch {
+    return [];
+  }
+}
+
 /** An organization network started (joined, or joined again) or ended (left, or removed on chain). */
 export type OrgNetworkChange = { type: 'joined'; net: OrgNetwork } | { type: 'left'; orgId: bigint };
 
