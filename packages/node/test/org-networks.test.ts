@@ -27,6 +27,7 @@ import {
   TUNNEL_PROTOCOL,
   TUNNEL_VERSION,
   tunnelProtocol,
+  tunnelRelayProtocol,
 } from '../src/tunnel/index.ts';
 import { type ChainBed, type ChainParty, startChainBed } from './chain-nodes.ts';
 import { waitFor } from './helpers.ts';
@@ -321,6 +322,10 @@ describe('organization networks: two organizations and a node in both, on one re
     assert.ok(!a1.node!.host.libp2p.getProtocols().includes(tunnelA), 'not on the public host');
     assert.ok(!orgHost(a1, orgA).libp2p.getProtocols().includes(TUNNEL_PROTOCOL), 'no public tunnel on A');
     assert.ok(!orgHost(dual, orgB).libp2p.getProtocols().includes(tunnelA), "not on the dual node's B host");
+    // A relay node of A runs the tunnel rendezvous in A under A's label too.
+    assert.ok(
+      await waitFor(() => orgHost(dual, orgA).libp2p.getProtocols().includes(tunnelRelayProtocol(prefixA))),
+    );
 
     const roundTrip = async (t: Tunnel, bytes: number) => {
       const payload = randomBytes(bytes);
