@@ -30,4 +30,5 @@ export type {
   SessionView,
   VpnStatusView,
 } from './services/types.ts';
+export { joinedOrgIds } from './orgs/index.ts';
 export { SocksError, SocksServer } from './socks/index.ts';

@@ -14,7 +14,7 @@ import { encryptionKeyFromWallet, peerIdFromWallet, TicketVerifier, Wallet } fro
 import { openStore, type Store } from '@dibs/store';
 import { AccessClient } from '../src/access/index.ts';
 import type { ChainRuntime } from '../src/daemon/chain-runtime.ts';
-import { createLogger } from '../src/daemon/log.ts';
+import { createLogger, type Logger } from '../src/daemon/log.ts';
 import { type NetworkRuntime, type P2pSettings, startNetwork } from '../src/daemon/network.ts';
 
 /** A wallet with gas and a registered identity, its chain writer and its own database. */
@@ -40,6 +40,8 @@ export interface ChainBed {
   /** A service-ticket verifier for the node of `p`, on that node's grant cache (any service it hosts). */
   verifier(p: ChainParty, node: NetworkRuntime): TicketVerifier;
   mine(blocks?: number): Promise<void>;
+  /** The log every node of the bed writes to (its ring keeps the newest lines). */
+  log: Logger;
   stop(): Promise<void>;
 }
 
@@ -90,6 +92,7 @@ export async function startChainBed(prefix = 'dibs-bed-'): Promise<ChainBed> {
     deployment,
     operator,
     party,
+    log,
     async startNode(p, settings = {}) {
       const n = await startNetwork({
         chain: p.chain,

@@ -5,10 +5,12 @@
  * nothing crosses between them on the wire, and that membership on chain drives admission.
  */
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { connect, createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type Deployment, OrganizationsClient, type OrganizationView } from '@dibs/chain';
 import { GrantCache, SessionRegistry } from '@dibs/core';
-import { multiaddr } from '@multiformats/multiaddr';
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import type { Address } from 'viem';
 import type { NetworkRuntime } from '../src/daemon/network.ts';
 import { ROLE_RELAY } from '../src/p2p/constants.ts';
@@ -16,6 +18,17 @@ import { createDibsHost, type DibsHost } from '../src/p2p/host.ts';
 import { findNodeRecord } from '../src/p2p/records.ts';
 import { createTicketAuthority } from '../src/p2p/ticket-authority.ts';
 import { OrgNetworkError, orgProtocolPrefix } from '../src/orgs/index.ts';
+import { ServiceError } from '../src/services/index.ts';
+import {
+  DATA_MAGIC,
+  openTunnel,
+  type SecureChannel,
+  type Tunnel,
+  TUNNEL_PROTOCOL,
+  TUNNEL_VERSION,
+  tunnelProtocol,
+  tunnelRelayProtocol,
+} from '../src/tunnel/index.ts';
 import { type ChainBed, type ChainParty, startChainBed } from './chain-nodes.ts';
 import { waitFor } from './helpers.ts';
 
@@ -60,6 +73,16 @@ describe('organization networks: two organizations and a node in both, on one re
     assert.ok(net, `${p.name} runs the network of organization ${org.id}`);
     return net.host;
   };
+  /** Whether a stream of `proto` from `from` to `addr` opens and stays open (an admission gate closes it). */
+  const opens = async (from: DibsHost, addr: Multiaddr, proto: string): Promise<boolean> => {
+    try {
+      const stream = await from.libp2p.dialProtocol(addr, proto, { signal: AbortSignal.timeout(5_000) });
+      stream.send(Uint8Array.of(0));
+      return !(await waitFor(() => stream.status !== 'open', 5_000));
+    } catch {
+      return false;
+    }
+  };
   const peerSet = (h: DibsHost) => new Set(h.admission.admittedPeers().map((p) => p.peerId.toString()));
   const idOf = (p: Party) => p.node!.host.peerId.toString();
 
@@ -91,7 +114,9 @@ describe('organization networks: two organizations and a node in both, on one re
     ]);
   });
 
+  const servers: Server[] = [];
   after(async () => {
+    for (const s of servers) s.close();
     await Promise.all(extraHosts.map((h) => h.stop().catch(() => {})));
     await bed.stop();
   });
@@ -288,6 +313,119 @@ describe('organization networks: two organizations and a node in both, on one re
       );
     }
     for (const p of B) assert.equal(p.node!.orgs.get(orgB.id)!.status().relays.target, 0);
+  });
+
+  it("a service published with --org A is served on A's host only and reached through A by its members", async () => {
+    const echo = createServer({ allowHalfOpen: true }, (s) => s.pipe(s));
+    servers.push(echo);
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    const port = (echo.address() as { port: number }).port;
+    const [a1, a2, b2] = [A[0]!, A[1]!, B[1]!];
+    for (const p of [a2, dual]) await admin.orgs.addMember(orgA.id, p.wallet.address as Address);
+    const svc = await a1.node!.services.publish({
+      name: 'acme-echo',
+      type: 'tcp',
+      target: `127.0.0.1:${port}`,
+      policy: 'organization',
+      organizationId: orgA.id,
+    });
+    assert.equal(svc.policy, 'organization');
+    const prefixA = orgProtocolPrefix(orgA.id, orgA.networkLabel);
+    const tunnelA = tunnelProtocol(prefixA);
+    // Its tunnel protocol runs under A's label on A's host, on no other host of the node.
+    assert.ok(orgHost(a1, orgA).libp2p.getProtocols().includes(tunnelA));
+    assert.ok(!a1.node!.host.libp2p.getProtocols().includes(tunnelA), 'not on the public host');
+    assert.ok(!orgHost(a1, orgA).libp2p.getProtocols().includes(TUNNEL_PROTOCOL), 'no public tunnel on A');
+    assert.ok(!orgHost(dual, orgB).libp2p.getProtocols().includes(tunnelA), "not on the dual node's B host");
+    // A relay node of A runs the tunnel rendezvous in A under A's label too.
+    assert.ok(
+      await waitFor(() => orgHost(dual, orgA).libp2p.getProtocols().includes(tunnelRelayProtocol(prefixA))),
+    );
+
+    const roundTrip = async (t: Tunnel, bytes: number) => {
+      const payload = randomBytes(bytes);
+      const chunks: Buffer[] = [];
+      t.socket.on('data', (c: Buffer) => chunks.push(c));
+      const done = new Promise<void>((r) => t.socket.once('end', r));
+      t.socket.end(payload);
+      await done;
+      const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+      assert.equal(sha(Buffer.concat(chunks)), sha(payload), 'the bytes came back unchanged');
+    };
+    // A member of A reaches it through its own host in A (sha256-checked bytes).
+    const t = await a2.node!.services.open(svc.id);
+    assert.equal(t.peerId, idOf(a1));
+    assert.equal(t.channel, 'data');
+    assert.ok(
+      orgHost(a2, orgA).libp2p.getConnections(orgHost(a1, orgA).peerId).length > 0,
+      "a2 reached a1 in A's network",
+    );
+    const dataPort = (t.socket as SecureChannel).socket.remotePort!;
+    await roundTrip(t, 1 << 20);
+
+    // The public host does not serve it: A's tunnel protocol is not spoken there, and the public
+    // tunnel refuses the service even with a valid ticket.
+    const pubA1 = a1.node!.host.multiaddrs()[0]!;
+    assert.equal(await opens(a2.node!.host, pubA1, tunnelA), false, "A's tunnel opened on the public host");
+    const grant = bed
+      .access(a2)
+      .list()
+      .find((g) => g.serviceId === svc.id)!;
+    await assert.rejects(
+      openTunnel({ host: a2.node!.host, peer: pubA1, ticket: await bed.access(a2).ticket(grant.grantId) }),
+      /UNKNOWN_SERVICE.*organization/,
+    );
+    // A B-only node is not in A's network: told what to do, and A's host speaks nothing to its B host.
+    await assert.rejects(
+      b2.node!.services.open(svc.id),
+      (err: unknown) =>
+        err instanceof ServiceError &&
+        err.code === 'NOT_IN_ORGANIZATION' &&
+        err.message.includes(`join organization ${orgA.id} first: dibs org join ${orgA.id}`),
+    );
+    assert.equal(await opens(orgHost(b2, orgB), orgHost(a1, orgA).multiaddrs()[0]!, tunnelA), false);
+    // Listed to A's members, not to B's nodes.
+    assert.ok((await a2.node!.services.list()).some((v) => v.id === svc.id));
+    assert.ok(!(await b2.node!.services.list()).some((v) => v.id === svc.id), 'B lists no service of A');
+    // A's data port refuses a channel carrying another network's label (the public one, B's).
+    const refusals = () =>
+      bed.log.ring!.entries(1000, 'info').filter((l) => /network label/.test(l.fields.reason ?? '')).length;
+    const before = refusals();
+    for (const label of ['', orgProtocolPrefix(orgB.id, orgB.networkLabel)]) {
+      const raw = connect({ host: '127.0.0.1', port: dataPort });
+      const l = Buffer.from(label);
+      raw.write(
+        Buffer.concat([
+          DATA_MAGIC,
+          Buffer.of(TUNNEL_VERSION),
+          randomBytes(16),
+          Buffer.of(l.length),
+          l,
+          randomBytes(80),
+        ]),
+      );
+      raw.on('error', () => {});
+      await new Promise<void>((r) => raw.once('close', () => r()));
+    }
+    assert.equal(refusals(), before + 2, 'both refused for their label');
+
+    // The dual node reaches it through its A host; its B host never carries the session.
+    const td = await dual.node!.services.open(svc.id);
+    assert.equal(td.peerId, idOf(a1));
+    assert.ok(orgHost(dual, orgA).libp2p.getConnections(orgHost(a1, orgA).peerId).length > 0);
+    assert.equal(orgHost(dual, orgB).libp2p.getConnections(orgHost(a1, orgA).peerId).length, 0);
+    const inbound = () =>
+      a1.node!.services.sessions().some((s) => s.direction === 'inbound' && s.peerId === idOf(dual));
+    assert.ok(
+      await waitFor(inbound, 5_000),
+      `a1 lists the dual node's session: ${JSON.stringify(a1.node!.services.sessions(), (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`,
+    );
+    await roundTrip(td, 64 * 1024);
+    // The public node record does not advertise it.
+    const rec = await findNodeRecord(admin.node!.host, a1.wallet.address, { timeoutMs: 5_000, quorum: 1 });
+    assert.ok(!rec.services.includes(svc.id), 'the public record lists no service of A');
+    // The dual node is A's node, not its member, again (the next test removes it as a node).
+    await admin.orgs.removeMember(orgA.id, dual.wallet.address as Address);
   });
 
   it('removing a node from A ends its sessions in A within the bound, and leaves its B and public networks alone', async () => {

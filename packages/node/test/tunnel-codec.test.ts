@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { encode as cborEncode } from 'cborg';
+import fc from 'fast-check';
+import { dataLabelRefusal } from '../src/tunnel/preamble.ts';
 import {
+  DATA_MAGIC,
+  dataLabel,
+  MAX_DATA_LABEL_BYTES,
+  TUNNEL_VERSION,
   chooseDestination,
   compileRules,
   decodeTunnelMessage,
@@ -438,5 +444,41 @@ describe('vpn destination rules', () => {
     await assert.rejects(chooseDestination({ serviceId: 4n, serviceType: 'network' }, null), {
       code: 'NOT_A_TUNNEL_SERVICE',
     });
+  });
+});
+
+describe('data-channel network label', () => {
+  const preamble = (label: Uint8Array, declared = label.length) =>
+    Buffer.concat([
+      Buffer.from(DATA_MAGIC),
+      Buffer.of(TUNNEL_VERSION),
+      randomBytes(16),
+      Buffer.of(declared),
+      label,
+      randomBytes(20),
+    ]);
+
+  test('a preamble passes only with exactly the port’s own label; any other is refused with a bounded reason', () => {
+    const labelBytes = fc.uint8Array({ maxLength: MAX_DATA_LABEL_BYTES });
+    fc.assert(
+      fc.property(labelBytes, labelBytes, fc.integer({ min: 0, max: 255 }), (ours, theirs, declared) => {
+        const honest = dataLabelRefusal(preamble(theirs), ours);
+        assert.equal(honest === undefined, Buffer.from(ours).equals(Buffer.from(theirs)));
+        // A length byte that lies is refused unless it happens to tell our label's length and bytes.
+        const lying = dataLabelRefusal(preamble(theirs, declared), ours);
+        if (declared !== ours.length) assert.ok(lying);
+        for (const r of [honest, lying]) if (r) assert.ok(r.length < 300 && /^[\x20-\x7e]+$/.test(r));
+      }),
+      { numRuns: 500 },
+    );
+    assert.equal(dataLabelRefusal(preamble(new Uint8Array(0)), new Uint8Array(0)), undefined);
+    assert.match(
+      dataLabelRefusal(
+        preamble(Buffer.from(dataLabel('dibs/org/b/2'))),
+        Buffer.from(dataLabel('dibs/org/a/1')),
+      )!,
+      /network label "dibs\/org\/b\/2" is not this port's \("dibs\/org\/a\/1"\)/,
+    );
+    assert.equal(dataLabel(), '', 'the public network carries an empty label');
   });
 });

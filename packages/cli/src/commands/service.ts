@@ -1,5 +1,6 @@
 import {
   changeAllowlist,
+  joinedOrgIds,
   listServices,
   type PolicyChange,
   type PublishInput,
@@ -14,6 +15,7 @@ import {
   type ServiceDirectory,
   type ServiceView,
 } from '@dibs/node';
+import type { Store } from '@dibs/store';
 import { Command } from 'commander';
 import type { Address } from 'viem';
 import {
@@ -110,14 +112,17 @@ function integer(text: string | undefined, what: string): bigint | undefined {
 async function withDirectory<T>(
   ctx: CommandContext,
   sign: boolean,
-  fn: (dir: ServiceDirectory) => Promise<T>,
+  fn: (dir: ServiceDirectory, store: Store) => Promise<T>,
 ): Promise<T> {
   const wallet = sign ? await unlockWallet(ctx) : undefined;
   const chain = await connectChain(ctx, wallet);
   try {
     // Reading needs no passphrase: the identity file beside the keystore names our address.
     const self = (wallet?.address ?? readIdentityFile(ctx).address) as Address;
-    return await fn({ registry: chain.registry, catalog: new ServiceCatalog(chain.store), self });
+    return await fn(
+      { registry: chain.registry, catalog: new ServiceCatalog(chain.store), self },
+      chain.store,
+    );
   } finally {
     chain.close();
   }
@@ -139,7 +144,10 @@ export function serviceCommands(): Command {
     .option('--token <address>', 'ERC-20 payment token (default: the network token)')
     .option('--public', 'anyone may get access (default)')
     .option('--allow <addresses>', 'only these comma-separated addresses may get access')
-    .option('--org <id>', 'only members of this organization may get access')
+    .option(
+      '--org <id>',
+      "a service of this organization: only its members may get access, and it is served and reached in the organization's network only (the node must have joined it: dibs org join <id>)",
+    )
     .option('--holder-token <address>', 'only holders of this ERC-20 may get access')
     .option(
       '--token-threshold <amount>',
@@ -230,9 +238,15 @@ export function serviceCommands(): Command {
         if (opts.holderToken !== undefined) input.holderToken = addresses([opts.holderToken])[0]!;
         if (opts.tokenThreshold !== undefined) input.tokenThreshold = opts.tokenThreshold;
         if (opts.duration !== undefined) input.grantDurationSeconds = Number(opts.duration);
-        await withDirectory(ctx, true, async (dir) => {
+        await withDirectory(ctx, true, async (dir, store) => {
           ctx.out.progress(`publishing ${name} on chain…`);
           const view = await publishService(dir, input);
+          const org = input.organizationId;
+          if (org !== undefined && !joinedOrgIds(store).includes(org)) {
+            ctx.out.warn(
+              `this node serves ${name} only in organization ${org}'s network, which it has not joined: dibs org join ${org}`,
+            );
+          }
           ctx.out.result(view, () => `service published\n${table(describeService(view))}`);
         });
       },

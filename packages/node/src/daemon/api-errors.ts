@@ -7,8 +7,9 @@ const NOT_FOUND =
 /** Codes that mean "you may not": no grant, a revoked or expired one, someone else's service. */
 const FORBIDDEN =
   /FORBIDDEN|^NOT_A_MEMBER$|NOT_OWNER|NOT_SERVICE_OWNER|REVOKED|EXPIRED|NO_GRANT|DENIED|POLICY/;
-/** Codes that mean the request does not fit the current state (in use, retired, already there). */
-const CONFLICT = /IN_USE|ALREADY|RETIRED|EXISTS|DUPLICATE|AMBIGUOUS|LEFT_NETWORK|^LISTEN_FAILED$/;
+/** Codes that mean the request does not fit the current state (in use, retired, already there, a network not joined). */
+const CONFLICT =
+  /IN_USE|ALREADY|RETIRED|EXISTS|DUPLICATE|AMBIGUOUS|LEFT_NETWORK|^LISTEN_FAILED$|^NOT_IN_ORGANIZATION$/;
 /** Codes that mean the input was wrong in a way the schema could not tell. */
 const BAD_INPUT = /^BAD_|INVALID|MALFORMED|_REQUIRED$|^NOT_A_|TOO_(LONG|MANY_RULES|LARGE)/;
 /** Codes that mean another machine (chain, service host, relay) failed or could not be reached. */

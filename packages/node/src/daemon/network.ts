@@ -56,6 +56,7 @@ import {
 } from './light.ts';
 import type { Logger } from './log.ts';
 import { networkGrantProvider } from './network-grant.ts';
+import { wireOrgServices } from './org-services.ts';
 
 /** Network settings of the daemon (config `node.*`). */
 export interface P2pSettings {
@@ -466,7 +467,8 @@ export async function startNetwork(params: {
       void syncServiceHostRole();
       try {
         const peers = host.admission.admittedPeers().length;
-        await publishNodeRecord(host, { roles, services: services.hostedIds() });
+        // Services of organizations are listed in their own networks, not in the public record.
+        await publishNodeRecord(host, { roles, services: services.advertisedIds() });
         recordPublishedAt = new Date().toISOString();
         // Published with no peer, the record sits only here: try again once the network is there.
         if (peers === 0) next = RECORD_RETRY_INTERVAL_MS;
@@ -515,6 +517,15 @@ export async function startNetwork(params: {
     orgNetworks = orgs;
     for (const [orgId, env] of fleetEnv) orgs.applyFleetEnv(orgId, env);
     cleanups.push(() => orgs.stop());
+    cleanups.push(
+      wireOrgServices({
+        orgs,
+        services,
+        publicHost: host,
+        tunnelRelay: (roles & ROLE_RELAY) !== 0 && settings.tunnelRelay !== false,
+        log,
+      }),
+    );
     await orgs.startAll(settings.orgs ?? []);
 
     return {

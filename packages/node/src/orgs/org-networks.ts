@@ -15,6 +15,22 @@ const MIGRATIONS = [
   },
 ];
 
+/**
+ * Organizations whose network the node on this data dir runs or runs again at its next start (the
+ * CLI reads it beside a running node); none when the node never joined one.
+ */
+export function joinedOrgIds(store: OrgNetworkDeps['store']): bigint[] {
+  try {
+    const rows = store.db.prepare('SELECT org_id FROM org_networks').all() as Array<{ org_id: string }>;
+    return rows.map((r) => BigInt(r.org_id));
+  } catch {
+    return [];
+  }
+}
+
+/** An organization network started (joined, or joined again) or ended (left, or removed on chain). */
+export type OrgNetworkChange = { type: 'joined'; net: OrgNetwork } | { type: 'left'; orgId: bigint };
+
 /** The set of organization networks a node runs. */
 export class OrgNetworks {
   readonly #deps: OrgNetworkDeps;
@@ -24,11 +40,28 @@ export class OrgNetworks {
   readonly #log: Logger;
   /** Organizations the chain removed this node from, with why (shown until it joins again). */
   readonly #left = new Map<bigint, string>();
+  readonly #listeners = new Set<(change: OrgNetworkChange) => void>();
 
   constructor(deps: OrgNetworkDeps) {
     this.#deps = deps;
     this.#log = deps.log.child('orgs');
     deps.store.migrate(STORE_NAMESPACE, MIGRATIONS);
+  }
+
+  /** Calls `listener` whenever a network starts or ends (the services runtime serves on its host); returns the unsubscribe. */
+  onChange(listener: (change: OrgNetworkChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(change: OrgNetworkChange): void {
+    for (const fn of [...this.#listeners]) {
+      try {
+        fn(change);
+      } catch (err) {
+        this.#log.warn('an organization network listener failed', { error: (err as Error).message });
+      }
+    }
   }
 
   /** Organizations joined at run time before (kept in the database). */
@@ -74,11 +107,14 @@ export class OrgNetworks {
         // The chain ended our place there: forget the network (it is joined again on request).
         this.#nets.delete(id);
         this.#left.set(id, reason);
+        this.#emit({ type: 'left', orgId: id });
       }).finally(() => this.#joining.delete(orgId));
       this.#joining.set(orgId, pending);
     }
     const net = await pending;
+    const fresh = this.#nets.get(orgId) !== net;
     this.#nets.set(orgId, net);
+    if (fresh) this.#emit({ type: 'joined', net });
     this.#left.delete(orgId);
     this.#deps.store.run(
       'INSERT OR IGNORE INTO org_networks (org_id, joined_at) VALUES (?, ?)',
@@ -97,6 +133,7 @@ export class OrgNetworks {
     this.#deps.store.run('DELETE FROM org_networks WHERE org_id = ?', orgId.toString());
     if (!net) return false;
     this.#nets.delete(orgId);
+    this.#emit({ type: 'left', orgId });
     await net.stop();
     return true;
   }

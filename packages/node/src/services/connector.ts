@@ -44,6 +44,17 @@ export interface ServiceConnectorOptions {
   table: TunnelSessionTable;
   log: P2pLogger;
   attempts?: number;
+  /**
+   * Protocol prefix of `host`'s network (an organization host's `dibs/org/<label>/<id>`): tunnels open
+   * on its tunnel protocol and their data channels carry its label. Default the public network's.
+   */
+  protocolPrefix?: string;
+  /**
+   * Where a service's host listens in this network, besides its node record in `host`'s DHT (an
+   * organization network: its address record in the public DHT). The Registry's addresses are the
+   * public host's and are only dialed when this is absent.
+   */
+  locate?: (address: Address) => Promise<string[]>;
 }
 
 /** Opens tunnels to services on other nodes. */
@@ -160,7 +171,8 @@ export class ServiceConnector {
     const extend = () => {
       bound.deadline = Math.max(bound.deadline, Date.now() + RELAY_PATH_GRACE_MS);
     };
-    const lookup = findNodeRecord(host, service.host, Math.max(Math.min(RECORD_LOOKUP_TIMEOUT_MS, left()), 1))
+    const lookupMs = Math.max(Math.min(RECORD_LOOKUP_TIMEOUT_MS, left()), 1);
+    const fromDht = findNodeRecord(host, service.host, lookupMs)
       .then((r) => {
         this.#records.set(key, r.multiaddrs);
         return r.multiaddrs;
@@ -169,6 +181,14 @@ export class ServiceConnector {
         errors.push(`DHT: ${err.message}`);
         return [] as string[];
       });
+    const locate = this.#o.locate;
+    const located = locate
+      ? locate(service.host as Address).catch((err: Error) => {
+          errors.push(`address record: ${err.message}`);
+          return [] as string[];
+        })
+      : undefined;
+    const lookup = located ? firstFound([fromDht, located]) : fromDht;
     const attempt = async (addrs: readonly string[]): Promise<PeerId | undefined> => {
       const full = [
         ...new Set(addrs.map((a) => (a.endsWith(`/p2p/${peer}`) ? a : `${a}/p2p/${peer}`))),
@@ -220,9 +240,12 @@ export class ServiceConnector {
       }
       return undefined;
     };
-    const known = [...(this.#records.get(key) ?? []), ...node.multiaddrs];
+    // In an organization network the Registry's addresses are the public host's: its own lookups only.
+    const known = [...(this.#records.get(key) ?? []), ...(locate ? [] : node.multiaddrs)];
     for (const relay of await this.#relays(peer)) known.push(`${relay}/p2p-circuit`);
-    const reached = (await attempt(known)) ?? (left() > 0 ? await attempt(await lookup) : undefined);
+    const reached =
+      (known.length > 0 ? await attempt(known) : undefined) ??
+      (left() > 0 ? await attempt(await lookup) : undefined);
     if (reached) return reached;
     throw new ServiceError(
       'HOST_UNREACHABLE',
@@ -350,8 +373,22 @@ export class ServiceConnector {
       signal: AbortSignal.any(signals),
       ...(options.destination ? { destination: options.destination } : {}),
       ...(options.vpn ? { vpn: options.vpn } : {}),
+      ...(this.#o.protocolPrefix ? { protocolPrefix: this.#o.protocolPrefix } : {}),
     });
   }
+}
+
+/** The first non-empty address list of `lookups`, or an empty one when none finds any. */
+function firstFound(lookups: Array<Promise<string[]>>): Promise<string[]> {
+  return new Promise((resolve) => {
+    let left = lookups.length;
+    for (const l of lookups) {
+      void l.then((addrs) => {
+        left--;
+        if (addrs.length > 0 || left === 0) resolve(addrs);
+      });
+    }
+  });
 }
 
 /** Maps tunnel and other failures to ServiceErrors with a transient flag. */

@@ -59,3 +59,9 @@ export const RELAY_DIAL_TIMEOUT_MS = 3_000;
 export const ROLE_CACHE_MS = 60_000;
 /** Most relays tried when the host cannot be dialed directly. */
 export const MAX_RELAY_ATTEMPTS = 4;
+/**
+ * How long a host trusts what it read of a hosted service's organization (its policy) before reading
+ * the chain again on the next tunnel: a policy changed to or from an organization's moves the service
+ * between the public host and the organization's within this time.
+ */
+export const ORG_SCOPE_CACHE_MS = 15_000;

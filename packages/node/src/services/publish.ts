@@ -18,6 +18,7 @@ import {
   SERVICE_NAME_SUFFIX,
 } from './constants.ts';
 import { ServiceError } from './errors.ts';
+import { serviceOrganization } from './organizations.ts';
 import { parseTokenAmount } from './token-amount.ts';
 import { formatAllowRule, formatHostPort, parseAllowRule, parseHostPort } from './target.ts';
 import type { PublishInput, ServicePolicy, ServiceView } from './types.ts';
@@ -273,11 +274,30 @@ export async function showService(dir: ServiceDirectory, serviceId: bigint): Pro
   return toView(dir, s, await hostPeerIdOf(dir, s.host));
 }
 
-/** Own services and every active service on chain (newest first, at most MAX_LISTED_SERVICES). */
+/**
+ * Own services and every active service on chain (newest first, at most MAX_LISTED_SERVICES). A
+ * service of an organization is listed to that organization's members and nodes only: others can
+ * neither obtain a grant for it nor reach its network.
+ */
 export async function listServices(dir: ServiceDirectory): Promise<ServiceView[]> {
   const count = await dir.registry.serviceCount();
   const views: ServiceView[] = [];
   const peers = new Map<string, string | undefined>();
+  const inOrg = new Map<bigint, Promise<boolean>>();
+  const belongs = (orgId: bigint): Promise<boolean> => {
+    let known = inOrg.get(orgId);
+    if (!known) {
+      known = Promise.all([
+        dir.registry.isMember(orgId, dir.self),
+        dir.registry.isOrganizationNode(orgId, dir.self),
+      ]).then(
+        ([member, node]) => member || node,
+        () => false,
+      );
+      inOrg.set(orgId, known);
+    }
+    return known;
+  };
   const low = count > BigInt(MAX_LISTED_SERVICES) ? count - BigInt(MAX_LISTED_SERVICES) : 0n;
   for (let id = count; id > low; id--) {
     const s = await dir.registry.getService(id);
@@ -285,6 +305,8 @@ export async function listServices(dir: ServiceDirectory): Promise<ServiceView[]
     const own =
       s.host.toLowerCase() === dir.self.toLowerCase() || s.owner.toLowerCase() === dir.self.toLowerCase();
     if (!s.active && !own) continue;
+    const org = serviceOrganization(s);
+    if (org !== undefined && !own && !(await belongs(org))) continue;
     const key = s.host.toLowerCase();
     if (!peers.has(key)) peers.set(key, await hostPeerIdOf(dir, s.host));
     views.push(toView(dir, s, peers.get(key)));

@@ -20,6 +20,7 @@ import type { DibsHost } from '../p2p/host.ts';
 import type { P2pLogger } from '../p2p/log.ts';
 import {
   type DataChannelOptions,
+  type HostedService,
   type Tunnel,
   TunnelError,
   type TunnelRefusal,
@@ -29,8 +30,10 @@ import {
 } from '../tunnel/index.ts';
 import { ServiceCatalog } from './catalog.ts';
 import { ServiceConnector } from './connector.ts';
+import { ORG_SCOPE_CACHE_MS } from './constants.ts';
 import { ServiceError } from './errors.ts';
 import { LocalForward, parseListen } from './forward.ts';
+import { notInOrganization, type OrgNetworkHost, OrgServices, serviceOrganization } from './organizations.ts';
 import { ServiceProxy } from './proxy.ts';
 import {
   listServices,
@@ -69,8 +72,20 @@ export interface RunningServices extends ServicesRuntime {
   /** Registers a listener for tunnels this node refuses or ends on chain state (the audit trail). */
   onRefused(listener: (refusal: TunnelRefusal) => void): () => void;
   readonly catalog: ServiceCatalog;
-  /** Opens one tunnel to a service on another node (grant and ticket obtained as needed). */
+  /**
+   * Opens one tunnel to a service on another node (grant and ticket obtained as needed); a service of
+   * an organization through this node's host in that organization's network.
+   */
   open(serviceId: bigint, options?: { signal?: AbortSignal }): Promise<Tunnel>;
+  /** Ids of the hosted services the public node record lists: those of no organization. */
+  advertisedIds(): bigint[];
+  /**
+   * An organization network joined (or rejoined with a new host): this node's services of that
+   * organization are served on its host from now on, and its services are reached through it.
+   */
+  serveOrganization(net: OrgNetworkHost): Promise<void>;
+  /** An organization network left: its services are no longer served or reached. */
+  leaveOrganization(orgId: bigint): Promise<void>;
 }
 
 /** Starts serving the catalog's services and returns the runtime. */
@@ -93,14 +108,13 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
     cache: o.cache,
     networkServiceIds: [],
   });
-  // Created before the tunnel server so it can admit L3 sessions; its tunnels come from the connector below.
-  let connector: ServiceConnector | undefined;
+  // Created before the tunnel servers so they can admit L3 sessions; its tunnels come from the connectors below.
   const vpn = await VpnRuntime.start({
     address: self,
     log: o.log,
     disabled: o.vpn === false,
     open: async (serviceId, request, signal) => {
-      const t = await connector!.open(serviceId, { vpn: request, signal });
+      const t = await (await connectorFor(serviceId)).open(serviceId, { vpn: request, signal });
       return {
         grant: t.vpn!,
         channel: t.socket,
@@ -110,7 +124,7 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
       };
     },
     directIp: (peerId) => {
-      for (const c of o.host.libp2p.getConnections()) {
+      for (const c of [o.host, ...orgServices.hosts()].flatMap((h) => h.libp2p.getConnections())) {
         if (c.remotePeer.toString() !== peerId || c.limits) continue;
         const ip = /^\/ip4\/([^/]+)\/tcp\//.exec(c.remoteAddr.toString())?.[1];
         if (ip && !c.remoteAddr.toString().includes('/p2p-circuit')) return ip;
@@ -156,27 +170,80 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
     }
   };
   const refusedListeners = new Set<(refusal: TunnelRefusal) => void>();
-  const server = await TunnelServer.start({
-    host: o.host,
-    vpn: acceptVpn,
-    verifier,
-    sessions: o.sessions,
-    lookup: (id) => catalog.lookup(id),
-    ...(o.catchUp ? { catchUp: o.catchUp } : {}),
-    dataChannel: o.dataChannel ?? true,
-    logger: o.log,
-    onRefused: (r) => {
-      for (const fn of refusedListeners) fn(r);
-    },
-  });
+  // The organization each hosted service belongs to (null: none), as the chain has it.
+  // (A policy change emits no cache event: the chain is read again once an answer is ORG_SCOPE_CACHE_MS old.)
+  const serviceOrgs = new Map<bigint, { org: bigint | null; at: number }>();
+  const orgOf = async (id: bigint): Promise<bigint | undefined> => {
+    let known = serviceOrgs.get(id);
+    if (!known || known.at < Date.now() - ORG_SCOPE_CACHE_MS) {
+      const s = await o.registry.getService(id);
+      known = { org: (s && serviceOrganization(s)) ?? null, at: Date.now() };
+      serviceOrgs.set(id, known);
+    }
+    return known.org ?? undefined;
+  };
+  /** What the tunnel server of network `orgId` (undefined: the public one) serves: its own services only. */
+  const hostedIn =
+    (orgId: bigint | undefined) =>
+    async (id: bigint): Promise<HostedService | undefined> => {
+      const entry = catalog.lookup(id);
+      if (!entry) return undefined;
+      const org = await orgOf(id);
+      if (org === orgId) return entry;
+      throw new TunnelError(
+        'UNKNOWN_SERVICE',
+        org === undefined
+          ? `service ${id} is served in the public network, not in organization ${orgId}'s`
+          : `service ${id} belongs to organization ${org}: this node serves it in that organization's network only`,
+      );
+    };
+  const startServer = (host: DibsHost, orgId?: bigint, protocolPrefix?: string) =>
+    TunnelServer.start({
+      host,
+      vpn: acceptVpn,
+      verifier,
+      sessions: o.sessions,
+      lookup: hostedIn(orgId),
+      ...(o.catchUp ? { catchUp: o.catchUp } : {}),
+      dataChannel: orgId === undefined ? (o.dataChannel ?? true) : orgDataChannel(o.dataChannel),
+      logger: o.log,
+      ...(protocolPrefix ? { protocolPrefix } : {}),
+      onRefused: (r) => {
+        for (const fn of refusedListeners) fn(r);
+      },
+    });
+  const server = await startServer(o.host);
   const outbound = new TunnelSessionTable();
-  connector = new ServiceConnector({
+  const publicConnector = new ServiceConnector({
     host: o.host,
     registry: o.registry,
     access,
     table: outbound,
     log: o.log,
   });
+  const orgServices = new OrgServices({
+    startServer: (net) => startServer(net.host, net.orgId, net.protocolPrefix),
+    makeConnector: (net) =>
+      new ServiceConnector({
+        host: net.host,
+        registry: o.registry,
+        access,
+        table: outbound,
+        log: o.log,
+        protocolPrefix: net.protocolPrefix,
+        locate: (address) => net.locate(address),
+      }),
+    log: o.log,
+  });
+  /** The connector that reaches `serviceId`: the public one, or that of the service's organization. */
+  const connectorFor = async (serviceId: bigint): Promise<ServiceConnector> => {
+    const s = await publicConnector.service(serviceId);
+    const org = serviceOrganization(s);
+    if (org === undefined) return publicConnector;
+    const c = orgServices.connector(org);
+    if (!c) throw notInOrganization(s.id, s.name, org);
+    return c;
+  };
   const forwards = new Map<string, LocalForward>();
   const proxies = new Map<string, ServiceProxy>();
   const names = new Map<bigint, string>();
@@ -192,15 +259,19 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
   };
 
   // Keep the advertised service list equal to the catalog: the CLI may publish or retire from another process.
+  // Which organization each hosted service belongs to is known before the set is advertised.
+  await Promise.all(catalog.activeIds().map((id) => orgOf(id).catch(() => undefined)));
   let advertised = catalog.activeIds().join(',');
   const checkHosted = () => {
     const ids = catalog.activeIds();
     const key = ids.join(',');
     if (key === advertised) return;
     advertised = key;
-    o.onHostedChanged?.(ids);
+    void Promise.all(ids.map((id) => orgOf(id).catch(() => undefined))).then(() => o.onHostedChanged?.(ids));
   };
   const unsubscribe = o.cache.subscribe((event) => {
+    if (event.type === 'serviceChanged' || event.type === 'serviceRetired')
+      serviceOrgs.delete(event.serviceId);
     if (event.type === 'serviceRetired') {
       const entry = catalog.get(event.serviceId);
       if (entry && !entry.retired) catalog.markRetired(event.serviceId);
@@ -219,13 +290,29 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
   const runtime: RunningServices = {
     catalog,
     hostedIds: () => catalog.activeIds(),
+    // Unknown yet (being read from chain) counts as an organization's: never advertised by mistake.
+    advertisedIds: () => catalog.activeIds().filter((id) => serviceOrgs.get(id)?.org === null),
+    serveOrganization: (net) => orgServices.serve(net),
+    leaveOrganization: (orgId) => orgServices.leave(orgId),
     onRefused: (listener) => {
       refusedListeners.add(listener);
       return () => refusedListeners.delete(listener);
     },
-    open: (serviceId, options) => connector.open(serviceId, options ?? {}),
+    open: async (serviceId, options) => (await connectorFor(serviceId)).open(serviceId, options ?? {}),
     async publish(input) {
       const view = await publishService(dir, input);
+      if (input.policy === 'organization' && input.organizationId !== undefined) {
+        if (!orgServices.connector(input.organizationId)) {
+          o.log.warn(
+            'published a service of an organization whose network this node has not joined: not served until it joins',
+            {
+              serviceId: view.id.toString(),
+              orgId: input.organizationId.toString(),
+              hint: `dibs org join ${input.organizationId}`,
+            },
+          );
+        }
+      }
       names.set(view.id, view.name);
       checkHosted();
       return view;
@@ -237,7 +324,8 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
     list: () => listServices(dir),
     show: (serviceId) => showService(dir, serviceId),
     async connect(input) {
-      const service = await connector.service(input.serviceId);
+      const via = await connectorFor(input.serviceId);
+      const service = await via.service(input.serviceId);
       if (service.serviceType === 'vpn') {
         throw new ServiceError(
           'NOT_A_TUNNEL_SERVICE',
@@ -246,12 +334,12 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
         );
       }
       // A grant up front, so an unauthorised user hears it now rather than on the first local connection.
-      await connector.ticket(service.id);
+      await via.ticket(service.id);
       names.set(service.id, service.name);
       const forward = new LocalForward({
         serviceId: service.id,
         serviceName: service.name,
-        open: (signal) => connector.open(service.id, { signal }),
+        open: (signal) => via.open(service.id, { signal }),
         log: o.log,
       });
       await forward.start(parseListen(input.listen));
@@ -278,7 +366,7 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
             names.set(v.id, v.name);
             return v;
           },
-          open: (id, opts) => connector.open(id, opts),
+          open: async (id, opts) => (await connectorFor(id)).open(id, opts),
           access,
           log: o.log,
         },
@@ -297,7 +385,7 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
     },
     proxies: (): ProxyView[] => [...proxies.values()].map((p) => p.view()),
     sessions(): SessionView[] {
-      return [...server.sessions(), ...outbound.list()].map((s) => ({
+      return [...server.sessions(), ...orgServices.sessions(), ...outbound.list()].map((s) => ({
         id: s.id,
         serviceId: s.serviceId,
         serviceName: nameOf(s.serviceId),
@@ -313,7 +401,8 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
     },
     async vpnUp(input) {
       vpn.requireSupport();
-      const service = await connector.service(input.serviceId);
+      // A service of an organization this node is not in is refused here, with what to do.
+      const service = await (await connectorFor(input.serviceId)).service(input.serviceId);
       if (service.serviceType !== 'vpn') {
         throw new ServiceError(
           'NOT_A_VPN',
@@ -344,8 +433,22 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
       for (const p of proxies.values()) await p.close().catch(() => {});
       forwards.clear();
       proxies.clear();
+      await orgServices.stop();
       await server.stop();
     },
   };
   return runtime;
+}
+
+/**
+ * The data channel of an organization's tunnel server: a port of its own (an organization host is
+ * another network: its port and its admission are its own), on the same interface as the public one.
+ */
+function orgDataChannel(public_: ServicesOptions['dataChannel']): boolean | DataChannelOptions {
+  if (public_ === false) return false;
+  if (public_ === undefined || public_ === true) return true;
+  return {
+    ...(public_.host !== undefined ? { host: public_.host } : {}),
+    ...(public_.announce?.hosts ? { announce: { hosts: public_.announce.hosts } } : {}),
+  };
 }

@@ -20,8 +20,9 @@ import {
   RECORD_HEADER_BYTES,
   RECORD_TAG_BYTES,
   RELAY_MAGIC,
-  TUNNEL_PROTOCOL,
   TUNNEL_VERSION,
+  dataLabel,
+  tunnelProtocol,
 } from './constants.ts';
 import { readControl, writeControl } from './control.ts';
 import { TunnelError, type TunnelErrorCode } from './errors.ts';
@@ -52,6 +53,11 @@ export interface OpenTunnelOptions {
   vpn?: Uint8Array;
   /** Where the tunnel is listed while open; default the process-wide `clientTunnels`. */
   registry?: TunnelSessionTable;
+  /**
+   * Protocol prefix of the network `host` belongs to (TunnelServerOptions.protocolPrefix): the stream
+   * and the data channel carry its label. Default the public network's.
+   */
+  protocolPrefix?: string;
 }
 
 /** An open tunnel. */
@@ -102,7 +108,7 @@ export async function openTunnel(options: OpenTunnelOptions): Promise<Tunnel> {
   const remote = await host.connect(options.peer);
   signal.throwIfAborted();
   const connection = await host.libp2p.dial(remote, { signal });
-  const stream = await connection.newStream(TUNNEL_PROTOCOL, {
+  const stream = await connection.newStream(tunnelProtocol(options.protocolPrefix), {
     signal,
     runOnLimitedConnection: true,
     maxOutboundStreams: MAX_TUNNEL_STREAMS,
@@ -174,12 +180,14 @@ async function handshake(
       clientPeerId,
       serverPeerId,
       sessionId,
+      networkLabel: dataLabel(options.protocolPrefix),
     });
     channel = await connectData(
       candidates(connection, result.offer),
       result.offer.port,
       result.offer.relayToken,
       sessionId,
+      Buffer.from(dataLabel(options.protocolPrefix)),
       keys,
       options.dataConnectTimeoutMs ?? DATA_CONNECT_TIMEOUT_MS,
       options.recordBytes,
@@ -252,6 +260,7 @@ async function connectData(
   port: number,
   relayToken: Uint8Array | undefined,
   sessionId: Uint8Array,
+  label: Buffer,
   keys: DataKeys,
   timeoutMs: number,
   recordBytes: number | undefined,
@@ -260,7 +269,7 @@ async function connectData(
   for (const h of hosts) {
     const left = deadline - Date.now();
     if (left <= 0) break;
-    const channel = await tryData(h, port, relayToken, sessionId, keys, left, recordBytes).catch(
+    const channel = await tryData(h, port, relayToken, sessionId, label, keys, left, recordBytes).catch(
       () => undefined,
     );
     if (channel) return channel;
@@ -273,6 +282,7 @@ function tryData(
   port: number,
   relayToken: Uint8Array | undefined,
   sessionId: Uint8Array,
+  label: Buffer,
   keys: DataKeys,
   timeoutMs: number,
   recordBytes: number | undefined,
@@ -305,7 +315,10 @@ function tryData(
       socket.cork();
       // At a relay rendezvous our token comes first; everything after it reaches the host unchanged.
       if (relayToken) socket.write(Buffer.concat([RELAY_MAGIC, Buffer.of(TUNNEL_VERSION), relayToken]));
-      socket.write(Buffer.concat([DATA_MAGIC, Buffer.of(TUNNEL_VERSION), sessionId]));
+      // The network label follows the session id: the host's port refuses any other network's channel.
+      socket.write(
+        Buffer.concat([DATA_MAGIC, Buffer.of(TUNNEL_VERSION), sessionId, Buffer.of(label.length), label]),
+      );
       for (const part of sealer.seal(new Uint8Array(0))) socket.write(part);
       socket.uncork();
     });

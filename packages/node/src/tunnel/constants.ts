@@ -1,7 +1,34 @@
 /** Protocol id, limits and timeouts of the DIBS tunnel (`/dibs/tunnel/1.0`). */
 
+/** Protocol prefix of the public network's tunnel (p2p/constants' PROTOCOL_PREFIX). */
+export const PUBLIC_TUNNEL_PREFIX = 'dibs';
 /** The libp2p protocol a client opens to reach a service through its host node. */
 export const TUNNEL_PROTOCOL = '/dibs/tunnel/1.0';
+
+/**
+ * The tunnel protocol of the network whose protocol prefix is `prefix`: `/dibs/tunnel/1.0` in the
+ * public network, `/dibs/org/<label>/<orgId>/tunnel/1.0` in an organization network.
+ */
+export function tunnelProtocol(prefix: string = PUBLIC_TUNNEL_PREFIX): string {
+  return `/${prefix}/tunnel/1.0`;
+}
+
+/** The relayed data channel's pairing protocol of the network whose protocol prefix is `prefix`. */
+export function tunnelRelayProtocol(prefix: string = PUBLIC_TUNNEL_PREFIX): string {
+  return `/${prefix}/tunnel-relay/1.0`;
+}
+
+/**
+ * The network label a data channel carries: empty in the public network, the protocol prefix
+ * (`dibs/org/<label>/<orgId>`) in an organization network. It goes in the clear after the session id
+ * (so a port refuses another network's channel before any crypto) and into the key derivation (so a
+ * channel cannot be moved from one network to another).
+ */
+export function dataLabel(prefix: string = PUBLIC_TUNNEL_PREFIX): string {
+  return prefix === PUBLIC_TUNNEL_PREFIX ? '' : prefix;
+}
+/** Longest data-channel network label, in bytes (an organization prefix is far shorter). */
+export const MAX_DATA_LABEL_BYTES = 96;
 /** Version carried in every control message and in the data-channel hello. */
 export const TUNNEL_VERSION = 1;
 
@@ -47,8 +74,11 @@ export const MAX_TUNNEL_STREAMS = MAX_TUNNELS_PER_PEER + 16;
 
 /** Magic in front of a data-channel connection: "DIBT". */
 export const DATA_MAGIC = Uint8Array.of(0x44, 0x49, 0x42, 0x54);
-/** Bytes the client sends in clear on a new data connection: magic, version, session id. */
-export const DATA_PREAMBLE_BYTES = DATA_MAGIC.length + 1 + SESSION_ID_BYTES;
+/**
+ * Bytes the client sends in clear on a new data connection before its network label: magic, version,
+ * session id, label length (one byte). The label's bytes follow (none in the public network).
+ */
+export const DATA_PREAMBLE_BYTES = DATA_MAGIC.length + 1 + SESSION_ID_BYTES + 1;
 /** Time the client waits for the data channel to answer before falling back to the libp2p stream. */
 export const DATA_CONNECT_TIMEOUT_MS = 1_500;
 /** Time the server keeps an unclaimed data-channel offer (and a data connection may take for its hello). */
@@ -139,7 +169,7 @@ export const COMPACT_RECORD_BYTES = 512;
 /** Records per direction before the channel refuses to go on (nonce space stays far from wrap). */
 export const MAX_RECORDS_PER_DIRECTION = 2 ** 48;
 /** The libp2p protocol a host opens on its relay to get a rendezvous pairing for a relayed data channel. */
-export const TUNNEL_RELAY_PROTOCOL = '/dibs/tunnel-relay/1.0';
+export const TUNNEL_RELAY_PROTOCOL = tunnelRelayProtocol();
 /** Magic in front of a rendezvous connection to a relay: "DIBR". */
 export const RELAY_MAGIC = Uint8Array.of(0x44, 0x49, 0x42, 0x52);
 /** One-time pairing token: one for the host's side, one for the client's. */

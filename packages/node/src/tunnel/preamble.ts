@@ -4,7 +4,7 @@
  * size and a time bound; anything else closes the socket with a logged reason.
  */
 import type { Socket } from 'node:net';
-import { TUNNEL_VERSION } from './constants.ts';
+import { DATA_PREAMBLE_BYTES, MAX_DATA_LABEL_BYTES, TUNNEL_VERSION } from './constants.ts';
 
 /** How to read and judge one preamble. */
 export interface PreambleOptions {
@@ -61,4 +61,26 @@ export function readPreamble(socket: Socket, o: PreambleOptions): void {
   };
   socket.on('data', onData);
   socket.on('error', () => settle('socket error'));
+}
+
+/**
+ * Checks the network label of a data-channel preamble (`all` holds at least DATA_PREAMBLE_BYTES +
+ * `label.length` bytes): undefined when it is `label`, else the refusal reason naming the label it
+ * carries (printable ASCII, bounded).
+ */
+export function dataLabelRefusal(all: Uint8Array, label: Uint8Array): string | undefined {
+  const length = all[DATA_PREAMBLE_BYTES - 1]!;
+  const theirs = all.subarray(
+    DATA_PREAMBLE_BYTES,
+    DATA_PREAMBLE_BYTES + Math.min(length, MAX_DATA_LABEL_BYTES),
+  );
+  if (length === label.length && Buffer.from(theirs).equals(label)) return undefined;
+  const ours = label.length > 0 ? `"${printable(label)}"` : 'the public network';
+  return `network label "${printable(theirs)}" is not this port's (${ours})`;
+}
+
+function printable(bytes: Uint8Array): string {
+  return Buffer.from(bytes)
+    .toString('latin1')
+    .replace(/[^\x20-\x7e]/g, '?');
 }

@@ -47,12 +47,15 @@ export interface DataKeyInput {
   clientPeerId: Uint8Array;
   serverPeerId: Uint8Array;
   sessionId: Uint8Array;
+  /** The network label the channel carries (constants' dataLabel); empty or absent in the public network. */
+  networkLabel?: string;
 }
 
 /**
  * HKDF-SHA256: IKM = the ticket's session key; salt = SHA-256(challenge ‖ client nonce ‖ server nonce),
- * fresh from both sides; info = label ‖ both PeerIds (length-prefixed) ‖ session id. 2 × DATA_KEY_BYTES out:
- * client→server key, then server→client key.
+ * fresh from both sides; info = label ‖ both PeerIds (length-prefixed) ‖ session id ‖ the network label
+ * (length-prefixed, organization networks only). 2 × DATA_KEY_BYTES out: client→server key, then
+ * server→client key.
  */
 export function deriveDataKeys(input: DataKeyInput): DataKeys {
   const salt = createHash('sha256')
@@ -67,6 +70,9 @@ export function deriveDataKeys(input: DataKeyInput): DataKeys {
     Buffer.of(input.serverPeerId.length),
     input.serverPeerId,
     input.sessionId,
+    ...(input.networkLabel
+      ? [Buffer.of(Buffer.byteLength(input.networkLabel)), Buffer.from(input.networkLabel)]
+      : []),
   ]);
   const okm = Buffer.from(hkdfSync('sha256', input.sessionKey, salt, info, 2 * DATA_KEY_BYTES));
   return {

@@ -24,7 +24,7 @@ import {
   RELAY_PREAMBLE_BYTES,
   RELAY_REQUEST_TIMEOUT_MS,
   RELAY_TOKEN_BYTES,
-  TUNNEL_RELAY_PROTOCOL,
+  tunnelRelayProtocol,
 } from './constants.ts';
 import { readControl, writeControl } from './control.ts';
 import { readPreamble } from './preamble.ts';
@@ -48,6 +48,8 @@ export interface TunnelRelayOptions {
   /** How long a pairing waits for both sides; default RELAY_PAIR_TIMEOUT_MS. */
   pairTimeoutMs?: number;
   logger?: P2pLogger;
+  /** Protocol prefix of the host's network (pairings on `/<prefix>/tunnel-relay/1.0`); default the public one. */
+  protocolPrefix?: string;
 }
 
 interface Pair {
@@ -97,7 +99,7 @@ export class TunnelRelay {
     server.on('error', (err) => relay.#log.warn('tunnel relay listener error', { error: err.message }));
     relay.#server = server;
     await options.host.handle(
-      TUNNEL_RELAY_PROTOCOL,
+      tunnelRelayProtocol(options.protocolPrefix),
       (stream, connection) => {
         void relay.#onStream(stream, connection);
       },
@@ -133,7 +135,9 @@ export class TunnelRelay {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    await this.#options.host.libp2p.unhandle(TUNNEL_RELAY_PROTOCOL).catch(() => {});
+    await this.#options.host.libp2p
+      .unhandle(tunnelRelayProtocol(this.#options.protocolPrefix))
+      .catch(() => {});
     for (const pair of new Set(this.#byToken.values())) this.#forget(pair);
     for (const s of [...this.#splices]) s.destroy();
     const server = this.#server;

@@ -34,15 +34,17 @@ import {
   RELAY_REQUEST_TIMEOUT_MS,
   SESSION_ID_BYTES,
   TARGET_CONNECT_TIMEOUT_MS,
-  TUNNEL_PROTOCOL,
-  TUNNEL_RELAY_PROTOCOL,
   TUNNEL_VERSION,
+  dataLabel,
+  MAX_DATA_LABEL_BYTES,
+  tunnelProtocol,
+  tunnelRelayProtocol,
 } from './constants.ts';
 import { defaultBindHost, isWildcard, relayOf, tcpHosts } from './addresses.ts';
 import { chooseDestination, type HostedService, resolveHost, VPN_SERVICE_TYPE } from './destination.ts';
 import { TunnelError } from './errors.ts';
 import { readControl, writeControl } from './control.ts';
-import { readPreamble } from './preamble.ts';
+import { dataLabelRefusal, readPreamble } from './preamble.ts';
 import { type Destination, type OpenMessage, type TunnelMessage, TunnelMessageType } from './messages.ts';
 import { type DataKeys, deriveDataKeys, RecordOpener, RecordSealer } from './record.ts';
 import { SecureChannel } from './secure-channel.ts';
@@ -100,8 +102,17 @@ export interface TunnelServerOptions {
   verifier: TicketVerifier;
   /** Live sessions on the same GrantCache: revocation, retirement and expiry close tunnels. */
   sessions: SessionRegistry;
-  /** The hosted service behind a service id, or undefined when this node does not serve it. */
-  lookup(serviceId: bigint): HostedService | undefined;
+  /**
+   * The hosted service behind a service id, or undefined when this node does not serve it (here: on
+   * this host). May throw a TunnelError to refuse with its own reason.
+   */
+  lookup(serviceId: bigint): HostedService | undefined | Promise<HostedService | undefined>;
+  /**
+   * Protocol prefix of the host's network: the tunnel runs as `/<prefix>/tunnel/1.0` and its data
+   * channel carries the network label (constants' dataLabel). Default the public network's (`dibs`);
+   * an organization host's is `dibs/org/<label>/<orgId>`.
+   */
+  protocolPrefix?: string;
   /** Asks the chain mirror to poll now (the daemon wires `mirror.pollOnce()`). */
   catchUp?: () => Promise<void>;
   /** Longest wait for the mirror on a grant it has not seen; default TUNNEL_CATCH_UP_MS. */
@@ -155,6 +166,11 @@ export class TunnelServer {
   readonly #closers = new Set<(err: Error) => void>();
   readonly #perPeer: number;
   readonly #total: number;
+  /** The tunnel protocol on this host, its relay pairing protocol and the data channel's network label. */
+  readonly #protocol: string;
+  readonly #relayProtocol: string;
+  readonly #label: string;
+  readonly #labelBytes: Buffer;
   #dataServer: Server | undefined;
   #dataPending = 0;
   #handshakes = 0;
@@ -165,17 +181,36 @@ export class TunnelServer {
     this.#log = options.logger ?? stderrLogger;
     this.#perPeer = options.maxTunnelsPerPeer ?? MAX_TUNNELS_PER_PEER;
     this.#total = options.maxTunnels ?? MAX_TUNNELS_TOTAL;
+    this.#protocol = tunnelProtocol(options.protocolPrefix);
+    this.#relayProtocol = tunnelRelayProtocol(options.protocolPrefix);
+    this.#label = dataLabel(options.protocolPrefix);
+    this.#labelBytes = Buffer.from(this.#label);
+    if (this.#labelBytes.length > MAX_DATA_LABEL_BYTES) {
+      throw new TunnelError(
+        'INTERNAL',
+        `network label "${this.#label}" is longer than ${MAX_DATA_LABEL_BYTES} bytes`,
+      );
+    }
   }
 
-  /** Starts the data-channel listener and registers `/dibs/tunnel/1.0` on the host. */
+  /** The protocol id this server answers on its host. */
+  get protocol(): string {
+    return this.#protocol;
+  }
+
+  /** Starts the data-channel listener and registers the tunnel protocol (`/dibs/tunnel/1.0`) on the host. */
   static async start(options: TunnelServerOptions): Promise<TunnelServer> {
     const server = new TunnelServer(options);
     if (options.dataChannel !== false) await server.#listenData();
-    await options.host.handle(TUNNEL_PROTOCOL, (stream, connection) => server.#onStream(stream, connection), {
-      maxInboundStreams: MAX_TUNNEL_STREAMS,
-      maxOutboundStreams: MAX_TUNNEL_STREAMS,
-      runOnLimitedConnection: true,
-    });
+    await options.host.handle(
+      server.#protocol,
+      (stream, connection) => server.#onStream(stream, connection),
+      {
+        maxInboundStreams: MAX_TUNNEL_STREAMS,
+        maxOutboundStreams: MAX_TUNNEL_STREAMS,
+        runOnLimitedConnection: true,
+      },
+    );
     return server;
   }
 
@@ -194,7 +229,7 @@ export class TunnelServer {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    await this.#options.host.libp2p.unhandle(TUNNEL_PROTOCOL).catch(() => {});
+    await this.#options.host.libp2p.unhandle(this.#protocol).catch(() => {});
     for (const close of [...this.#closers]) close(new TunnelError('CLOSED', 'the tunnel server stopped'));
     for (const p of this.#pending.values()) {
       clearTimeout(p.timer);
@@ -259,7 +294,7 @@ export class TunnelServer {
     try {
       const libp2p = this.#options.host.libp2p;
       const signal = AbortSignal.timeout(RELAY_REQUEST_TIMEOUT_MS);
-      const stream = await libp2p.dialProtocol(peerIdFromString(relay.peerId), TUNNEL_RELAY_PROTOCOL, {
+      const stream = await libp2p.dialProtocol(peerIdFromString(relay.peerId), this.#relayProtocol, {
         signal,
       });
       let pair: TunnelMessage;
@@ -312,7 +347,7 @@ export class TunnelServer {
         throw new TunnelError('MALFORMED', `expected an open request, got message type ${open.type}`);
       }
       const session = await this.#verify(open, connection, challenge);
-      const service = this.#options.lookup(session.serviceId);
+      const service = await this.#options.lookup(session.serviceId);
       if (!service) {
         throw new TunnelError('UNKNOWN_SERVICE', `service ${session.serviceId} is not served by this node`);
       }
@@ -350,6 +385,7 @@ export class TunnelServer {
           clientPeerId: connection.remotePeer.toMultihash().bytes,
           serverPeerId: this.#options.host.peerId.toMultihash().bytes,
           sessionId,
+          networkLabel: this.#label,
         });
         const id = sessionIdHex;
         const timer = setTimeout(() => this.#dropPending(id), DATA_OFFER_TIMEOUT_MS);
@@ -663,7 +699,10 @@ export class TunnelServer {
       return;
     }
     this.#dataPending++;
-    const want = DATA_PREAMBLE_BYTES + RECORD_HEADER_BYTES + RECORD_TAG_BYTES;
+    // The client's network label must be ours: a channel of another network is refused unread.
+    const label = this.#labelBytes;
+    const afterLabel = DATA_PREAMBLE_BYTES + label.length;
+    const want = afterLabel + RECORD_HEADER_BYTES + RECORD_TAG_BYTES;
     readPreamble(socket, {
       bytes: want,
       magic: DATA_MAGIC,
@@ -675,12 +714,14 @@ export class TunnelServer {
       onRefused: (reason) =>
         this.#log.info('data connection refused', { remote: socket.remoteAddress, reason }),
       inspect: (all) => {
-        const id = all.subarray(DATA_MAGIC.length + 1, DATA_PREAMBLE_BYTES).toString('hex');
+        const wrongLabel = dataLabelRefusal(all, label);
+        if (wrongLabel) return wrongLabel;
+        const id = all.subarray(DATA_MAGIC.length + 1, DATA_PREAMBLE_BYTES - 1).toString('hex');
         const pending = this.#pending.get(id);
         if (!pending || pending.bound) return 'unknown or used session id';
         const opener = new RecordOpener(pending.keys.clientToServer);
         try {
-          const records = opener.push(all.subarray(DATA_PREAMBLE_BYTES, want));
+          const records = opener.push(all.subarray(afterLabel, want));
           if (records.length !== 1 || records[0]!.fin || records[0]!.plaintext.length !== 0)
             throw new Error('not a hello');
         } catch {

@@ -167,6 +167,9 @@ function PublishForm(props: { onDone: () => void }) {
               value={form.organizationId}
               onInput={set('organizationId')}
             />
+            <span class="muted">
+              Served and reached in that organization's network only: this node must have joined it.
+            </span>
           </label>
         )}
         <button class="btn btn-primary" type="submit" disabled={busy}>
