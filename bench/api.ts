@@ -17,7 +17,12 @@
  * share counts only what the running API allocates while ours counts its modules too: the comparison
  * leans against this tree. Both whole-node figures are printed as well. Last line: one JSON object.
  *
+ * A single idle RSS reading varies by a few MiB from one start to the next (heap layout, when the
+ * last GC ran), so each tree is started ROUNDS times in each mode, the rounds interleaving the trees,
+ * and the medians are compared; every sample is printed. The latency is measured in the first round.
+ *
  *   DIBS_BENCH_API_BASE (the baseline ref)  DIBS_BENCH_API_SECONDS (15)  DIBS_BENCH_API_RATE (200)
+ *   DIBS_BENCH_API_ROUNDS (3)
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -51,6 +56,8 @@ function handWrittenApiRef(): string {
 }
 const BASE_REF = process.env.DIBS_BENCH_API_BASE ?? handWrittenApiRef();
 const SECONDS = Number(process.env.DIBS_BENCH_API_SECONDS ?? 15);
+/** Starts of each tree and mode; the idle RSS compared is the median of these samples. */
+const ROUNDS = Number(process.env.DIBS_BENCH_API_ROUNDS ?? 3);
 const RATE = Number(process.env.DIBS_BENCH_API_RATE ?? 200);
 /** The first node of a network publishes its DHT record in the background (~30 s with no peers). */
 const IDLE_MS = 40_000;
@@ -113,21 +120,33 @@ interface Figures {
   errors: number;
 }
 
-/** Starts `dibs up` from `tree`, measures idle RSS, then (API on) the status request at RATE/s; stops it. */
-async function measure(tree: string, name: string): Promise<Figures> {
-  const noApi = await run(tree, `${name} --no-api`, false);
-  const withApi = await run(tree, name, true);
-  const share = withApi.idleRssMiB - noApi.idleRssMiB;
+/** Idle RSS samples of one tree, with and without the API, one per round. */
+interface Samples {
+  api: number[];
+  noApi: number[];
+  load?: Omit<Run, 'idleRssMiB'>;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** A tree's figures from its samples: medians of each mode's idle RSS, and their difference. */
+function figures(samples: Samples): Figures {
+  const idleRssMiB = median(samples.api);
+  const idleRssNoApiMiB = median(samples.noApi);
   return {
-    ...withApi,
-    idleRssNoApiMiB: noApi.idleRssMiB,
-    apiShareMiB: Number(share.toFixed(2)),
+    idleRssMiB: Number(idleRssMiB.toFixed(2)),
+    idleRssNoApiMiB: Number(idleRssNoApiMiB.toFixed(2)),
+    apiShareMiB: Number((idleRssMiB - idleRssNoApiMiB).toFixed(2)),
+    ...(samples.load ?? { p50Ms: 0, p99Ms: 0, maxMs: 0, requests: 0, errors: 0 }),
   };
 }
 
 type Run = Omit<Figures, 'idleRssNoApiMiB' | 'apiShareMiB'>;
 
-async function run(tree: string, name: string, api: boolean): Promise<Run> {
+async function run(tree: string, name: string, api: boolean, load: boolean): Promise<Run> {
   const home = await mkdtemp(join(tmpdir(), `dibs-bench-api-${name.replace(/[^a-z0-9]+/gi, '-')}-`));
   const passFile = join(home, 'passphrase');
   writeFileSync(passFile, randomBytes(24).toString('hex'), { mode: 0o600 });
@@ -169,7 +188,7 @@ async function run(tree: string, name: string, api: boolean): Promise<Run> {
     log(`${name}: running; idle for ${IDLE_MS / 1000} s…`);
     await new Promise((r) => setTimeout(r, IDLE_MS));
     const idleRssMiB = rssMiB(child.pid!);
-    if (!api || !info.api) {
+    if (!api || !info.api || !load) {
       log(`${name}: idle RSS ${idleRssMiB.toFixed(1)} MiB`);
       return { idleRssMiB, p50Ms: 0, p99Ms: 0, maxMs: 0, requests: 0, errors: 0 };
     }
@@ -243,14 +262,35 @@ async function pacedLoad(
 }
 
 const baseline = prepareBaseline(BASE_REF);
-let base: Figures;
-let ours: Figures;
+const trees = [
+  { name: `baseline (${BASE_REF})`, dir: baseline.dir, samples: { api: [], noApi: [] } as Samples },
+  { name: 'ours', dir: ROOT, samples: { api: [], noApi: [] } as Samples },
+];
 try {
-  base = await measure(baseline.dir, `baseline (${BASE_REF})`);
-  ours = await measure(ROOT, 'ours');
+  // Rounds interleave the trees and modes, so a burst of load on the shared machine hits both.
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const t of trees) {
+      const label = `${t.name} round ${round}/${ROUNDS}`;
+      t.samples.noApi.push((await run(t.dir, `${label} --no-api`, false, false)).idleRssMiB);
+      const withApi = await run(t.dir, label, true, round === 1);
+      t.samples.api.push(withApi.idleRssMiB);
+      if (round === 1) {
+        const { idleRssMiB: _, ...load } = withApi;
+        t.samples.load = load;
+      }
+    }
+  }
 } finally {
   baseline.remove();
 }
+const base = figures(trees[0]!.samples);
+const ours = figures(trees[1]!.samples);
+const spread = (xs: number[]) => `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`;
+log('');
+for (const t of trees)
+  log(
+    `${t.name}: idle RSS samples with API ${t.samples.api.map((x) => x.toFixed(1)).join(', ')} (${spread(t.samples.api)}), --no-api ${t.samples.noApi.map((x) => x.toFixed(1)).join(', ')} (${spread(t.samples.noApi)})`,
+  );
 const row = (n: string, f: Figures) =>
   `${n.padEnd(22)} idle RSS ${f.idleRssMiB.toFixed(1).padStart(6)} MiB (--no-api ${f.idleRssNoApiMiB.toFixed(1).padStart(6)}, API share ${f.apiShareMiB.toFixed(1).padStart(5)})   p50 ${String(f.p50Ms).padStart(3)} ms   p99 ${String(f.p99Ms).padStart(3)} ms   max ${String(f.maxMs).padStart(4)} ms   ${f.requests} requests, ${f.errors} errors`;
 log('');
@@ -269,6 +309,10 @@ console.log(
       baselineCommit: baseline.commit,
       ratePerSecond: RATE,
       seconds: SECONDS,
+      rounds: ROUNDS,
+      samples: Object.fromEntries(
+        trees.map((t, i) => [i === 0 ? 'baseline' : 'ours', { api: t.samples.api, noApi: t.samples.noApi }]),
+      ),
       baseline: base,
       ours,
       idleRssGrowthMiB: Number(growth.toFixed(2)),

@@ -1,5 +1,12 @@
 import { accessGrantsAbi, organizationsAbi, registryAbi, tokenAbi } from '@dibs/contracts';
-import { type Address, BaseError, ContractFunctionRevertedError, type Hex, hexToBytes } from 'viem';
+import {
+  type Address,
+  BaseError,
+  ContractFunctionRevertedError,
+  ContractFunctionZeroDataError,
+  type Hex,
+  hexToBytes,
+} from 'viem';
 import type { ChainClients } from './clients.ts';
 import type { DeploymentAddresses } from './deployer.ts';
 
@@ -32,6 +39,8 @@ export interface ServiceRecord {
   policy: number;
   policyRef: bigint;
   active: boolean;
+  /** Token-holders policy: least balance of the policy token, in base units (0 means 1). */
+  tokenThreshold: bigint;
 }
 
 /** A grant from AccessGrants. */
@@ -301,6 +310,28 @@ export class RegistryReader {
       functionName: 'isNode',
       args: [orgId, node],
     });
+  }
+
+  /**
+   * Decimals an ERC-20 token shows its amounts with (`decimals()`, optional in ERC-20): 0 when the
+   * token does not answer, so amounts are then whole base units.
+   */
+  async tokenDecimals(token: Address = this.addresses.token): Promise<number> {
+    try {
+      return await this.clients.publicClient.readContract({
+        address: token,
+        abi: tokenAbi,
+        functionName: 'decimals',
+      });
+    } catch (err) {
+      const refused =
+        err instanceof BaseError &&
+        err.walk(
+          (e) => e instanceof ContractFunctionRevertedError || e instanceof ContractFunctionZeroDataError,
+        );
+      if (refused) return 0;
+      throw err;
+    }
   }
 
   /** Balance of `account` in an ERC-20 token (default: the DIBS token). */

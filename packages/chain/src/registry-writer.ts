@@ -23,6 +23,8 @@ export interface PublishServiceParams {
   paymentToken?: Address;
   policy?: number;
   policyRef?: bigint;
+  /** Token-holders policy: least balance of the policy token, in base units (0 or omitted: 1). */
+  tokenThreshold?: bigint;
 }
 
 /** A grant obtained by `requestAccess`. */
@@ -105,6 +107,7 @@ export class RegistryWriter extends RegistryReader {
       params.policy ?? 0,
       params.policyRef ?? 0n,
       params.name,
+      ...(params.tokenThreshold ? [params.tokenThreshold] : []),
     ]);
     const [event] = parseEventLogs({
       abi: accessGrantsAbi,
@@ -142,6 +145,17 @@ export class RegistryWriter extends RegistryReader {
       terms.grantDuration,
       terms.policy,
       terms.policyRef,
+    ]);
+  }
+
+  /**
+   * Sets the least balance of its policy token (base units; 0 means 1) a token-holders service asks
+   * of its holders. Holders below it lose access at the next poll.
+   */
+  setTokenThreshold(serviceId: bigint, threshold: bigint): Promise<TransactionReceipt> {
+    return this.#write('Services', this.addresses.services, accessGrantsAbi, 'setTokenThreshold', [
+      serviceId,
+      threshold,
     ]);
   }
 

@@ -24,6 +24,8 @@ describe('dibs service: publish, list, show, policy and retire beside a running 
   let node: Awaited<ReturnType<typeof startCli>>;
   let web: Server;
   let webPort: number;
+  /** The network's ERC-20 (18 decimals), from `dibs up --json`. */
+  let token: string;
 
   before(async () => {
     web = createServer((_req, res) => res.end('ok'));
@@ -31,6 +33,8 @@ describe('dibs service: publish, list, show, policy and retire beside a running 
     await once(web, 'listening');
     webPort = (web.address() as { port: number }).port;
     node = await startCli(['up', '--json'], home.env, running, 180_000);
+    const up = node.output().stdout.split('\n').find(running) ?? '';
+    token = (JSON.parse(up) as { chain: { contracts: { token: string } } }).chain.contracts.token;
   });
   after(async () => {
     await stopChild(node.child);
@@ -117,6 +121,28 @@ describe('dibs service: publish, list, show, policy and retire beside a running 
     );
     assert.notEqual(badOrg.code, 0);
     assert.match(lastJson<{ error: { message: string } }>(badOrg.stdout).error.message, /InvalidPolicyRef/);
+  });
+
+  test('token holders: --token-threshold in the token’s units at publish and update, as the chain holds it', async () => {
+    type Holders = { policy: string; holderThreshold: string; holderThresholdBaseUnits: string };
+    const pub = await runCli(
+      ['service', 'publish', 'vault', '--target', `127.0.0.1:${webPort}`, '--holder-token', token].concat([
+        '--token-threshold',
+        '2.5',
+        '--json',
+      ]),
+      home.env,
+    );
+    assert.equal(pub.code, 0, pub.stderr + pub.stdout);
+    assert.equal(lastJson<ServiceJson>(pub.stdout).policy, 'token-holders');
+    const shown = await runCli(['service', 'policy', 'vault', '--json'], home.env);
+    assert.equal(shown.code, 0, shown.stderr + shown.stdout);
+    assert.equal(lastJson<Holders>(shown.stdout).holderThreshold, '2.5');
+    assert.equal(lastJson<Holders>(shown.stdout).holderThresholdBaseUnits, String(25n * 10n ** 17n));
+    const raised = await runCli(['service', 'update', 'vault', '--token-threshold', '7', '--json'], home.env);
+    assert.equal(raised.code, 0, raised.stderr + raised.stdout);
+    assert.equal(lastJson<Holders>(raised.stdout).holderThreshold, '7');
+    assert.equal(lastJson<Holders>(raised.stdout).holderThresholdBaseUnits, String(7n * 10n ** 18n));
   });
 
   test('mistakes get an error code and a hint', async () => {

@@ -15,7 +15,8 @@ abstract contract Services {
     uint8 public constant POLICY_ALLOWLIST = 1;
     /// @notice Policy: only members of the organization `policyRef`.
     uint8 public constant POLICY_ORG_MEMBERS = 2;
-    /// @notice Policy: only holders of at least one base unit of the ERC-20 at `address(uint160(policyRef))`.
+    /// @notice Policy: only holders of at least the service's token threshold (in base units; 0 means 1)
+    ///         of the ERC-20 at `address(uint160(policyRef))`.
     uint8 public constant POLICY_TOKEN_HOLDERS = 3;
     /// @notice Policy: only members and member nodes of the organization `policyRef` (its network).
     uint8 public constant POLICY_ORG_NETWORK = 4;
@@ -42,6 +43,8 @@ abstract contract Services {
         uint8 policy;
         uint256 policyRef;
         bool active;
+        /// @dev Least balance of the policy token a holder needs (base units); 0 means 1.
+        uint256 tokenThreshold;
     }
 
     /// @dev Storage layout: the first two slots hold everything AccessGrants.request reads, so a
@@ -58,6 +61,8 @@ abstract contract Services {
         uint256 policyRef;
         string serviceType;
         string name;
+        // Appended last so every earlier field keeps its slot; read only for token-holder policies.
+        uint256 tokenThreshold;
     }
 
     /// @notice The Organizations contract that ORG_MEMBERS policies consult.
@@ -73,6 +78,7 @@ abstract contract Services {
     event ServiceUpdated(uint256 indexed serviceId);
     event ServiceRetired(uint256 indexed serviceId);
     event AllowlistChanged(uint256 indexed serviceId, address indexed account, bool allowed);
+    event TokenThresholdChanged(uint256 indexed serviceId, uint256 threshold);
 
     error ServiceNotFound(uint256 serviceId);
     error NotServiceOwner(uint256 serviceId, address caller);
@@ -102,6 +108,22 @@ abstract contract Services {
         uint256 policyRef,
         string calldata name
     ) external returns (uint256 serviceId) {
+        return publish(serviceType, host, price, paymentToken, grantDuration, policy, policyRef, name, 0);
+    }
+
+    /// @notice Publish a service as above with a token threshold: a token-holders policy then admits
+    ///         accounts holding at least `tokenThreshold` base units (0 means 1) of its token.
+    function publish(
+        string calldata serviceType,
+        address host,
+        uint256 price,
+        address paymentToken,
+        uint64 grantDuration,
+        uint8 policy,
+        uint256 policyRef,
+        string calldata name,
+        uint256 tokenThreshold
+    ) public returns (uint256 serviceId) {
         uint256 typeLength = bytes(serviceType).length;
         if (typeLength == 0 || typeLength > MAX_SERVICE_TYPE_BYTES) {
             revert InvalidServiceType(typeLength, MAX_SERVICE_TYPE_BYTES);
@@ -122,6 +144,10 @@ abstract contract Services {
         s.serviceType = serviceType;
         if (bytes(name).length != 0) s.name = name;
         emit ServicePublished(serviceId, msg.sender, host, serviceType);
+        if (tokenThreshold != 0) {
+            s.tokenThreshold = tokenThreshold;
+            emit TokenThresholdChanged(serviceId, tokenThreshold);
+        }
     }
 
     /// @notice Change a service's price, payment token, grant duration and policy; only its owner.
@@ -142,6 +168,14 @@ abstract contract Services {
         s.price = uint96(price);
         s.policyRef = policyRef;
         emit ServiceUpdated(id);
+    }
+
+    /// @notice Set the least balance (base units; 0 means 1) of its policy token an account needs under a
+    ///         token-holders policy; only the owner. Kept whatever the policy, so it can be set before
+    ///         switching to token holders. Holders below it lose their grants' validity at once.
+    function setTokenThreshold(uint256 id, uint256 threshold) external {
+        _ownedActive(id).tokenThreshold = threshold;
+        emit TokenThresholdChanged(id, threshold);
     }
 
     /// @notice Move a service to another host node; only its owner.
@@ -196,7 +230,8 @@ abstract contract Services {
             grantDuration: s.grantDuration,
             policy: s.policy,
             policyRef: s.policyRef,
-            active: s.active
+            active: s.active,
+            tokenThreshold: s.tokenThreshold
         });
     }
 
@@ -211,7 +246,8 @@ abstract contract Services {
         uint256 ref = _services[id].policyRef;
         if (policy == POLICY_ORG_MEMBERS) return organizations.isMember(ref, account);
         if (policy == POLICY_ORG_NETWORK) return organizations.isMember(ref, account) || organizations.isNode(ref, account);
-        return IERC20(address(uint160(ref))).balanceOf(account) != 0;
+        uint256 threshold = _services[id].tokenThreshold;
+        return IERC20(address(uint160(ref))).balanceOf(account) >= (threshold == 0 ? 1 : threshold);
     }
 
     function _ownedActive(uint256 id) private view returns (ServiceRecord storage s) {

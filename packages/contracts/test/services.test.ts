@@ -40,6 +40,7 @@ interface Service {
   policy: number;
   policyRef: bigint;
   active: boolean;
+  tokenThreshold: bigint;
 }
 
 before(async () => {
@@ -131,6 +132,7 @@ test('publish stores every field, numbers services from 1 and emits ServicePubli
     policy: Policy.Allowlist,
     policyRef: 0n,
     active: true,
+    tokenThreshold: 0n,
   });
   assert.equal(await read<bigint>(chain, ag('serviceCount')), 1n);
   // A "network" service has no single host.
@@ -478,6 +480,45 @@ test('token-holder policy admits holders of the referenced token only', async ()
   await tx(host, c.token, tokenAbi, 'transfer', [client, 1n]);
   assert.equal(await balance(host), 0n);
   assert.equal(await isValid(grantId), false);
+});
+
+test('token threshold: set at publish or by the owner (TokenThresholdChanged), holders below it refused and their grants invalid', async () => {
+  const receipt = await agTx(owner, 'publish', [
+    'tcp',
+    host,
+    0n,
+    zeroAddress,
+    DURATION,
+    Policy.TokenHolders,
+    BigInt(c.token),
+    'gated',
+    5n * UNIT,
+  ]);
+  const [published] = eventsOf(receipt, c.accessGrants, accessGrantsAbi, 'ServicePublished');
+  const id = published!.serviceId as bigint;
+  const [set] = eventsOf(receipt, c.accessGrants, accessGrantsAbi, 'TokenThresholdChanged');
+  assert.deepEqual([set!.serviceId, set!.threshold], [id, 5n * UNIT]);
+  assert.equal((await getService(id)).tokenThreshold, 5n * UNIT);
+  // host holds 4 tokens: below the threshold.
+  await tx(client, c.token, tokenAbi, 'transfer', [host, 4n * UNIT]);
+  await expectRevert(chain, host, ag('request', [id]), 'NotAllowed', [id, host]);
+  assert.equal(await read<boolean>(chain, ag('meetsPolicy', [id, host])), false);
+  const { grantId } = await requestGrant(client, id);
+  assert.equal(await isValid(grantId), true);
+  // Only the owner may change it.
+  await expectRevert(chain, stranger, ag('setTokenThreshold', [id, 1n]), 'NotServiceOwner', [id, stranger]);
+  // Raised above the client's balance: its grant stops being valid at once.
+  const raise = await agTx(owner, 'setTokenThreshold', [id, (await balance(client)) + 1n]);
+  assert.equal(eventsOf(raise, c.accessGrants, accessGrantsAbi, 'TokenThresholdChanged').length, 1);
+  assert.equal(await isValid(grantId), false);
+  // Lowered to 4 tokens: host now qualifies; 0 means one base unit.
+  await agTx(owner, 'setTokenThreshold', [id, 4n * UNIT]);
+  assert.equal(await isValid(grantId), true);
+  await requestGrant(host, id);
+  await agTx(owner, 'setTokenThreshold', [id, 0n]);
+  assert.equal(await read<boolean>(chain, ag('meetsPolicy', [id, host])), true);
+  assert.equal(await read<boolean>(chain, ag('meetsPolicy', [id, `0x${'de'.repeat(20)}`])), false);
+  await tx(host, c.token, tokenAbi, 'transfer', [client, 4n * UNIT]);
 });
 
 test('a stricter policy set by update applies to grants already issued', async () => {

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Wallet } from '@dibs/core';
+import { type Address, formatUnits } from 'viem';
 import { type Daemon, startDaemon } from '../src/daemon/daemon.ts';
 import { createLogger } from '../src/daemon/log.ts';
 import { readRuntimeInfo } from '../src/daemon/runtime-file.ts';
@@ -416,6 +417,44 @@ describe('management API on real daemons', () => {
     assert.equal(updated.body.policy, 'public');
     assert.equal(updated.body.price, '5');
     assert.ok(updated.body.paymentToken, 'a priced service names its payment token');
+
+    // Token holders above a threshold given in the token's units: the chain enforces exactly it.
+    const serviceId = BigInt(id);
+    const holder = b.info.address as Address;
+    await a.chain.registry.mintToken(holder, 3n * 10n ** 18n);
+    const held = await a.chain.registry.tokenBalance(holder);
+    const gated = await call(a, 'PATCH', `/api/v1/services/${id}/policy`, {
+      body: JSON.stringify({
+        policy: 'token-holders',
+        holderToken: a.chain.deployment.token,
+        tokenThreshold: formatUnits(held, 18),
+      }),
+    });
+    assert.equal(gated.status, 200, JSON.stringify(gated.body));
+    assert.equal(gated.body.holderThreshold, formatUnits(held, 18));
+    assert.equal(gated.body.holderThresholdBaseUnits, held.toString());
+    assert.equal(gated.body.holderTokenDecimals, 18);
+    assert.equal(await a.chain.registry.meetsPolicy(serviceId, holder), true);
+    const raised = await call(a, 'PATCH', `/api/v1/services/${id}/policy`, {
+      body: JSON.stringify({ tokenThreshold: formatUnits(held + 1n, 18) }),
+    });
+    assert.equal(raised.status, 200, JSON.stringify(raised.body));
+    assert.equal((await a.chain.registry.getService(serviceId))?.tokenThreshold, held + 1n);
+    assert.equal(await a.chain.registry.meetsPolicy(serviceId, holder), false, 'one base unit short');
+    const tooFine = await call(a, 'PATCH', `/api/v1/services/${id}/policy`, {
+      body: '{"tokenThreshold":"0.0000000000000000001"}',
+    });
+    assert.equal(tooFine.status, 400, JSON.stringify(tooFine.body));
+    assert.equal(tooFine.body.error.code, 'BAD_TOKEN_AMOUNT');
+    const notHolders = await call(a, 'PATCH', `/api/v1/services/${id}/policy`, {
+      body: '{"policy":"public","tokenThreshold":"1"}',
+    });
+    assert.equal(notHolders.status, 400, JSON.stringify(notHolders.body));
+    assert.equal(notHolders.body.error.code, 'BAD_TOKEN_THRESHOLD');
+    const badText = await call(a, 'PATCH', `/api/v1/services/${id}/policy`, {
+      body: '{"tokenThreshold":"1e18"}',
+    });
+    assert.equal(badText.status, 400);
 
     // Someone else's service, a missing organization, an organization the chain does not know, nothing to do.
     const foreign = await call(b, 'PATCH', `/api/v1/services/${id}/policy`, { body: '{"price":"0"}' });

@@ -9,6 +9,7 @@ import {
   generateApiToken,
   MAX_BODY_BYTES,
   OPENAPI_PATH,
+  silentApiLogger,
 } from '../src/api/index.ts';
 import { Type } from 'typebox';
 
@@ -198,6 +199,11 @@ describe('API server', () => {
     assert.match(r.json.error.message, /^invalid request body: /);
     assert.match(r.json.error.message, /body\.name must be a string, got 12/);
     assert.match(r.json.error.message, /body\.price is required/);
+    const extra = await post('/api/v1/services', { name: 'x', price: -1, colour: 'red' });
+    assert.equal(extra.status, 400);
+    assert.equal(extra.json.error.code, 'INVALID_BODY');
+    assert.match(extra.json.error.message, /body\.colour is not a known property \(expected name, price\)/);
+    assert.match(extra.json.error.message, /body\.price must be ≥ 0, got -1/);
     const empty = await call('POST', '/api/v1/services', { headers: { 'content-type': 'application/json' } });
     assert.equal(empty.status, 400);
     assert.match(empty.json.error.message, /request body is required/);
@@ -395,5 +401,32 @@ describe('API server configuration', () => {
       () => api.route({ method: 'GET', path: '/api/v1/b/:id', summary: 'b', handler: () => undefined }),
       /must list exactly the path's :parameters/,
     );
+  });
+});
+
+describe('answers', () => {
+  it('drop keys their schema does not declare, so internal fields never leak', async () => {
+    const token = generateApiToken();
+    const api = createApiServer({ token, log: silentApiLogger });
+    api.route({
+      method: 'GET',
+      path: '/api/v1/wallet',
+      summary: 'A wallet',
+      response: obj({ address: Type.String(), nested: obj({ label: Type.String() }) }),
+      handler: () =>
+        ({
+          address: '0xabc',
+          passphrase: 'hunter2',
+          nested: { label: 'main', privateKey: '0x01' },
+        }) as never,
+    });
+    const { url } = await api.listen();
+    try {
+      const res = await fetch(`${url}/api/v1/wallet`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { address: '0xabc', nested: { label: 'main' } });
+    } finally {
+      await api.close();
+    }
   });
 });

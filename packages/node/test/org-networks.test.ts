@@ -273,6 +273,21 @@ describe('organization networks: two organizations and a node in both, on one re
       );
     }
     for (const p of B) assert.equal(p.node!.fleet.get(orgA.id, 'relays'), undefined);
+    // In `auto` reachability the preferred relays make A's nodes keep reservations in A: on the dual
+    // node's A host, A's own relay; B's nodes (no preferred relays in B) keep none there.
+    for (const p of A) {
+      const keeper = orgHost(p, orgA).relays;
+      assert.ok(
+        await waitFor(() => keeper.held().some((h) => h.peerId === idOf(dual)), 15_000),
+        `${p.name} holds a reservation on A's preferred relay`,
+      );
+      assert.deepEqual(
+        keeper.held().map((h) => h.peerId),
+        [idOf(dual)],
+        'only on A’s relay: neither B’s relay nor the public one',
+      );
+    }
+    for (const p of B) assert.equal(p.node!.orgs.get(orgB.id)!.status().relays.target, 0);
   });
 
   it('removing a node from A ends its sessions in A within the bound, and leaves its B and public networks alone', async () => {

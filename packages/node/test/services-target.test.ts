@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { formatUnits } from 'viem';
 import { parseListen } from '../src/services/forward.ts';
 import { ServiceError } from '../src/services/errors.ts';
 import { formatAllowRule, formatHostPort, parseAllowRule, parseHostPort } from '../src/services/target.ts';
+import { parseTokenAmount } from '../src/services/token-amount.ts';
 
 describe('service targets and allow rules', () => {
   it('parses host:port targets and rejects bad ones', () => {
@@ -68,5 +71,44 @@ describe('service targets and allow rules', () => {
     assert.deepEqual(parseListen(':0'), { host: '127.0.0.1', port: 0 });
     assert.deepEqual(parseListen('[::1]:1080'), { host: '::1', port: 1080 });
     assert.throws(() => parseListen('example.com:80'), { code: 'BAD_LISTEN' });
+  });
+});
+
+describe('token amounts in the token’s units (token thresholds)', () => {
+  it('reads decimals in base units and refuses what the token cannot express', () => {
+    assert.equal(parseTokenAmount('2.5', 18), 25n * 10n ** 17n);
+    assert.equal(parseTokenAmount('7', 6), 7_000_000n);
+    assert.equal(parseTokenAmount('1.10', 1), 11n);
+    assert.equal(parseTokenAmount('0', 18), 0n);
+    for (const [bad, decimals] of [
+      ['1.5', 0],
+      ['0.0000001', 6],
+      ['-1', 18],
+      ['1e18', 18],
+      ['', 18],
+      ['.5', 18],
+      ['1.', 18],
+      [` ${'9'.repeat(78)}`, 18],
+    ] as const) {
+      assert.throws(() => parseTokenAmount(bad, decimals), { code: 'BAD_TOKEN_AMOUNT' }, bad);
+    }
+  });
+
+  it('round-trips every uint256 at any decimals; any other text is a BAD_TOKEN_AMOUNT', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: (1n << 256n) - 1n }), fc.integer({ min: 0, max: 36 }), (v, d) => {
+        assert.equal(parseTokenAmount(formatUnits(v, d), d), v);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), fc.integer({ min: 0, max: 255 }), (text, d) => {
+        try {
+          const v = parseTokenAmount(text, d);
+          assert.ok(v >= 0n && v < 1n << 256n);
+        } catch (err) {
+          assert.ok(err instanceof ServiceError && err.code === 'BAD_TOKEN_AMOUNT', String(err));
+        }
+      }),
+    );
   });
 });

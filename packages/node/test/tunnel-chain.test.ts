@@ -4,9 +4,10 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { sendContractWrite } from '@dibs/chain';
 import { accessGrantsAbi, organizationsAbi, Policy, tokenAbi } from '@dibs/contracts';
-import type { Abi, Address } from 'viem';
+import { type Abi, type Address, formatUnits } from 'viem';
 import type { HeldTicket } from '../src/access/access-client.ts';
 import type { NetworkRuntime } from '../src/daemon/network.ts';
+import { updateServicePolicy } from '../src/services/policy.ts';
 import {
   type DataChannelOptions,
   type HostedService,
@@ -339,7 +340,7 @@ describe('tunnels on a real chain with real service tickets', () => {
     );
   });
 
-  test('a holder who stops meeting the policy loses its live tunnel: allowlist removal, member removal, token sale', async () => {
+  test('a holder who stops meeting the policy loses its live tunnel: allowlist removal, member removal, token threshold raised, token sale', async () => {
     const write = (
       p: ChainParty,
       contract: string,
@@ -350,7 +351,7 @@ describe('tunnels on a real chain with real service tickets', () => {
     ) => sendContractWrite(p.clients, { contract, address, abi, functionName: fn, args });
     const d = bed.deployment;
     const me = clientParty.wallet.address as Address;
-    const guarded = async (name: string, policy: number, policyRef: bigint) => {
+    const guarded = async (name: string, policy: number, policyRef: bigint, tokenThreshold?: bigint) => {
       const id = await bed.operator.registry.publishService({
         serviceType: 'tcp',
         name,
@@ -358,6 +359,7 @@ describe('tunnels on a real chain with real service tickets', () => {
         host: bed.operator.wallet.address,
         policy,
         policyRef,
+        ...(tokenThreshold !== undefined ? { tokenThreshold } : {}),
       });
       services.set(id, { serviceId: id, serviceType: 'tcp', target: { host: '127.0.0.1', port: echoPort } });
       return id;
@@ -430,6 +432,22 @@ describe('tunnels on a real chain with real service tickets', () => {
       functionName: 'balanceOf',
       args: [me],
     });
+
+    // A token threshold (set at publish, then edited in the token's units through the service
+    // library): a holder below it is refused a grant; raised above a live holder's balance, it ends
+    // the holder's tunnel within the revocation bound.
+    const owner = { registry: bed.operator.registry, self: bed.operator.wallet.address as Address };
+    const gated = await guarded('gated', Policy.TokenHolders, BigInt(d.token), held + 1n);
+    await assert.rejects(
+      bed.access(clientParty).request(gated),
+      (err: unknown) => (err as { errorName?: string }).errorName === 'NotAllowed',
+    );
+    await updateServicePolicy(owner, gated, { tokenThreshold: formatUnits(held, 18) });
+    await endsTunnel(gated, async () => {
+      await updateServicePolicy(owner, gated, { tokenThreshold: formatUnits(held + 1n, 18) });
+      return { blockNumber: await bed.operator.clients.publicClient.getBlockNumber({ cacheTime: 0 }) };
+    });
+
     await endsTunnel(holders, () =>
       write(clientParty, 'Token', d.token, tokenAbi as Abi, 'transfer', [bed.operator.wallet.address, held]),
     );
@@ -437,7 +455,7 @@ describe('tunnels on a real chain with real service tickets', () => {
       .slice(before)
       .filter((l) => l.msg === 'tunnel closed by chain state')
       .map((l) => l.fields?.code);
-    assert.deepEqual(codes, ['POLICY_UNMET', 'POLICY_UNMET', 'POLICY_UNMET']);
+    assert.deepEqual(codes, ['POLICY_UNMET', 'POLICY_UNMET', 'POLICY_UNMET', 'POLICY_UNMET']);
   });
 
   test('data port unreachable: the tunnel falls back to the libp2p stream', async () => {

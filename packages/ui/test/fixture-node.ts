@@ -306,6 +306,19 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
     if (!svc.own) throw new ApiError(403, 'NOT_SERVICE_OWNER', `service ${id} is not owned by this node`);
     return svc;
   };
+  /** token-holders policy per service: its token and threshold (18 decimals, like the network token). */
+  const holders = new Map<string, { token: string; threshold: string }>();
+  const holderOf = (id: string, policy: string) => {
+    const h = policy === 'token-holders' ? holders.get(id) : undefined;
+    const whole = h ? h.threshold.split('.')[0]! : '';
+    const frac = h ? (h.threshold.split('.')[1] ?? '').padEnd(18, '0') : '';
+    return {
+      holderToken: h?.token ?? null,
+      holderThreshold: h?.threshold ?? null,
+      holderThresholdBaseUnits: h ? (BigInt(whole) * 10n ** 18n + BigInt(frac || '0')).toString() : null,
+      holderTokenDecimals: h ? 18 : null,
+    };
+  };
   const policyOf = (id: string) => {
     const svc = services.find((x) => x.id === id);
     if (!svc) throw new ApiError(404, 'UNKNOWN_SERVICE', `there is no service ${id} on chain`);
@@ -314,8 +327,7 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
       name: svc.name,
       policy: svc.policy,
       organizationId: svc.policy.startsWith('organization') ? (orgs.get(id) ?? '1') : null,
-      holderToken: null,
-      holderThreshold: '1' as const,
+      ...holderOf(id, svc.policy),
       price: svc.price,
       paymentToken: null,
       grantDurationSeconds: 86_400,
@@ -546,6 +558,13 @@ export async function startFixtureNode(staticDir: string, mode: FixtureMode): Pr
       if (input.policy) svc.policy = input.policy;
       if (input.price !== undefined) svc.price = input.price;
       if (input.organizationId !== undefined) orgs.set(id, input.organizationId);
+      if (input.holderToken !== undefined || input.tokenThreshold !== undefined) {
+        const h = holders.get(id) ?? { token: '', threshold: '0.000000000000000001' };
+        holders.set(id, {
+          token: input.holderToken ?? h.token,
+          threshold: input.tokenThreshold ?? h.threshold,
+        });
+      }
       changed('services');
       return policyOf(id);
     },

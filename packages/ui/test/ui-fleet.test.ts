@@ -2,7 +2,8 @@
  * The fleet controller in Chromium on a 3-node devnet (real anvil, real nodes over real sockets):
  * node-1 hosts a service on an allowlist of node-2 and node-3; node-2 holds a live tunnel through it.
  * From node-1's UI the operator removes node-2 from the allowlist → node-2's live tunnel ends; node-1's
- * audit page shows the grant, the session and the refusal; its fleet page lists all three nodes online.
+ * audit page shows the grant, the session and the refusal; its fleet page lists all three nodes online;
+ * the policy editor sets a token-holders policy with a threshold in the token's units.
  * Screenshots land in test-artifacts/screenshots/.
  */
 import assert from 'node:assert/strict';
@@ -174,6 +175,16 @@ describe('fleet controller on a 3-node devnet', { skip: chromiumSkip }, () => {
     await page.getByText('The change did not go through').waitFor({ timeout: 60_000 });
     await page.getByText('InvalidPolicyRef', { exact: false }).first().waitFor(WAIT);
     await shot(page, 'n1-policy-error');
+
+    // Token holders of the network token above 2.5 tokens: typed in the token's units, held by the chain.
+    await page.getByRole('combobox', { name: 'Policy' }).selectOption('token-holders');
+    await page.getByLabel('Token holders must hold').fill(n1.chain.deployment.token);
+    await page.getByLabel('At least', { exact: false }).fill('2.5');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByText('now 2.5 = 2500000000000000000 base units').waitFor({ timeout: 60_000 });
+    const gated = await n1.chain.registry.getService(BigInt(web.id));
+    assert.equal(gated?.tokenThreshold, 25n * 10n ** 17n, 'the chain holds the threshold in base units');
+    await shot(page, 'n1-policy-threshold');
 
     // The audit page: the grant, node-2's session (ended) and the refusal that ended it.
     await go(page, 'Audit');

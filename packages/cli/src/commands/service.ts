@@ -68,7 +68,13 @@ function describePolicy(p: ServicePolicyView): Array<[string, unknown]> {
     ['policy', p.policy],
     ...(p.organizationId !== null ? ([['organization', p.organizationId]] as Array<[string, unknown]>) : []),
     ...(p.holderToken
-      ? ([['holders of', `${p.holderToken} (at least 1 base unit)`]] as Array<[string, unknown]>)
+      ? ([
+          ['holders of', p.holderToken],
+          [
+            'token threshold',
+            `${p.holderThreshold} (${p.holderThresholdBaseUnits} base unit${p.holderThresholdBaseUnits === 1n ? '' : 's'}, ${p.holderTokenDecimals} decimals)`,
+          ],
+        ] as Array<[string, unknown]>)
       : []),
     ['price', p.price === 0n ? 'free' : `${p.price}${p.paymentToken ? ` of ${p.paymentToken}` : ''}`],
     ['grant duration', `${p.grantDurationSeconds} s`],
@@ -134,6 +140,11 @@ export function serviceCommands(): Command {
     .option('--public', 'anyone may get access (default)')
     .option('--allow <addresses>', 'only these comma-separated addresses may get access')
     .option('--org <id>', 'only members of this organization may get access')
+    .option('--holder-token <address>', 'only holders of this ERC-20 may get access')
+    .option(
+      '--token-threshold <amount>',
+      'with --holder-token: the least balance admitted, in the token’s units (e.g. 2.5; default one base unit)',
+    )
     .option('--duration <seconds>', 'how long each grant lasts (default 30 days)')
     .action(
       async (
@@ -149,16 +160,32 @@ export function serviceCommands(): Command {
           public?: boolean;
           allow?: string;
           org?: string;
+          holderToken?: string;
+          tokenThreshold?: string;
           duration?: string;
         },
         cmd: Command,
       ) => {
         const ctx = commandContext(cmd);
-        const policies = [opts.public, opts.allow !== undefined, opts.org !== undefined].filter(
-          Boolean,
-        ).length;
+        const policies = [
+          opts.public,
+          opts.allow !== undefined,
+          opts.org !== undefined,
+          opts.holderToken !== undefined,
+        ].filter(Boolean).length;
         if (policies > 1) {
-          throw new CliError('BAD_ARGUMENT', 'choose one of --public, --allow and --org', 'pass only one');
+          throw new CliError(
+            'BAD_ARGUMENT',
+            'choose one of --public, --allow, --org and --holder-token',
+            'pass only one',
+          );
+        }
+        if (opts.tokenThreshold !== undefined && opts.holderToken === undefined) {
+          throw new CliError(
+            'BAD_ARGUMENT',
+            '--token-threshold applies to token holders only',
+            'name the token with --holder-token',
+          );
         }
         if (!/^\d{1,29}$/.test(opts.price)) {
           throw new CliError(
@@ -180,7 +207,14 @@ export function serviceCommands(): Command {
         const input: PublishInput = {
           name,
           type: opts.type as PublishInput['type'],
-          policy: opts.allow !== undefined ? 'allowlist' : opts.org !== undefined ? 'organization' : 'public',
+          policy:
+            opts.allow !== undefined
+              ? 'allowlist'
+              : opts.org !== undefined
+                ? 'organization'
+                : opts.holderToken !== undefined
+                  ? 'token-holders'
+                  : 'public',
           price: BigInt(opts.price),
         };
         if (opts.target !== undefined) input.target = opts.target;
@@ -193,6 +227,8 @@ export function serviceCommands(): Command {
         const allowlist = splitList(opts.allow, '--allow');
         if (allowlist) input.allowlist = allowlist as `0x${string}`[];
         if (opts.org !== undefined) input.organizationId = BigInt(opts.org);
+        if (opts.holderToken !== undefined) input.holderToken = addresses([opts.holderToken])[0]!;
+        if (opts.tokenThreshold !== undefined) input.tokenThreshold = opts.tokenThreshold;
         if (opts.duration !== undefined) input.grantDurationSeconds = Number(opts.duration);
         await withDirectory(ctx, true, async (dir) => {
           ctx.out.progress(`publishing ${name} on chain…`);
@@ -265,18 +301,29 @@ export function serviceCommands(): Command {
   service
     .command('update')
     .description(
-      'change one of your services on chain: policy, organization, holder token, price, grant duration (holders who no longer qualify lose their tunnels)',
+      'change one of your services on chain: policy, organization, holder token and threshold, price, grant duration (holders who no longer qualify lose their tunnels)',
     )
     .argument('<service>', 'service id or name')
     .option('--policy <policy>', `who may request access (${POLICY_CHOICES.join(', ')})`)
     .option('--org <id>', 'organization id (organization policies)')
     .option('--holder-token <address>', 'ERC-20 an account must hold (token-holders policy)')
+    .option(
+      '--token-threshold <amount>',
+      'least balance of the holder token admitted, in the token’s units (e.g. 2.5; 0: one base unit)',
+    )
     .option('--price <amount>', 'price per grant in the payment token’s base units')
     .option('--duration <seconds>', 'how long each grant lasts')
     .action(
       async (
         ref: string,
-        opts: { policy?: string; org?: string; holderToken?: string; price?: string; duration?: string },
+        opts: {
+          policy?: string;
+          org?: string;
+          holderToken?: string;
+          tokenThreshold?: string;
+          price?: string;
+          duration?: string;
+        },
         cmd: Command,
       ) => {
         const ctx = commandContext(cmd);
@@ -291,6 +338,7 @@ export function serviceCommands(): Command {
           ...(opts.policy !== undefined ? { policy: opts.policy as ServicePolicy } : {}),
           ...(opts.org !== undefined ? { organizationId: integer(opts.org, '--org')! } : {}),
           ...(opts.holderToken !== undefined ? { holderToken: addresses([opts.holderToken])[0]! } : {}),
+          ...(opts.tokenThreshold !== undefined ? { tokenThreshold: opts.tokenThreshold } : {}),
           ...(opts.price !== undefined ? { price: integer(opts.price, '--price')! } : {}),
           ...(opts.duration !== undefined
             ? { grantDurationSeconds: integer(opts.duration, '--duration')! }
@@ -300,7 +348,7 @@ export function serviceCommands(): Command {
           throw new CliError(
             'BAD_ARGUMENT',
             'nothing to change',
-            'give --policy, --org, --holder-token, --price or --duration',
+            'give --policy, --org, --holder-token, --token-threshold, --price or --duration',
           );
         }
         await withDirectory(ctx, true, async (dir) => {

@@ -73,8 +73,8 @@ export interface ChainMirrorOptions {
  * Keeps the verifier's view of the chain — grants, services, identities' encryption keys, and whether
  * grant holders still meet their services' policies — in the database and in a GrantCache, fed by
  * contract events with exactly-once delivery. Verification then needs no chain round trip; a
- * revocation or a policy change (allowlist, organization membership, a token transfer of a
- * token-holder service's token) reaches the cache within one poll after its block.
+ * revocation or a policy change (allowlist, organization membership, a token threshold, a token
+ * transfer of a token-holder service's token) reaches the cache within one poll after its block.
  */
 export class ChainMirror {
   readonly watcher: EventWatcher;
@@ -237,6 +237,10 @@ export class ChainMirror {
           store.run('UPDATE mirror_services SET active = 0 WHERE service_id = ?', String(a.serviceId));
           cache.applyServiceRetired({ serviceId: a.serviceId as bigint });
           break;
+        case 'TokenThresholdChanged':
+          // Every holder of the service is measured against the new threshold.
+          this.#markService(String(a.serviceId));
+          break;
         case 'AllowlistChanged':
           this.#markHolder('service_id = ?', [String(a.serviceId)], String(a.account));
           break;
@@ -291,6 +295,16 @@ export class ChainMirror {
     );
   }
 
+  /** Marks the standing of every live grant holder of a service for a re-check after this range. */
+  #markService(serviceId: string): void {
+    this.#opts.store.run(
+      `INSERT INTO mirror_standing (service_id, account, meets, dirty)
+         SELECT DISTINCT service_id, grantee, 1, 1 FROM mirror_grants WHERE service_id = ? AND revoked = 0
+       ON CONFLICT(service_id, account) DO UPDATE SET dirty = 1`,
+      serviceId,
+    );
+  }
+
   async #refreshStaleServices(): Promise<void> {
     const { store, cache } = this.#opts;
     const stale = store.db
@@ -312,14 +326,7 @@ export class ChainMirror {
           row.service_id,
         );
         // A new or changed policy: every holder's standing is checked again (public: all meet it).
-        if (policyChanged && s.policy !== Policy.Public) {
-          store.run(
-            `INSERT INTO mirror_standing (service_id, account, meets, dirty)
-               SELECT DISTINCT service_id, grantee, 1, 1 FROM mirror_grants WHERE service_id = ? AND revoked = 0
-             ON CONFLICT(service_id, account) DO UPDATE SET dirty = 1`,
-            row.service_id,
-          );
-        }
+        if (policyChanged && s.policy !== Policy.Public) this.#markService(row.service_id);
       });
       if (policyChanged && s.policy === Policy.Public) this.#forgetStandings(row.service_id);
       cache.applyService({ serviceId: s.id, serviceType: s.serviceType, host: s.host, active: s.active });

@@ -5,7 +5,7 @@
 import { type Static, Type } from 'typebox';
 import type { EventStream } from './event-stream.ts';
 import type { RequestContext } from './route.ts';
-import { address, decimal, nullable, obj, unixSeconds } from './schema-parts.ts';
+import { address, decimal, nullable, obj, tokenAmount, unixSeconds } from './schema-parts.ts';
 import type { ApiServer } from './server.ts';
 
 const peerId = Type.String({ minLength: 1, maxLength: 128, description: 'libp2p PeerId (base58)' });
@@ -27,8 +27,8 @@ export const SERVICE_POLICIES = [
   'organization-network',
   'token-holders',
 ] as const;
-/** Policies a node can publish a service under (token-holder services are set up on chain directly). */
-export const PUBLISH_POLICIES = ['public', 'allowlist', 'organization'] as const;
+/** Policies a node can publish a service under. */
+export const PUBLISH_POLICIES = ['public', 'allowlist', 'organization', 'token-holders'] as const;
 /** Kinds of service a node hosts: a TCP port, an HTTP site, or a VPN exit with allow rules. */
 export const SERVICE_TYPES = ['tcp', 'http', 'vpn'] as const;
 /** Resources named by `changed` events; the UI refetches the matching list. */
@@ -224,6 +224,10 @@ export const publishServiceSchema = obj({
   policy: Type.Optional(Type.Enum(PUBLISH_POLICIES)),
   allowlist: Type.Optional(Type.Array(address, { maxItems: 256, description: 'allowlist policy: who may' })),
   organizationId: Type.Optional(id),
+  holderToken: Type.Optional(address),
+  tokenThreshold: Type.Optional(
+    tokenAmount('token-holders policy: the least balance of holderToken admitted (default one base unit)'),
+  ),
 });
 
 /** A grant of access to a service, held by this node or issued on a service this node owns. */
@@ -458,10 +462,14 @@ export const servicePolicySchema = obj({
   policy: Type.Enum(SERVICE_POLICIES),
   organizationId: nullable(id),
   holderToken: nullable(address),
-  holderThreshold: Type.Literal('1', {
-    description:
-      'token-holders policy: base units of holderToken an account must hold (fixed by the contract)',
-  }),
+  holderThreshold: nullable(tokenAmount('token-holders policy: the least balance of holderToken admitted')),
+  holderThresholdBaseUnits: nullable(
+    Type.String({
+      pattern: '^[1-9]\\d{0,77}$',
+      description: 'token-holders policy: the least balance admitted in base units (at least 1)',
+    }),
+  ),
+  holderTokenDecimals: nullable(Type.Integer({ minimum: 0, maximum: 255 })),
   price: decimal,
   paymentToken: nullable(address),
   grantDurationSeconds: Type.Integer({ minimum: 1 }),
@@ -473,6 +481,9 @@ export const updatePolicySchema = obj({
   policy: Type.Optional(Type.Enum(SERVICE_POLICIES)),
   organizationId: Type.Optional(id),
   holderToken: Type.Optional(address),
+  tokenThreshold: Type.Optional(
+    tokenAmount('token-holders policy: the least balance of holderToken admitted (0: one base unit)'),
+  ),
   price: Type.Optional(decimal),
   grantDurationSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 4294967295 })),
 });
@@ -695,7 +706,7 @@ export function registerDibsApi(api: ApiServer, handlers: DibsApiHandlers): Even
     method: 'PATCH',
     path: '/api/v1/services/:id/policy',
     summary:
-      "Change an own service's policy, organization, holder token, price or grant duration (Services.update)",
+      "Change an own service's policy, organization, holder token, token threshold, price or grant duration (Services.update, Services.setTokenThreshold)",
     tags: ['services'],
     params: byId,
     body: updatePolicySchema,

@@ -1,11 +1,10 @@
 /** Server-sent events (`text/event-stream`): typed, validated events fanned out to every open client. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ValidateFunction } from 'ajv';
 import type { Static, TSchema } from 'typebox';
 import { MAX_SSE_CLIENTS, SSE_MAX_BUFFERED_BYTES, SSE_RETRY_MS } from './constants.ts';
 import { ApiError } from './errors.ts';
 import type { ApiLogger } from './log.ts';
-import { compileValidator, describeIssues } from './validation.ts';
+import { compileValidator, describeIssues, type Validate } from './validation.ts';
 
 /** Event names mapped to the schema of their `data`. */
 export type EventMap = { [event: string]: TSchema };
@@ -64,9 +63,8 @@ export function createEventStream<E extends EventMap>(
     }
   }
   const clients = new Set<ServerResponse>();
-  const validators = new Map<string, ValidateFunction>(
-    Object.entries(definition.events).map(([name, schema]) => [name, compileValidator(schema, 'response')]),
-  );
+  // Compiled on an event's first send: a node with no UI open never sends most of them.
+  const validators = new Map<string, Validate>();
   let nextId = 1;
 
   const write = (res: ServerResponse, chunk: string): void => {
@@ -80,16 +78,21 @@ export function createEventStream<E extends EventMap>(
   };
 
   const encode = (event: string, data: unknown): string => {
-    const check = validators.get(event);
-    if (!check) {
+    const schema = Object.hasOwn(definition.events, event) ? definition.events[event] : undefined;
+    if (!schema) {
       throw new ApiError(500, 'INVALID_EVENT', `event "${event}" is not declared on ${definition.path}`);
     }
-    const copy = structuredClone(data);
-    if (!check(copy)) {
-      const detail = describeIssues('data', check.errors ?? []);
+    let check = validators.get(event);
+    if (!check) {
+      check = compileValidator(schema, 'response');
+      validators.set(event, check);
+    }
+    const result = check(data);
+    if (!result.ok) {
+      const detail = describeIssues('data', result.issues);
       throw new ApiError(500, 'INVALID_EVENT', `event "${event}" does not match its schema: ${detail}`);
     }
-    return formatEvent(nextId++, event, copy);
+    return formatEvent(nextId++, event, result.value);
   };
 
   return {

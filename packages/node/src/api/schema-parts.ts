@@ -18,4 +18,11 @@ export const decimal = Type.String({
   pattern: '^(0|[1-9]\\d{0,77})$',
   description: 'a non-negative decimal integer string (amounts are strings: they exceed 2^53)',
 });
+/** A token amount in the token's own units, as people write it (`2.5` of an 18-decimal token). */
+export const tokenAmount = (description: string) =>
+  Type.String({
+    pattern: '^\\d{1,78}(\\.\\d{1,78})?$',
+    maxLength: 157,
+    description: `${description}: a non-negative decimal amount in the token's units (its decimals()), e.g. 2.5`,
+  });
 export const unixSeconds = Type.Integer({ minimum: 0, description: 'Unix time in seconds' });

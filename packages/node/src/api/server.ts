@@ -1,19 +1,18 @@
 /**
- * The node's HTTP API server on Fastify: declared routes with TypeBox schemas (validated by Ajv,
- * documented by @fastify/swagger as OpenAPI 3.1), bearer auth, loopback Host check, one JSON error
- * body for every failure, server-sent events, and the UI's files through @fastify/static.
+ * The node's HTTP API server on Fastify: declared routes with TypeBox schemas (validated by TypeBox's
+ * compiler, documented by @fastify/swagger as OpenAPI 3.1), bearer auth, loopback Host check, one
+ * JSON error body for every failure, server-sent events, and the UI's files (static-files.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { realpathSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { extname, relative, sep } from 'node:path';
-import fastifyStatic from '@fastify/static';
+import { extname } from 'node:path';
 import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
   type FastifySchema,
+  type FastifyServerOptions,
 } from 'fastify';
 import { type TSchema, Type } from 'typebox';
 import { createTokenCheck } from './auth.ts';
@@ -30,7 +29,6 @@ import {
   READYZ_PATH,
   REQUEST_TIMEOUT_MS,
   SSE_HEARTBEAT_MS,
-  UI_SECURITY_HEADERS,
 } from './constants.ts';
 import { ApiError, type ApiErrorBody, isTypedHttpError } from './errors.ts';
 import {
@@ -41,8 +39,9 @@ import {
   type EventStreamRoute,
 } from './event-stream.ts';
 import { type ApiLogger, stderrApiLogger } from './log.ts';
+import { findUiFile, sendUiFile, uiRootOf } from './static-files.ts';
 import type { AnyRoute, HttpMethod, RouteDefinition } from './route.ts';
-import { compileValidator, describeIssues, type HttpPart } from './validation.ts';
+import { compileValidator, describeIssues, type HttpPart, type Validate } from './validation.ts';
 
 /** Title, version and description of the generated OpenAPI document. */
 export interface OpenApiInfo {
@@ -153,6 +152,35 @@ function pathRegex(path: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
+type CompilersFactory = NonNullable<
+  NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']
+>;
+
+/**
+ * Fastify's compiler factories (server option `schemaController.compilersFactory`). Its types name
+ * Ajv's and fast-json-stringify's factories, but any factory of compilers is accepted; with both
+ * given, Fastify never loads its default ones.
+ */
+function compilerFactories(
+  buildValidator: () => (route: { schema: object; httpPart?: string }) => unknown,
+  buildSerializer: () => (route: { schema: object; contentType?: string }) => unknown,
+): CompilersFactory {
+  return { buildValidator, buildSerializer } as unknown as CompilersFactory;
+}
+
+/** The error answers a route may give, for the OpenAPI document. */
+function describeErrors(r: AnyRoute, response: Record<string, unknown>): void {
+  response[400] = { description: 'Invalid input', ...errorBodySchema };
+  if (!r.public) response[401] = { description: 'Missing or wrong bearer token', ...errorBodySchema };
+  response[500] = { description: 'The node failed; see its log', ...errorBodySchema };
+  if (r.body) {
+    response[413] = { description: 'Body too large', ...errorBodySchema };
+    response[415] = { description: 'Not JSON', ...errorBodySchema };
+  }
+  for (const [code, description] of Object.entries(r.errors ?? {}))
+    response[code] = { description, ...errorBodySchema };
+}
+
 /** Raised when a handler's answer does not fit its declared response schema. */
 class AnswerSchemaError extends Error {
   override name = 'AnswerSchemaError';
@@ -179,6 +207,56 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const requestPrefix = randomBytes(3).toString('hex');
   let requestSeq = 0;
 
+  // Validators are compiled on a route's first use, not at start: a node serves a handful of the
+  // ~100 routes' schemas in a typical run, and each compiled check stays in memory. Answers are
+  // checked, cleaned and written with JSON.stringify. Given as Fastify's compiler factories, so its
+  // default ones (Ajv through @fastify/ajv-compiler, fast-json-stringify) are never loaded.
+  // Fastify hands the compilers its own copies of the schemas, without TypeBox's kind markers that
+  // conversion (params, query) and cleaning (answers) go by: the declared schema is looked up.
+  const mounted = new Map<string, AnyRoute>();
+  const declaredSchema = (method: unknown, url: unknown, part: HttpPart, given: object): object => {
+    const r = mounted.get(`${String(method)} ${String(url)}`);
+    const schema =
+      part === 'body'
+        ? r?.body
+        : part === 'querystring'
+          ? r?.query
+          : part === 'params'
+            ? r?.params
+            : part === 'response'
+              ? r?.response
+              : undefined;
+    return (schema as object | undefined) ?? given;
+  };
+  type CompilerInput = { schema: object; method?: string; url?: string };
+  const validatorCompiler = ({ schema, method, url, httpPart }: CompilerInput & { httpPart?: string }) => {
+    let check: Validate | undefined;
+    const part = (httpPart ?? 'body') as HttpPart;
+    return (data: unknown) => {
+      check ??= compileValidator(declaredSchema(method, url, part, schema), part);
+      const result = check(data);
+      return result.ok
+        ? { value: result.value }
+        : { error: Object.assign(new Error('invalid'), { validation: result.issues }) };
+    };
+  };
+  const serializerCompiler = ({
+    schema,
+    method,
+    url,
+    contentType,
+  }: CompilerInput & { contentType?: string }) => {
+    let check: Validate | undefined;
+    const json = contentType === undefined || contentType.includes('json');
+    return (data: unknown) => {
+      if (!json && typeof data === 'string') return data;
+      check ??= compileValidator(declaredSchema(method, url, 'response', schema), 'response');
+      const result = check(data);
+      if (!result.ok) throw new AnswerSchemaError(describeIssues('response', result.issues));
+      return JSON.stringify(result.value);
+    };
+  };
+
   const app = Fastify({
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
@@ -186,6 +264,12 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     genReqId: () => `${requestPrefix}-${(++requestSeq).toString(36)}`,
     requestIdHeader: false,
     return503OnClosing: true,
+    schemaController: {
+      compilersFactory: compilerFactories(
+        () => validatorCompiler,
+        () => serializerCompiler,
+      ),
+    },
     routerOptions: {
       maxParamLength: 200,
       querystringParser: (text: string) => {
@@ -212,29 +296,6 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
 
   // JSON only: a text/plain body is refused (415) rather than handed to handlers as a string.
   app.removeContentTypeParser('text/plain');
-  // Validators are compiled on a route's first use, not at start: a node serves a handful of the
-  // ~100 routes' schemas in a typical run, and each compiled Ajv function stays in memory.
-  app.setValidatorCompiler(({ schema, httpPart }) => {
-    let check: ReturnType<typeof compileValidator> | undefined;
-    return (data: unknown) => {
-      check ??= compileValidator(schema, (httpPart ?? 'body') as HttpPart);
-      return check(data)
-        ? { value: data }
-        : { error: Object.assign(new Error('invalid'), { validation: check.errors ?? [] }) };
-    };
-  });
-  app.setSerializerCompiler(({ schema, contentType }) => {
-    let check: ReturnType<typeof compileValidator> | undefined;
-    const json = contentType === undefined || contentType.includes('json');
-    return (data: unknown) => {
-      if (!json && typeof data === 'string') return data;
-      check ??= compileValidator(schema, 'response');
-      const copy = data === undefined ? data : structuredClone(data);
-      if (!check(copy)) throw new AnswerSchemaError(describeIssues('response', check.errors ?? []));
-      return JSON.stringify(copy);
-    };
-  });
-
   const declared: AnyRoute[] = [];
   const known: { method: HttpMethod; re: RegExp }[] = [];
   const streams: EventStreamRoute<EventMap>[] = [];
@@ -362,6 +423,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     return payload;
   });
 
+  const uiRoot = options.staticDir ? uiRootOf(options.staticDir) : undefined;
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split('?')[0]!;
     const method = request.method.toUpperCase();
@@ -398,37 +460,20 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         },
       );
     }
+    const file = uiRoot ? findUiFile(uiRoot, path) : undefined;
+    const ifNoneMatch = request.headers['if-none-match'];
+    if (file) return sendUiFile(reply, file, ifNoneMatch);
     // Client-side routes (/peers, /services/12) have no extension: they all load the app shell.
     if (extname(path) === '' && !path.split('/').some((s) => s.startsWith('.') || s.includes('%'))) {
-      return reply.header('cache-control', 'no-cache').sendFile('index.html');
+      const shell = uiRoot ? findUiFile(uiRoot, '/index.html') : undefined;
+      if (shell) return sendUiFile(reply, shell, ifNoneMatch);
     }
     throw new ApiError(404, 'NOT_FOUND', `no such file: ${path.slice(0, 200)}`);
   });
 
-  const uiRoot = options.staticDir ? safeRealpath(options.staticDir) : undefined;
-
-  /** Registers swagger, the static files and every declared route, once. */
+  /** Registers every declared route, once. */
   const ready = () => {
     readyPromise ??= (async () => {
-      if (options.staticDir && uiRoot) {
-        await app.register(fastifyStatic, {
-          root: uiRoot,
-          prefix: '/',
-          wildcard: true,
-          index: ['index.html'],
-          dotfiles: 'deny',
-          cacheControl: false,
-          allowedPath: (pathName) => insideRoot(uiRoot, pathName),
-          setHeaders: (res, file) => {
-            for (const [k, v] of Object.entries(UI_SECURITY_HEADERS)) void res.header(k, v);
-            const rel = relative(uiRoot, file);
-            void res.header(
-              'cache-control',
-              rel.startsWith(`assets${sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache',
-            );
-          },
-        });
-      }
       for (const r of declared) mount(r);
       await app.ready();
     })();
@@ -442,10 +487,16 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
    */
   const openapiDocument = async (): Promise<Record<string, unknown>> => {
     const { default: fastifySwagger } = await import('@fastify/swagger');
-    const docs = Fastify({ logger: false });
+    const docs = Fastify({
+      logger: false,
+      schemaController: {
+        compilersFactory: compilerFactories(
+          () => () => () => true,
+          () => () => (data: unknown) => JSON.stringify(data),
+        ),
+      },
+    });
     try {
-      docs.setValidatorCompiler(() => () => true);
-      docs.setSerializerCompiler(() => (data) => JSON.stringify(data));
       await docs.register(fastifySwagger, {
         openapi: {
           openapi: '3.1.0',
@@ -474,26 +525,19 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const describe = (instance: FastifyInstance, r: AnyRoute) =>
     instance.route({ method: r.method, url: r.path, schema: routeSchema(r), handler: async () => null });
 
-  const routeSchema = (r: AnyRoute): FastifySchema => {
+  /**
+   * A route's schemas. The error answers are described for the OpenAPI document only: the server
+   * writes every error body itself (sendError), so it needs no serializer for them.
+   */
+  const routeSchema = (r: AnyRoute, withErrors = true): FastifySchema => {
     const status = r.status ?? (r.response ? 200 : 204);
-    const response: Record<string, unknown> = {
-      [status]: r.contentType
-        ? { description: r.summary, content: { [r.contentType]: { schema: r.response ?? Type.String() } } }
-        : r.response
-          ? { description: r.summary, ...r.response }
-          : { description: r.summary, type: 'null' },
-      400: { description: 'Invalid input', ...errorBodySchema },
-      ...(r.public ? {} : { 401: { description: 'Missing or wrong bearer token', ...errorBodySchema } }),
-      500: { description: 'The node failed; see its log', ...errorBodySchema },
-      ...(r.body
-        ? {
-            413: { description: 'Body too large', ...errorBodySchema },
-            415: { description: 'Not JSON', ...errorBodySchema },
-          }
-        : {}),
-    };
-    for (const [code, description] of Object.entries(r.errors ?? {}))
-      response[code] = { description, ...errorBodySchema };
+    const success = r.contentType
+      ? { description: r.summary, content: { [r.contentType]: { schema: r.response ?? Type.String() } } }
+      : r.response
+        ? { description: r.summary, ...r.response }
+        : { description: r.summary, type: 'null' };
+    const response: Record<string, unknown> = { [status]: success };
+    if (withErrors) describeErrors(r, response);
     const querystring = r.query ?? Type.Object({}, { additionalProperties: false });
     return {
       summary: r.summary,
@@ -510,11 +554,12 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
 
   const mount = (r: AnyRoute) => {
     const status = r.status ?? (r.response ? 200 : 204);
+    mounted.set(`${r.method} ${r.path}`, r);
     app.route({
       method: r.method,
       url: r.path,
       config: { public: r.public === true },
-      schema: routeSchema(r),
+      schema: routeSchema(r, false),
       preHandler: async (request) => {
         if (!r.body && request.body !== undefined && request.body !== null && request.body !== '') {
           throw new ApiError(
@@ -651,29 +696,4 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       return `${address.url}/#token=${encodeURIComponent(token)}`;
     },
   };
-}
-
-function safeRealpath(dir: string): string | undefined {
-  try {
-    return realpathSync(dir);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether `pathName` (a URL path below the UI root) resolves, symlinks followed, inside `root`. */
-function insideRoot(root: string, pathName: string): boolean {
-  let real: string;
-  try {
-    real = realpathSync(`${root}${sep}${decodeURIComponent(pathName)}`);
-  } catch {
-    return true; // a missing file: @fastify/static answers 404 through the not-found handler
-  }
-  const rel = relative(root, real);
-  if (rel === '..' || rel.startsWith(`..${sep}`) || rel.startsWith(sep)) return false;
-  try {
-    return statSync(real).isFile() || statSync(real).isDirectory();
-  } catch {
-    return false;
-  }
 }

@@ -1,32 +1,91 @@
 /**
- * JSON Schema validation of requests and answers (Ajv over the TypeBox schemas): path and query
- * parameters are coerced from their strings, bodies are taken as sent, answers lose undeclared keys.
+ * JSON Schema validation of requests and answers with TypeBox's own compiler (the daemon already
+ * loads it, so the API adds no validator library): path and query parameters are converted from
+ * their strings, bodies are taken as sent, answers lose undeclared keys.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
 import { MAX_REPORTED_ISSUES } from './constants.ts';
-
-const common = {
-  allErrors: true,
-  verbose: true,
-  strict: false,
-  useDefaults: false,
-  validateFormats: false,
-} as const;
-
-/** Params and query: their values arrive as strings ("42" for an integer). */
-const coercing = new Ajv({ ...common, coerceTypes: true });
-/** Bodies: JSON as sent; an undeclared key is an error, not silently dropped. */
-const exact = new Ajv({ ...common, coerceTypes: false });
-/** Answers: undeclared keys are dropped so internal fields never leak. */
-const answers = new Ajv({ ...common, coerceTypes: false, removeAdditional: true });
 
 /** Which part of a request (or the answer) a schema checks. */
 export type HttpPart = 'body' | 'querystring' | 'params' | 'headers' | 'response';
 
-/** A compiled validator for `schema` applied to `part`. */
-export function compileValidator(schema: object, part: HttpPart): ValidateFunction {
-  const ajv = part === 'body' ? exact : part === 'response' ? answers : coercing;
-  return ajv.compile(schema);
+/** One problem found in a value: where, which rule, the rule's parameters and the offending value. */
+export interface ValidationIssue {
+  keyword: string;
+  /** JSON pointer into the value, '' for the value itself. */
+  instancePath: string;
+  params: Record<string, unknown>;
+  /** The value at `instancePath`. */
+  data?: unknown;
+  /** The schema whose rule failed. */
+  schema?: { description?: string; properties?: object };
+}
+
+/** The outcome of a validation: the value to use (converted or cleaned) or the issues. */
+export type ValidationResult = { ok: true; value: unknown } | { ok: false; issues: ValidationIssue[] };
+
+/** A compiled validator: params and query are converted ("42" → 42), answers lose undeclared keys. */
+export type Validate = (data: unknown) => ValidationResult;
+
+/**
+ * A compiled validator for `schema` applied to `part`. A value that passes as it is, is used as it
+ * is; only one that fails is converted (params, query) or copied and cleaned (answers: keys that an
+ * `additionalProperties: false` object does not declare are dropped), then checked again. TypeBox's
+ * conversion and cleaning walk the value without compiled code, so they are kept off the common path.
+ */
+export function compileValidator(schema: object, part: HttpPart): Validate {
+  const compiled = Compile(schema as TSchema);
+  const convert = part === 'params' || part === 'querystring' || part === 'headers';
+  const clean = part === 'response';
+  return (data) => {
+    if (compiled.Check(data)) return { ok: true, value: data };
+    const value = convert ? compiled.Convert(data) : clean ? compiled.Clean(structuredClone(data)) : data;
+    if ((convert || clean) && compiled.Check(value)) return { ok: true, value };
+    return { ok: false, issues: issuesOf(schema, value, compiled.Errors(value)) };
+  };
+}
+
+function issuesOf(
+  schema: object,
+  value: unknown,
+  errors: readonly { keyword: string; schemaPath: string; instancePath: string; params: object }[],
+): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  for (const e of errors) {
+    // An undeclared key is reported once as `additionalProperties`, not again as `false` schema.
+    if (e.keyword === 'boolean' && e.schemaPath.endsWith('/additionalProperties')) continue;
+    const base = {
+      instancePath: e.instancePath,
+      data: pointer(value, e.instancePath),
+      schema: pointer(schema, e.schemaPath.replace(/^#/, '')) as ValidationIssue['schema'],
+    };
+    const params = e.params as Record<string, unknown>;
+    if (e.keyword === 'required') {
+      for (const missingProperty of (params.requiredProperties as string[]) ?? [])
+        issues.push({ ...base, keyword: 'required', params: { missingProperty } });
+    } else if (e.keyword === 'additionalProperties') {
+      for (const additionalProperty of (params.additionalProperties as string[]) ?? [])
+        issues.push({ ...base, keyword: 'additionalProperties', params: { additionalProperty } });
+    } else {
+      issues.push({
+        ...base,
+        keyword: e.keyword,
+        params: { ...params, message: (e as { message?: string }).message },
+      });
+    }
+  }
+  return issues;
+}
+
+/** The part of `root` a JSON pointer (`/a/0/b`) names, or undefined. */
+function pointer(root: unknown, path: string): unknown {
+  let at = root;
+  for (const raw of path.split('/').slice(1)) {
+    if (at === null || typeof at !== 'object') return undefined;
+    at = (at as Record<string, unknown>)[raw.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return at;
 }
 
 /** Where a part is named in messages. */
@@ -38,20 +97,18 @@ const ROOT: Record<string, string> = {
 };
 
 /** One readable sentence per problem, e.g. `body.name must be string; body.price is required`. */
-export function describeIssues(part: string, errors: readonly Partial<ErrorObject>[]): string {
+export function describeIssues(part: string, issues: readonly ValidationIssue[]): string {
   const root = ROOT[part] ?? part;
-  const lines = errors.map((e) => {
-    const at = `${root}${(e.instancePath ?? '').replace(/\//g, '.')}`;
-    const p = (e.params ?? {}) as Record<string, unknown>;
-    const described = (e.parentSchema as { description?: string } | undefined)?.description;
+  const lines = issues.map((e) => {
+    const at = `${root}${e.instancePath.replace(/\//g, '.')}`;
+    const p = e.params;
+    const described = e.schema?.description;
     const got = `, got ${shown(e.data)}`;
     switch (e.keyword) {
       case 'required':
         return `${at}.${String(p.missingProperty)} is required`;
       case 'additionalProperties': {
-        const expected = Object.keys(
-          (e.parentSchema as { properties?: object } | undefined)?.properties ?? {},
-        );
+        const expected = Object.keys(e.schema?.properties ?? {});
         return `${at}.${String(p.additionalProperty).slice(0, 64)} is not a known property${expected.length ? ` (expected ${expected.slice(0, 12).join(', ')})` : ''}`;
       }
       case 'pattern':
@@ -65,7 +122,7 @@ export function describeIssues(part: string, errors: readonly Partial<ErrorObjec
       case 'enum':
         return `${at} must be one of ${((p.allowedValues as unknown[]) ?? []).map((v) => JSON.stringify(v)).join(', ')}${got}`;
       default:
-        return `${at} ${e.message ?? 'is invalid'}`;
+        return `${at} ${typeof p.message === 'string' ? p.message : 'is invalid'}`;
     }
   });
   const unique = [...new Set(lines)];

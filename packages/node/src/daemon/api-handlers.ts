@@ -96,7 +96,9 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
       policy: p.policy,
       organizationId: p.organizationId?.toString() ?? null,
       holderToken: p.holderToken,
-      holderThreshold: '1',
+      holderThreshold: p.holderThreshold,
+      holderThresholdBaseUnits: p.holderThresholdBaseUnits?.toString() ?? null,
+      holderTokenDecimals: p.holderTokenDecimals,
       price: p.price.toString(),
       paymentToken: p.paymentToken,
       grantDurationSeconds: Number(p.grantDurationSeconds),
@@ -338,6 +340,9 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
       if (policy === 'organization' && input.organizationId === undefined) {
         throw new ApiError(400, 'INVALID_BODY', 'the organization policy needs "organizationId"');
       }
+      if (policy === 'token-holders' && input.holderToken === undefined) {
+        throw new ApiError(400, 'INVALID_BODY', 'the token-holders policy needs "holderToken"');
+      }
       const published = await mapErrors(() =>
         services.publish({
           name: input.name,
@@ -352,6 +357,8 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
           ...(input.organizationId !== undefined
             ? { organizationId: parseId(input.organizationId, 'organizationId') }
             : {}),
+          ...(input.holderToken !== undefined ? { holderToken: input.holderToken as Address } : {}),
+          ...(input.tokenThreshold !== undefined ? { tokenThreshold: input.tokenThreshold } : {}),
         }),
       );
       changed('services');
@@ -656,6 +663,7 @@ export function createApiHandlers(deps: ApiHandlerDeps): DibsApiHandlers {
             ? { organizationId: parseId(input.organizationId, 'organizationId') }
             : {}),
           ...(input.holderToken !== undefined ? { holderToken: input.holderToken as Address } : {}),
+          ...(input.tokenThreshold !== undefined ? { tokenThreshold: input.tokenThreshold } : {}),
           ...(input.price !== undefined ? { price: BigInt(input.price) } : {}),
           ...(input.grantDurationSeconds !== undefined
             ? { grantDurationSeconds: BigInt(input.grantDurationSeconds) }

@@ -122,7 +122,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const ops = { metrics, ready: operations.ready };
     if (opts.api !== false) {
       const net = network;
-      // Loaded only when the API is on: Fastify, Ajv and the route schemas stay out of a --no-api node.
+      // Loaded only when the API is on: Fastify and the route schemas stay out of a --no-api node.
       const { mountApi } = await import('./api-mount.ts');
       api = await mountApi({
         dataDir: opts.dataDir,

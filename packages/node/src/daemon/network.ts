@@ -72,7 +72,8 @@ export interface P2pSettings {
   relayCount?: number;
   /**
    * 'private': not reachable directly, keep relay reservations (from `relays`, then the chain's relay
-   * list); 'public': never; 'auto' (default): only when relays are given.
+   * list); 'public': never; 'auto' (default): only when relays are given. Organization networks
+   * follow: reservations there are held on the organization's own relays (orgs/org-relays.ts).
    */
   reachability?: 'auto' | 'public' | 'private';
   /** Bootstrap multiaddrs (with `/p2p/<peerId>`) besides the Registry's bootstrap list. */
@@ -502,6 +503,13 @@ export async function startNetwork(params: {
       log,
       listen: listen.filter((a) => !a.includes('/p2p-circuit')),
       roles,
+      // A node kept off the public network's direct paths is kept off them in its organizations too:
+      // it holds reservations there on the organization's own relays (or on those its fleet
+      // configuration prefers, in `auto`).
+      relayKeeping:
+        (roles & ROLE_RELAY) !== 0 || reachability === 'public'
+          ? undefined
+          : { always: keepRelays, target: settings.relayCount },
       admissionTimeoutMs: settings.admissionTimeoutMs,
     });
     orgNetworks = orgs;

@@ -89,7 +89,11 @@ export async function publishOrgAddress(
   return record;
 }
 
-/** Looks up where `address`'s host in organization `orgId` listens; undefined when no valid record is found. */
+/**
+ * Looks up where `address`'s host in organization `orgId` listens: the newest valid record any peer
+ * holds (a node that restarted listens on a new port, and peers may still hold its old record), or
+ * undefined when none is found within `timeoutMs`.
+ */
 export async function findOrgAddress(
   publicHost: DibsHost,
   orgId: bigint,
@@ -98,10 +102,9 @@ export async function findOrgAddress(
 ): Promise<NodeRecord | undefined> {
   const key = orgAddressKey(orgId, address);
   let best: NodeRecord | undefined;
-  const stop = new AbortController();
-  const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(timeoutMs)]);
   try {
-    for await (const event of publicHost.dht.get(key, { signal })) {
+    // To the end of the query: the first answer may be a stale copy (the query then corrects it).
+    for await (const event of publicHost.dht.get(key, { signal: AbortSignal.timeout(timeoutMs) })) {
       const value =
         event.name === 'PEER_RESPONSE'
           ? event.record?.value
@@ -112,8 +115,6 @@ export async function findOrgAddress(
       try {
         const r = await verifyOrgAddressRecord(value, key);
         if (!best || r.seq > best.seq) best = r;
-        stop.abort();
-        break;
       } catch {}
     }
   } catch {}

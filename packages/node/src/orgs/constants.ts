@@ -15,6 +15,9 @@ export const MAX_ORG_NETWORKS = 32;
 /** Organization nodes and members whose address records a join looks up (the rest are found through the DHT). */
 export const MAX_ORG_CONTACTS = 32;
 
+/** Relay nodes of one organization a node behind NAT considers for its reservations there. */
+export const MAX_ORG_RELAYS = 8;
+
 /** Per contact: address-record lookup in the public DHT, then dial plus admission. */
 export const ORG_CONTACT_TIMEOUT_MS = 5_000;
 

@@ -2,8 +2,9 @@
  * One organization network inside a node (the seed's VRF): a libp2p host of its own with its own
  * listen port, admission keyed to the organization's network service (its tickets only), its own
  * Kad-DHT and identify/ping under `/dibs/org/<label>/<orgId>/…`, its own peer set and, on relay
- * nodes, its own relay server — which only admitted peers of this organization can use. Nothing
- * is shared with the public network's host but the wallet key, the chain view and the node's store.
+ * nodes, its own relay server — which only admitted peers of this organization can use. A node that
+ * cannot be reached directly holds reservations on the organization's own relays (org-relays.ts).
+ * Nothing is shared with the public network's host but the wallet key, the chain view and the store.
  */
 import { OrganizationsClient } from '@dibs/chain';
 import type { GrantCache, SessionRegistry, TicketGrant, Wallet } from '@dibs/core';
@@ -18,6 +19,7 @@ import { createDibsHost, type DibsHost } from '../p2p/host.ts';
 import { publishNodeRecord } from '../p2p/records.ts';
 import { createTicketAuthority, type TicketAuthority } from '../p2p/ticket-authority.ts';
 import { findOrgAddress, publishOrgAddress } from './address-record.ts';
+import { orgRelayCandidates } from './org-relays.ts';
 import {
   MAX_ORG_CONTACTS,
   MAX_WIRE_LABEL_CHARS,
@@ -42,6 +44,13 @@ export interface OrgNetworkDeps {
   listen: readonly string[];
   /** Registry role bits of this node (relay nodes run a relay server in each organization too). */
   roles: number;
+  /**
+   * Relay reservations inside each organization network, for a node that cannot be reached directly
+   * (the public network's `reachability` and `relayCount`): `always` keeps them from the start
+   * (reachability private, or relays given); otherwise only in an organization whose fleet
+   * configuration names preferred relays. Unset: never (a relay node, or reachability public).
+   */
+  relayKeeping?: { always: boolean; target?: number | undefined } | undefined;
   admissionTimeoutMs?: number | undefined;
   /** Wait this long for the chain mirror to learn a just-issued grant; default the authority's. */
   catchUpMs?: number;
@@ -66,6 +75,10 @@ export interface OrgNetworkStatus {
   peers: string[];
   routingTable: number;
   relay: boolean;
+  /** Relay reservations this node keeps in this network: how many are wanted (0 = none) and the ones held. */
+  relays: { target: number; held: Array<{ peerId: string; addrs: string[]; since: string }> };
+  /** On a relay node: reservations its relay server holds for this network's peers. */
+  relayReservations?: number | undefined;
   joinedAt: string;
   recordPublishedAt?: string | undefined;
 }
@@ -101,6 +114,7 @@ export class OrgNetwork {
   #stopped = false;
   #recordPublishedAt: string | undefined;
   #preferred: string[] = [];
+  #keeping = false;
   #log: Logger;
 
   private constructor(init: {
@@ -235,6 +249,14 @@ export class OrgNetwork {
     host.admission.onAdmitted(() => {
       if (net.#recordPublishedAt === undefined) net.#publishSoon();
     });
+    // Our relays changed: others find us at our new circuit addresses.
+    host.relays.onChange(() => {
+      net.#publishAddressSoon();
+      if (net.#recordPublishedAt !== undefined) net.#publishSoon();
+    });
+    if (deps.relayKeeping?.always) net.#keepRelays();
+    // The last peer gone (a relay restarted, a NAT mapping lost): look for the organization again soon.
+    host.libp2p.addEventListener('peer:disconnect', () => net.#rejoinSoon());
     // Contacts are found in the background: the first node of an organization has none yet.
     void net.#round();
     return net;
@@ -242,7 +264,52 @@ export class OrgNetwork {
 
   #publishing = false;
   #publishingAddress = false;
+  #addressAgain = false;
   #unwatch: (() => void) | undefined;
+
+  /** Starts keeping relay reservations on the organization's own relays (once). */
+  #keepRelays(): void {
+    const keeping = this.#deps.relayKeeping;
+    if (!keeping || this.#keeping || this.#stopped) return;
+    this.#keeping = true;
+    this.host.relays.start({
+      provider: orgRelayCandidates({
+        chain: this.#deps.chain,
+        publicHost: this.#deps.publicHost,
+        orgHost: this.host,
+        orgId: this.orgId,
+        self: this.#deps.wallet.address,
+        preferred: () => this.#preferred,
+      }),
+      ...(keeping.target !== undefined ? { target: keeping.target } : {}),
+    });
+    this.#log.info("keeping relay reservations on the organization's relays", {
+      target: this.host.relays.target,
+    });
+  }
+
+  /** Publishes where our host listens (public-DHT address record); once more if a publish is under way. */
+  #publishAddressSoon(): void {
+    if (this.#stopped) return;
+    if (this.#publishingAddress) {
+      this.#addressAgain = true;
+      return;
+    }
+    this.#publishingAddress = true;
+    const { publicHost, roles } = this.#deps;
+    // In the background: a put while the public network is still forming waits for its query to time out.
+    void publishOrgAddress(publicHost, this.orgId, this.host, roles)
+      .catch((err: Error) =>
+        this.#log.debug('publishing the organization address record failed', { error: err.message }),
+      )
+      .finally(() => {
+        this.#publishingAddress = false;
+        if (this.#addressAgain) {
+          this.#addressAgain = false;
+          this.#publishAddressSoon();
+        }
+      });
+  }
 
   /** Publishes our node record in this network's DHT once, unless a publish is under way. */
   #publishSoon(): void {
@@ -262,11 +329,15 @@ export class OrgNetwork {
     }
   }
 
-  /** Relays (multiaddrs with `/p2p/`) the organization's fleet configuration prefers: contacted first. */
+  /**
+   * Relays (multiaddrs with `/p2p/`) the organization's fleet configuration prefers: contacted first,
+   * and the first candidates for our reservations (a node not reachable directly keeps them then).
+   */
   setPreferredRelays(addrs: readonly string[]): void {
     this.#preferred = [...addrs];
     if (addrs.length > 0) {
       this.#log.info('preferred relays from the fleet configuration', { relays: addrs.length });
+      this.#keepRelays();
       void this.#contact([]).catch(() => {});
     }
   }
@@ -281,22 +352,44 @@ export class OrgNetwork {
     return joined?.admitted.length ?? 0;
   }
 
-  /** One round: publish where we listen, find and dial the organization's other nodes, publish our record in its DHT. */
+  #rounding = false;
+  #nextRoundAt = 0;
+
+  /** With no connected peer left, the next round runs within ORG_REJOIN_INTERVAL_MS (not the republish interval). */
+  #rejoinSoon(): void {
+    if (this.#stopped || this.#rounding || this.host.admission.connectedPeers().length > 0) return;
+    // Never later than planned: a stream of disconnects must not keep pushing the round back.
+    if (this.#nextRoundAt <= Date.now() + ORG_REJOIN_INTERVAL_MS) return;
+    this.#schedule(ORG_REJOIN_INTERVAL_MS);
+  }
+
+  #schedule(ms: number): void {
+    clearTimeout(this.#timer);
+    this.#nextRoundAt = Date.now() + ms;
+    this.#timer = setTimeout(() => void this.#round(), ms);
+    this.#timer.unref();
+  }
+
   async #round(): Promise<void> {
     if (this.#stopped) return;
-    const { publicHost, wallet, roles } = this.#deps;
-    // In the background: a put while the public network is still forming waits for its query to time out.
-    if (!this.#publishingAddress) {
-      this.#publishingAddress = true;
-      void publishOrgAddress(publicHost, this.orgId, this.host, roles)
-        .catch((err: Error) =>
-          this.#log.debug('publishing the organization address record failed', { error: err.message }),
-        )
-        .finally(() => {
-          this.#publishingAddress = false;
-        });
+    this.#rounding = true;
+    try {
+      await this.#roundOnce();
+    } finally {
+      this.#rounding = false;
     }
-    if (this.host.admission.admittedPeers().length === 0) {
+    if (this.#stopped) return;
+    this.#schedule(
+      this.host.admission.connectedPeers().length === 0 ? ORG_REJOIN_INTERVAL_MS : ORG_REPUBLISH_INTERVAL_MS,
+    );
+  }
+
+  /** One round: publish where we listen, find and dial the organization's other nodes, publish our record in its DHT. */
+  async #roundOnce(): Promise<void> {
+    const { publicHost, wallet } = this.#deps;
+    if (!this.#publishingAddress) this.#publishAddressSoon();
+    // Admitted peers we are still connected to: an admission outlives a dead peer's connection.
+    if (this.host.admission.connectedPeers().length === 0) {
       const contacts = await this.#contacts().catch((err: Error) => {
         this.#log.debug('reading the organization from chain failed', { error: err.message });
         return [] as string[];
@@ -312,12 +405,7 @@ export class OrgNetwork {
       const admitted = await this.#contact(addrs);
       if (admitted > 0) this.#log.info('joined the organization network', { admitted });
     }
-    if (this.host.admission.admittedPeers().length > 0) await this.#publishRecord();
-    if (this.#stopped) return;
-    const next =
-      this.host.admission.admittedPeers().length === 0 ? ORG_REJOIN_INTERVAL_MS : ORG_REPUBLISH_INTERVAL_MS;
-    this.#timer = setTimeout(() => void this.#round(), next);
-    this.#timer.unref();
+    if (this.host.admission.connectedPeers().length > 0) await this.#publishRecord();
   }
 
   /** The organization's nodes and members as the chain has them now. */
@@ -350,6 +438,9 @@ export class OrgNetwork {
       peers,
       routingTable: table?.size ?? 0,
       relay: (this.#deps.roles & ROLE_RELAY) !== 0,
+      relays: { target: this.#keeping ? this.host.relays.target : 0, held: this.host.relays.held() },
+      relayReservations: (this.host.libp2p.services as { relay?: { reservations?: { size: number } } }).relay
+        ?.reservations?.size,
       joinedAt: this.joinedAt,
       recordPublishedAt: this.#recordPublishedAt,
     };

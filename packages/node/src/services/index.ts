@@ -6,6 +6,7 @@ export * from './errors.ts';
 export * from './forward.ts';
 export * from './proxy.ts';
 export * from './policy.ts';
+export * from './token-amount.ts';
 export * from './publish.ts';
 export * from './runtime.ts';
 export * from './target.ts';

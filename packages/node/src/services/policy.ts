@@ -1,14 +1,15 @@
 /**
- * A published service's access policy after publishing: read it (policy, organization, holder token,
- * price, grant duration, allowlist) and change it with the owner's transactions (Services.update and
- * Services.setAllowlist). Holders who no longer meet the policy lose their live tunnels at the host's
+ * A published service's access policy after publishing: read it (policy, organization, holder token
+ * and threshold, price, grant duration, allowlist) and change it with the owner's transactions
+ * (Services.update, Services.setTokenThreshold and Services.setAllowlist). Holders who no longer meet the policy lose their live tunnels at the host's
  * next chain poll (the chain mirror re-checks their standing).
  */
 import { Policy } from '@dibs/contracts';
-import { type Address, getAddress, zeroAddress } from 'viem';
+import { type Address, formatUnits, getAddress, zeroAddress } from 'viem';
 import { MAX_ALLOWLIST } from './constants.ts';
 import { ServiceError } from './errors.ts';
 import type { ServiceDirectory } from './publish.ts';
+import { parseTokenAmount } from './token-amount.ts';
 import type { ServicePolicy } from './types.ts';
 
 /** What policy reads and changes need: the chain (signing as the owner for changes) and who we are. */
@@ -21,8 +22,14 @@ export interface ServicePolicyView {
   policy: ServicePolicy;
   /** organization and organization-network policies. */
   organizationId: bigint | null;
-  /** token-holders policy: the ERC-20 an account must hold at least one base unit of. */
+  /** token-holders policy: the ERC-20 an account must hold at least `holderThreshold` of. */
   holderToken: Address | null;
+  /** token-holders policy: the least balance admitted, in holderToken's units (e.g. "2.5"). */
+  holderThreshold: string | null;
+  /** token-holders policy: the same in base units (at least 1: the contract reads 0 as 1). */
+  holderThresholdBaseUnits: bigint | null;
+  /** token-holders policy: holderToken's decimals (0 when the token does not say). */
+  holderTokenDecimals: number | null;
   price: bigint;
   paymentToken: Address | null;
   grantDurationSeconds: bigint;
@@ -34,6 +41,11 @@ export interface PolicyChange {
   policy?: ServicePolicy;
   organizationId?: bigint;
   holderToken?: Address;
+  /**
+   * token-holders policy: the least balance admitted, as a decimal amount in the holder token's units
+   * (its `decimals()`; e.g. "2.5"). "0" restores the default, one base unit.
+   */
+  tokenThreshold?: string;
   price?: bigint;
   grantDurationSeconds?: bigint;
 }
@@ -67,13 +79,18 @@ export async function readServicePolicy(
   const s = await dir.registry.getService(serviceId);
   if (!s) throw unknown(serviceId);
   const allowlist = await dir.registry.getAllowlist(serviceId, fromBlock, MAX_ALLOWLIST * 4);
+  const holderToken = s.policy === Policy.TokenHolders ? tokenAddress(s.policyRef) : null;
+  const decimals = holderToken ? await dir.registry.tokenDecimals(holderToken) : null;
+  const threshold = s.tokenThreshold === 0n ? 1n : s.tokenThreshold;
   return {
     serviceId,
     name: s.name,
     policy: POLICY_NAMES[s.policy] ?? 'public',
     organizationId: isOrgPolicy(s.policy) ? s.policyRef : null,
-    holderToken:
-      s.policy === Policy.TokenHolders ? getAddress(`0x${s.policyRef.toString(16).padStart(40, '0')}`) : null,
+    holderToken,
+    holderThreshold: decimals !== null ? formatUnits(threshold, decimals) : null,
+    holderThresholdBaseUnits: holderToken ? threshold : null,
+    holderTokenDecimals: decimals,
     price: s.price,
     paymentToken: s.paymentToken === zeroAddress ? null : s.paymentToken,
     grantDurationSeconds: s.grantDuration,
@@ -100,7 +117,16 @@ async function owned(dir: PolicyDirectory, serviceId: bigint) {
   return s;
 }
 
-/** Changes an own service's policy and terms with Services.update. */
+/** The ERC-20 address a token-holders policy's reference names. */
+function tokenAddress(policyRef: bigint): Address {
+  return getAddress(`0x${policyRef.toString(16).padStart(40, '0')}`);
+}
+
+/**
+ * Changes an own service's policy and terms: the token threshold first (Services.setTokenThreshold,
+ * so a switch to token holders never runs a moment under the old threshold), then Services.update
+ * when anything else changes.
+ */
 export async function updateServicePolicy(
   dir: PolicyDirectory,
   serviceId: bigint,
@@ -130,6 +156,22 @@ export async function updateServicePolicy(
     }
     policyRef = BigInt(token);
   }
+  if (change.tokenThreshold !== undefined) {
+    if (policy !== Policy.TokenHolders) {
+      throw new ServiceError(
+        'BAD_TOKEN_THRESHOLD',
+        'a token threshold applies to the token-holders policy only',
+        'set the policy to token-holders (with its holder token) in the same change',
+      );
+    }
+    const threshold = parseTokenAmount(
+      change.tokenThreshold,
+      await dir.registry.tokenDecimals(tokenAddress(policyRef)),
+    );
+    if (threshold !== s.tokenThreshold) await dir.registry.setTokenThreshold(serviceId, threshold);
+  }
+  const { tokenThreshold: _, ...terms } = change;
+  if (Object.values(terms).every((v) => v === undefined)) return;
   const price = change.price ?? s.price;
   // A priced service needs a payment token: the network's token unless it already has one.
   const paymentToken =

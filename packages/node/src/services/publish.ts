@@ -18,6 +18,7 @@ import {
   SERVICE_NAME_SUFFIX,
 } from './constants.ts';
 import { ServiceError } from './errors.ts';
+import { parseTokenAmount } from './token-amount.ts';
 import { formatAllowRule, formatHostPort, parseAllowRule, parseHostPort } from './target.ts';
 import type { PublishInput, ServicePolicy, ServiceView } from './types.ts';
 
@@ -137,11 +138,26 @@ export function validatePublish(input: PublishInput): {
         `give up to ${MAX_ALLOWLIST} 0x addresses, comma-separated`,
       );
     }
+  } else if (input.policy === 'token-holders') {
+    if (input.holderToken === undefined || !isAddress(input.holderToken)) {
+      throw new ServiceError(
+        'HOLDER_TOKEN_REQUIRED',
+        'the token-holders policy needs the ERC-20 holders must hold',
+        'pass --holder-token 0x… (the token contract address)',
+      );
+    }
   } else if (input.policy !== 'public' && input.policy !== 'organization') {
     throw new ServiceError(
       'BAD_POLICY',
       `policy "${input.policy}" is unknown`,
-      'use public, allowlist or organization',
+      'use public, allowlist, organization or token-holders',
+    );
+  }
+  if (input.tokenThreshold !== undefined && input.policy !== 'token-holders') {
+    throw new ServiceError(
+      'BAD_TOKEN_THRESHOLD',
+      'a token threshold applies to the token-holders policy only',
+      'name the token with --holder-token',
     );
   }
   return { target, allow, subnets, pool };
@@ -185,6 +201,11 @@ function validateL3(input: PublishInput): { subnets: string[] | undefined; pool:
 /** Publishes a service hosted by this node: catalog row, Services.publish, allowlist. */
 export async function publishService(dir: ServiceDirectory, input: PublishInput): Promise<ServiceView> {
   const { target, allow, subnets, pool } = validatePublish(input);
+  const holderToken = input.policy === 'token-holders' ? (input.holderToken as Address) : undefined;
+  const tokenThreshold =
+    holderToken && input.tokenThreshold !== undefined
+      ? parseTokenAmount(input.tokenThreshold, await dir.registry.tokenDecimals(holderToken))
+      : undefined;
   const localId = dir.catalog.addPending({
     name: input.name,
     type: input.type,
@@ -207,8 +228,12 @@ export async function publishService(dir: ServiceDirectory, input: PublishInput)
           ? Policy.Allowlist
           : input.policy === 'organization'
             ? Policy.OrgMembers
-            : Policy.Public,
+            : holderToken
+              ? Policy.TokenHolders
+              : Policy.Public,
       ...(input.policy === 'organization' ? { policyRef: input.organizationId as bigint } : {}),
+      ...(holderToken ? { policyRef: BigInt(holderToken) } : {}),
+      ...(tokenThreshold ? { tokenThreshold } : {}),
     });
   } catch (err) {
     dir.catalog.discard(localId);

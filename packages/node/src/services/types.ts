@@ -31,7 +31,14 @@ export interface PublishInput {
   price?: bigint;
   /** ERC-20 payment token; default the network's Token. */
   token?: `0x${string}`;
-  policy: 'public' | 'allowlist' | 'organization';
+  policy: 'public' | 'allowlist' | 'organization' | 'token-holders';
+  /** token-holders policy: the ERC-20 an account must hold. */
+  holderToken?: `0x${string}`;
+  /**
+   * token-holders policy: the least balance admitted, a decimal amount in the holder token's units
+   * (e.g. "2.5"); default one base unit.
+   */
+  tokenThreshold?: string;
   /** allowlist policy: addresses admitted. */
   allowlist?: `0x${string}`[];
   /** organization policy: members of this organization are admitted. */

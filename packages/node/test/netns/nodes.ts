@@ -7,12 +7,14 @@
  *                                           inet ── relay 10.201.0.1 (anvil :8545, relay node)
  *   service 192.168.102.2 ─ natb 10.201.0.3 ─┘
  */
+import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { DEFAULT_CHAIN_ID, DEFAULT_HARDFORK, resolveAnvilBinary } from '@dibs/chain';
 import type { NetnsNodeConfig } from './dibs-node.ts';
@@ -43,6 +45,23 @@ export function bedUnavailable(): string | undefined {
     return 'needs root: the test bed creates network namespaces, veth pairs and iptables NAT rules (run as root, as CI does)';
   }
   return undefined;
+}
+
+/**
+ * A suite on the bed: skipped where the bed cannot run (not Linux, not root), except in CI (CI=true),
+ * where that fails the run instead of passing it by.
+ */
+export function describeOnBed(title: string, fn: () => void): void {
+  const unavailable = bedUnavailable();
+  if (unavailable && process.env.CI === 'true') {
+    describe(title, () => {
+      it('runs in CI', () => {
+        assert.fail(`${title}: the test bed cannot run: ${unavailable}`);
+      });
+    });
+    return;
+  }
+  describe(title, { skip: unavailable ?? false }, fn);
 }
 
 /** Runs a command inside a namespace of the bed and returns its stdout. */
@@ -175,7 +194,12 @@ export class NetnsNode {
     // The Node 24 binary running the test; secrets reach the child through the config file only.
     this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, NODE_ENTRY], {
       cwd: REPO_ROOT,
-      env: { ...process.env, DIBS_NETNS_CONFIG: configPath, DIBS_LOG_LEVEL: 'warn' },
+      // DIBS_NETNS_LOG_LEVEL=info (or debug) keeps more of each node's log for a failing test's message.
+      env: {
+        ...process.env,
+        DIBS_NETNS_CONFIG: configPath,
+        DIBS_LOG_LEVEL: process.env.DIBS_NETNS_LOG_LEVEL ?? 'warn',
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     createInterface({ input: this.child.stderr! }).on('line', (l) => {

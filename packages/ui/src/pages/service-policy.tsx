@@ -1,6 +1,7 @@
 /**
  * A service's policy, edited in place: who may request access (public, allowlist, organization,
- * organization network, token holders), the price, and the allowlist's entries one by one. Every
+ * organization network, token holders with their token and threshold), the price, and the allowlist's
+ * entries one by one. Every
  * change is a transaction from this node's wallet (the owner); the chain's answer is shown as it is.
  */
 import { useEffect, useState } from 'preact/hooks';
@@ -26,7 +27,13 @@ export function PolicyEditor(props: { service: Service; onChanged: () => void })
   const s = props.service;
   const [info, setInfo] = useState<ServicePolicyInfo | undefined>();
   const [error, setError] = useState<string | undefined>();
-  const [form, setForm] = useState({ policy: s.policy, organizationId: '', holderToken: '', price: s.price });
+  const [form, setForm] = useState({
+    policy: s.policy,
+    organizationId: '',
+    holderToken: '',
+    tokenThreshold: '',
+    price: s.price,
+  });
   const [adding, setAdding] = useState('');
 
   const adopt = (p: ServicePolicyInfo) => {
@@ -35,6 +42,7 @@ export function PolicyEditor(props: { service: Service; onChanged: () => void })
       policy: p.policy,
       organizationId: p.organizationId ?? '',
       holderToken: p.holderToken ?? '',
+      tokenThreshold: p.holderThreshold ?? '',
       price: p.price,
     });
   };
@@ -65,6 +73,9 @@ export function PolicyEditor(props: { service: Service; onChanged: () => void })
       body.organizationId = form.organizationId.trim();
     if (form.policy === 'token-holders' && form.holderToken.trim())
       body.holderToken = form.holderToken.trim();
+    const threshold = form.tokenThreshold.trim();
+    if (form.policy === 'token-holders' && threshold && threshold !== info.holderThreshold)
+      body.tokenThreshold = threshold;
     return body;
   };
   return (
@@ -110,7 +121,7 @@ export function PolicyEditor(props: { service: Service; onChanged: () => void })
         )}
         {form.policy === 'token-holders' && (
           <label>
-            <span class="label">Token holders must hold (at least {info.holderThreshold} base unit)</span>
+            <span class="label">Token holders must hold (ERC-20)</span>
             <input
               class="input mono"
               name="holderToken"
@@ -118,6 +129,24 @@ export function PolicyEditor(props: { service: Service; onChanged: () => void })
               required={info.policy !== 'token-holders'}
               value={form.holderToken}
               onInput={set('holderToken')}
+            />
+          </label>
+        )}
+        {form.policy === 'token-holders' && (
+          <label>
+            <span class="label">
+              At least (in the token’s units)
+              {info.holderThreshold !== null &&
+                ` · now ${info.holderThreshold} = ${info.holderThresholdBaseUnits} base unit${info.holderThresholdBaseUnits === '1' ? '' : 's'}`}
+            </span>
+            <input
+              class="input mono"
+              name="tokenThreshold"
+              inputMode="decimal"
+              pattern="\d+(\.\d+)?"
+              placeholder="e.g. 2.5 (empty: one base unit)"
+              value={form.tokenThreshold}
+              onInput={set('tokenThreshold')}
             />
           </label>
         )}

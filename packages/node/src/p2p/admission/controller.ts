@@ -254,6 +254,14 @@ export class AdmissionController {
     }));
   }
 
+  /** Peers we admit that have a connection open now (an admission outlives its connections until it expires). */
+  connectedPeers(): AdmittedPeer[] {
+    const cm = this.#components?.connectionManager;
+    return this.admittedPeers().filter((p) =>
+      (cm?.getConnections(p.peerId) ?? []).some((c) => c.status === 'open'),
+    );
+  }
+
   /** Protocols whose streams go through the admission gate. */
   gatedProtocols(): string[] {
     return [...this.#gated].sort();
