@@ -4,8 +4,9 @@
  * through (1) plain wireguard-go configured by hand with `wg` (the baseline), (2) the DIBS VPN with
  * WireGuard's UDP going direct, (3) the DIBS VPN with the client's packets to the host dropped at its
  * NAT, so the DIBS connection runs through the relay node and WireGuard's datagrams through the
- * node's bridge on the relayed channel. Per path: iperf3 TCP throughput and ping RTT (median of 30
- * pings); the three paths take turns in 1 + 3 rounds, the first a warm-up, medians of the other 3.
+ * node's bridge on the relayed channel. Per path: iperf3 TCP throughput, its retransmits and the
+ * datagrams dropped at full UDP receive buffers in the host's namespace (Udp RcvbufErrors), and ping
+ * RTT (median of 30 pings); the three paths take turns in 1 + 3 rounds, the first a warm-up, medians of the other 3.
  * Also `dibs vpn up` with the ticket held → first ping answered (median of 3). Progress goes to
  * stderr; the last stdout line is one JSON object.
  */
@@ -47,11 +48,28 @@ const helpers: ChildProcess[] = [];
 const nodes: NodeProcess[] = [];
 let dir = '';
 
-/** iperf3 from the client to the web host: received Mbit/s. */
-async function iperf(): Promise<number> {
+/** Datagrams the kernel dropped for a full socket receive buffer in namespace `n` so far (Udp RcvbufErrors). */
+async function rcvbufErrors(n: string): Promise<number> {
+  const lines = (await inNs(n, ['cat', '/proc/net/snmp'])).split('\n').filter((l) => l.startsWith('Udp:'));
+  const names = lines[0]?.split(/\s+/) ?? [];
+  return Number(lines[1]?.split(/\s+/)[names.indexOf('RcvbufErrors')] ?? Number.NaN);
+}
+
+/**
+ * iperf3 from the client to the web host: received Mbit/s, TCP retransmits, and the datagrams
+ * dropped meanwhile at full UDP receive buffers in site A's host namespace (its wireguard-go).
+ */
+async function iperf(): Promise<{ mbps: number; retransmits: number; hostDrops: number }> {
+  const before = await rcvbufErrors('hosta');
   const out = await inNs('client', ['iperf3', '-c', WEB, '-t', String(IPERF_SECONDS), '-J'], 60_000);
-  const j = JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } };
-  return j.end.sum_received.bits_per_second / 1e6;
+  const j = JSON.parse(out) as {
+    end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits: number } };
+  };
+  return {
+    mbps: j.end.sum_received.bits_per_second / 1e6,
+    retransmits: j.end.sum_sent.retransmits,
+    hostDrops: (await rcvbufErrors('hosta')) - before,
+  };
 }
 
 /** Median ping RTT from the client to the web host, ms. */
@@ -199,19 +217,32 @@ async function main(): Promise<void> {
   // so a change in background load touches all of them alike. Everything runs with the nodes up.
   const peerId = hosta.ready.peerId as string;
   const paths = {
-    plain: { runs: [] as number[], rtts: [] as number[] },
-    direct: { runs: [] as number[], rtts: [] as number[] },
-    relayed: { runs: [] as number[], rtts: [] as number[] },
+    plain: { runs: [] as number[], rtts: [] as number[], drops: [] as number[], retransmits: [] as number[] },
+    direct: {
+      runs: [] as number[],
+      rtts: [] as number[],
+      drops: [] as number[],
+      retransmits: [] as number[],
+    },
+    relayed: {
+      runs: [] as number[],
+      rtts: [] as number[],
+      drops: [] as number[],
+      retransmits: [] as number[],
+    },
   };
   const record = async (name: keyof typeof paths, round: number) => {
-    const mbps = await iperf();
+    const { mbps, retransmits, hostDrops } = await iperf();
     const rtt = await pingRtt();
     log(
-      `round ${round} ${name}: ${mbps.toFixed(0)} Mbit/s, RTT ${rtt.toFixed(3)} ms${round === 0 ? ' (warm-up)' : ''}`,
+      `round ${round} ${name}: ${mbps.toFixed(0)} Mbit/s, RTT ${rtt.toFixed(3)} ms, ${retransmits} retransmits, ` +
+        `${hostDrops} datagrams dropped at the host's full receive buffer${round === 0 ? ' (warm-up)' : ''}`,
     );
     if (round > 0) {
       paths[name].runs.push(mbps);
       paths[name].rtts.push(rtt);
+      paths[name].drops.push(hostDrops);
+      paths[name].retransmits.push(retransmits);
     }
   };
   const dibsUp = async (want: 'direct' | 'relayed') => {
@@ -273,6 +304,17 @@ async function main(): Promise<void> {
       plain: plain.runs.map(Math.round),
       direct: direct.runs.map(Math.round),
       relayed: relayed.runs.map(Math.round),
+    },
+    // Per run: datagrams dropped at full UDP receive buffers in the host's namespace, TCP retransmits.
+    host_rcvbuf_drops: {
+      plain: paths.plain.drops,
+      direct: paths.direct.drops,
+      relayed: paths.relayed.drops,
+    },
+    retransmits: {
+      plain: paths.plain.retransmits,
+      direct: paths.direct.retransmits,
+      relayed: paths.relayed.retransmits,
     },
   };
   const goals = {

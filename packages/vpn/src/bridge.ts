@@ -6,9 +6,13 @@
  * opaque datagrams, as DERP does.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import {
   BRIDGE_BATCH_BYTES,
+  BRIDGE_DELIVERY_QUEUE_BYTES,
+  BRIDGE_DELIVERY_RETRY_MS,
+  BRIDGE_DELIVERY_WINDOW_SHARE,
   BRIDGE_FRAME_HEADER_BYTES,
   BRIDGE_QUEUE_BYTES,
   BRIDGE_SOCKET_BUFFER_BYTES,
@@ -16,6 +20,7 @@ import {
   MIN_BRIDGE_DATAGRAM_BYTES,
 } from './constants.ts';
 import { VpnError } from './errors.ts';
+import { DeliveryPacer, udpReceiveQueue } from './pacer.ts';
 
 /** Counters of one bridge. */
 export interface BridgeStats {
@@ -25,6 +30,10 @@ export interface BridgeStats {
   datagramsOut: number;
   /** Datagrams dropped because the channel was backed up. */
   dropped: number;
+  /** Datagrams from the channel that waited for room in WireGuard's receive buffer (pacer.ts). */
+  paced: number;
+  /** Writes to the channel (each a batch of datagrams, one record). */
+  batches: number;
 }
 
 /**
@@ -104,6 +113,19 @@ export function frameDatagram(datagram: Buffer): Buffer {
   return out;
 }
 
+/**
+ * The receive buffer a socket gets unless it asks for another (net.core.rmem_default): what
+ * wireguard-go's socket has. Read once per bridge; 208 KiB, Linux's default, where it cannot be read.
+ */
+function receiveBufferBytes(): number {
+  try {
+    const n = Number.parseInt(readFileSync('/proc/sys/net/core/rmem_default', 'latin1'), 10);
+    if (Number.isSafeInteger(n) && n > 0) return n;
+  } catch {}
+  return DEFAULT_RECEIVE_BUFFER_BYTES;
+}
+const DEFAULT_RECEIVE_BUFFER_BYTES = 212_992;
+
 /** Options of {@link DatagramBridge.open}. */
 export interface BridgeOptions {
   /** The tunnel channel (a byte stream both ways). */
@@ -120,7 +142,9 @@ export class DatagramBridge {
   readonly #channel: Duplex;
   readonly #wgPort: number;
   readonly #reader = new FrameReader();
-  readonly stats: BridgeStats = { datagramsIn: 0, datagramsOut: 0, dropped: 0 };
+  readonly #stats = { datagramsIn: 0, datagramsOut: 0, dropped: 0 };
+  #pacer: DeliveryPacer | undefined;
+  #receiver: { close: () => void } | undefined;
   #closed = false;
   /**
    * Frames read from WireGuard in this turn of the event loop, gathered in one buffer (each datagram
@@ -129,6 +153,7 @@ export class DatagramBridge {
   #batch: Buffer | undefined;
   #batchBytes = 0;
   #flushScheduled = false;
+  #flushes = 0;
   #onClose: ((error: Error | undefined) => void) | undefined;
 
   private constructor(socket: Socket, options: BridgeOptions) {
@@ -160,6 +185,11 @@ export class DatagramBridge {
     return bridge;
   }
 
+  /** Counters so far. */
+  get stats(): BridgeStats {
+    return { ...this.#stats, paced: this.#pacer?.delayed ?? 0, batches: this.#flushes };
+  }
+
   /** The loopback port WireGuard should send to. */
   get port(): number {
     return this.#socket.address().port;
@@ -176,20 +206,33 @@ export class DatagramBridge {
       // Only our own WireGuard may use the bridge.
       if (rinfo.port !== this.#wgPort || rinfo.address !== '127.0.0.1' || this.#closed) return;
       if (channel.writableLength > BRIDGE_QUEUE_BYTES) {
-        this.stats.dropped++;
+        this.#stats.dropped++;
         return;
       }
-      this.stats.datagramsOut++;
+      this.#stats.datagramsOut++;
       this.#gather(msg);
     });
     this.#socket.on('error', (err) =>
       this.close(new VpnError('BRIDGE_FAILED', `bridge socket: ${err.message}`)),
     );
     // Each datagram is a view of the opened record it came in (the channel's own buffer, not reused),
-    // sent as it is: the kernel copies it.
+    // sent as it is (the kernel copies it), paced so that a burst from the channel does not overflow
+    // WireGuard's receive buffer.
+    const socket = this.#socket;
+    const receiver = udpReceiveQueue(this.#wgPort);
+    this.#receiver = receiver;
+    const pacer = new DeliveryPacer({
+      send: (d) => socket.send(d),
+      onFull: (full) => (full ? channel.pause() : channel.resume()),
+      windowBytes: Math.floor(receiveBufferBytes() * BRIDGE_DELIVERY_WINDOW_SHARE),
+      queueBytes: BRIDGE_DELIVERY_QUEUE_BYTES,
+      receiverQueue: receiver.read,
+      retryMs: BRIDGE_DELIVERY_RETRY_MS,
+    });
+    this.#pacer = pacer;
     const onDatagram = (d: Buffer) => {
-      this.stats.datagramsIn++;
-      this.#socket.send(d);
+      this.#stats.datagramsIn++;
+      pacer.push(d);
     };
     channel.on('data', (chunk: Buffer) => {
       try {
@@ -233,6 +276,7 @@ export class DatagramBridge {
     this.#batch = undefined;
     this.#batchBytes = 0;
     if (this.#closed || batch === undefined || bytes === 0) return;
+    this.#flushes++;
     // The channel owns the batch from here on (a new one is allocated for the next datagrams).
     this.#channel.write(bytes === batch.length ? batch : batch.subarray(0, bytes));
   }
@@ -241,6 +285,8 @@ export class DatagramBridge {
   close(error?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#pacer?.close();
+    this.#receiver?.close();
     this.#socket.close();
     if (!this.#channel.destroyed) this.#channel.destroy();
     const cb = this.#onClose;

@@ -74,6 +74,15 @@ export const BRIDGE_QUEUE_BYTES = 4 * 1024 * 1024;
  * each turn of the event loop anyway): a few dozen datagrams per record.
  */
 export const BRIDGE_BATCH_BYTES = 64 * 1024;
+/**
+ * Share of WireGuard's UDP receive buffer (net.core.rmem_default for wireguard-go) the bridge fills
+ * at most (pacer.ts): the rest is headroom for datagrams from elsewhere (the direct path, keepalives).
+ */
+export const BRIDGE_DELIVERY_WINDOW_SHARE = 0.75;
+/** Wait before the bridge looks at WireGuard's receive queue again when it was full, ms. */
+export const BRIDGE_DELIVERY_RETRY_MS = 1;
+/** Bytes waiting for WireGuard before the bridge stops reading the channel (backpressure to the far side). */
+export const BRIDGE_DELIVERY_QUEUE_BYTES = 1024 * 1024;
 /** Receive and send buffer of the bridge's own socket (Linux caps it at net.core.rmem_max/wmem_max). */
 export const BRIDGE_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 

@@ -132,7 +132,7 @@ export class ServiceConnector {
    */
   async reach(
     service: ServiceRecord,
-    bound: { deadline: number } = { deadline: Date.now() + CONNECT_DEADLINE_MS },
+    bound: { deadline: number; errors?: string[] } = { deadline: Date.now() + CONNECT_DEADLINE_MS },
   ): Promise<PeerId> {
     const { host, registry, log } = this.#o;
     const node = await registry.getNode(service.host);
@@ -154,8 +154,12 @@ export class ServiceConnector {
     }
     const key = service.host.toLowerCase();
     const left = () => bound.deadline - Date.now();
-    const errors: string[] = [];
+    // Shared with the caller, so a bound that runs out mid-way can still say what was tried.
+    const errors: string[] = bound.errors ?? [];
     const tried = new Set<string>();
+    const extend = () => {
+      bound.deadline = Math.max(bound.deadline, Date.now() + RELAY_PATH_GRACE_MS);
+    };
     const lookup = findNodeRecord(host, service.host, Math.max(Math.min(RECORD_LOOKUP_TIMEOUT_MS, left()), 1))
       .then((r) => {
         this.#records.set(key, r.multiaddrs);
@@ -178,6 +182,11 @@ export class ServiceConnector {
           const relay = a.slice(0, a.indexOf('/p2p-circuit'));
           try {
             await host.connect(multiaddr(relay), Math.max(Math.min(RELAY_DIAL_TIMEOUT_MS, left()), 1));
+            // A relay on the host's path admitted us: a path is being made, not missing. The grace
+            // runs from now, not from when the direct dial gives up: a node that just started
+            // (cold caches, a loaded machine) could otherwise spend the whole bound before the
+            // circuit is even dialed.
+            extend();
             return a;
           } catch (err) {
             errors.push(`relay ${relay}: ${(err as Error).message}`);
@@ -198,7 +207,7 @@ export class ServiceConnector {
       }
       const live = (await relays).filter((a): a is string => a !== undefined);
       // A relay admitted us: a path is being made, not missing; a loaded machine gets time to finish it.
-      if (live.length > 0) bound.deadline = Math.max(bound.deadline, Date.now() + RELAY_PATH_GRACE_MS);
+      if (live.length > 0) extend();
       for (const a of live) {
         if (left() <= 0) break;
         try {
@@ -227,16 +236,27 @@ export class ServiceConnector {
   async #relays(exclude: PeerId): Promise<string[]> {
     const { host, registry } = this.#o;
     const out: string[] = [];
-    for (const p of host.admission.admittedPeers()) {
-      if (out.length >= MAX_RELAY_ATTEMPTS || p.peerId.equals(exclude)) continue;
-      const id = p.peerId.toString();
-      let roles = this.#roles.get(id);
-      if (roles === undefined || roles.at < Date.now() - ROLE_CACHE_MS) {
+    // Only peers with a direct connection can carry a circuit; their roles, where not known (a node
+    // that just started) or stale, are looked up all at once, not one registry round trip after
+    // another before the first dial.
+    const peers = host.admission
+      .admittedPeers()
+      .filter(
+        (p) => !p.peerId.equals(exclude) && host.libp2p.getConnections(p.peerId).some((c) => !c.limits),
+      );
+    await Promise.all(
+      peers.map(async (p) => {
+        const id = p.peerId.toString();
+        const known = this.#roles.get(id);
+        if (known !== undefined && known.at >= Date.now() - ROLE_CACHE_MS) return;
         const entry = await registry.getNode(addressFromPeerId(p.peerId) as Address).catch(() => null);
-        roles = { value: entry?.active ? entry.roles : 0, at: Date.now() };
-        this.#roles.set(id, roles);
-      }
-      if ((roles.value & ROLE_RELAY) === 0) continue;
+        this.#roles.set(id, { value: entry?.active ? entry.roles : 0, at: Date.now() });
+      }),
+    );
+    for (const p of peers) {
+      if (out.length >= MAX_RELAY_ATTEMPTS) break;
+      const roles = this.#roles.get(p.peerId.toString());
+      if (roles === undefined || (roles.value & ROLE_RELAY) === 0) continue;
       const conn = host.libp2p.getConnections(p.peerId).find((c) => !c.limits);
       if (!conn) continue;
       const base = conn.remoteAddr.toString().split('/p2p/')[0];
@@ -287,10 +307,12 @@ export class ServiceConnector {
     options: { destination?: { host: string; port: number }; signal?: AbortSignal; vpn?: Uint8Array },
     reachBy: { deadline?: number },
   ): Promise<Tunnel> {
+    const t0 = Date.now();
     const service = await this.service(serviceId);
     const ticket = await this.ticket(serviceId);
-    reachBy.deadline ??= Date.now() + CONNECT_DEADLINE_MS;
-    const bound = { deadline: reachBy.deadline };
+    const t1 = Date.now();
+    reachBy.deadline ??= t1 + CONNECT_DEADLINE_MS;
+    const bound = { deadline: reachBy.deadline, errors: [] as string[] };
     let timer: NodeJS.Timeout | undefined;
     const peer = await Promise.race([
       this.reach(service, bound),
@@ -304,7 +326,9 @@ export class ServiceConnector {
           reject(
             new ServiceError(
               'HOST_UNREACHABLE',
-              `no path to the node of service ${service.id} (${service.name}) within ${CONNECT_DEADLINE_MS} ms`,
+              `no path to the node of service ${service.id} (${service.name}) within ${CONNECT_DEADLINE_MS} ms` +
+                ` (service and ticket took ${t1 - t0} ms before; reaching it ${Date.now() - t1} ms` +
+                `${bound.errors.length > 0 ? `: ${bound.errors.slice(-4).join('; ')}` : ', no dial had failed yet'})`,
               'check that node is running and holds a relay reservation, or that its relays are online',
               { transient: true },
             ),
