@@ -107,6 +107,36 @@ describe('five admitted nodes form one network', () => {
     }
   });
 
+  it('forged copies at the nearest nodes never win, nor does a stale copy', async () => {
+    const publisher = hosts[4]!;
+    const fresh = await publishNodeRecord(publisher, { roles: 0 });
+    const key = nodeRecordKey(fresh.address);
+    // Stored only where it is put: an aborted put writes the local datastore, then gives up.
+    const holdOnly = async (h: DibsHost, value: Uint8Array) => {
+      try {
+        for await (const _ of h.dht.put(key, value, { signal: AbortSignal.abort() })) {
+        }
+      } catch {}
+    };
+    // Signed by another key under the publisher's address and PeerId, with a higher seq.
+    for (const liar of [hosts[1]!, hosts[3]!]) {
+      await holdOnly(
+        liar,
+        await signNodeRecord(liar, { ...fresh, seq: fresh.seq + 1000n, multiaddrs: ['/ip4/10.6.6.6/tcp/1'] }),
+      );
+    }
+    // Genuine but older.
+    await holdOnly(
+      hosts[2]!,
+      await signNodeRecord(publisher, { ...fresh, seq: fresh.seq - 1n, multiaddrs: ['/ip4/10.7.7.7/tcp/1'] }),
+    );
+    for (const h of hosts.slice(0, 4)) {
+      const found = await findNodeRecord(h, fresh.address);
+      assert.equal(found.seq, fresh.seq, `node ${hosts.indexOf(h)} got the latest record`);
+      assert.deepEqual(found.multiaddrs, fresh.multiaddrs);
+    }
+  });
+
   it("a record under another node's address is rejected by the DHT", async () => {
     const liar = hosts[3]!;
     const victim = addressFromPeerId(hosts[1]!.peerId).toLowerCase();

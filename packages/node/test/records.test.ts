@@ -69,6 +69,27 @@ describe('node records', () => {
     }
   });
 
+  it('a record changed in place after it verified is checked again', async () => {
+    const s = signer();
+    const bytes = await signNodeRecord(s, record(s));
+    await verifyNodeRecord(bytes, nodeRecordKey(s.address));
+    // The same array object verified again (the DHT's validator, then the lookup) reuses the first
+    // check; an array changed since must not.
+    for (let i = 0; i < bytes.length; i += 7) {
+      bytes[i]! ^= 0x01;
+      await assert.rejects(verifyNodeRecord(bytes, nodeRecordKey(s.address)), P2pError);
+      bytes[i]! ^= 0x01;
+      assert.equal((await verifyNodeRecord(bytes, nodeRecordKey(s.address))).address, s.address);
+    }
+    // and the key and time checks still run on a reused check
+    await assert.rejects(verifyNodeRecord(bytes, nodeRecordKey(signer().address)), {
+      code: 'INVALID_RECORD',
+    });
+    await assert.rejects(verifyNodeRecord(bytes, nodeRecordKey(s.address), Date.now() + 365 * 86_400_000), {
+      code: 'INVALID_RECORD',
+    });
+  });
+
   it('random bytes only ever fail with INVALID_RECORD', async () => {
     for (let i = 0; i < 1000; i++) {
       await assert.rejects(verifyNodeRecord(new Uint8Array(randomBytes(randomInt(0, 400)))), {

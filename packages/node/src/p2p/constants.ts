@@ -80,3 +80,10 @@ export const DHT_QUERY_SELF_INTERVAL_MS = 5 * 60_000;
  * node, so one is authentic; a second guards against a stale copy from one peer.
  */
 export const FIND_RECORD_QUORUM = 2;
+/**
+ * Node record lookup, first phase (near-get.ts): GET_VALUE requests in flight at once to the closest
+ * peers we already hold connections to (Kademlia's usual alpha), and the most such peers asked before
+ * the full DHT query takes over.
+ */
+export const NEAR_GET_WIDTH = 3;
+export const NEAR_GET_MAX_PEERS = 8;

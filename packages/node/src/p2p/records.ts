@@ -4,11 +4,13 @@
  * validated on every put and get.
  */
 import { addressFromPeerId } from '@dibs/core';
+import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { Reader, Writer } from './codec.ts';
 import { FIND_RECORD_QUORUM, ROLE_MASK } from './constants.ts';
 import { P2pError } from './errors.ts';
 import type { DibsHost } from './host.ts';
+import { nearGet } from './near-get.ts';
 
 /** DHT key namespace of node records: keys are `/dibs-node/<lowercase 0x address>`. */
 export const NODE_RECORD_NAMESPACE = 'dibs-node';
@@ -92,6 +94,21 @@ export async function signNodeRecord(
   return new Writer().bytes(body, MAX_RECORD_BYTES).bytes(sig, MAX_SIGNATURE_BYTES).finish();
 }
 
+/**
+ * Copies whose decoding and signature already checked out, by the identity of their byte array: the
+ * DHT's validator and the lookup that reads the same response check one object, so the second check
+ * reuses the first. Only the very same array with the very same content hits (a fresh copy of the
+ * bytes is checked again, and so is an array changed since), and the key and time checks run every time.
+ */
+const signatureChecked = new WeakMap<
+  Uint8Array,
+  { bytes: Uint8Array; record: NodeRecord; domain: Uint8Array }
+>();
+
+function cloneRecord(r: NodeRecord): NodeRecord {
+  return { ...r, multiaddrs: [...r.multiaddrs], services: [...r.services] };
+}
+
 /** Decodes and fully validates a signed record (signature, key = address of the signer, freshness). */
 export async function verifyNodeRecord(
   bytes: Uint8Array,
@@ -99,6 +116,33 @@ export async function verifyNodeRecord(
   now = Date.now(),
   domain: Uint8Array = SIGNING_DOMAIN,
 ): Promise<NodeRecord> {
+  const checked = signatureChecked.get(bytes);
+  let record: NodeRecord;
+  if (checked?.domain === domain && Buffer.compare(checked.bytes, bytes) === 0) {
+    record = cloneRecord(checked.record);
+  } else {
+    record = await verifySignedRecord(bytes, domain);
+    signatureChecked.set(bytes, { bytes: bytes.slice(), record: cloneRecord(record), domain });
+  }
+  if (key !== undefined && new TextDecoder().decode(key) !== `/${NODE_RECORD_NAMESPACE}/${record.address}`) {
+    throw new P2pError('INVALID_RECORD', 'node record stored under a key that is not its address');
+  }
+  if (record.expiresAt <= now)
+    throw new P2pError('INVALID_RECORD', `node record for ${record.address} has expired`);
+  if (record.issuedAt > now + RECORD_MAX_SKEW_MS) {
+    throw new P2pError('INVALID_RECORD', `node record for ${record.address} is issued in the future`);
+  }
+  if (record.expiresAt - record.issuedAt > MAX_RECORD_TTL_MS) {
+    throw new P2pError(
+      'INVALID_RECORD',
+      `node record for ${record.address} claims a lifetime over the limit`,
+    );
+  }
+  return record;
+}
+
+/** Decodes a record and checks its roles, its signer (the key of its address) and its signature. */
+async function verifySignedRecord(bytes: Uint8Array, domain: Uint8Array): Promise<NodeRecord> {
   if (bytes.length > MAX_RECORD_BYTES + MAX_SIGNATURE_BYTES + 4) {
     throw new P2pError('INVALID_RECORD', `node record of ${bytes.length} bytes exceeds the bound`);
   }
@@ -138,9 +182,6 @@ export async function verifyNodeRecord(
   }
   if ((record.roles & ~ROLE_MASK) !== 0)
     throw new P2pError('INVALID_RECORD', `unknown role bits ${record.roles}`);
-  if (key !== undefined && new TextDecoder().decode(key) !== `/${NODE_RECORD_NAMESPACE}/${record.address}`) {
-    throw new P2pError('INVALID_RECORD', 'node record stored under a key that is not its address');
-  }
   let signer: ReturnType<typeof peerIdFromString>;
   try {
     signer = peerIdFromString(record.peerId);
@@ -153,17 +194,6 @@ export async function verifyNodeRecord(
   }
   if (!signer.publicKey || !(await signer.publicKey.verify(concat(domain, body), sig))) {
     throw new P2pError('INVALID_RECORD', `node record for ${record.address} has a bad signature`);
-  }
-  if (record.expiresAt <= now)
-    throw new P2pError('INVALID_RECORD', `node record for ${record.address} has expired`);
-  if (record.issuedAt > now + RECORD_MAX_SKEW_MS) {
-    throw new P2pError('INVALID_RECORD', `node record for ${record.address} is issued in the future`);
-  }
-  if (record.expiresAt - record.issuedAt > MAX_RECORD_TTL_MS) {
-    throw new P2pError(
-      'INVALID_RECORD',
-      `node record for ${record.address} claims a lifetime over the limit`,
-    );
   }
   return record;
 }
@@ -239,9 +269,11 @@ export interface FindOptions {
 }
 
 /**
- * Looks a node up by address from any node; throws RECORD_NOT_FOUND when no valid record exists. The
- * query stops as soon as `quorum` peers returned valid copies (each is signed by the node itself, so
- * one is authentic; more guard against a stale copy) instead of walking the whole DHT path.
+ * Looks a node up by address from any node; throws RECORD_NOT_FOUND when no valid record exists. It
+ * first asks the closest peers it is already connected to (near-get.ts), then, if they did not give
+ * `quorum` copies, runs the full DHT query; either way it stops as soon as `quorum` distinct peers
+ * returned valid copies (each is signed by the node itself, so one is authentic; more guard against a
+ * stale copy) and returns the one with the highest seq.
  */
 export async function findNodeRecord(
   host: DibsHost,
@@ -252,21 +284,34 @@ export async function findNodeRecord(
     typeof options === 'number' ? { timeoutMs: options } : options;
   const key = nodeRecordKey(address);
   let best: NodeRecord | undefined;
+  const from = new Set<string>();
   let copies = 0;
-  const consider = async (value: Uint8Array) => {
+  const consider = async (value: Uint8Array, peer?: PeerId) => {
     try {
       const r = await verifyNodeRecord(value, key);
-      copies++;
+      if (peer === undefined || !from.has(peer.toString())) copies++;
+      if (peer !== undefined) from.add(peer.toString());
       if (!best || r.seq > best.seq) best = r;
     } catch {}
   };
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const near = new AbortController();
+  try {
+    for await (const copy of nearGet(host, key, { signal: AbortSignal.any([near.signal, deadline]) })) {
+      await consider(copy.value, copy.from);
+      if (copies >= quorum) break;
+    }
+  } finally {
+    near.abort();
+  }
+  if (copies >= quorum && best) return best;
   const stop = new AbortController();
-  const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(timeoutMs)]);
+  const signal = AbortSignal.any([stop.signal, deadline]);
   try {
     for await (const event of host.dht.get(key, { signal })) {
       // Responses carry the record as they come; VALUE only arrives after the whole query drained.
-      if (event.name === 'PEER_RESPONSE' && event.record) await consider(event.record.value);
-      else if (event.name === 'VALUE') await consider(event.value);
+      if (event.name === 'PEER_RESPONSE' && event.record) await consider(event.record.value, event.from);
+      else if (event.name === 'VALUE') await consider(event.value, event.from);
       if (copies >= quorum) {
         stop.abort();
         break;
