@@ -191,6 +191,7 @@ test('a changed service host: refused; a full-trust reader is fooled', async () 
     policy: honest.policy,
     policyRef: honest.policyRef,
     active: honest.active,
+    tokenThreshold: honest.tokenThreshold,
   }));
   const service = (await refusedEverywhere((r) => r.service(serviceId), 'PROOF_INVALID')) as {
     host: Address;
