@@ -31,13 +31,17 @@ export function statusCommand(): Command {
       let proxies: ProxyOut[] | null = null;
       let vpn: VpnStatusOut | null = null;
       let trust: ChainTrust | null = null;
+      // The runtime file is rewritten at most every few seconds: the API has the live list.
+      let orgs = info.p2p?.orgs ?? [];
       if (api) {
-        const [s, p, v, c] = await Promise.all([
+        const [s, p, v, c, o] = await Promise.all([
           sessionsOf(api),
           api.call(api.client.GET('/api/v1/proxies')),
           api.call(api.client.GET('/api/v1/vpn')),
           api.call(api.client.GET('/api/v1/chain')),
+          api.call(api.client.GET('/api/v1/org-networks')),
         ]);
+        orgs = o.networks;
         sessions = s.sessions as SessionOut[];
         connections = s.connections ?? [];
         proxies = p.proxies;
@@ -59,7 +63,7 @@ export function statusCommand(): Command {
         proxies,
         vpn,
         /** Organization networks besides the public one (own host, admission, DHT, peers each). */
-        orgs: p2p?.orgs ?? [],
+        orgs,
         orgsLeft: p2p?.orgsLeft ?? [],
       };
       ctx.out.result(result, () =>

@@ -526,6 +526,19 @@ export const orgNetworkSchema = obj({
   peers: Type.Array(peerId),
   routingTable: count,
   relay: Type.Boolean(),
+  relays: obj(
+    {
+      target: count,
+      held: Type.Array(
+        obj({
+          peerId,
+          addrs: Type.Array(Type.String({ maxLength: 512 })),
+          since: Type.String({ maxLength: 64 }),
+        }),
+      ),
+    },
+    { description: "reservations this node holds on the organization's own relays" },
+  ),
   joinedAt: Type.String({ maxLength: 64 }),
   recordPublishedAt: Type.Optional(Type.String({ maxLength: 64 })),
 });

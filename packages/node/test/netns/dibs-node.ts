@@ -64,6 +64,12 @@ type Command =
   | { id: number; op: 'org-join'; orgId: string }
   | { id: number; op: 'stop' };
 
+/** An error's message; libp2p's dialer wraps each address's failure in an AggregateError, so those follow. */
+function errorText(err: Error): string {
+  if (!(err instanceof AggregateError)) return err.message;
+  return `${err.message}: ${err.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))).join('; ')}`;
+}
+
 const configPath = process.env.DIBS_NETNS_CONFIG;
 if (!configPath) throw new Error('DIBS_NETNS_CONFIG must name the node config file');
 const config = JSON.parse(readFileSync(configPath, 'utf8')) as NetnsNodeConfig;
@@ -274,6 +280,6 @@ for await (const line of createInterface({ input: process.stdin })) {
   run(cmd).then(
     (result) => process.stdout.write(`${JSON.stringify({ id: cmd.id, ok: true, ...result })}\n`),
     (err: Error) =>
-      process.stdout.write(`${JSON.stringify({ id: cmd.id, ok: false, error: err.message })}\n`),
+      process.stdout.write(`${JSON.stringify({ id: cmd.id, ok: false, error: errorText(err) })}\n`),
   );
 }
