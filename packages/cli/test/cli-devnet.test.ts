@@ -18,19 +18,14 @@ import {
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { isProcessAlive } from '@dibs/chain';
 import { isAlive, readDevnetState } from '../src/commands/devnet.ts';
 import { parseApiPort } from '../src/commands/up.ts';
 import { CliError } from '../src/errors.ts';
 import { runCli, startCli, stopChild } from './cli-helpers.ts';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** Running: a zombie (killed, not yet reaped by whoever inherited it) counts as gone. */
+const alive = isProcessAlive;
 
 async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

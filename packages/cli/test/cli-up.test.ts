@@ -2,16 +2,11 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { isProcessAlive } from '@dibs/chain';
 import { lastJson, runCli, startCli, stopChild, tempHome } from './cli-helpers.ts';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Running: a zombie (killed, not yet reaped by whoever inherited it) counts as gone. */
+const alive = isProcessAlive;
 
 interface UpJson {
   status: string;

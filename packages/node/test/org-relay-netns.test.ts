@@ -37,6 +37,7 @@ interface Bulk {
   echoed: string;
   received: string;
   remoteAddrs: string[];
+  relayLinks: Record<string, string[]>;
 }
 
 describeOnBed('relay reservations inside an organization network, across NATs', () => {
@@ -119,8 +120,21 @@ describeOnBed('relay reservations inside an organization network, across NATs', 
     assert.equal(r.received, r.sent, 'the far end received exactly the bytes sent (SHA-256)');
     assert.equal(r.echoed, r.sent, 'and echoed them back intact');
     assert.ok(r.remoteAddrs.length > 0);
+    const relayPeer = relay.info.peerId as string;
     for (const a of r.remoteAddrs) {
-      assert.ok(a.startsWith(`${relayAddr}/p2p-circuit`), `every connection runs through A's relay: ${a}`);
+      assert.ok(
+        a.includes(`/p2p/${relayPeer}/p2p-circuit/`),
+        `every connection is a circuit through A's relay: ${r.remoteAddrs.join(' ')}`,
+      );
+    }
+    const links = r.relayLinks[relayPeer] ?? [];
+    assert.ok(links.length > 0, 'over a connection to the relay');
+    const transport = relayAddr.split('/p2p/')[0]!;
+    for (const l of links) {
+      assert.ok(
+        l === transport || l.startsWith(`${transport}/`),
+        `to the relay at ${transport}, its only address now: ${links.join(' ')}`,
+      );
     }
   }
 

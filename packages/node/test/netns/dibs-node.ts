@@ -189,6 +189,8 @@ async function run(cmd: Command): Promise<Record<string, unknown>> {
     case 'bulk': {
       const net = network!.orgs.get(BigInt(cmd.org));
       if (!net) throw new Error(`this node is not in organization ${cmd.org}'s network`);
+      // As a user's dial does: wait for the admission both ways, else the far end refuses the stream.
+      await net.host.connect(multiaddr(cmd.addr), 10_000);
       const stream = await net.host.libp2p.dialProtocol(
         multiaddr(cmd.addr),
         `/${net.protocolPrefix}/${ORG_BULK}`,
@@ -222,6 +224,22 @@ async function run(cmd: Command): Promise<Record<string, unknown>> {
         remoteAddrs: net.host.libp2p
           .getConnections(peerIdFromString(peer))
           .map((c) => c.remoteAddr.toString()),
+        // A circuit's address names the relay address it was dialed at, which may be an older one of
+        // the same relay: the connections to each relay show where the circuits really run.
+        relayLinks: Object.fromEntries(
+          net.host.libp2p
+            .getConnections(peerIdFromString(peer))
+            .flatMap((c) => {
+              const parts = c.remoteAddr.getComponents();
+              const at = parts.findIndex((x) => x.name === 'p2p-circuit');
+              const relay = at > 0 ? parts[at - 1] : undefined;
+              return relay?.name === 'p2p' && relay.value ? [relay.value] : [];
+            })
+            .map((relay) => [
+              relay,
+              net.host.libp2p.getConnections(peerIdFromString(relay)).map((c) => c.remoteAddr.toString()),
+            ]),
+        ),
       };
     }
     case 'connections':
