@@ -32,7 +32,8 @@ before(async () => {
   // Parties first: funding one rewrites the head block's state (anvil_setBalance).
   const relayParty = await bed.party('relay');
   const lightParty = await bed.party('light');
-  signer = await bed.startNode(bed.operator, { signCheckpoints: true });
+  // Records every 3 s instead of every 30 s, so the light node's checkpoint moves within seconds.
+  signer = await bed.startNode(bed.operator, { signCheckpoints: true, checkpointRecordIntervalMs: 3_000 });
   // The signer serves no checkpoints over the protocol: only its DHT records remain.
   await signer.host.libp2p.unhandle(CHECKPOINT_PROTOCOL);
   relay = await bed.startNode(relayParty);

@@ -238,6 +238,8 @@ export async function startCheckpointSigning(params: {
   wallet: Wallet;
   host: DibsHost;
   log: Logger;
+  /** How often the newest checkpoint is put into the DHT, ms; default CHECKPOINT_RECORD_INTERVAL_MS. */
+  recordIntervalMs?: number | undefined;
 }): Promise<{ status(): ChainTrustStatus; stop(): void }> {
   const { chain, wallet, host } = params;
   const log = params.log.child('checkpoints');
@@ -275,7 +277,7 @@ export async function startCheckpointSigning(params: {
       void putRecord().catch((err: Error) =>
         log.debug('checkpoint record put failed', { error: err.message }),
       ),
-    CHECKPOINT_RECORD_INTERVAL_MS,
+    params.recordIntervalMs ?? CHECKPOINT_RECORD_INTERVAL_MS,
   );
   recordTimer.unref();
   return {

@@ -105,6 +105,8 @@ export interface P2pSettings {
   light?: LightSettings | undefined;
   /** Sign and serve checkpoints of the chain (a full node); default: when this node runs the embedded chain. */
   signCheckpoints?: boolean | undefined;
+  /** How often a signing node puts its newest checkpoint into the DHT, ms; default CHECKPOINT_RECORD_INTERVAL_MS. */
+  checkpointRecordIntervalMs?: number | undefined;
   /** Organization networks to join besides the public one (`dibs up --org`), by organization id. */
   orgs?: readonly bigint[] | undefined;
 }
@@ -331,7 +333,13 @@ export async function startNetwork(params: {
       light.follow(host);
       chainTrust = () => light.status();
     } else if (settings.signCheckpoints ?? chain.supervisor !== undefined) {
-      const signing = await startCheckpointSigning({ chain, wallet, host, log });
+      const signing = await startCheckpointSigning({
+        chain,
+        wallet,
+        host,
+        log,
+        recordIntervalMs: settings.checkpointRecordIntervalMs,
+      });
       cleanups.push(() => signing.stop());
       chainTrust = () => signing.status();
     }
