@@ -216,29 +216,27 @@ async function run(cmd: Command): Promise<Record<string, unknown>> {
         multiaddr(cmd.addr)
           .getComponents()
           .findLast((c) => c.name === 'p2p')?.value ?? '';
+      const remote = net.host.libp2p.getConnections(peerIdFromString(peer)).map((c) => c.remoteAddr);
+      // A circuit's address names the relay address it was dialed at, which may be an older one of
+      // the same relay: the connections to each relay show where the circuits really run.
+      const relays = new Set(
+        remote.flatMap((a) => {
+          const parts = a.getComponents();
+          const relay = parts[parts.findIndex((x) => x.name === 'p2p-circuit') - 1];
+          return relay?.name === 'p2p' && relay.value ? [relay.value] : [];
+        }),
+      );
       return {
         bytes,
         sent: sent.digest('hex'),
         echoed: echoed.digest('hex'),
         received,
-        remoteAddrs: net.host.libp2p
-          .getConnections(peerIdFromString(peer))
-          .map((c) => c.remoteAddr.toString()),
-        // A circuit's address names the relay address it was dialed at, which may be an older one of
-        // the same relay: the connections to each relay show where the circuits really run.
+        remoteAddrs: remote.map((a) => a.toString()),
         relayLinks: Object.fromEntries(
-          net.host.libp2p
-            .getConnections(peerIdFromString(peer))
-            .flatMap((c) => {
-              const parts = c.remoteAddr.getComponents();
-              const at = parts.findIndex((x) => x.name === 'p2p-circuit');
-              const relay = at > 0 ? parts[at - 1] : undefined;
-              return relay?.name === 'p2p' && relay.value ? [relay.value] : [];
-            })
-            .map((relay) => [
-              relay,
-              net.host.libp2p.getConnections(peerIdFromString(relay)).map((c) => c.remoteAddr.toString()),
-            ]),
+          [...relays].map((relay) => [
+            relay,
+            net.host.libp2p.getConnections(peerIdFromString(relay)).map((c) => c.remoteAddr.toString()),
+          ]),
         ),
       };
     }
