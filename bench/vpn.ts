@@ -4,9 +4,11 @@
  * through (1) plain wireguard-go configured by hand with `wg` (the baseline), (2) the DIBS VPN with
  * WireGuard's UDP going direct, (3) the DIBS VPN with the client's packets to the host dropped at its
  * NAT, so the DIBS connection runs through the relay node and WireGuard's datagrams through the
- * node's bridge on the relayed channel. Per path: iperf3 TCP throughput, its retransmits and the
+ * relay's datagram relay (its UDP ports, straight from one wireguard-go to the other), and (4) as (3)
+ * with UDP to the relay dropped too, so the datagrams ride the relayed channel through both nodes'
+ * bridges (the fallback; reported, no goal). Per path: iperf3 TCP throughput, its retransmits and the
  * datagrams dropped at full UDP receive buffers in the host's namespace (Udp RcvbufErrors), and ping
- * RTT (median of 30 pings); the three paths take turns in 1 + 3 rounds, the first a warm-up, medians of the other 3.
+ * RTT (median of 30 pings); the paths take turns in 1 + 3 rounds, the first a warm-up, medians of the other 3.
  * Also `dibs vpn up` with the ticket held → first ping answered (median of 3). Progress goes to
  * stderr; the last stdout line is one JSON object.
  */
@@ -230,6 +232,12 @@ async function main(): Promise<void> {
       drops: [] as number[],
       retransmits: [] as number[],
     },
+    bridged: {
+      runs: [] as number[],
+      rtts: [] as number[],
+      drops: [] as number[],
+      retransmits: [] as number[],
+    },
   };
   const record = async (name: keyof typeof paths, round: number) => {
     const { mbps, retransmits, hostDrops } = await iperf();
@@ -245,12 +253,18 @@ async function main(): Promise<void> {
       paths[name].retransmits.push(retransmits);
     }
   };
-  const dibsUp = async (want: 'direct' | 'relayed') => {
+  const dibsUp = async (want: 'direct' | 'relayed', via?: 'relay' | 'bridge') => {
     const up = (await client.node.command({ op: 'vpnUp', serviceId, mode: 'client' })).session as {
       path: string;
+      endpoint: string | null;
     };
     if (up.path !== want) throw new Error(`expected a ${want} path, got ${up.path}`);
+    const at = via === 'relay' ? `${RELAY_IP}:` : via === 'bridge' ? '127.0.0.1:' : undefined;
+    if (at && !up.endpoint?.startsWith(at)) {
+      throw new Error(`expected WireGuard's endpoint at ${at}…, got ${up.endpoint}`);
+    }
   };
+  const toRelayUdp = ['FORWARD', '-p', 'udp', '-d', RELAY_IP, '-j', 'DROP'];
   for (let round = 0; round <= RUNS; round++) {
     const downPlain = await plainWireGuard();
     await record('plain', round);
@@ -264,9 +278,16 @@ async function main(): Promise<void> {
     // the host through the relay, and WireGuard's datagrams ride the relayed channel.
     await inNs('nata', ['iptables', '-I', 'FORWARD', '-d', HOSTA_IP, '-j', 'DROP']);
     await client.node.command({ op: 'hangup', peerId });
-    await dibsUp('relayed');
+    await dibsUp('relayed', 'relay');
     await record('relayed', round);
     await client.node.command({ op: 'vpnDown', serviceId });
+
+    // The same with UDP to the relay dropped as well: the datagrams ride the relayed channel.
+    await inNs('nata', ['iptables', '-I', ...toRelayUdp]);
+    await dibsUp('relayed', 'bridge');
+    await record('bridged', round);
+    await client.node.command({ op: 'vpnDown', serviceId });
+    await inNs('nata', ['iptables', '-D', ...toRelayUdp]);
     await inNs('nata', ['iptables', '-D', 'FORWARD', '-d', HOSTA_IP, '-j', 'DROP']);
     await client.node.command({ op: 'hangup', peerId });
   }
@@ -278,6 +299,7 @@ async function main(): Promise<void> {
   const plain = summary(paths.plain);
   const direct = summary(paths.direct);
   const relayed = summary(paths.relayed);
+  const bridged = summary(paths.bridged);
   await dibsUp('direct');
 
   const firstPing: number[] = [];
@@ -296,25 +318,32 @@ async function main(): Promise<void> {
     dibs_relayed_mbps: Math.round(relayed.mbps),
     direct_vs_plain: +(direct.mbps / plain.mbps).toFixed(3),
     relayed_vs_direct: +(relayed.mbps / direct.mbps).toFixed(3),
+    // The fallback when UDP does not reach the relay: the datagrams on the relayed channel.
+    dibs_relayed_channel_mbps: Math.round(bridged.mbps),
+    relayed_channel_vs_direct: +(bridged.mbps / direct.mbps).toFixed(3),
     plain_wireguard_go_rtt_ms: +plain.rttMs.toFixed(3),
     dibs_direct_rtt_ms: +direct.rttMs.toFixed(3),
     dibs_relayed_rtt_ms: +relayed.rttMs.toFixed(3),
+    dibs_relayed_channel_rtt_ms: +bridged.rttMs.toFixed(3),
     vpn_up_to_first_ping_ms: Math.round(median(firstPing)),
     runs_mbps: {
       plain: plain.runs.map(Math.round),
       direct: direct.runs.map(Math.round),
       relayed: relayed.runs.map(Math.round),
+      relayed_channel: bridged.runs.map(Math.round),
     },
     // Per run: datagrams dropped at full UDP receive buffers in the host's namespace, TCP retransmits.
     host_rcvbuf_drops: {
       plain: paths.plain.drops,
       direct: paths.direct.drops,
       relayed: paths.relayed.drops,
+      relayed_channel: paths.bridged.drops,
     },
     retransmits: {
       plain: paths.plain.retransmits,
       direct: paths.direct.retransmits,
       relayed: paths.relayed.retransmits,
+      relayed_channel: paths.bridged.retransmits,
     },
   };
   const goals = {
@@ -333,6 +362,7 @@ async function main(): Promise<void> {
       `plain wireguard-go    ${figures.plain_wireguard_go_mbps.toString().padEnd(22)} 1.000          ${figures.plain_wireguard_go_rtt_ms} ms`,
       `DIBS VPN direct       ${figures.dibs_direct_mbps.toString().padEnd(22)} ${figures.direct_vs_plain.toFixed(3)} × plain  ${figures.dibs_direct_rtt_ms} ms`,
       `DIBS VPN relayed      ${figures.dibs_relayed_mbps.toString().padEnd(22)} ${figures.relayed_vs_direct.toFixed(3)} × direct ${figures.dibs_relayed_rtt_ms} ms`,
+      `  (on the channel)    ${figures.dibs_relayed_channel_mbps.toString().padEnd(22)} ${figures.relayed_channel_vs_direct.toFixed(3)} × direct ${figures.dibs_relayed_channel_rtt_ms} ms`,
       `dibs vpn up → first ping (ticket held): ${figures.vpn_up_to_first_ping_ms} ms`,
       '',
     ].join('\n'),
@@ -342,6 +372,14 @@ async function main(): Promise<void> {
 
 try {
   await main();
+} catch (err) {
+  // What each node logged last says why a path did not carry traffic.
+  for (const n of nodes) process.stderr.write(`--- node log (last lines) ---\n${n.tail()}\n`);
+  for (const n of ['client', 'hosta']) {
+    const wg = await inNs(n, ['wg', 'show', 'all']).catch((e: Error) => e.message);
+    process.stderr.write(`--- wg show all in ${n} ---\n${wg}\n`);
+  }
+  throw err;
 } finally {
   for (const n of nodes.reverse()) await n.stop().catch(() => {});
   for (const h of helpers) if (h.exitCode === null && h.signalCode === null) h.kill('SIGKILL');

@@ -46,7 +46,9 @@ function bytes(next: () => number, n: number): Uint8Array {
 
 function sample(next: () => number): TunnelMessage {
   const pick = Math.floor(next() * 6);
-  if (pick === 4) return { type: TunnelMessageType.PAIR_REQUEST };
+  if (pick === 4) {
+    return { type: TunnelMessageType.PAIR_REQUEST, ...(next() < 0.5 ? { datagrams: true } : {}) };
+  }
   if (pick === 5) {
     return {
       type: TunnelMessageType.PAIR,
@@ -54,6 +56,9 @@ function sample(next: () => number): TunnelMessage {
       hosts: next() < 0.5 ? [] : ['10.0.0.1', 'relay.example'],
       hostToken: bytes(next, 16),
       clientToken: bytes(next, 16),
+      ...(next() < 0.5
+        ? { udp: { host: 1 + Math.floor(next() * 65535), client: 1 + Math.floor(next() * 65535) } }
+        : {}),
     };
   }
   if (pick === 0) return { type: TunnelMessageType.CHALLENGE, challenge: bytes(next, 32) };
@@ -85,7 +90,12 @@ function sample(next: () => number): TunnelMessage {
               port: 1 + Math.floor(next() * 65535),
               hosts: ['127.0.0.1', '::1'],
               serverNonce: bytes(next, 32),
-              ...(next() < 0.5 ? { relayToken: bytes(next, 16) } : {}),
+              ...(next() < 0.5
+                ? {
+                    relayToken: bytes(next, 16),
+                    ...(next() < 0.5 ? { udpPort: 1 + Math.floor(next() * 65535) } : {}),
+                  }
+                : {}),
             }
           : null,
       ...(ok && next() < 0.3 ? { vpn: bytes(next, 1 + Math.floor(next() * 1024)) } : {}),
@@ -216,6 +226,21 @@ describe('tunnel control messages', () => {
     refuse([1, 6, 80, ['a b'], t16, t16]);
     refuse([1, 3, 'OK', '', t16, [80, [], new Uint8Array(32), new Uint8Array(17)]]);
     refuse([1, 3, 'OK', '', t16, [80, [], new Uint8Array(32), t16, t16]]);
+    // The datagram relay's fields: the request's flag only as `true`, ports in range, a UDP port only
+    // behind a relay token.
+    refuse([1, 5, false]);
+    refuse([1, 5, true, true]);
+    refuse([1, 6, 80, [], t16, t16, [0, 80]]);
+    refuse([1, 6, 80, [], t16, t16, [80]]);
+    refuse([1, 6, 80, [], t16, t16, [80, 70000]]);
+    refuse([1, 3, 'OK', '', t16, [80, [], new Uint8Array(32), t16, 0]]);
+    refuse([1, 3, 'OK', '', t16, [80, [], new Uint8Array(32), t16, 80, 81]]);
+    const withUdp = decodeTunnelMessage(
+      new Uint8Array(cborEncode([1, 3, 'OK', '', t16, [80, ['10.0.0.1'], new Uint8Array(32), t16, 4242]])),
+    );
+    assert.equal(withUdp.type === TunnelMessageType.RESULT && withUdp.offer?.udpPort, 4242);
+    const pairUdp = decodeTunnelMessage(new Uint8Array(cborEncode([1, 6, 80, [], t16, t16, [81, 82]])));
+    assert.deepEqual(pairUdp.type === TunnelMessageType.PAIR && pairUdp.udp, { host: 81, client: 82 });
     const good = decodeTunnelMessage(
       new Uint8Array(cborEncode([1, 3, 'OK', '', t16, [80, ['10.0.0.1'], new Uint8Array(32), t16]])),
     );

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Policy } from '@dibs/contracts';
@@ -151,6 +152,7 @@ describe('relayed data channel: host reachable only through a relay', () => {
     const pair = await readControl(stream, 5_000, 'pairing');
     assert.equal(pair.type, TunnelMessageType.PAIR);
     if (pair.type !== TunnelMessageType.PAIR) return;
+    assert.equal(pair.udp, undefined, 'no datagram relay unless asked for');
     assert.equal(relay.openPairs, 1);
     const side = async (token: Uint8Array, first: Buffer) => {
       const s = connect({ host: '127.0.0.1', port: pair.port, allowHalfOpen: true });
@@ -173,6 +175,94 @@ describe('relayed data channel: host reachable only through a relay', () => {
     assert.equal((await aGot).toString(), 'from bbye');
     assert.equal(relay.openPairs, 0);
     assert.ok(await waitFor(() => relay.activeSplices === 0));
+  });
+
+  test('a datagram relay forwards UDP between the two rendezvous IPs only, and closes with the channel', async () => {
+    const stream = await clientNode.host.libp2p.dialProtocol(relayNode.host.peerId, TUNNEL_RELAY_PROTOCOL, {
+      signal: AbortSignal.timeout(5_000),
+    });
+    await writeControl(stream, { type: TunnelMessageType.PAIR_REQUEST, datagrams: true }, 5_000);
+    const pair = await readControl(stream, 5_000, 'pairing');
+    assert.ok(pair.type === TunnelMessageType.PAIR && pair.udp, JSON.stringify(pair));
+    if (pair.type !== TunnelMessageType.PAIR || !pair.udp) return;
+    assert.equal(relay.datagramPairs, 1);
+    const udp = pair.udp;
+    // Each side meets at the rendezvous from an IP of its own (all loopback): 127.0.0.1 and 127.0.0.2.
+    const side = async (token: Uint8Array, localAddress: string) => {
+      const s = connect({ host: '127.0.0.1', port: pair.port, localAddress, allowHalfOpen: true });
+      await new Promise((r) => s.once('connect', r));
+      s.write(Buffer.concat([RELAY_MAGIC, Buffer.of(TUNNEL_VERSION), token]));
+      s.on('error', () => {});
+      return s;
+    };
+    const sockets: UdpSocket[] = [];
+    const udpAt = async (address: string) => {
+      const u = createSocket('udp4');
+      sockets.push(u);
+      await new Promise<void>((r) => u.bind(0, address, r));
+      const got: string[] = [];
+      u.on('message', (m) => got.push(m.toString()));
+      return {
+        u,
+        got,
+        send: (port: number, text: string) => u.send(Buffer.from(text.padEnd(40, '.')), port, '127.0.0.1'),
+      };
+    };
+    try {
+      const hostUdp = await udpAt('127.0.0.1');
+      const clientUdp = await udpAt('127.0.0.2');
+      const intruder = await udpAt('127.0.0.3');
+      const h = await side(pair.hostToken, '127.0.0.1');
+      assert.ok(await waitFor(() => relay.waiting === 1));
+      // The host is heard before the client: its first datagram waits at the relay.
+      hostUdp.send(udp.host, 'host first');
+      await new Promise((r) => setTimeout(r, 100));
+      const c = await side(pair.clientToken, '127.0.0.2');
+      assert.ok(await waitFor(() => relay.activeSplices === 1));
+      // Nobody else is heard: not on either port, not before or after the sides are known.
+      intruder.send(udp.client, 'intruder to client port');
+      intruder.send(udp.host, 'intruder to host port');
+      // Too short to be a WireGuard message: dropped.
+      clientUdp.u.send(Buffer.from('short'), udp.client, '127.0.0.1');
+      // The client's first datagram makes the relay know where it is: the host's held datagram goes
+      // there, and this one does not (two crossing WireGuard initiations would both be lost).
+      clientUdp.send(udp.client, 'client 1');
+      assert.ok(await waitFor(() => clientUdp.got.length === 1), 'the held datagram delivered');
+      assert.ok(clientUdp.got[0]!.startsWith('host first'));
+      for (let i = 0; i < 20; i++) {
+        hostUdp.send(udp.host, `h${i}`);
+        clientUdp.send(udp.client, `c${i}`);
+      }
+      assert.ok(await waitFor(() => clientUdp.got.length === 21 && hostUdp.got.length === 20));
+      assert.deepEqual(
+        hostUdp.got.map((m) => m.replace(/\.+$/, '')),
+        Array.from({ length: 20 }, (_, i) => `c${i}`),
+      );
+      assert.deepEqual(intruder.got, []);
+      assert.ok(![...clientUdp.got, ...hostUdp.got].some((m) => m.startsWith('intruder') || m === 'short'));
+      // The channel ends: the datagram relay with it.
+      h.destroy();
+      c.destroy();
+      assert.ok(await waitFor(() => relay.datagramPairs === 0 && relay.activeSplices === 0));
+      hostUdp.send(udp.host, 'after the end');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(clientUdp.got.length, 21);
+      assert.equal(hostUdp.got.length, 20);
+    } finally {
+      for (const u of sockets) u.close();
+    }
+  });
+
+  test('an unjoined datagram relay is closed when its pairing expires', async () => {
+    const stream = await clientNode.host.libp2p.dialProtocol(relayNode.host.peerId, TUNNEL_RELAY_PROTOCOL, {
+      signal: AbortSignal.timeout(5_000),
+    });
+    await writeControl(stream, { type: TunnelMessageType.PAIR_REQUEST, datagrams: true }, 5_000);
+    const pair = await readControl(stream, 5_000, 'pairing');
+    assert.ok(pair.type === TunnelMessageType.PAIR && pair.udp);
+    assert.equal(relay.datagramPairs, 1);
+    // RELAY_PAIR_TIMEOUT_MS is 5 s.
+    assert.ok(await waitFor(() => relay.datagramPairs === 0 && relay.openPairs === 0, 10_000));
   });
 
   test('a wrong or malformed token at the rendezvous is refused without a byte', async () => {

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -126,7 +126,7 @@ function defineTests(): void {
       dir = await mkdtemp(join(tmpdir(), 'dibs-vpn-netns-'));
       await vpnTopology('up', prefix);
       topologyUp = true;
-      // Pages on every LAN host; a body of over 256 MiB on site A's web host.
+      // Pages on every LAN host; a body of over 256 MiB on site A's and site B's web hosts.
       for (const n of ['weba', 'othera', 'webb', 'webc']) {
         const root = join(dir, `www-${n}`);
         await mkdir(root);
@@ -142,6 +142,7 @@ function defineTests(): void {
           await new Promise<void>((r) => out.end(() => r()));
           payloadSha = hash.digest('hex');
         }
+        if (n === 'webb') await link(join(dir, 'www-weba', 'big'), join(root, 'big'));
         await web(n, root);
       }
       const key = () => `0x${randomBytes(32).toString('hex')}`;
@@ -305,6 +306,55 @@ function defineTests(): void {
       };
       const s = st.sessions.find((x) => x.serviceId === ids.b && x.role === 'site')!;
       assert.match(String(s.endpoint), /^127\.0\.0\.1:/, 'WireGuard goes through the bridge');
+    });
+
+    it("site-to-site through the relay's UDP port when only UDP between the sites is dropped: 256 MiB, sha256", async () => {
+      // Site B's NAT now lets UDP to and from the relay through (and nothing else): both WireGuards send
+      // to the relay's datagram relay, no node carries a datagram.
+      const allUdp = ['FORWARD', '-p', 'udp', '-j', 'DROP'];
+      const notRelay = ['FORWARD', '-p', 'udp', '!', '-s', RELAY_IP, '!', '-d', RELAY_IP, '-j', 'DROP'];
+      await client.command({ op: 'vpnDown', serviceId: ids.b });
+      await inNs('natb', ['iptables', '-I', ...notRelay]);
+      await inNs('natb', ['iptables', '-D', ...allUdp]);
+      try {
+        const cb = (await client.command({ op: 'vpnUp', serviceId: ids.b, mode: 'site' })).session as Record<
+          string,
+          unknown
+        >;
+        assert.equal(cb.path, 'relayed', JSON.stringify(cb));
+        assert.match(
+          String(cb.endpoint),
+          new RegExp(`^${RELAY_IP.replaceAll('.', '\\.')}:\\d+$`),
+          JSON.stringify(cb),
+        );
+        assert.equal(await pings('webc', '10.62.0.10'), true, client.tail());
+        assert.equal(await curl('webc', 'http://10.62.0.10:8080/'), 'hello from webb\n');
+        const file = join(dir, 'big-relayed.body');
+        await curl('webc', 'http://10.62.0.10:8080/big', ['--max-time', '170', '-o', file]);
+        const hash = createHash('sha256');
+        let length = 0;
+        for await (const chunk of createReadStream(file)) {
+          hash.update(chunk as Buffer);
+          length += (chunk as Buffer).length;
+        }
+        await unlink(file);
+        assert.equal(length, PAYLOAD_BYTES);
+        assert.equal(hash.digest('hex'), payloadSha);
+        const st = (await client.command({ op: 'vpnStatus' })).vpn as {
+          sessions: Array<Record<string, unknown>>;
+        };
+        const s = st.sessions.find((x) => x.serviceId === ids.b && x.role === 'site')!;
+        assert.match(
+          String(s.endpoint),
+          new RegExp(`^${RELAY_IP.replaceAll('.', '\\.')}:`),
+          JSON.stringify(s),
+        );
+        assert.ok((s.bytesIn as number) > PAYLOAD_BYTES, JSON.stringify(s));
+      } finally {
+        await client.command({ op: 'vpnDown', serviceId: ids.b }).catch(() => {});
+        await inNs('natb', ['iptables', '-I', ...allUdp]);
+        await inNs('natb', ['iptables', '-D', ...notRelay]).catch(() => {});
+      }
     });
 
     it('revoking the grant on chain cuts the L3 path', async () => {

@@ -2,8 +2,10 @@
  * The client side of the L3 VPN: a fresh WireGuard key per session, sent in the tunnel open request;
  * the host's answer (its key, our address, the site's routes, its UDP port) configures a local
  * wireguard-go interface. WireGuard goes straight to the host when a direct path answers within
- * DIRECT_HANDSHAKE_TIMEOUT_MS, else through the datagram bridge on the tunnel channel (the path the
- * DIBS connection takes, relays included), and back to direct when a direct connection appears.
+ * DIRECT_HANDSHAKE_TIMEOUT_MS, else through the relay: straight to the relay's UDP port when the
+ * session's relay opened a datagram relay and a handshake completes there, else through the datagram
+ * bridge on the tunnel channel (the path the DIBS connection takes, relays included, TCP all the way);
+ * and back to direct when a direct connection appears.
  */
 import type { Duplex } from 'node:stream';
 import { DatagramBridge } from './bridge.ts';
@@ -14,6 +16,7 @@ import {
   DIRECT_RETRY_MAX_MS,
   DIRECT_SILENCE_MS,
   PATH_CHECK_INTERVAL_MS,
+  RELAY_HANDSHAKE_TIMEOUT_MS,
 } from './constants.ts';
 import { WireGuardDevice } from './device.ts';
 import { VpnError } from './errors.ts';
@@ -42,6 +45,8 @@ export interface VpnTunnel {
   peerId: string;
   /** The host's IP on a direct DIBS connection; undefined when it runs through a relay. */
   directIp: string | undefined;
+  /** The relay's UDP port for our datagrams (`ip:port`), when the session's relay opened one. */
+  relayEndpoint?: string | undefined;
 }
 
 /** Opens a tunnel to `serviceId` carrying `request`; the node's service connector. */
@@ -77,6 +82,8 @@ class ClientSession {
   readonly openedAt = Date.now();
   path: VpnPath = 'relayed';
   directEndpoint: string | undefined;
+  /** Where WireGuard sends while relayed: the relay's UDP port, or the bridge when that does not answer. */
+  relayedEndpoint: string;
   timer: NodeJS.Timeout | undefined;
   lastDirectTry = Date.now();
   /** Wait before the next direct-path retry (doubles on each failure). */
@@ -101,6 +108,12 @@ class ClientSession {
     this.grant = init.grant;
     this.tunnel = init.tunnel;
     this.bridge = init.bridge;
+    this.relayedEndpoint = init.bridge.endpoint;
+  }
+
+  /** True while relayed through the relay's UDP port rather than the bridge. */
+  get viaDatagramRelay(): boolean {
+    return this.relayedEndpoint !== this.bridge.endpoint;
   }
 }
 
@@ -220,6 +233,20 @@ export class VpnClients {
         if (await this.#handshakeWithin(device, grant.publicKey, DIRECT_HANDSHAKE_TIMEOUT_MS))
           session.path = 'direct';
         else await device.setEndpoint(grant.publicKey, bridge.endpoint);
+      } else if (tunnel.relayEndpoint) {
+        await device.setPeer({ publicKey: grant.publicKey, allowedIps, endpoint: tunnel.relayEndpoint });
+        if (await this.#handshakeWithin(device, grant.publicKey, RELAY_HANDSHAKE_TIMEOUT_MS)) {
+          session.relayedEndpoint = tunnel.relayEndpoint;
+        } else {
+          // A new peer entry: WireGuard sends the next handshake now, on the bridge, instead of after
+          // its 5 s retry timer.
+          await device.removePeer(grant.publicKey);
+          await device.setPeer({ publicKey: grant.publicKey, allowedIps, endpoint: bridge.endpoint });
+          this.#o.log.info("vpn: the relay's UDP port did not answer; using the bridge on the channel", {
+            serviceId: serviceId.toString(),
+            relay: tunnel.relayEndpoint,
+          });
+        }
       } else {
         await device.setPeer({ publicKey: grant.publicKey, allowedIps, endpoint: bridge.endpoint });
       }
@@ -230,6 +257,7 @@ export class VpnClients {
         interface: name,
         address: grant.address,
         path: session.path,
+        ...(session.path === 'relayed' ? { via: session.viaDatagramRelay ? 'relay UDP' : 'bridge' } : {}),
         routes: grant.routes.join(','),
         // Where the time went: ticket exchange ∥ interface start ∥ rules, then addresses/routes, then the handshake.
         ...took,
@@ -267,8 +295,18 @@ export class VpnClients {
       s.lastRx = peer.rxBytes;
       s.lastRxAt = Date.now();
     }
+    if (s.path === 'relayed' && s.viaDatagramRelay && Date.now() - s.lastRxAt > DIRECT_SILENCE_MS) {
+      // The relay's UDP port stopped answering (UDP blocked since, a NAT mapping gone): the bridge.
+      s.relayedEndpoint = s.bridge.endpoint;
+      s.lastRxAt = Date.now();
+      await s.device.setEndpoint(s.grant.publicKey, s.relayedEndpoint).catch(() => {});
+      this.#o.log.info("vpn path: relayed on the bridge (the relay's UDP port stopped answering)", {
+        serviceId: s.serviceId.toString(),
+      });
+      return;
+    }
     if (s.path === 'direct' && Date.now() - s.lastRxAt > DIRECT_SILENCE_MS) {
-      await s.device.setEndpoint(s.grant.publicKey, s.bridge.endpoint).catch(() => {});
+      await s.device.setEndpoint(s.grant.publicKey, s.relayedEndpoint).catch(() => {});
       s.path = 'relayed';
       s.lastDirectTry = Date.now();
       this.#o.log.info('vpn path: relayed (the direct path stopped answering)', {
@@ -286,13 +324,20 @@ export class VpnClients {
       // Setting the keepalive sends one at once: the host hears us on the direct path right away.
       await s.device.setEndpoint(s.grant.publicKey, endpoint);
       await new Promise((r) => setTimeout(r, 1_000));
-      const rx = async () =>
-        (await s.device.state().catch(() => undefined))?.peers.find((p) => p.publicKey === hex)?.rxBytes ?? 0;
+      const peerNow = async () =>
+        (await s.device.state().catch(() => undefined))?.peers.find((p) => p.publicKey === hex);
+      const rx = async () => (await peerNow())?.rxBytes ?? 0;
       // From here on (datagrams the host had sent to the bridge before have arrived) the host sends
       // straight to us only if it got our packets there: WireGuard roams to where it last heard the peer.
       const mark = { bridged: s.bridge.stats.datagramsIn, rx: await rx() };
       await new Promise((r) => setTimeout(r, DIRECT_PROBE_MS));
-      const direct = (await rx()) > mark.rx && s.bridge.stats.datagramsIn === mark.bridged;
+      // Through the relay's UDP port the host's datagrams skip the bridge; but WireGuard here roams to
+      // where it last heard the host, so its endpoint shows which way they came.
+      const after = await peerNow();
+      const direct =
+        (after?.rxBytes ?? 0) > mark.rx &&
+        s.bridge.stats.datagramsIn === mark.bridged &&
+        after?.endpoint === endpoint;
       if (direct && !s.closed) {
         s.path = 'direct';
         s.directEndpoint = endpoint;
@@ -301,7 +346,7 @@ export class VpnClients {
         this.#o.log.info('vpn path: direct again', { serviceId: s.serviceId.toString(), endpoint });
       } else if (!s.closed) {
         s.retryDelay = Math.min(s.retryDelay * 2, DIRECT_RETRY_MAX_MS);
-        await s.device.setEndpoint(s.grant.publicKey, s.bridge.endpoint);
+        await s.device.setEndpoint(s.grant.publicKey, s.relayedEndpoint);
         this.#o.log.info('vpn path: the direct path did not answer; staying relayed', {
           serviceId: s.serviceId.toString(),
           endpoint,
@@ -309,7 +354,7 @@ export class VpnClients {
         });
       }
     } catch {
-      if (!s.closed) await s.device.setEndpoint(s.grant.publicKey, s.bridge.endpoint).catch(() => {});
+      if (!s.closed) await s.device.setEndpoint(s.grant.publicKey, s.relayedEndpoint).catch(() => {});
     } finally {
       s.probing = false;
     }

@@ -43,6 +43,11 @@ export const PERSISTENT_KEEPALIVE_S = 5;
  * the datagrams over the DIBS tunnel (relay bridge) instead.
  */
 export const DIRECT_HANDSHAKE_TIMEOUT_MS = 1_200;
+/**
+ * Time the client gives WireGuard to complete a handshake through the relay's UDP port (a datagram
+ * relay) before it carries the datagrams on the bridge instead (UDP to the relay blocked).
+ */
+export const RELAY_HANDSHAKE_TIMEOUT_MS = 1_500;
 /** While bridged, how often the client tries the direct path again. */
 export const DIRECT_RETRY_INTERVAL_MS = 30_000;
 /** A retry that failed doubles the wait before the next, up to this (a probe costs its window's packets). */

@@ -187,6 +187,15 @@ export class WireGuardDevice {
     ]);
   }
 
+  /** Turns a peer's keepalive on (it sends one at once when it was off). */
+  async setKeepalive(publicKey: Uint8Array, seconds = PERSISTENT_KEEPALIVE_S): Promise<void> {
+    await uapiSet(this.#socket, [
+      `public_key=${keyHex(publicKey)}`,
+      'update_only=true',
+      `persistent_keepalive_interval=${seconds}`,
+    ]);
+  }
+
   /** Removes a peer: its packets are refused from now on. */
   async removePeer(publicKey: Uint8Array): Promise<void> {
     await uapiSet(this.#socket, [`public_key=${keyHex(publicKey)}`, 'remove=true']);

@@ -36,8 +36,12 @@ export interface VpnLogger {
 /** One accepted session, before its channel is attached. */
 export interface HostSession {
   grant: VpnGrant;
-  /** Starts the session on its channel (bridge + lifetime); resolves once the bridge listens. */
-  attach(channel: Duplex, path: VpnPath): Promise<void>;
+  /**
+   * Starts the session on its channel (bridge + lifetime); resolves once the bridge listens.
+   * `relayEndpoint`: the relay's UDP port for our datagrams (`ip:port`) when the session's relay opened a
+   * datagram relay; WireGuard is pointed there at once, so the relay hears from us before the client.
+   */
+  attach(channel: Duplex, path: VpnPath, relayEndpoint?: string): Promise<void>;
   /** Ends the session: peer, rules and bridge go. Idempotent. */
   close(reason?: string): Promise<void>;
 }
@@ -58,6 +62,8 @@ interface PeerEntry {
   path: VpnPath;
   openedAt: number;
   bridge?: DatagramBridge;
+  /** The relay's UDP port for this session, when it has one. */
+  relayEndpoint?: string;
 }
 
 /** Options of {@link VpnHost}. */
@@ -155,7 +161,9 @@ export class VpnHost {
     try {
       // The rules and the peer go in together; the client sends nothing before it has our answer.
       await Promise.all([
-        s.device.setPeer({ publicKey: entry.publicKey, allowedIps: [`${address}/32`] }),
+        // No keepalive yet: with no endpoint it would only start WireGuard's handshake timer, and the
+        // first handshake it may send is then held back 5 s (REKEY_TIMEOUT). attach() turns it on.
+        s.device.setPeer({ publicKey: entry.publicKey, allowedIps: [`${address}/32`], keepaliveS: 0 }),
         this.#applyRules(s),
       ]);
     } catch (err) {
@@ -188,14 +196,29 @@ export class VpnHost {
         port: s.device.listenPort,
         hosts: params.hosts,
       },
-      attach: async (channel, path) => {
+      attach: async (channel, path, relayEndpoint) => {
         entry.path = path;
         entry.bridge = await DatagramBridge.open({
           channel,
           wireguardPort: s.device.listenPort,
           onClose: (error) => void close(error ? `channel error: ${error.message}` : 'channel closed'),
         });
-        if (closed) entry.bridge.close();
+        if (closed) {
+          entry.bridge.close();
+          return;
+        }
+        if (relayEndpoint) entry.relayEndpoint = relayEndpoint;
+        // With a datagram relay, the handshake this starts opens our side of it (and our NAT towards
+        // it) at once; if the client cannot reach it, it uses the bridge and WireGuard here roams there.
+        await (relayEndpoint
+          ? s.device.setEndpoint(entry.publicKey, relayEndpoint)
+          : s.device.setKeepalive(entry.publicKey)
+        ).catch((err: Error) =>
+          this.#o.log.warn("could not set the vpn peer's keepalive", {
+            peer: entry.peerId,
+            error: err.message,
+          }),
+        );
       },
       close,
     };
@@ -221,7 +244,12 @@ export class VpnHost {
           address: peer.address,
           gateway: s.pool.gateway,
           routes: s.config.subnets,
-          path: endpoint?.startsWith('127.0.0.1:') ? 'relayed' : endpoint ? 'direct' : peer.path,
+          path:
+            endpoint?.startsWith('127.0.0.1:') || (endpoint && endpoint === peer.relayEndpoint)
+              ? 'relayed'
+              : endpoint
+                ? 'direct'
+                : peer.path,
           endpoint,
           bytesIn: wg?.rxBytes ?? 0,
           bytesOut: wg?.txBytes ?? 0,

@@ -121,6 +121,7 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
         sessionId: t.sessionId,
         peerId: t.peerId,
         directIp: t.directIp,
+        relayEndpoint: t.relayEndpoint,
       };
     },
     directIp: (peerId) => {
@@ -155,7 +156,7 @@ export async function startServices(o: ServicesOptions): Promise<RunningServices
       });
       return {
         grant: encodeVpnMessage(accepted.grant),
-        attach: (channel, path) => accepted.attach(channel, path),
+        attach: (channel, path, relayEndpoint) => accepted.attach(channel, path, relayEndpoint),
         close: (reason) => accepted.close(reason),
       };
     } catch (err) {

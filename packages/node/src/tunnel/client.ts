@@ -4,7 +4,7 @@
  * channel when it answers in time, else on the libp2p stream (which may run through a relay).
  */
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import { connect, isIPv4, type Socket } from 'node:net';
 import { createAuthenticator } from '@dibs/core';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import type { Multiaddr } from '@multiformats/multiaddr';
@@ -80,6 +80,11 @@ export interface Tunnel {
   vpn?: Uint8Array;
   /** The host's IP on a direct connection (undefined through a relay). */
   directIp?: string;
+  /**
+   * For a VPN session met at a relay that opened a datagram relay for it: where our WireGuard sends
+   * (`ip:port`, the relay's UDP port at the IP we reached its rendezvous on).
+   */
+  relayEndpoint?: string;
 }
 
 const RESULT_CODES = new Set<string>([
@@ -171,6 +176,7 @@ async function handshake(
   const sessionId = result.sessionId;
   const path: TunnelPath = connection.remoteAddr.toString().includes('/p2p-circuit') ? 'relayed' : 'direct';
   let channel: SecureChannel | StreamChannel | undefined;
+  let relayEndpoint: string | undefined;
   if (wantData && result.offer) {
     const keys = deriveDataKeys({
       sessionKey: ticket.sessionKey,
@@ -182,7 +188,7 @@ async function handshake(
       sessionId,
       networkLabel: dataLabel(options.protocolPrefix),
     });
-    channel = await connectData(
+    const data = await connectData(
       candidates(connection, result.offer),
       result.offer.port,
       result.offer.relayToken,
@@ -192,6 +198,16 @@ async function handshake(
       options.dataConnectTimeoutMs ?? DATA_CONNECT_TIMEOUT_MS,
       options.recordBytes,
     );
+    channel = data?.channel;
+    if (
+      data &&
+      isIPv4(data.host) &&
+      result.offer.relayToken &&
+      result.offer.udpPort !== undefined &&
+      options.vpn
+    ) {
+      relayEndpoint = `${data.host}:${result.offer.udpPort}`;
+    }
   }
   if (channel) {
     await writeControl(
@@ -237,6 +253,7 @@ async function handshake(
     ...(path === 'direct'
       ? { directIp: /^\/ip4\/([^/]+)\//.exec(connection.remoteAddr.toString())?.[1] }
       : {}),
+    ...(relayEndpoint && channel instanceof SecureChannel ? { relayEndpoint } : {}),
   };
 }
 
@@ -254,7 +271,10 @@ function candidates(connection: Connection, offer: DataOffer): string[] {
   return out;
 }
 
-/** Tries each address in turn within one overall timeout; undefined when none answers in time. */
+/**
+ * Tries each address in turn within one overall timeout: the channel and the address it answered at;
+ * undefined when none answers in time.
+ */
 async function connectData(
   hosts: string[],
   port: number,
@@ -264,7 +284,7 @@ async function connectData(
   keys: DataKeys,
   timeoutMs: number,
   recordBytes: number | undefined,
-): Promise<SecureChannel | undefined> {
+): Promise<{ channel: SecureChannel; host: string } | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (const h of hosts) {
     const left = deadline - Date.now();
@@ -272,7 +292,7 @@ async function connectData(
     const channel = await tryData(h, port, relayToken, sessionId, label, keys, left, recordBytes).catch(
       () => undefined,
     );
-    if (channel) return channel;
+    if (channel) return { channel, host: h };
   }
   return undefined;
 }

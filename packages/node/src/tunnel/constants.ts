@@ -203,3 +203,16 @@ export const CHACHA_KEY_BYTES = 32;
  * key. Fresh per tunnel (HKDF over both sides' nonces); the two ciphers never share a key.
  */
 export const DATA_KEY_BYTES = GCM_KEY_BYTES + CHACHA_KEY_BYTES;
+/**
+ * Datagram relays (UDP port pairs, datagram-relay.ts) one relay holds at once. Each is two sockets; a
+ * host that asks beyond this gets a pairing without one and keeps its datagrams on the channel.
+ */
+export const MAX_RELAY_DATAGRAM_PAIRS = 512;
+/** Datagram relays one peer may hold at once (issued or joined). */
+export const MAX_RELAY_DATAGRAM_PAIRS_PER_PEER = 32;
+/** Smallest datagram a datagram relay forwards (WireGuard's smallest message, a keepalive, is 32 bytes). */
+export const MIN_RELAY_DATAGRAM_BYTES = 32;
+/** Datagrams a datagram relay keeps for a side while its socket connects (one turn of the event loop). */
+export const MAX_RELAY_PENDING_DATAGRAMS = 64;
+/** Receive and send buffer of each datagram-relay socket (Linux caps it at net.core.rmem_max/wmem_max). */
+export const RELAY_DATAGRAM_SOCKET_BYTES = 4 * 1024 * 1024;

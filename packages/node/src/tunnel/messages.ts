@@ -66,6 +66,11 @@ export interface DataOffer {
   serverNonce: Uint8Array;
   /** Set when the address is a relay's rendezvous port: the client's one-time pairing token there. */
   relayToken?: Uint8Array;
+  /**
+   * With a relay token, for a VPN session: the relay's UDP port for the client's WireGuard datagrams
+   * (datagram-relay.ts), at the IP the client reaches the rendezvous on.
+   */
+  udpPort?: number;
 }
 
 /** Server → client: `OK` (with the session id and maybe a data-channel offer) or an error code. */
@@ -88,6 +93,8 @@ export interface StartMessage {
 /** Host → relay: issue a rendezvous pairing for one relayed data channel. */
 export interface PairRequestMessage {
   type: typeof TunnelMessageType.PAIR_REQUEST;
+  /** Also open a datagram relay (two UDP ports) for the session's WireGuard datagrams. */
+  datagrams?: boolean;
 }
 
 /** Relay → host: the rendezvous address and the two one-time tokens (host's side, client's side). */
@@ -97,6 +104,8 @@ export interface PairMessage {
   hosts: string[];
   hostToken: Uint8Array;
   clientToken: Uint8Array;
+  /** The datagram relay's UDP ports, when asked for and the relay has room for one. */
+  udp?: { host: number; client: number };
 }
 
 /** Any tunnel control message. */
@@ -113,6 +122,7 @@ const EMPTY = new Uint8Array(0);
 function offerToWire(offer: DataOffer): unknown[] {
   const wire: unknown[] = [offer.port, offer.hosts, offer.serverNonce];
   if (offer.relayToken) wire.push(offer.relayToken);
+  if (offer.relayToken && offer.udpPort !== undefined) wire.push(offer.udpPort);
   return wire;
 }
 
@@ -144,9 +154,17 @@ function toWire(msg: TunnelMessage): unknown[] {
     case TunnelMessageType.START:
       return [TUNNEL_VERSION, msg.type, msg.channel === 'data' ? 0 : 1];
     case TunnelMessageType.PAIR_REQUEST:
-      return [TUNNEL_VERSION, msg.type];
+      return [TUNNEL_VERSION, msg.type, ...(msg.datagrams ? [true] : [])];
     case TunnelMessageType.PAIR:
-      return [TUNNEL_VERSION, msg.type, msg.port, msg.hosts, msg.hostToken, msg.clientToken];
+      return [
+        TUNNEL_VERSION,
+        msg.type,
+        msg.port,
+        msg.hosts,
+        msg.hostToken,
+        msg.clientToken,
+        ...(msg.udp ? [[msg.udp.host, msg.udp.client]] : []),
+      ];
   }
 }
 
@@ -227,17 +245,18 @@ function fromWire(value: unknown): TunnelMessage {
       let offer: DataOffer | null = null;
       if (f[3] !== null) {
         const o = f[3];
-        if (!Array.isArray(o) || (o.length !== 3 && o.length !== 4)) {
-          throw malformed('offer must be [port, hosts, serverNonce, relayToken?]');
+        if (!Array.isArray(o) || o.length < 3 || o.length > 5) {
+          throw malformed('offer must be [port, hosts, serverNonce, relayToken?, udpPort?]');
         }
         offer = {
           port: portField(o[0], 1),
           hosts: hostsField(o[1]),
           serverNonce: bytesField(o[2], 'serverNonce', NONCE_BYTES, NONCE_BYTES),
         };
-        if (o.length === 4) {
+        if (o.length >= 4) {
           offer.relayToken = bytesField(o[3], 'relayToken', RELAY_TOKEN_BYTES, RELAY_TOKEN_BYTES);
         }
+        if (o.length === 5) offer.udpPort = portField(o[4], 1);
       }
       const sessionId = bytesField(f[2], 'sessionId', 0, SESSION_ID_BYTES);
       if (code === 'OK' && sessionId.length !== SESSION_ID_BYTES)
@@ -256,17 +275,27 @@ function fromWire(value: unknown): TunnelMessage {
       if (f[0] !== 0 && f[0] !== 1) throw malformed('channel must be 0 (data) or 1 (stream)');
       return { type: TunnelMessageType.START, channel: f[0] === 0 ? 'data' : 'stream' };
     case TunnelMessageType.PAIR_REQUEST:
-      arity(f, 0);
-      return { type: TunnelMessageType.PAIR_REQUEST };
-    case TunnelMessageType.PAIR:
-      arity(f, 4);
+      arity(f, 0, 1);
+      // Canonical: the flag is present only when set.
+      if (f.length === 1 && f[0] !== true) throw malformed('datagrams must be true when present');
+      return { type: TunnelMessageType.PAIR_REQUEST, ...(f.length === 1 ? { datagrams: true } : {}) };
+    case TunnelMessageType.PAIR: {
+      arity(f, 4, 5);
+      let udp: { host: number; client: number } | undefined;
+      if (f.length === 5) {
+        const u = f[4];
+        if (!Array.isArray(u) || u.length !== 2) throw malformed('udp must be [hostPort, clientPort]');
+        udp = { host: portField(u[0], 1), client: portField(u[1], 1) };
+      }
       return {
         type: TunnelMessageType.PAIR,
         port: portField(f[0], 1),
         hosts: hostsField(f[1]),
         hostToken: bytesField(f[2], 'hostToken', RELAY_TOKEN_BYTES, RELAY_TOKEN_BYTES),
         clientToken: bytesField(f[3], 'clientToken', RELAY_TOKEN_BYTES, RELAY_TOKEN_BYTES),
+        ...(udp ? { udp } : {}),
       };
+    }
     default:
       throw malformed(`unknown message type ${String(value[1])}`);
   }

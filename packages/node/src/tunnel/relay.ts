@@ -4,9 +4,12 @@
  * The host and the client each dial the port and present their token; the relay joins the two sockets
  * and forwards bytes unchanged. The records are sealed end to end under keys the relay never learns,
  * so it sees only ciphertext; it carries them at TCP speed instead of through circuit-relay framing.
+ * For a VPN session the host may also ask for a datagram relay (datagram-relay.ts): two UDP ports that
+ * carry the session's WireGuard datagrams between the two nodes' WireGuard directly, each bound to the
+ * IP its side's rendezvous connection came from.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, isIPv4, type Server, type Socket } from 'node:net';
 import type { Connection, Stream } from '@libp2p/interface';
 import type { DibsHost } from '../p2p/host.ts';
 import { type P2pLogger, stderrLogger } from '../p2p/log.ts';
@@ -15,6 +18,8 @@ import {
   CHANNEL_HIGH_WATER_MARK,
   MAX_OFFER_HOSTS,
   MAX_PENDING_DATA_CONNECTIONS,
+  MAX_RELAY_DATAGRAM_PAIRS,
+  MAX_RELAY_DATAGRAM_PAIRS_PER_PEER,
   MAX_RELAY_PAIRS,
   MAX_RELAY_PAIRS_PER_PEER,
   MAX_RELAY_SPLICES,
@@ -27,6 +32,7 @@ import {
   tunnelRelayProtocol,
 } from './constants.ts';
 import { readControl, writeControl } from './control.ts';
+import { DatagramPair } from './datagram-relay.ts';
 import { readPreamble } from './preamble.ts';
 import { TunnelError } from './errors.ts';
 import { TunnelMessageType } from './messages.ts';
@@ -40,8 +46,14 @@ export interface TunnelRelayOptions {
   listenHost?: string;
   /** Port to bind; default 0 (the OS picks). */
   port?: number;
-  /** Addresses to hand out instead of the bound one (a port forward, a public IP). */
+  /**
+   * Addresses to hand out instead of the bound one (a port forward, a public IP). With a port given
+   * (a forward of the rendezvous port only), no datagram relays are offered: their ports would not be
+   * forwarded.
+   */
   announce?: { hosts?: string[]; port?: number };
+  /** Datagram relays at once; default MAX_RELAY_DATAGRAM_PAIRS, 0 offers none. */
+  maxDatagramPairs?: number;
   /** Per-peer and total open pairings; defaults MAX_RELAY_PAIRS_PER_PEER / MAX_RELAY_PAIRS. */
   maxPairsPerPeer?: number;
   maxPairs?: number;
@@ -62,6 +74,8 @@ interface Pair {
   parkedRest: Buffer | undefined;
   onParkedClose: (() => void) | undefined;
   timer: NodeJS.Timeout;
+  /** The session's datagram relay, when the host asked for one; it lives as long as the joined channel. */
+  datagrams: DatagramPair | undefined;
 }
 
 /** The rendezvous service of one relay node. */
@@ -71,6 +85,8 @@ export class TunnelRelay {
   readonly #byToken = new Map<string, Pair>();
   readonly #perPeer = new Map<string, number>();
   readonly #splices = new Set<Socket>();
+  /** Open datagram relays, each with the peer that asked for it. */
+  readonly #datagramPairs = new Map<DatagramPair, string>();
   #pairs = 0;
   #pending = 0;
   #server: Server | undefined;
@@ -131,6 +147,11 @@ export class TunnelRelay {
     return this.#splices.size / 2;
   }
 
+  /** Datagram relays open right now (issued or joined). */
+  get datagramPairs(): number {
+    return this.#datagramPairs.size;
+  }
+
   /** Unregisters the protocol, forgets every pairing, cuts every relayed channel, closes the port. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
@@ -140,6 +161,8 @@ export class TunnelRelay {
       .catch(() => {});
     for (const pair of new Set(this.#byToken.values())) this.#forget(pair);
     for (const s of [...this.#splices]) s.destroy();
+    for (const d of [...this.#datagramPairs.keys()]) d.close();
+    this.#datagramPairs.clear();
     const server = this.#server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -164,6 +187,7 @@ export class TunnelRelay {
       if (!offer) throw new TunnelError('INTERNAL', 'the relay has no rendezvous address to offer');
       const hostToken = randomBytes(RELAY_TOKEN_BYTES);
       const clientToken = randomBytes(RELAY_TOKEN_BYTES);
+      const datagrams = request.datagrams ? await this.#openDatagrams(peer) : undefined;
       const pair: Pair = {
         peer,
         tokens: [hostToken.toString('hex'), clientToken.toString('hex')],
@@ -175,6 +199,7 @@ export class TunnelRelay {
           this.#log.info('relay pairing expired', { peer });
           this.#forget(pair);
         }, this.#options.pairTimeoutMs ?? RELAY_PAIR_TIMEOUT_MS),
+        datagrams,
       };
       pair.timer.unref();
       for (const t of pair.tokens) this.#byToken.set(t, pair);
@@ -182,7 +207,13 @@ export class TunnelRelay {
       this.#pairs++;
       await writeControl(
         stream,
-        { type: TunnelMessageType.PAIR, ...offer, hostToken, clientToken },
+        {
+          type: TunnelMessageType.PAIR,
+          ...offer,
+          hostToken,
+          clientToken,
+          ...(datagrams ? { udp: datagrams.ports } : {}),
+        },
         RELAY_REQUEST_TIMEOUT_MS,
       );
       await stream.close({ signal: AbortSignal.timeout(RELAY_REQUEST_TIMEOUT_MS) }).catch(() => {});
@@ -209,6 +240,36 @@ export class TunnelRelay {
     }
   }
 
+  /** A datagram relay for one session, or undefined (with the reason logged) when none can be had. */
+  async #openDatagrams(peer: string): Promise<DatagramPair | undefined> {
+    const max = this.#options.maxDatagramPairs ?? MAX_RELAY_DATAGRAM_PAIRS;
+    let mine = 0;
+    for (const p of this.#datagramPairs.values()) if (p === peer) mine++;
+    if (
+      this.#options.announce?.port !== undefined ||
+      this.#datagramPairs.size >= max ||
+      mine >= MAX_RELAY_DATAGRAM_PAIRS_PER_PEER
+    ) {
+      return undefined;
+    }
+    const bound = this.address()?.host;
+    try {
+      const pair = await DatagramPair.open(bound && isIPv4(bound) ? bound : '0.0.0.0');
+      this.#datagramPairs.set(pair, peer);
+      this.#log.info('datagram relay opened', { peer, ...pair.ports });
+      return pair;
+    } catch (err) {
+      this.#log.info('no datagram relay', { peer, reason: (err as Error).message });
+      return undefined;
+    }
+  }
+
+  #closeDatagrams(d: DatagramPair | undefined): void {
+    if (!d || !this.#datagramPairs.delete(d)) return;
+    d.close();
+    this.#log.info('datagram relay closed', { ...d.ports, ...d.stats });
+  }
+
   #offerAddress(): { port: number; hosts: string[] } | undefined {
     const bound = this.address();
     if (!bound) return undefined;
@@ -230,6 +291,8 @@ export class TunnelRelay {
     }
     pair.parked?.destroy();
     pair.parked = undefined;
+    this.#closeDatagrams(pair.datagrams);
+    pair.datagrams = undefined;
   }
 
   #onSocket(socket: Socket): void {
@@ -255,6 +318,10 @@ export class TunnelRelay {
         return () => {
           // One use per token: a second connection with it is refused above.
           this.#byToken.delete(token);
+          // Each side's UDP port hears only the IP this side's rendezvous connection came from.
+          if (socket.remoteAddress) {
+            pair.datagrams?.allow(token === pair.tokens[0] ? 'host' : 'client', socket.remoteAddress);
+          }
           socket.pause();
           const rest = all.subarray(RELAY_PREAMBLE_BYTES);
           const other = pair.parked;
@@ -271,18 +338,27 @@ export class TunnelRelay {
           if (pair.onParkedClose) other.off('close', pair.onParkedClose);
           const otherRest = pair.parkedRest;
           pair.parked = undefined;
+          const datagrams = pair.datagrams;
+          pair.datagrams = undefined;
           this.#forget(pair);
-          this.#join(other, otherRest, socket, rest);
+          this.#join(other, otherRest, socket, rest, datagrams);
         };
       },
     });
   }
 
-  #join(a: Socket, aRest: Buffer | undefined, b: Socket, bRest: Buffer): void {
+  #join(
+    a: Socket,
+    aRest: Buffer | undefined,
+    b: Socket,
+    bRest: Buffer,
+    datagrams: DatagramPair | undefined,
+  ): void {
     if (this.#splices.size / 2 >= MAX_RELAY_SPLICES) {
       this.#log.warn('relay carries its maximum of data channels; refusing a pair', {});
       a.destroy();
       b.destroy();
+      this.#closeDatagrams(datagrams);
       return;
     }
     this.#splices.add(a);
@@ -293,6 +369,8 @@ export class TunnelRelay {
     splice(a, b, () => {
       this.#splices.delete(a);
       this.#splices.delete(b);
+      // The session's datagrams end with its channel.
+      this.#closeDatagrams(datagrams);
     });
     a.resume();
     b.resume();

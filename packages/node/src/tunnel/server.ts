@@ -44,6 +44,7 @@ import { defaultBindHost, isWildcard, relayOf, tcpHosts } from './addresses.ts';
 import { chooseDestination, type HostedService, resolveHost, VPN_SERVICE_TYPE } from './destination.ts';
 import { TunnelError } from './errors.ts';
 import { readControl, writeControl } from './control.ts';
+import { plainIp } from './datagram-relay.ts';
 import { dataLabelRefusal, readPreamble } from './preamble.ts';
 import { type Destination, type OpenMessage, type TunnelMessage, TunnelMessageType } from './messages.ts';
 import { type DataKeys, deriveDataKeys, RecordOpener, RecordSealer } from './record.ts';
@@ -77,8 +78,11 @@ export interface DataChannelOptions {
 export interface AcceptedVpn {
   /** The encoded grant for the client (in the OK result). */
   grant: Uint8Array;
-  /** Runs the session on its channel (bridge + lifetime). */
-  attach(channel: SecureChannel | StreamChannel, path: TunnelPath): Promise<void>;
+  /**
+   * Runs the session on its channel (bridge + lifetime). `relayEndpoint`: the relay's UDP port for our
+   * WireGuard datagrams (`ip:port`), when the session's relay opened a datagram relay for it.
+   */
+  attach(channel: SecureChannel | StreamChannel, path: TunnelPath, relayEndpoint?: string): Promise<void>;
   /** Ends the session (peer and rules removed). Idempotent. */
   close(reason?: string): Promise<void>;
 }
@@ -148,7 +152,14 @@ export interface TunnelRefusal {
 }
 
 /** Where a data-channel offer points: our own listener, or a relay rendezvous with the client's token. */
-type OfferAddress = { port: number; hosts: string[]; relayToken?: Uint8Array };
+type OfferAddress = {
+  port: number;
+  hosts: string[];
+  relayToken?: Uint8Array;
+  /** The datagram relay's port for the client (in the offer) and ours (`ip:port`, kept here). */
+  udpPort?: number;
+  hostUdpEndpoint?: string;
+};
 
 interface PendingData {
   keys: DataKeys;
@@ -289,7 +300,10 @@ export class TunnelServer {
    * token and treats that socket like an inbound data connection; the offer carries the client's
    * token. Undefined (no relayed data channel) when the relay does not offer one or cannot be reached.
    */
-  async #relayOffer(relay: { peerId: string; ip: string | undefined }): Promise<OfferAddress | undefined> {
+  async #relayOffer(
+    relay: { peerId: string; ip: string | undefined },
+    datagrams: boolean,
+  ): Promise<OfferAddress | undefined> {
     if (this.#options.relayedData === false) return undefined;
     try {
       const libp2p = this.#options.host.libp2p;
@@ -299,7 +313,11 @@ export class TunnelServer {
       });
       let pair: TunnelMessage;
       try {
-        await writeControl(stream, { type: TunnelMessageType.PAIR_REQUEST }, RELAY_REQUEST_TIMEOUT_MS);
+        await writeControl(
+          stream,
+          { type: TunnelMessageType.PAIR_REQUEST, ...(datagrams ? { datagrams: true } : {}) },
+          RELAY_REQUEST_TIMEOUT_MS,
+        );
         pair = await readControl(stream, RELAY_REQUEST_TIMEOUT_MS, 'pairing');
       } finally {
         stream.close().catch(() => {});
@@ -313,8 +331,17 @@ export class TunnelServer {
         .filter((h) => isIP(h))
         .slice(0, MAX_OFFER_HOSTS);
       const socket = await dialRendezvous(hosts, pair.port, pair.hostToken);
+      // Our WireGuard reaches the relay's UDP port at the IP our rendezvous connection reached it at.
+      const relayIp = socket.remoteAddress ? plainIp(socket.remoteAddress) : undefined;
       this.#onDataSocket(socket, true);
-      return { port: pair.port, hosts, relayToken: pair.clientToken };
+      return {
+        port: pair.port,
+        hosts,
+        relayToken: pair.clientToken,
+        ...(pair.udp && relayIp
+          ? { udpPort: pair.udp.client, hostUdpEndpoint: `${relayIp}:${pair.udp.host}` }
+          : {}),
+      };
     } catch (err) {
       this.#log.info('no relayed data channel', { relay: relay.peerId, reason: (err as Error).message });
       return undefined;
@@ -372,7 +399,7 @@ export class TunnelServer {
       if (open.wantData && this.#dataServer) {
         // Behind a relay our own address is likely unreachable: meet the client at the relay instead.
         const relay = path === 'relayed' ? relayOf(connection.remoteAddr.toString()) : undefined;
-        offerAddress = (relay && (await this.#relayOffer(relay))) || this.#offerAddress();
+        offerAddress = (relay && (await this.#relayOffer(relay, vpn !== undefined))) || this.#offerAddress();
       }
       let offer = null;
       if (offerAddress) {
@@ -391,7 +418,8 @@ export class TunnelServer {
         const timer = setTimeout(() => this.#dropPending(id), DATA_OFFER_TIMEOUT_MS);
         timer.unref();
         this.#pending.set(id, { keys, timer });
-        offer = { ...offerAddress, serverNonce };
+        const { hostUdpEndpoint: _, ...address } = offerAddress;
+        offer = { ...address, serverNonce };
       }
       // Chain state may end the session from here on (revocation, retirement, expiry).
       let ended: TunnelError | undefined;
@@ -440,7 +468,14 @@ export class TunnelServer {
           channel,
           channelKind,
           path,
-          { peer, sessionIdHex, session, unregister },
+          {
+            peer,
+            sessionIdHex,
+            session,
+            unregister,
+            // The datagram relay lives with the relayed data channel: only when that channel carries the session.
+            relayEndpoint: channelKind === 'data' ? offerAddress?.hostUdpEndpoint : undefined,
+          },
           (close) => {
             closeNow = close;
           },
@@ -523,7 +558,13 @@ export class TunnelServer {
     channel: SecureChannel | StreamChannel,
     channelKind: TunnelChannel,
     path: TunnelPath,
-    ctx: { peer: string; sessionIdHex: string; session: VerifiedSession; unregister: () => void },
+    ctx: {
+      peer: string;
+      sessionIdHex: string;
+      session: VerifiedSession;
+      unregister: () => void;
+      relayEndpoint: string | undefined;
+    },
     setCloser: (close: (err: Error) => void) => void,
   ): void {
     const removeEntry = this.#table.add({
@@ -554,7 +595,7 @@ export class TunnelServer {
       void vpn.close('the tunnel channel closed');
     };
     channel.once('close', finish);
-    vpn.attach(channel, path).catch((err: Error) => {
+    vpn.attach(channel, path, ctx.relayEndpoint).catch((err: Error) => {
       this.#log.warn('vpn session could not start', { peer: ctx.peer, error: err.message });
       channel.destroy(err);
       finish();
