@@ -332,7 +332,9 @@ export class TunnelServer {
         .slice(0, MAX_OFFER_HOSTS);
       const socket = await dialRendezvous(hosts, pair.port, pair.hostToken);
       // Our WireGuard reaches the relay's UDP port at the IP our rendezvous connection reached it at.
-      const relayIp = socket.remoteAddress ? plainIp(socket.remoteAddress) : undefined;
+      // (The relay's UDP ports are IPv4.)
+      const seen = socket.remoteAddress ? plainIp(socket.remoteAddress) : undefined;
+      const relayIp = seen && isIP(seen) === 4 ? seen : undefined;
       this.#onDataSocket(socket, true);
       return {
         port: pair.port,
