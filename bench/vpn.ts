@@ -8,8 +8,9 @@
  * with UDP to the relay dropped too, so the datagrams ride the relayed channel through both nodes'
  * bridges (the fallback; reported, no goal). Per path: iperf3 TCP throughput, its retransmits and the
  * datagrams dropped at full UDP receive buffers in the host's namespace (Udp RcvbufErrors), and ping
- * RTT (median of 30 pings); the paths take turns in 1 + 3 rounds, the first a warm-up, medians of the other 3.
- * Also `dibs vpn up` with the ticket held → first ping answered (median of 3). Progress goes to
+ * RTT (median of 30 pings); the paths take turns in 1 + RUNS rounds (5; DIBS_BENCH_VPN_RUNS), the first a
+ * warm-up, medians of the others: single 5 s runs on this shared machine class spread by ±15 %.
+ * Also `dibs vpn up` with the ticket held → first ping answered (median of RUNS). Progress goes to
  * stderr; the last stdout line is one JSON object.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -28,7 +29,14 @@ import {
 } from '../packages/node/test/netns/vpn-bed.ts';
 
 const runFile = promisify(execFile);
-const RUNS = 3;
+const RUNS = (() => {
+  const n = Number(process.env.DIBS_BENCH_VPN_RUNS ?? 5);
+  if (!Number.isInteger(n) || n < 3 || n > 15) {
+    process.stderr.write('[bench:vpn] DIBS_BENCH_VPN_RUNS must be an integer 3..15\n');
+    process.exit(2);
+  }
+  return n;
+})();
 const IPERF_SECONDS = 5;
 const PINGS = 30;
 const WEB = '10.61.0.10';
@@ -358,7 +366,7 @@ async function main(): Promise<void> {
   process.stderr.write(
     [
       '',
-      'path                  Mbit/s (median of 3)   ratio          ping RTT (median)',
+      `path                  Mbit/s (median of ${RUNS})   ratio          ping RTT (median)`,
       `plain wireguard-go    ${figures.plain_wireguard_go_mbps.toString().padEnd(22)} 1.000          ${figures.plain_wireguard_go_rtt_ms} ms`,
       `DIBS VPN direct       ${figures.dibs_direct_mbps.toString().padEnd(22)} ${figures.direct_vs_plain.toFixed(3)} × plain  ${figures.dibs_direct_rtt_ms} ms`,
       `DIBS VPN relayed      ${figures.dibs_relayed_mbps.toString().padEnd(22)} ${figures.relayed_vs_direct.toFixed(3)} × direct ${figures.dibs_relayed_rtt_ms} ms`,

@@ -13,7 +13,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -26,6 +25,7 @@ import { AnvilSupervisor } from '@dibs/chain';
 import { Wallet } from '@dibs/core';
 import { type Daemon, startDaemon } from '../src/daemon/daemon.ts';
 import { createLogger } from '../src/daemon/log.ts';
+import { takeFileDigest } from './netns/file-digest.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -357,15 +357,9 @@ function defineTests(): void {
       // Written to a file by curl and hashed from there (not held in a pipe buffer of this process).
       const file = join(dir, 'big.body');
       await curlInClient('/big', ['-o', file, `http://${localAddress}/big`]);
-      const hash = createHash('sha256');
-      let length = 0;
-      for await (const chunk of createReadStream(file)) {
-        hash.update(chunk as Buffer);
-        length += (chunk as Buffer).length;
-      }
-      await unlink(file);
-      assert.equal(length, PAYLOAD_BYTES);
-      assert.equal(hash.digest('hex'), payloadSha);
+      const digest = await takeFileDigest(file);
+      assert.equal(digest.length, PAYLOAD_BYTES);
+      assert.equal(digest.sha256, payloadSha);
       const views = (await client.query('connections')).connectionViews as Array<{ bytesIn: number }>;
       assert.ok(views[0] && views[0].bytesIn >= PAYLOAD_BYTES, `bytes counted: ${JSON.stringify(views)}`);
       assert.ok(service.child.exitCode === null, 'the service node is still up');

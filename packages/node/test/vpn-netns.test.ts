@@ -12,8 +12,8 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -25,6 +25,7 @@ import {
   type VpnNodeConfig,
   vpnTopology,
 } from './netns/vpn-bed.ts';
+import { takeFileDigest } from './netns/file-digest.ts';
 
 const PAYLOAD_BYTES = 256 * 1024 * 1024 + 4321;
 /** Longest wait for revocation to cut the path (the mirror's poll plus the revocation bound, generously). */
@@ -232,15 +233,9 @@ function defineTests(): void {
       assert.equal(await curl('client', 'http://10.61.0.10:8080/'), 'hello from weba\n');
       const file = join(dir, 'big.body');
       await curl('client', 'http://10.61.0.10:8080/big', ['--max-time', '170', '-o', file]);
-      const hash = createHash('sha256');
-      let length = 0;
-      for await (const chunk of createReadStream(file)) {
-        hash.update(chunk as Buffer);
-        length += (chunk as Buffer).length;
-      }
-      await unlink(file);
-      assert.equal(length, PAYLOAD_BYTES);
-      assert.equal(hash.digest('hex'), payloadSha);
+      const digest = await takeFileDigest(file);
+      assert.equal(digest.length, PAYLOAD_BYTES);
+      assert.equal(digest.sha256, payloadSha);
       const status = (await client.command({ op: 'vpnStatus' })).vpn as {
         sessions: Array<Record<string, unknown>>;
       };
@@ -331,15 +326,9 @@ function defineTests(): void {
         assert.equal(await curl('webc', 'http://10.62.0.10:8080/'), 'hello from webb\n');
         const file = join(dir, 'big-relayed.body');
         await curl('webc', 'http://10.62.0.10:8080/big', ['--max-time', '170', '-o', file]);
-        const hash = createHash('sha256');
-        let length = 0;
-        for await (const chunk of createReadStream(file)) {
-          hash.update(chunk as Buffer);
-          length += (chunk as Buffer).length;
-        }
-        await unlink(file);
-        assert.equal(length, PAYLOAD_BYTES);
-        assert.equal(hash.digest('hex'), payloadSha);
+        const digest = await takeFileDigest(file);
+        assert.equal(digest.length, PAYLOAD_BYTES);
+        assert.equal(digest.sha256, payloadSha);
         const st = (await client.command({ op: 'vpnStatus' })).vpn as {
           sessions: Array<Record<string, unknown>>;
         };
