@@ -331,13 +331,13 @@ export class VpnClients {
       // straight to us only if it got our packets there: WireGuard roams to where it last heard the peer.
       const mark = { bridged: s.bridge.stats.datagramsIn, rx: await rx() };
       await new Promise((r) => setTimeout(r, DIRECT_PROBE_MS));
-      // Through the relay's UDP port the host's datagrams skip the bridge; but WireGuard here roams to
-      // where it last heard the host, so its endpoint shows which way they came.
+      // Through the relay's UDP port the host's datagrams skip the bridge and its counter; there,
+      // WireGuard's endpoint shows which way they came (it roams to where it last heard the host).
       const after = await peerNow();
       const direct =
         (after?.rxBytes ?? 0) > mark.rx &&
         s.bridge.stats.datagramsIn === mark.bridged &&
-        after?.endpoint === endpoint;
+        (!s.viaDatagramRelay || after?.endpoint === endpoint);
       if (direct && !s.closed) {
         s.path = 'direct';
         s.directEndpoint = endpoint;
