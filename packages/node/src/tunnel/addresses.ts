@@ -1,4 +1,5 @@
-/** Which IPs a node's TCP listeners are reachable on, for the data-channel and rendezvous offers. */
+/** Which IPs a node is reachable on, for the data-channel and rendezvous offers, and how to read a peer's. */
+import { isIPv4 } from 'node:net';
 import type { DibsHost } from '../p2p/host.ts';
 
 /** The IPs of the host's own TCP listen addresses (no relay circuits, no WebSockets), in order. */
@@ -36,4 +37,9 @@ export function relayOf(remoteAddr: string): { peerId: string; ip: string | unde
   if (!m) return undefined;
   const ip = /^\/ip[46]\/([^/]+)\/tcp\//.exec(remoteAddr)?.[1];
   return { peerId: m[1]!, ip };
+}
+
+/** Strips the IPv4-mapped prefix a dual-stack socket reports (`::ffff:10.0.0.1`). */
+export function plainIp(address: string): string {
+  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
 }

@@ -13,12 +13,12 @@
  * has been heard from, its newest datagram is kept (one, so a first handshake is not lost).
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { isIPv4 } from 'node:net';
 import {
   MAX_RELAY_PENDING_DATAGRAMS,
   MIN_RELAY_DATAGRAM_BYTES,
   RELAY_DATAGRAM_SOCKET_BYTES,
 } from './constants.ts';
+import { plainIp } from './addresses.ts';
 
 /** Counters of one datagram pair. */
 export interface DatagramPairStats {
@@ -35,19 +35,14 @@ interface End {
   socket: Socket;
   /** The IP this side may send from (its rendezvous connection's), once known. */
   ip: string | undefined;
-  /** Where this side was last heard from (where the other side's datagrams go). */
-  latched: { address: string; port: number } | undefined;
+  /** This side has been heard from: its socket is connected (or connecting) to where. */
+  latched: boolean;
   /** A datagram from this side that waits for the other side to be heard from. */
   held: Buffer | undefined;
-  /** The socket is connected to `latched` (sends go out from then on). */
+  /** The socket's connect completed (sends go out from then on). */
   connected: boolean;
   /** Datagrams for this side that came while its socket was connecting (a turn of the event loop). */
   pending: Buffer[];
-}
-
-/** Strips the IPv4-mapped prefix a dual-stack socket reports (`::ffff:10.0.0.1`). */
-export function plainIp(address: string): string {
-  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
 }
 
 /** Two UDP ports forwarding between the two sides of one relayed session. */
@@ -62,7 +57,7 @@ export class DatagramPair {
       host: {
         socket: host,
         ip: undefined,
-        latched: undefined,
+        latched: false,
         held: undefined,
         connected: false,
         pending: [],
@@ -70,7 +65,7 @@ export class DatagramPair {
       client: {
         socket: client,
         ip: undefined,
-        latched: undefined,
+        latched: false,
         held: undefined,
         connected: false,
         pending: [],
@@ -125,8 +120,8 @@ export class DatagramPair {
         this.stats.dropped++;
         return;
       }
-      if (end.latched === undefined) {
-        end.latched = { address: rinfo.address, port: rinfo.port };
+      if (!end.latched) {
+        end.latched = true;
         // Connected to where this side was heard from: the kernel drops datagrams from anyone else
         // from here on, and sends skip the address lookup (a datagram sent while connecting waits).
         end.socket.connect(rinfo.port, rinfo.address, () => {
@@ -148,7 +143,7 @@ export class DatagramPair {
           return;
         }
       }
-      if (other.latched === undefined) {
+      if (!other.latched) {
         // Only the newest waits: an initiation replaces the one before it.
         if (end.held) this.stats.dropped++;
         end.held = msg;

@@ -40,11 +40,10 @@ import {
   tunnelProtocol,
   tunnelRelayProtocol,
 } from './constants.ts';
-import { defaultBindHost, isWildcard, relayOf, tcpHosts } from './addresses.ts';
+import { defaultBindHost, isWildcard, plainIp, relayOf, tcpHosts } from './addresses.ts';
 import { chooseDestination, type HostedService, resolveHost, VPN_SERVICE_TYPE } from './destination.ts';
 import { TunnelError } from './errors.ts';
 import { readControl, writeControl } from './control.ts';
-import { plainIp } from './datagram-relay.ts';
 import { dataLabelRefusal, readPreamble } from './preamble.ts';
 import { type Destination, type OpenMessage, type TunnelMessage, TunnelMessageType } from './messages.ts';
 import { type DataKeys, deriveDataKeys, RecordOpener, RecordSealer } from './record.ts';
